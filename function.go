@@ -1,0 +1,129 @@
+package lambada
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"time"
+)
+
+// Limits and defaults that AWS documents for functions.
+const (
+	DefaultTimeout    = 3     // seconds
+	MaxTimeout        = 900   // seconds
+	DefaultMemorySize = 128   // MB
+	MinMemorySize     = 128   // MB
+	MaxMemorySize     = 10240 // MB
+	MaxFunctionName   = 64    // characters of a plain name, enforced on CreateFunction only
+
+	MaxZippedSize   = 52428800  // bytes of a ZipFile
+	MaxUnzippedSize = 262144000 // bytes once unpacked
+)
+
+// LatestVersion is the qualifier of a function's mutable, unpublished version.
+const LatestVersion = "$LATEST"
+
+// Runtimes this node can run. Others in AWS's enum are valid on the wire but
+// not offered here yet.
+const (
+	RuntimeProvidedAL2023 = "provided.al2023"
+	RuntimeProvidedAL2    = "provided.al2"
+)
+
+// Function is everything stored about one function, as one record: its
+// $LATEST configuration (and, as later issues land, its versions, aliases and
+// concurrency settings). A *Function returned by a store is shared and must not
+// be modified; copy it with Clone first.
+type Function struct {
+	Name   string         `json:"name"`
+	Latest FunctionConfig `json:"latest"`
+
+	// Revision is the store's revision of this record, used for
+	// compare-and-set writes. Zero means "not stored yet". It is not part of
+	// the record's JSON.
+	Revision uint64 `json:"-"`
+}
+
+// Clone returns a deep copy of f.
+func (f *Function) Clone() *Function {
+	c := *f
+	c.Latest = f.Latest.Clone()
+	return &c
+}
+
+// FunctionConfig is the configuration of one version of a function: what an
+// execution environment runs, and what GetFunctionConfiguration reports.
+type FunctionConfig struct {
+	Version          string            `json:"version"` // "$LATEST" or a published number
+	Runtime          string            `json:"runtime"`
+	Handler          string            `json:"handler"`
+	Role             string            `json:"role"`
+	Description      string            `json:"description"`
+	Timeout          int               `json:"timeout"`    // seconds
+	MemorySize       int               `json:"memorySize"` // MB
+	Environment      map[string]string `json:"environment,omitempty"`
+	Architectures    []string          `json:"architectures,omitempty"`
+	EphemeralStorage int               `json:"ephemeralStorage,omitempty"` // MB
+	PackageType      string            `json:"packageType,omitempty"`
+
+	CodeSha256   string    `json:"codeSha256"` // base64 of the zip's SHA-256, as AWS reports it
+	CodeSize     int64     `json:"codeSize"`   // bytes of the zip
+	RevisionID   string    `json:"revisionId"`
+	LastModified time.Time `json:"lastModified"`
+}
+
+// Clone returns a deep copy of c.
+func (c FunctionConfig) Clone() FunctionConfig {
+	if c.Environment != nil {
+		env := make(map[string]string, len(c.Environment))
+		for k, v := range c.Environment {
+			env[k] = v
+		}
+		c.Environment = env
+	}
+	c.Architectures = append([]string(nil), c.Architectures...)
+	return c
+}
+
+// CodeKey returns the hex SHA-256 of the code archive, the key under which it
+// is stored and cached. It is derived from CodeSha256.
+func (c FunctionConfig) CodeKey() string { return CodeKey(c.CodeSha256) }
+
+// CodeKey turns AWS's base64 CodeSha256 into the hex form used as a key.
+func CodeKey(codeSha256 string) string {
+	b, err := base64.StdEncoding.DecodeString(codeSha256)
+	if err != nil {
+		return ""
+	}
+	return hex.EncodeToString(b)
+}
+
+// FunctionStore keeps function records durably. Implementations: jetstream
+// (durable, watched, cached in memory) and inmem (unit tests).
+type FunctionStore interface {
+	// Function returns the function named name, or an Error with code
+	// ENOTFOUND. It is served from memory: it is on the invocation hot path.
+	Function(ctx context.Context, name string) (*Function, error)
+
+	// Functions returns every function, sorted by name.
+	Functions(ctx context.Context) ([]*Function, error)
+
+	// PutFunction writes f. When f.Revision is zero the function must not
+	// exist yet (ECONFLICT otherwise); otherwise the stored record's revision
+	// must still be f.Revision (EPRECONDITION otherwise). It returns the new
+	// revision. Once it returns, Function on this node sees the write.
+	PutFunction(ctx context.Context, f *Function) (uint64, error)
+
+	// DeleteFunction removes the function named name, or returns ENOTFOUND.
+	DeleteFunction(ctx context.Context, name string) error
+}
+
+// CodeStore keeps code archives by the hex SHA-256 of their bytes.
+type CodeStore interface {
+	// PutCode stores zip under key (its hex SHA-256). Storing the same key
+	// twice is not an error.
+	PutCode(ctx context.Context, key string, zip []byte) error
+
+	// Code returns the archive stored under key, or ENOTFOUND.
+	Code(ctx context.Context, key string) ([]byte, error)
+}

@@ -1,0 +1,102 @@
+// Package inmem implements Lambada's store interfaces in memory. It is the
+// fake for unit tests of the layers above the stores; it keeps nothing across
+// restarts and must not be used by `lambada serve`.
+package inmem
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/lambada-dev/lambada"
+)
+
+var (
+	_ lambada.FunctionStore = (*Store)(nil)
+	_ lambada.CodeStore     = (*Store)(nil)
+)
+
+// Store holds functions and code archives in maps. The zero value is ready.
+type Store struct {
+	mu        sync.RWMutex
+	functions map[string]*lambada.Function
+	code      map[string][]byte
+	revision  uint64
+}
+
+// Function returns the function named name, or ENOTFOUND.
+func (s *Store) Function(_ context.Context, name string) (*lambada.Function, error) {
+	s.mu.RLock()
+	f, ok := s.functions[name]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, lambada.Errorf(lambada.ENOTFOUND, "function %s not found", name)
+	}
+	return f, nil
+}
+
+// Functions returns every function, sorted by name.
+func (s *Store) Functions(context.Context) ([]*lambada.Function, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*lambada.Function, 0, len(s.functions))
+	for _, f := range s.functions {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// PutFunction stores a copy of f with compare-and-set on f.Revision.
+func (s *Store) PutFunction(_ context.Context, f *lambada.Function) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, exists := s.functions[f.Name]
+	switch {
+	case f.Revision == 0 && exists:
+		return 0, lambada.Errorf(lambada.ECONFLICT, "function %s exists", f.Name)
+	case f.Revision != 0 && (!exists || cur.Revision != f.Revision):
+		return 0, lambada.Errorf(lambada.EPRECONDITION, "function %s changed", f.Name)
+	}
+	if s.functions == nil {
+		s.functions = make(map[string]*lambada.Function)
+	}
+	s.revision++
+	c := f.Clone()
+	c.Revision = s.revision
+	s.functions[f.Name] = c
+	return c.Revision, nil
+}
+
+// DeleteFunction removes the function named name, or returns ENOTFOUND.
+func (s *Store) DeleteFunction(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.functions[name]; !ok {
+		return lambada.Errorf(lambada.ENOTFOUND, "function %s not found", name)
+	}
+	delete(s.functions, name)
+	return nil
+}
+
+// PutCode stores a copy of zip under key.
+func (s *Store) PutCode(_ context.Context, key string, zip []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.code == nil {
+		s.code = make(map[string][]byte)
+	}
+	s.code[key] = append([]byte(nil), zip...)
+	return nil
+}
+
+// Code returns the archive stored under key, or ENOTFOUND.
+func (s *Store) Code(_ context.Context, key string) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b, ok := s.code[key]
+	if !ok {
+		return nil, lambada.Errorf(lambada.ENOTFOUND, "code %s not found", key)
+	}
+	return b, nil
+}
