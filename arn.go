@@ -42,31 +42,32 @@ func (r FunctionRef) VersionOrLatest() string {
 }
 
 // ParseFunctionRef validates FunctionName and the optional Qualifier as the
-// Lambda front end does for Invoke and the Get operations, collecting every
-// violation into one ValidationException. It then checks that a qualifier in
-// the name agrees with the parameter. qualifier is nil when the request had no
-// Qualifier parameter.
-func ParseFunctionRef(name string, qualifier *string) (FunctionRef, error) {
-	var v Validation
+// Lambda front end does for Invoke and the Get operations, adding every
+// violation to v; the caller reports v.Err() first. The returned error is the
+// InvalidParameterValueException for a qualifier in the name that disagrees
+// with the parameter, which AWS checks after validation, ClientContext and the
+// ARN's region. qualifier is nil when the request had no Qualifier parameter.
+func ParseFunctionRef(v *Validation, name string, qualifier *string) (FunctionRef, error) {
 	m := functionRefRE.FindStringSubmatch(name)
 	switch {
 	case len(name) > MaxFunctionRefLength:
 		v.Add(name, "functionName", fmt.Sprintf("Member must have length less than or equal to %d", MaxFunctionRefLength))
+		m = nil
 	case len(name) < 1:
 		v.Add(name, "functionName", "Member must have length greater than or equal to 1")
 	case m == nil:
 		v.Add(name, "functionName", "Member must satisfy regular expression pattern: "+FunctionNamePattern)
 	}
 	if qualifier != nil {
-		ValidateQualifier(&v, *qualifier)
+		ValidateQualifier(v, *qualifier)
 	}
-	if err := v.Err(); err != nil {
-		return FunctionRef{}, err
+	if m == nil {
+		return FunctionRef{}, nil
 	}
 	ref := FunctionRef{Region: m[1], Account: m[2], Name: m[3], Qualifier: m[4]}
 	if qualifier != nil {
 		if ref.Qualifier != "" && ref.Qualifier != *qualifier {
-			return FunctionRef{}, Errorf(EINVALID, "The derived qualifier from the function name does not match the specified qualifier.")
+			return ref, Errorf(EINVALID, "The derived qualifier from the function name does not match the specified qualifier.")
 		}
 		ref.Qualifier = *qualifier
 	}

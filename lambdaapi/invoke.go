@@ -1,0 +1,96 @@
+package lambdaapi
+
+import (
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// invoke handles Invoke: POST /2015-03-31/functions/{name}/invocations.
+// Checks run in the order SPEC §2.7 infers from AWS's behaviour.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
+	// A synchronous invocation may run for up to 900 s: no server timeout
+	// applies once the headers are read.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+
+	var v lambada.Validation
+	var qualifier *string
+	if q, ok := r.URL.Query()["Qualifier"]; ok && len(q) > 0 {
+		qualifier = &q[0]
+	}
+	ref, mismatch := lambada.ParseFunctionRef(&v, r.PathValue("name"), qualifier)
+	typ, logType := lambada.ParseInvocationType(&v, r.Header.Get("X-Amz-Invocation-Type"), r.Header.Get("X-Amz-Log-Type"))
+	if err := v.Err(); err != nil {
+		return err
+	}
+	clientContext, err := lambada.DecodeClientContext(r.Header.Get("X-Amz-Client-Context"))
+	if err != nil {
+		return err
+	}
+	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+		return err
+	}
+	if mismatch != nil {
+		return mismatch
+	}
+	if typ == lambada.Event {
+		return lambada.Errorf(lambada.EINVALID, "Asynchronous invocation is not available yet")
+	}
+	payload, err := readPayload(r, lambada.MaxSyncPayload)
+	if err != nil {
+		return err
+	}
+
+	inv := &lambada.Invocation{
+		RequestID: w.Header().Get("X-Amzn-Requestid"),
+		Type:      typ,
+		LogType:   logType,
+		Payload:   payload,
+	}
+	if typ == lambada.RequestResponse {
+		inv.ClientContext = clientContext
+	}
+	res, err := s.Invoker.Invoke(r.Context(), ref, inv)
+	if err != nil {
+		return err
+	}
+	if typ == lambada.DryRun {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amz-Executed-Version", res.ExecutedVersion)
+	if res.FunctionError != "" {
+		h.Set("X-Amz-Function-Error", res.FunctionError)
+	}
+	if logType == lambada.LogTail {
+		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(res.LogTail))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(res.Payload)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(res.Payload)
+	return nil
+}
+
+// readPayload reads the request body, answering 413 when it exceeds limit.
+func readPayload(r *http.Request, limit int64) ([]byte, error) {
+	tooLarge := lambada.Errorf(lambada.ETOOLARGE, "Request must be smaller than %d bytes for the InvokeFunction operation", limit)
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, lambada.Errorf(lambada.ECONTENT, "Could not read request body: %v", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge
+	}
+	return b, nil
+}

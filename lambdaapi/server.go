@@ -1,0 +1,79 @@
+// Package lambdaapi serves the AWS Lambda REST API (rest-json, 2015-03-31 and
+// its dated siblings) over net/http. It decodes and validates requests, calls
+// the control plane stores and the invocation service, and is the one place
+// that maps a lambada.Error to an HTTP status, an x-amzn-ErrorType header and
+// a JSON body. It holds no state of its own.
+package lambdaapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lambada-dev/lambada"
+)
+
+// Invoker runs invocations (package invoke).
+type Invoker interface {
+	// Invoke resolves ref, checks inv.Payload, and runs (or for DryRun only
+	// resolves) the invocation.
+	Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error)
+}
+
+// CodeStorer keeps a new code archive: it checks that zip unpacks, stores it
+// durably under key (its hex SHA-256) and unpacks it into the node's cache.
+type CodeStorer interface {
+	StoreCode(ctx context.Context, key string, zip []byte) error
+}
+
+// Server is the Lambda API's HTTP handler.
+type Server struct {
+	Functions lambada.FunctionStore
+	Code      CodeStorer
+	Invoker   Invoker
+
+	Region  string
+	Account string
+
+	Logger *slog.Logger
+	Now    func() time.Time // defaults to time.Now
+}
+
+// Handler returns the routes of every operation Lambada offers.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		mux.Handle(pattern, s.handler(h))
+	}
+	handle("POST /2015-03-31/functions/{name}/invocations", s.invoke)
+	s.routeFunctions(handle)
+	mux.Handle("/", s.handler(func(w http.ResponseWriter, r *http.Request) error {
+		return &apiError{status: http.StatusNotFound, typ: "UnknownOperationException", body: map[string]string{"message": "Unknown operation " + r.Method + " " + r.URL.Path}}
+	}))
+	return mux
+}
+
+// handler adapts a handler that returns an error, rendering the error.
+func (s *Server) handler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if w.Header().Get("X-Amzn-Requestid") == "" {
+			w.Header().Set("X-Amzn-Requestid", newRequestID())
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// newRequestID returns a random UUID.
+func newRequestID() string { return uuid.NewString() }
+
+func init() { uuid.EnableRandPool() }
