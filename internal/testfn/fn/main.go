@@ -1,0 +1,99 @@
+// Command fn is the Lambda function the tests deploy: a real aws-lambda-go
+// bootstrap whose behaviour the event chooses ({"action": …}). The
+// environment variable TESTFN_INIT chooses a failure during init.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+type event struct {
+	Action string          `json:"action"`
+	Msg    string          `json:"msg"`
+	Code   int             `json:"code"`
+	MS     int             `json:"ms"`
+	Size   int             `json:"size"`
+	Count  int             `json:"count"`
+	Value  json.RawMessage `json:"value"`
+}
+
+// invocations counts invocations in this process: a reset environment
+// starts again from 1.
+var invocations int
+
+func handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	invocations++
+	lc, _ := lambdacontext.FromContext(ctx)
+	var ev event
+	_ = json.Unmarshal(raw, &ev)
+	switch ev.Action {
+	case "noop":
+		return nil, nil
+	case "print":
+		for i := 0; i < max(ev.Count, 1); i++ {
+			fmt.Println(ev.Msg)
+		}
+		fmt.Fprintln(os.Stderr, "stderr:"+ev.Msg)
+	case "error":
+		return nil, errors.New(ev.Msg)
+	case "panic":
+		panic(ev.Msg)
+	case "exit":
+		fmt.Println("exiting", ev.Code)
+		os.Exit(ev.Code)
+	case "sleep":
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+	case "big":
+		return strings.Repeat("x", ev.Size), nil
+	case "raw":
+		return ev.Value, nil
+	}
+	deadline, _ := ctx.Deadline()
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	wd, _ := os.Getwd()
+	return map[string]any{
+		"event":         raw,
+		"requestId":     lc.AwsRequestID,
+		"invokedArn":    lc.InvokedFunctionArn,
+		"clientContext": lc.ClientContext,
+		"deadlineMs":    deadline.UnixMilli(),
+		"env":           env,
+		"pid":           os.Getpid(),
+		"invocations":   invocations,
+		"wd":            wd,
+	}, nil
+}
+
+func main() {
+	switch os.Getenv("TESTFN_INIT") {
+	case "exit":
+		fmt.Println("init: exiting")
+		os.Exit(3)
+	case "initerror":
+		body := `{"errorMessage":"init failed on purpose","errorType":"InitFailed"}`
+		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/init/error"
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Lambda-Runtime-Function-Error-Type", "InitFailed")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		os.Exit(1)
+	case "hang":
+		select {}
+	}
+	lambda.Start(handle)
+}

@@ -1,0 +1,63 @@
+// Package testfn builds the real aws-lambda-go function that Lambada's tests
+// deploy (./fn), once per test binary.
+package testfn
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+var (
+	once    sync.Once
+	built   []byte
+	builtFn string
+	err     error
+)
+
+// Zip returns the function's deployment package: a zip holding one
+// executable named bootstrap. The first call builds it (into dir, which the
+// caller removes) with the go toolchain that runs the tests.
+func Zip(dir string) ([]byte, error) {
+	once.Do(func() { built, builtFn, err = build(dir) })
+	return built, err
+}
+
+// Bootstrap returns the path of the built bootstrap (after Zip).
+func Bootstrap() string { return builtFn }
+
+func build(dir string) ([]byte, string, error) {
+	_, self, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(self), "fn")
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, "", fmt.Errorf("testfn: go build: %v\n%s", err, b)
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		return nil, "", err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := w.Write(bin); err != nil {
+		return nil, "", err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), out, nil
+}

@@ -1,0 +1,198 @@
+// Package runtimeapi serves the Lambda Runtime API (2018-06-01) that one
+// execution environment offers to its runtime process: next, response, error
+// and init/error. It owns the HTTP details (long-poll headers, chunked bodies
+// with trailers as aws-lambda-go sends them, the response size limit, the
+// error bodies a runtime expects) and nothing else: the state machine of an
+// environment lives in package sandbox, behind the Runtime interface.
+package runtimeapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// Event is what GET …/invocation/next hands the runtime.
+type Event struct {
+	RequestID     string
+	DeadlineMs    int64  // Unix milliseconds
+	InvokedARN    string // as invoked: unqualified, version or alias
+	TraceID       string
+	ClientContext []byte // decoded JSON, or nil
+	Payload       []byte
+}
+
+// Response is what the runtime posted for an invocation, or for init.
+type Response struct {
+	Body        []byte
+	ContentType string
+	Error       bool   // posted to /error or /init/error, or signalled by trailer
+	ErrorType   string // Lambda-Runtime-Function-Error-Type, if any
+	TooLarge    bool   // the body exceeded lambada.MaxResponsePayload; Body is nil
+}
+
+// Runtime is the execution environment the handlers serve.
+type Runtime interface {
+	// Next blocks until there is an invocation for the runtime, or ctx ends.
+	// A call to Next also tells the environment that the previous invocation
+	// has ended.
+	Next(ctx context.Context) (*Event, error)
+
+	// Respond delivers the runtime's response (or error) for request id. It
+	// returns ErrInvalidRequestID for an id that is not the current one and
+	// ErrInvalidState when the current one was already answered.
+	Respond(id string, r Response) error
+
+	// InitError reports that the runtime failed to initialise.
+	InitError(r Response) error
+}
+
+// Errors a Runtime returns, rendered as the Runtime API does.
+var (
+	ErrInvalidRequestID = errors.New("invalid request id")
+	ErrInvalidState     = errors.New("invalid state transition")
+)
+
+// NewHandler returns the Runtime API routes served to rt's process.
+func NewHandler(rt Runtime) http.Handler {
+	h := &handler{rt: rt}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", h.next)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", h.response)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", h.error)
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", h.initError)
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong") })
+	return mux
+}
+
+type handler struct{ rt Runtime }
+
+// Canonical header keys, assigned directly to skip canonicalisation.
+const (
+	hRequestID     = "Lambda-Runtime-Aws-Request-Id"
+	hDeadline      = "Lambda-Runtime-Deadline-Ms"
+	hInvokedARN    = "Lambda-Runtime-Invoked-Function-Arn"
+	hTraceID       = "Lambda-Runtime-Trace-Id"
+	hClientContext = "Lambda-Runtime-Client-Context"
+	hErrorType     = "Lambda-Runtime-Function-Error-Type"
+	hErrorBody     = "Lambda-Runtime-Function-Error-Body"
+)
+
+func (h *handler) next(w http.ResponseWriter, r *http.Request) {
+	ev, err := h.rt.Next(r.Context())
+	if err != nil {
+		renderError(w, err)
+		return
+	}
+	hd := w.Header()
+	hd[hRequestID] = []string{ev.RequestID}
+	hd[hDeadline] = []string{strconv.FormatInt(ev.DeadlineMs, 10)}
+	hd[hInvokedARN] = []string{ev.InvokedARN}
+	if ev.TraceID != "" {
+		hd[hTraceID] = []string{ev.TraceID}
+	}
+	if len(ev.ClientContext) > 0 {
+		hd[hClientContext] = []string{string(ev.ClientContext)}
+	}
+	hd["Content-Type"] = []string{"application/json"}
+	hd["Content-Length"] = []string{strconv.Itoa(len(ev.Payload))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(ev.Payload)
+}
+
+func (h *handler) response(w http.ResponseWriter, r *http.Request) {
+	resp := readResponse(r)
+	resp.ContentType = r.Header.Get("Content-Type")
+	err := h.rt.Respond(r.PathValue("id"), resp)
+	switch {
+	case err != nil:
+		renderError(w, err)
+	case resp.TooLarge:
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Exceeded maximum allowed payload size ("+strconv.Itoa(lambada.MaxResponsePayload)+" bytes).")
+	default:
+		accepted(w)
+	}
+}
+
+func (h *handler) error(w http.ResponseWriter, r *http.Request) {
+	resp := readResponse(r)
+	resp.Error = true
+	if t := r.Header.Get(hErrorType); t != "" {
+		resp.ErrorType = t
+	}
+	if err := h.rt.Respond(r.PathValue("id"), resp); err != nil {
+		renderError(w, err)
+		return
+	}
+	accepted(w)
+}
+
+func (h *handler) initError(w http.ResponseWriter, r *http.Request) {
+	resp := readResponse(r)
+	resp.Error = true
+	resp.ErrorType = r.Header.Get(hErrorType)
+	if err := h.rt.InitError(resp); err != nil {
+		renderError(w, err)
+		return
+	}
+	accepted(w)
+}
+
+// readResponse reads a posted body up to the response limit. aws-lambda-go
+// sends chunked bodies and, when reading its handler's result failed, the
+// trailers Lambda-Runtime-Function-Error-Type and -Body (base64 JSON): the
+// invocation is then an error whose payload is that body.
+func readResponse(r *http.Request) Response {
+	b, err := io.ReadAll(io.LimitReader(r.Body, lambada.MaxResponsePayload+1))
+	if err != nil {
+		return Response{Error: true, ErrorType: "Runtime.TruncatedResponse", Body: lambada.FunctionFault{Type: "Runtime.TruncatedResponse", Message: "HTTP request detected as truncated"}.Payload()}
+	}
+	if len(b) > lambada.MaxResponsePayload {
+		return Response{TooLarge: true}
+	}
+	if t := r.Trailer.Get(hErrorType); t != "" {
+		body, derr := base64.StdEncoding.DecodeString(r.Trailer.Get(hErrorBody))
+		if derr != nil || len(body) == 0 {
+			body = lambada.FunctionFault{Type: t, Message: "the runtime reported an error while sending its response"}.Payload()
+		}
+		return Response{Error: true, ErrorType: t, Body: body}
+	}
+	return Response{Body: b}
+}
+
+var statusOK = []byte(`{"status":"OK"}` + "\n")
+
+func accepted(w http.ResponseWriter) {
+	w.Header()["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(statusOK)
+}
+
+func renderError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrInvalidRequestID):
+		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
+	case errors.Is(err, ErrInvalidState):
+		writeError(w, http.StatusForbidden, "InvalidStateTransition", "State transition failed for runtime. Error: "+err.Error())
+	case errors.Is(err, context.Canceled):
+		// The environment is being stopped; the runtime's connection goes too.
+		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.")
+	default:
+		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.")
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, typ, msg string) {
+	w.Header()["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{msg, typ})
+}

@@ -1,0 +1,54 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"time"
+)
+
+// environ returns the process environment of an execution environment:
+// Lambda's variables and the function's own, nothing inherited from the
+// server (SPEC §8.3). The function's variables cannot override Lambda's
+// reserved ones (CreateFunction rejects them anyway).
+func environ(cfg *Config, runtimeAPI string, now time.Time) []string {
+	env := make([]string, 0, 24+len(cfg.Environment))
+	for k, v := range cfg.Environment {
+		env = append(env, k+"="+v)
+	}
+	initType := cfg.InitializationType
+	if initType == "" {
+		initType = "on-demand"
+	}
+	return append(env,
+		"_HANDLER="+cfg.Handler,
+		"AWS_LAMBDA_RUNTIME_API="+runtimeAPI,
+		"LAMBDA_TASK_ROOT="+cfg.CodeDir,
+		"LAMBDA_RUNTIME_DIR=/var/runtime",
+		"AWS_LAMBDA_FUNCTION_NAME="+cfg.Function,
+		"AWS_LAMBDA_FUNCTION_VERSION="+cfg.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(cfg.MemorySize),
+		"AWS_LAMBDA_LOG_GROUP_NAME="+LogGroup(cfg.Function),
+		"AWS_LAMBDA_LOG_STREAM_NAME="+logStream(cfg.Version, now),
+		"AWS_LAMBDA_INITIALIZATION_TYPE="+initType,
+		"AWS_REGION="+cfg.Region,
+		"AWS_DEFAULT_REGION="+cfg.Region,
+		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
+		"TZ=:UTC",
+		"LANG=en_US.UTF-8",
+		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LD_LIBRARY_PATH=/lib64:/usr/lib64:"+cfg.CodeDir+":"+cfg.CodeDir+"/lib:/opt/lib",
+		"PWD="+cfg.CodeDir,
+		"SHLVL=0",
+	)
+}
+
+// LogGroup is the log group of a function.
+func LogGroup(function string) string { return "/aws/lambda/" + function }
+
+// logStream is a new log stream name: YYYY/MM/DD/[version]<32 hex>.
+func logStream(version string, now time.Time) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("2006/01/02") + "/[" + version + "]" + hex.EncodeToString(b[:])
+}

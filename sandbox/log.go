@@ -1,0 +1,98 @@
+package sandbox
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// beginLog starts collecting c's log and writes its START line.
+func (s *Sandbox) beginLog(c *call) {
+	s.logMu.Lock()
+	s.logTo = c
+	s.emitLocked(c, lambada.StartLine(c.inv.RequestID, c.version))
+	s.logMu.Unlock()
+}
+
+// end writes c's END and REPORT lines (and the fault's lines, if the
+// platform ended it), after everything the function printed so far.
+func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) {
+	s.mu.Lock()
+	if c.ended {
+		s.mu.Unlock()
+		return
+	}
+	c.ended = true
+	s.mu.Unlock()
+	s.out.flush()
+	report := lambada.Report{
+		RequestID:     c.inv.RequestID,
+		MemorySize:    s.cfg.MemorySize,
+		MaxMemoryUsed: s.maxMemoryMB(),
+		Status:        status,
+	}
+	if !c.start.IsZero() {
+		report.Duration = time.Since(c.start)
+	}
+	if c.cold {
+		report.InitDuration = s.initDur
+		if report.InitDuration == 0 {
+			report.InitDuration = time.Since(s.started)
+		}
+	}
+	if fault != nil {
+		report.ErrorType = fault.Type
+	}
+	s.logMu.Lock()
+	s.emitLocked(c, lambada.EndLine(c.inv.RequestID))
+	s.emitLocked(c, report.Line())
+	if fault != nil {
+		s.emitLocked(c, fault.FaultLines())
+	}
+	if s.logTo == c {
+		s.logTo = nil
+	}
+	s.logMu.Unlock()
+	close(c.endedCh)
+}
+
+// emitLocked writes a platform line; s.logMu is held.
+func (s *Sandbox) emitLocked(c *call, line string) {
+	if c.collect {
+		c.appendLog([]byte(line))
+	}
+	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, []byte(line))
+}
+
+// line receives one line of the function's output.
+func (s *Sandbox) line(b []byte) {
+	s.logMu.Lock()
+	if c := s.logTo; c != nil && c.collect {
+		c.appendLog(b)
+	}
+	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
+	s.logMu.Unlock()
+}
+
+// maxMemoryMB is the peak resident memory of the runtime process, from
+// /proc (VmHWM), in MB rounded up; the last reading once the process is gone.
+func (s *Sandbox) maxMemoryMB() int {
+	if s.cmd.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/status")
+	if err == nil {
+		if i := bytes.Index(b, []byte("VmHWM:")); i >= 0 {
+			f := bytes.Fields(b[i+len("VmHWM:"):])
+			if len(f) > 0 {
+				if kb, err := strconv.Atoi(string(f[0])); err == nil {
+					s.peakMB.Store(int64((kb + 1023) / 1024))
+				}
+			}
+		}
+	}
+	return int(s.peakMB.Load())
+}

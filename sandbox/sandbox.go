@@ -1,0 +1,445 @@
+// Package sandbox owns execution environments: one process group each,
+// started with Lambda's environment, serving its own Runtime API (package
+// runtimeapi) on a loopback port, with its output captured per invocation.
+// It enforces timeouts and resets an environment after a timeout, an exit or
+// an init failure, and keeps a pool of warm environments per function
+// version. It knows nothing of HTTP callers or stores.
+//
+// Lifecycle of an environment: Start execs the bootstrap; the runtime's first
+// GET next ends init. Invoke reserves the environment for one invocation and
+// hands the event to the runtime's pending next; the runtime's response (or
+// error) answers the caller at once; its following next ends the invocation
+// (END and REPORT are logged then) and returns the environment to its pool.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/runtimeapi"
+)
+
+// DefaultInitTimeout bounds a runtime's init phase, as on AWS.
+const DefaultInitTimeout = 10 * time.Second
+
+// Config is what an execution environment runs.
+type Config struct {
+	Function    string
+	Version     string
+	Generation  uint64 // increases whenever code or configuration changes
+	Runtime     string
+	Handler     string
+	MemorySize  int // MB
+	Timeout     time.Duration
+	Environment map[string]string
+	CodeDir     string // the unpacked code, LAMBDA_TASK_ROOT and working directory
+	Region      string
+
+	InitializationType string        // AWS_LAMBDA_INITIALIZATION_TYPE; "on-demand" when empty
+	InitTimeout        time.Duration // DefaultInitTimeout when zero
+}
+
+// LogSink receives every log line of every function, in order per
+// environment. FunctionLog must not retain line.
+type LogSink interface {
+	FunctionLog(function, version string, line []byte)
+}
+
+// errGone means the environment died before it took the invocation; the
+// caller may try another one.
+var errGone = errors.New("sandbox: environment is gone")
+
+var _ runtimeapi.Runtime = (*Sandbox)(nil)
+
+// Sandbox is one execution environment.
+type Sandbox struct {
+	cfg    *Config
+	logs   LogSink
+	logger *slog.Logger
+	onIdle func(*Sandbox) // the runtime is waiting for work
+	onGone func(*Sandbox) // the process has exited
+
+	cmd     *exec.Cmd
+	srv     *http.Server
+	out     *output
+	started time.Time
+	exited  chan struct{} // closed once the process is reaped
+	wake    chan struct{} // capacity 1: a call was set for the runtime
+
+	mu        sync.Mutex
+	cur       *call
+	initDone  bool
+	initDur   time.Duration
+	initTimer *time.Timer
+	dead      bool
+
+	logMu sync.Mutex
+	logTo *call // the invocation whose log is being collected
+
+	peakMB atomic.Int64 // last reading of the process's peak memory
+}
+
+// call is one invocation on one environment.
+type call struct {
+	inv       *lambada.Invocation
+	version   string
+	cold      bool
+	delivered bool // the runtime has the event
+	finished  bool // the caller has its result
+	ended     bool // END and REPORT are logged
+	start     time.Time
+	timer     *time.Timer
+	done      chan *lambada.Result // capacity 1
+	endedCh   chan struct{}
+	collect   bool // keep the log for the tail
+	log       []byte
+}
+
+func (c *call) appendLog(b []byte) {
+	c.log = append(c.log, b...)
+	if len(c.log) > 4*lambada.LogTailSize {
+		c.log = append(c.log[:0], c.log[len(c.log)-lambada.LogTailSize:]...)
+	}
+}
+
+// StartError is a failure to start the bootstrap, reported to the invocation
+// that asked for the environment.
+type StartError struct{ Fault lambada.FunctionFault }
+
+func (e *StartError) Error() string { return "sandbox: start: " + e.Fault.Message }
+
+// start execs the bootstrap and serves its Runtime API. It does not wait for
+// init to finish: the first Invoke does.
+func start(cfg *Config, logs LogSink, logger *slog.Logger, onIdle, onGone func(*Sandbox)) (*Sandbox, error) {
+	bootstrap := filepath.Join(cfg.CodeDir, "bootstrap")
+	if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() {
+		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint",
+			Message: fmt.Sprintf("Couldn't find valid bootstrap(s): [%s /opt/bootstrap]", bootstrap)}}
+	}
+	s := &Sandbox{cfg: cfg, logs: logs, logger: logger, onIdle: onIdle, onGone: onGone,
+		exited: make(chan struct{}), wake: make(chan struct{}, 1)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: runtime api listener: %w", err)
+	}
+	s.srv = &http.Server{Handler: runtimeapi.NewHandler(s), ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("sandbox: pipe: %w", err)
+	}
+	s.out, err = newOutput(pr, s.line)
+	if err != nil {
+		ln.Close()
+		pr.Close()
+		pw.Close()
+		return nil, err
+	}
+	s.started = time.Now()
+	s.cmd = &exec.Cmd{
+		Path:        bootstrap,
+		Args:        []string{bootstrap},
+		Env:         environ(cfg, ln.Addr().String(), s.started),
+		Dir:         cfg.CodeDir,
+		Stdout:      pw,
+		Stderr:      pw,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	err = s.cmd.Start()
+	pw.Close()
+	if err != nil {
+		ln.Close()
+		pr.Close()
+		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}}
+	}
+	initTimeout := cfg.InitTimeout
+	if initTimeout == 0 {
+		initTimeout = DefaultInitTimeout
+	}
+	s.mu.Lock()
+	s.initTimer = time.AfterFunc(initTimeout, func() { s.initTimedOut(initTimeout) })
+	s.mu.Unlock()
+	go func() { _ = s.srv.Serve(ln) }()
+	go s.out.run()
+	go s.wait()
+	return s, nil
+}
+
+// Invoke runs inv on s, which the caller has reserved, and returns its
+// result. If ctx ends first the invocation goes on without a caller (as on
+// AWS) and Invoke returns ctx's error.
+func (s *Sandbox) Invoke(ctx context.Context, inv *lambada.Invocation) (*lambada.Result, error) {
+	c := &call{inv: inv, version: s.cfg.Version, done: make(chan *lambada.Result, 1), endedCh: make(chan struct{}),
+		collect: inv.LogType == lambada.LogTail}
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return nil, errGone
+	}
+	c.cold = !s.initDone
+	s.cur = c
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case res := <-c.done:
+		if c.collect {
+			select {
+			case <-c.endedCh:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			s.logMu.Lock()
+			res.LogTail = append([]byte(nil), lambada.Tail(c.log)...)
+			s.logMu.Unlock()
+		}
+		return res, nil
+	case <-ctx.Done():
+		s.withdraw(c)
+		return nil, ctx.Err()
+	}
+}
+
+// withdraw takes back a call whose caller left before the runtime took it.
+func (s *Sandbox) withdraw(c *call) {
+	s.mu.Lock()
+	if s.cur != c || c.delivered {
+		s.mu.Unlock()
+		return
+	}
+	s.cur = nil
+	c.finished = true
+	release := s.initDone && !s.dead // the runtime is parked in Next, not in the pool
+	s.mu.Unlock()
+	if release {
+		s.onIdle(s)
+	}
+}
+
+// Next implements runtimeapi.Runtime: it ends the previous invocation, if
+// any, returns the environment to its pool and waits for the next one.
+func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
+	s.mu.Lock()
+	if c := s.cur; c != nil && c.delivered {
+		s.cur = nil
+		c.timer.Stop()
+		unanswered := !c.finished
+		c.finished = true
+		s.mu.Unlock()
+		if unanswered {
+			c.done <- s.faultResult(lambada.Fault("Runtime.InvalidResponse", c.inv.RequestID, "Runtime called next without answering the invocation"))
+		}
+		s.end(c, "", nil)
+		s.mu.Lock()
+	}
+	if !s.initDone {
+		s.initDone = true
+		s.initDur = time.Since(s.started)
+		s.initTimer.Stop()
+	}
+	if s.cur == nil && !s.dead {
+		s.mu.Unlock()
+		s.onIdle(s)
+		s.mu.Lock()
+	}
+	for s.cur == nil || s.cur.delivered {
+		if s.dead {
+			s.mu.Unlock()
+			return nil, errGone
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	c := s.cur
+	c.delivered = true
+	c.start = time.Now()
+	c.timer = time.AfterFunc(s.cfg.Timeout, func() { s.timedOut(c) })
+	s.mu.Unlock()
+
+	s.beginLog(c)
+	return &runtimeapi.Event{
+		RequestID:     c.inv.RequestID,
+		DeadlineMs:    c.start.Add(s.cfg.Timeout).UnixMilli(),
+		InvokedARN:    c.inv.InvokedARN,
+		TraceID:       fmt.Sprintf("Root=1-%08x-%016x%08x;Sampled=0", c.start.Unix(), rand.Uint64(), rand.Uint32()),
+		ClientContext: c.inv.ClientContext,
+		Payload:       c.inv.Payload,
+	}, nil
+}
+
+// Respond implements runtimeapi.Runtime.
+func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
+	s.mu.Lock()
+	c := s.cur
+	switch {
+	case c == nil || !c.delivered || c.inv.RequestID != id:
+		s.mu.Unlock()
+		return runtimeapi.ErrInvalidRequestID
+	case c.finished:
+		s.mu.Unlock()
+		return runtimeapi.ErrInvalidState
+	}
+	c.finished = true
+	s.mu.Unlock()
+	res := &lambada.Result{Payload: r.Body, ExecutedVersion: s.cfg.Version}
+	switch {
+	case r.TooLarge:
+		res.Payload, res.FunctionError = lambada.ResponseTooLarge.Payload(), lambada.UnhandledFunctionErr
+	case r.Error:
+		res.FunctionError = lambada.UnhandledFunctionErr
+	}
+	c.done <- res
+	return nil
+}
+
+// InitError implements runtimeapi.Runtime: the pending invocation fails with
+// the runtime's error and the environment is discarded.
+func (s *Sandbox) InitError(r runtimeapi.Response) error {
+	s.mu.Lock()
+	if s.initDone {
+		s.mu.Unlock()
+		return runtimeapi.ErrInvalidState
+	}
+	s.dead = true
+	c := s.cur
+	s.cur = nil
+	first := c != nil && !c.finished
+	if c != nil {
+		c.finished = true
+	}
+	s.mu.Unlock()
+	if first {
+		s.beginLog(c)
+		c.done <- &lambada.Result{Payload: r.Body, FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version}
+		s.end(c, "error", nil)
+	}
+	s.kill()
+	return nil
+}
+
+// timedOut ends c when it outlives the function's timeout, and resets the
+// environment.
+func (s *Sandbox) timedOut(c *call) {
+	s.mu.Lock()
+	if s.cur != c || c.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.cur = nil
+	s.dead = true
+	first := !c.finished
+	c.finished = true
+	s.mu.Unlock()
+	s.kill()
+	fault := lambada.Fault("Sandbox.Timedout", c.inv.RequestID, lambada.TimeoutMessage(int(s.cfg.Timeout/time.Second)))
+	if first {
+		c.done <- s.faultResult(fault)
+	}
+	s.end(c, "timeout", &fault)
+}
+
+// initTimedOut resets an environment whose runtime never asked for work.
+func (s *Sandbox) initTimedOut(limit time.Duration) {
+	s.mu.Lock()
+	if s.initDone || s.dead {
+		s.mu.Unlock()
+		return
+	}
+	s.dead = true
+	c := s.cur
+	s.cur = nil
+	first := c != nil && !c.finished
+	if c != nil {
+		c.finished = true
+	}
+	s.mu.Unlock()
+	s.kill()
+	if first {
+		fault := lambada.Fault("Sandbox.Timedout", c.inv.RequestID, lambada.TimeoutMessage(int(limit/time.Second)))
+		s.beginLog(c)
+		c.done <- s.faultResult(fault)
+		s.end(c, "timeout", &fault)
+	}
+}
+
+// wait reaps the process and fails whatever it was doing.
+func (s *Sandbox) wait() {
+	err := s.cmd.Wait()
+	s.kill() // the rest of the process group
+	s.mu.Lock()
+	s.dead = true
+	s.initTimer.Stop()
+	c := s.cur
+	s.cur = nil
+	first := c != nil && !c.finished
+	pending := c != nil && !c.ended
+	if c != nil {
+		c.finished = true
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+	}
+	s.mu.Unlock()
+	if pending {
+		fault := lambada.Fault("Runtime.ExitError", c.inv.RequestID, exitReason(err))
+		if !c.delivered {
+			s.beginLog(c)
+		}
+		if first {
+			c.done <- s.faultResult(fault)
+		}
+		s.end(c, "error", &fault)
+	}
+	s.out.closeRead()
+	close(s.exited)
+	_ = s.srv.Close()
+	s.onGone(s)
+}
+
+// exitReason is AWS's text for how a runtime process ended.
+func exitReason(err error) string {
+	if err == nil {
+		return "Runtime exited without providing a reason"
+	}
+	return "Runtime exited with error: " + err.Error()
+}
+
+func (s *Sandbox) faultResult(f lambada.FunctionFault) *lambada.Result {
+	return &lambada.Result{Payload: f.Payload(), FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version}
+}
+
+// kill stops the whole process group.
+func (s *Sandbox) kill() {
+	if s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// Close stops the environment and waits until its process is reaped.
+func (s *Sandbox) Close() {
+	s.mu.Lock()
+	s.dead = true
+	s.mu.Unlock()
+	s.kill()
+	<-s.exited
+}

@@ -1,0 +1,302 @@
+package lambada
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Patterns and limits of the control plane's request members, as AWS prints
+// them in its messages.
+const (
+	// NewFunctionNamePattern is the FunctionName shape of CreateFunction and
+	// the Update operations: no dots, and no $LATEST.PUBLISHED.
+	NewFunctionNamePattern = `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`
+	RolePattern            = `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`
+	HandlerPattern         = `[^\s]+`
+	EnvironmentKeyPattern  = `[a-zA-Z]([a-zA-Z0-9_])+`
+
+	MaxFunctionNameARN  = 140   // characters of a FunctionName given as an ARN
+	MaxDescription      = 256   // characters
+	MaxHandler          = 128   // characters
+	MaxEnvironmentSize  = 4096  // bytes of the variables as compact JSON
+	MaxModelMemorySize  = 32768 // MB the API's shape allows; MaxMemorySize applies after it
+	MinEphemeralStorage = 512   // MB
+	MaxEphemeralStorage = 10240 // MB
+
+	DefaultEphemeralStorage = 512 // MB
+	ArchitectureX86         = "x86_64"
+	ArchitectureARM         = "arm64"
+	PackageTypeZip          = "Zip"
+)
+
+var (
+	newFunctionNameRE = regexp.MustCompile(`^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?` +
+		`(?:((?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?-[a-z]+-\d):)?` +
+		`(?:(\d{12}):)?(?:function:)?([a-zA-Z0-9_-]+)` +
+		`(?::(\$LATEST|[a-zA-Z0-9_-]+))?$`)
+	roleRE           = regexp.MustCompile(`^arn:(?:aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+	handlerRE        = regexp.MustCompile(`^[^\s]+$`)
+	environmentKeyRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
+)
+
+// ParseFunctionName validates the FunctionName member of CreateFunction and
+// the Update operations (at most 140 characters, no dots), adding violations
+// to v. Whether a qualifier suffix is allowed is the caller's decision.
+func ParseFunctionName(v *Validation, name string) FunctionRef {
+	m := newFunctionNameRE.FindStringSubmatch(name)
+	switch {
+	case len(name) > MaxFunctionNameARN:
+		v.Add(name, "functionName", fmt.Sprintf("Member must have length less than or equal to %d", MaxFunctionNameARN))
+		return FunctionRef{}
+	case len(name) < 1:
+		v.Add(name, "functionName", "Member must have length greater than or equal to 1")
+		return FunctionRef{}
+	case m == nil:
+		v.Add(name, "functionName", "Member must satisfy regular expression pattern: "+NewFunctionNamePattern)
+		return FunctionRef{}
+	}
+	return FunctionRef{Region: m[1], Account: m[2], Name: m[3], Qualifier: m[4]}
+}
+
+// CheckNewFunctionName returns the error CreateFunction gives for a name
+// longer than MaxFunctionName: an InvalidParameterValueException that reads
+// like a validation error.
+func CheckNewFunctionName(name string) error {
+	if len(name) <= MaxFunctionName {
+		return nil
+	}
+	return Errorf(EINVALID, "1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to %d", name, MaxFunctionName)
+}
+
+// FunctionSettings are the configuration members a CreateFunction or
+// UpdateFunctionConfiguration request may set. Nil means "not given", so an
+// update leaves that member as it was.
+type FunctionSettings struct {
+	Runtime          *string
+	Handler          *string
+	Role             *string
+	Description      *string
+	Timeout          *int
+	MemorySize       *int
+	Environment      *map[string]string
+	EphemeralStorage *EphemeralStorageSetting
+	Architectures    []string // nil when not given
+}
+
+// EphemeralStorageSetting is the EphemeralStorage member; Size is required.
+type EphemeralStorageSetting struct{ Size *int }
+
+// Validate adds the front end's constraint violations (ValidationException)
+// to v, in the order of the API model's members.
+func (s *FunctionSettings) Validate(v *Validation) {
+	if s.Role != nil && !roleRE.MatchString(*s.Role) {
+		v.Add(*s.Role, "role", "Member must satisfy regular expression pattern: "+RolePattern)
+	}
+	if h := s.Handler; h != nil {
+		if len(*h) > MaxHandler {
+			v.Add(*h, "handler", fmt.Sprintf("Member must have length less than or equal to %d", MaxHandler))
+		} else if !handlerRE.MatchString(*h) {
+			v.Add(*h, "handler", "Member must satisfy regular expression pattern: "+HandlerPattern)
+		}
+	}
+	if d := s.Description; d != nil && len(*d) > MaxDescription {
+		v.Add(*d, "description", fmt.Sprintf("Member must have length less than or equal to %d", MaxDescription))
+	}
+	if t := s.Timeout; t != nil {
+		if *t < 1 {
+			v.Add(strconv.Itoa(*t), "timeout", "Member must have value greater than or equal to 1")
+		} else if *t > MaxTimeout {
+			v.Add(strconv.Itoa(*t), "timeout", fmt.Sprintf("Member must have value less than or equal to %d", MaxTimeout))
+		}
+	}
+	if m := s.MemorySize; m != nil {
+		if *m < MinMemorySize {
+			v.Add(strconv.Itoa(*m), "memorySize", fmt.Sprintf("Member must have value greater than or equal to %d", MinMemorySize))
+		} else if *m > MaxModelMemorySize {
+			v.Add(strconv.Itoa(*m), "memorySize", fmt.Sprintf("Member must have value less than or equal to %d", MaxModelMemorySize))
+		}
+	}
+	if s.Environment != nil {
+		for k := range *s.Environment {
+			if !environmentKeyRE.MatchString(k) {
+				// The variables are sensitive: AWS does not print them.
+				v.msgs = append(v.msgs, "Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "+EnvironmentKeyPattern+"]")
+				break
+			}
+		}
+	}
+	if e := s.EphemeralStorage; e != nil {
+		switch {
+		case e.Size == nil:
+			v.AddNull("ephemeralStorage.size")
+		case *e.Size < MinEphemeralStorage:
+			v.Add(strconv.Itoa(*e.Size), "ephemeralStorage.size", fmt.Sprintf("Member must have value greater than or equal to %d", MinEphemeralStorage))
+		case *e.Size > MaxEphemeralStorage:
+			v.Add(strconv.Itoa(*e.Size), "ephemeralStorage.size", fmt.Sprintf("Member must have value less than or equal to %d", MaxEphemeralStorage))
+		}
+	}
+	if s.Architectures != nil {
+		ValidateArchitectures(v, s.Architectures)
+	}
+}
+
+// ValidateArchitectures adds the violations of an Architectures list to v.
+func ValidateArchitectures(v *Validation, archs []string) {
+	value := "[" + strings.Join(archs, ", ") + "]"
+	switch {
+	case len(archs) > 1:
+		v.Add(value, "architectures", "Member must have length less than or equal to 1")
+	case len(archs) < 1:
+		v.Add(value, "architectures", "Member must have length greater than or equal to 1")
+	case archs[0] != ArchitectureX86 && archs[0] != ArchitectureARM:
+		v.Add(value, "architectures", "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]")
+	}
+}
+
+// Check returns the first error the Lambda service itself (behind the front
+// end's validation) reports for s: runtime, memory, environment.
+func (s *FunctionSettings) Check() error {
+	if s.Runtime != nil {
+		if err := CheckRuntime(*s.Runtime); err != nil {
+			return err
+		}
+	}
+	if m := s.MemorySize; m != nil && *m > MaxMemorySize {
+		return Errorf(EVALIDATION, "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to %d", MaxMemorySize)
+	}
+	if s.Environment != nil {
+		return CheckEnvironment(*s.Environment)
+	}
+	return nil
+}
+
+// Apply writes the members s sets onto c.
+func (s *FunctionSettings) Apply(c *FunctionConfig) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&c.Runtime, s.Runtime)
+	set(&c.Handler, s.Handler)
+	set(&c.Role, s.Role)
+	set(&c.Description, s.Description)
+	if s.Timeout != nil {
+		c.Timeout = *s.Timeout
+	}
+	if s.MemorySize != nil {
+		c.MemorySize = *s.MemorySize
+	}
+	if s.Environment != nil {
+		c.Environment = nil
+		if len(*s.Environment) > 0 {
+			c.Environment = make(map[string]string, len(*s.Environment))
+			for k, v := range *s.Environment {
+				c.Environment[k] = v
+			}
+		}
+	}
+	if s.EphemeralStorage != nil && s.EphemeralStorage.Size != nil {
+		c.EphemeralStorage = *s.EphemeralStorage.Size
+	}
+	if s.Architectures != nil {
+		c.Architectures = slices.Clone(s.Architectures)
+	}
+}
+
+// NewFunctionConfig returns a $LATEST configuration with AWS's defaults.
+func NewFunctionConfig() FunctionConfig {
+	return FunctionConfig{
+		Version:          LatestVersion,
+		Timeout:          DefaultTimeout,
+		MemorySize:       DefaultMemorySize,
+		Architectures:    []string{ArchitectureX86},
+		EphemeralStorage: DefaultEphemeralStorage,
+		PackageType:      PackageTypeZip,
+	}
+}
+
+// reservedEnvironmentKeys are the variables Lambda sets itself and refuses
+// to take from a function's configuration (AWS's "reserved" list).
+var reservedEnvironmentKeys = map[string]bool{
+	"_HANDLER": true, "_X_AMZN_TRACE_ID": true,
+	"AWS_REGION": true, "AWS_DEFAULT_REGION": true, "AWS_EXECUTION_ENV": true,
+	"AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true,
+	"AWS_LAMBDA_FUNCTION_VERSION": true, "AWS_LAMBDA_INITIALIZATION_TYPE": true,
+	"AWS_LAMBDA_LOG_GROUP_NAME": true, "AWS_LAMBDA_LOG_STREAM_NAME": true,
+	"AWS_ACCESS_KEY": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true,
+	"AWS_SESSION_TOKEN": true, "AWS_LAMBDA_RUNTIME_API": true,
+	"LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true, "TZ": true,
+}
+
+// CheckEnvironment returns AWS's error for reserved keys or for variables
+// over MaxEnvironmentSize bytes as compact JSON.
+func CheckEnvironment(env map[string]string) error {
+	var reserved []string
+	for k := range env {
+		if reservedEnvironmentKeys[k] {
+			reserved = append(reserved, k)
+		}
+	}
+	if len(reserved) > 0 {
+		slices.Sort(reserved)
+		return Errorf(EINVALID, "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(reserved, ", "))
+	}
+	if s := EnvironmentJSON(env); len(s) > MaxEnvironmentSize {
+		return Errorf(EINVALID, "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", s)
+	}
+	return nil
+}
+
+// EnvironmentJSON renders env as the compact JSON object AWS measures.
+func EnvironmentJSON(env map[string]string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(env) // a map of strings always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// runtimeEnumText is the enum AWS prints for a Runtime it does not know: the
+// runtimes it accepts for new functions, in AWS's own order.
+const runtimeEnumText = "[nodejs20.x, provided.al2023, python3.12, java17, nodejs16.x, dotnet8, python3.10, java11, python3.11, dotnet6, java21, nodejs18.x, provided.al2, java8.al2, ruby3.2, python3.8, python3.9, python3.13, nodejs22.x, ruby3.3, ruby3.4, python3.14, nodejs24.x, java25, dotnet10, ruby4.0]"
+
+// blockedRuntimes are in the API's enum, but AWS no longer lets functions be
+// created or updated with them.
+var blockedRuntimes = []string{
+	"nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x",
+	"nodejs12.x", "nodejs14.x", "java8", "python2.7", "python3.6", "python3.7",
+	"dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "go1.x",
+	"ruby2.5", "ruby2.7", "provided",
+}
+
+// OfferedRuntimes are the runtimes this node runs.
+var OfferedRuntimes = []string{RuntimeProvidedAL2023, RuntimeProvidedAL2}
+
+// acceptedRuntimes are the runtimes of runtimeEnumText.
+var acceptedRuntimes = strings.Split(strings.Trim(runtimeEnumText, "[]"), ", ")
+
+// KnownRuntime reports whether runtime is in the API's enum (case sensitive).
+func KnownRuntime(runtime string) bool {
+	return slices.Contains(acceptedRuntimes, runtime) || slices.Contains(blockedRuntimes, runtime)
+}
+
+// CheckRuntime returns the InvalidParameterValueException for a runtime a
+// function cannot be created or updated with here: one AWS does not know,
+// one AWS has retired, or one this node does not offer.
+func CheckRuntime(runtime string) error {
+	switch {
+	case slices.Contains(OfferedRuntimes, runtime):
+		return nil
+	case !KnownRuntime(runtime):
+		return Errorf(EINVALID, "Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s or be a valid ARN", runtime, runtimeEnumText)
+	case slices.Contains(blockedRuntimes, runtime):
+		return Errorf(EINVALID, "The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.", runtime)
+	}
+	return Errorf(EINVALID, "The runtime %s is not available on Lambada. Supported runtimes: %s.", runtime, strings.Join(OfferedRuntimes, ", "))
+}
