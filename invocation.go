@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -105,8 +106,10 @@ func jacksonReason(b []byte) string {
 	var v any
 	err := json.Unmarshal(b, &v)
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && !strings.Contains(se.Error(), "unexpected end") {
 		off = int(se.Offset) - 1
+	} else {
+		off = len(b)
 	}
 	if off < 0 || off >= len(b) {
 		line, col := position(b, len(b))

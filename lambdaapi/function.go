@@ -1,7 +1,175 @@
 package lambdaapi
 
-import "net/http"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/lambada-dev/lambada"
+)
+
+// maxRequestBody is the largest request body the control plane reads, AWS's
+// limit for CreateFunction (a 50 MiB zip, base64-encoded, plus the rest).
+const maxRequestBody = 70167211
+
+// maxWriteAttempts bounds the compare-and-set retries of one mutation before
+// it answers 409 rather than lose an update.
+const maxWriteAttempts = 5
 
 // routeFunctions registers the control plane's function operations.
 func (s *Server) routeFunctions(handle func(string, func(http.ResponseWriter, *http.Request) error)) {
+	handle("POST /2015-03-31/functions", s.createFunction)
+	handle("POST /2015-03-31/functions/{$}", s.createFunction)
+	handle("GET /2015-03-31/functions", s.listFunctions)
+	handle("GET /2015-03-31/functions/{$}", s.listFunctions)
+	handle("GET /2015-03-31/functions/{name}", s.getFunction)
+	handle("DELETE /2015-03-31/functions/{name}", s.deleteFunction)
+	handle("GET /2015-03-31/functions/{name}/configuration", s.getFunctionConfiguration)
+	handle("PUT /2015-03-31/functions/{name}/configuration", s.updateFunctionConfiguration)
+	handle("PUT /2015-03-31/functions/{name}/code", s.updateFunctionCode)
+	handle("GET "+codePath+"{key}", s.downloadCode)
+	s.routeAccount(handle)
+}
+
+// qualifierParam returns the Qualifier query parameter, or nil when the
+// request has none.
+func qualifierParam(r *http.Request) *string {
+	if q, ok := r.URL.Query()["Qualifier"]; ok && len(q) > 0 {
+		return &q[0]
+	}
+	return nil
+}
+
+// parseRef validates the {name} path value and the Qualifier parameter as
+// the Get and Delete operations do, in AWS's order: constraints, the ARN's
+// region and account, then a qualifier that disagrees with the name's.
+func (s *Server) parseRef(r *http.Request) (lambada.FunctionRef, error) {
+	var v lambada.Validation
+	ref, mismatch := lambada.ParseFunctionRef(&v, r.PathValue("name"), qualifierParam(r))
+	if err := v.Err(); err != nil {
+		return ref, err
+	}
+	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+		return ref, err
+	}
+	return ref, mismatch
+}
+
+// parseUpdateRef validates the {name} of UpdateFunctionCode and
+// UpdateFunctionConfiguration, which act on $LATEST only, adding violations
+// to v. The error is for a name from another region or account, or with a
+// qualifier.
+func (s *Server) parseUpdateRef(v *lambada.Validation, r *http.Request) (lambada.FunctionRef, error) {
+	ref := lambada.ParseFunctionName(v, r.PathValue("name"))
+	if ref.Name == "" {
+		return ref, nil
+	}
+	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+		return ref, err
+	}
+	if ref.Qualifier != "" {
+		return ref, lambada.Errorf(lambada.EINVALID, "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
+	}
+	return ref, nil
+}
+
+// notFound is AWS's error for a missing function, or a missing version of
+// one when qualifier is not empty.
+func (s *Server) notFound(name, qualifier string) error {
+	return lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s", lambada.FunctionARN(s.Region, s.Account, name, qualifier))
+}
+
+// lookup returns the function named name; a missing one is reported with
+// the ARN qualified by qualifier.
+func (s *Server) lookup(ctx context.Context, name, qualifier string) (*lambada.Function, error) {
+	f, err := s.Functions.Function(ctx, name)
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		return nil, s.notFound(name, qualifier)
+	} else if err != nil {
+		return nil, fmt.Errorf("read function %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// errRevision is AWS's answer to a stale RevisionId.
+var errRevision = lambada.Errorf(lambada.EPRECONDITION, "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+
+// updateLatest applies change to the $LATEST configuration of the function
+// named name and writes it with compare-and-set, retrying a lost race. When
+// revisionID is not empty it must be the current RevisionId. Every write
+// sets a new RevisionId and LastModified.
+func (s *Server) updateLatest(ctx context.Context, name, revisionID string, change func(*lambada.FunctionConfig) error) (*lambada.Function, error) {
+	for range maxWriteAttempts {
+		f, err := s.lookup(ctx, name, "")
+		if err != nil {
+			return nil, err
+		}
+		if revisionID != "" && revisionID != f.Latest.RevisionID {
+			return nil, errRevision
+		}
+		c := f.Clone()
+		if err := change(&c.Latest); err != nil {
+			return nil, err
+		}
+		c.Latest.RevisionID = uuid.NewString()
+		c.Latest.LastModified = s.Now()
+		rev, err := s.Functions.PutFunction(ctx, c)
+		switch lambada.ErrorCode(err) {
+		case "":
+			c.Revision = rev
+			return c, nil
+		case lambada.EPRECONDITION:
+			continue // another writer won: read again
+		case lambada.ENOTFOUND:
+			return nil, s.notFound(name, "")
+		}
+		return nil, fmt.Errorf("write function %s: %w", name, err)
+	}
+	return nil, lambada.Errorf(lambada.ECONFLICT, "The operation cannot be performed at this time. An update is in progress for resource: %s", lambada.FunctionARN(s.Region, s.Account, name, ""))
+}
+
+// decodeBody reads a JSON request body of at most maxRequestBody bytes into
+// dst; an empty body decodes as {}.
+func decodeBody(r *http.Request, operation string, dst any) error {
+	tooLarge := lambada.Errorf(lambada.ETOOLARGE, "Request must be smaller than %d bytes for the %s operation", maxRequestBody, operation)
+	if r.ContentLength > maxRequestBody {
+		return tooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return lambada.Errorf(lambada.ECONTENT, "Could not read request body: %v", err)
+	}
+	if len(b) > maxRequestBody {
+		return tooLarge
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return lambada.Errorf(lambada.ECONTENT, "Could not parse request body into json: the value of %s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		}
+		return lambada.Errorf(lambada.ECONTENT, "Could not parse request body into json: %v", err)
+	}
+	return nil
+}
+
+// jsonKind names a Go kind as the JSON type a client should have sent.
+func jsonKind(kind string) string {
+	switch kind {
+	case "int", "int64", "int32", "float64":
+		return "number"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "object"
+	case "slice":
+		return "array or base64 string"
+	}
+	return kind
 }

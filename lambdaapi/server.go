@@ -22,10 +22,14 @@ type Invoker interface {
 	Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error)
 }
 
-// CodeStorer keeps a new code archive: it checks that zip unpacks, stores it
-// durably under key (its hex SHA-256) and unpacks it into the node's cache.
+// CodeStorer keeps code archives by the hex SHA-256 of their bytes.
 type CodeStorer interface {
+	// StoreCode checks that zip unpacks, stores it durably under key (its
+	// hex SHA-256) and unpacks it into the node's cache.
 	StoreCode(ctx context.Context, key string, zip []byte) error
+
+	// Code returns the archive stored under key, or ENOTFOUND.
+	Code(ctx context.Context, key string) ([]byte, error)
 }
 
 // Server is the Lambda API's HTTP handler.
@@ -36,6 +40,10 @@ type Server struct {
 
 	Region  string
 	Account string
+
+	// Concurrency is the account's concurrency limit; zero means
+	// DefaultConcurrency.
+	Concurrency int
 
 	Logger *slog.Logger
 	Now    func() time.Time // defaults to time.Now

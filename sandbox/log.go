@@ -18,12 +18,14 @@ func (s *Sandbox) beginLog(c *call) {
 }
 
 // end writes c's END and REPORT lines (and the fault's lines, if the
-// platform ended it), after everything the function printed so far.
-func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) {
+// platform ended it), after everything the function printed so far. The
+// caller then closes c.endedCh, which lets a Tail caller read the log, if
+// end reports that it ended c (and not an earlier call of end).
+func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool {
 	s.mu.Lock()
 	if c.ended {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	c.ended = true
 	s.mu.Unlock()
@@ -56,7 +58,7 @@ func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) {
 		s.logTo = nil
 	}
 	s.logMu.Unlock()
-	close(c.endedCh)
+	return true
 }
 
 // emitLocked writes a platform line; s.logMu is held.

@@ -234,6 +234,7 @@ func (s *Sandbox) withdraw(c *call) {
 // Next implements runtimeapi.Runtime: it ends the previous invocation, if
 // any, returns the environment to its pool and waits for the next one.
 func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
+	var ended *call
 	s.mu.Lock()
 	if c := s.cur; c != nil && c.delivered {
 		s.cur = nil
@@ -244,7 +245,9 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 		if unanswered {
 			c.done <- s.faultResult(lambada.Fault("Runtime.InvalidResponse", c.inv.RequestID, "Runtime called next without answering the invocation"))
 		}
-		s.end(c, "", nil)
+		if s.end(c, "", nil) {
+			ended = c
+		}
 		s.mu.Lock()
 	}
 	if !s.initDone {
@@ -256,6 +259,10 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 		s.mu.Unlock()
 		s.onIdle(s)
 		s.mu.Lock()
+	}
+	if ended != nil {
+		// Released first: a Tail caller finds the environment idle.
+		close(ended.endedCh)
 	}
 	for s.cur == nil || s.cur.delivered {
 		if s.dead {
@@ -331,7 +338,9 @@ func (s *Sandbox) InitError(r runtimeapi.Response) error {
 	if first {
 		s.beginLog(c)
 		c.done <- &lambada.Result{Payload: r.Body, FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version}
-		s.end(c, "error", nil)
+		if s.end(c, "error", nil) {
+			close(c.endedCh)
+		}
 	}
 	s.kill()
 	return nil
@@ -355,7 +364,9 @@ func (s *Sandbox) timedOut(c *call) {
 	if first {
 		c.done <- s.faultResult(fault)
 	}
-	s.end(c, "timeout", &fault)
+	if s.end(c, "timeout", &fault) {
+		close(c.endedCh)
+	}
 }
 
 // initTimedOut resets an environment whose runtime never asked for work.
@@ -378,7 +389,9 @@ func (s *Sandbox) initTimedOut(limit time.Duration) {
 		fault := lambada.Fault("Sandbox.Timedout", c.inv.RequestID, lambada.TimeoutMessage(int(limit/time.Second)))
 		s.beginLog(c)
 		c.done <- s.faultResult(fault)
-		s.end(c, "timeout", &fault)
+		if s.end(c, "timeout", &fault) {
+			close(c.endedCh)
+		}
 	}
 }
 
@@ -408,7 +421,9 @@ func (s *Sandbox) wait() {
 		if first {
 			c.done <- s.faultResult(fault)
 		}
-		s.end(c, "error", &fault)
+		if s.end(c, "error", &fault) {
+			close(c.endedCh)
+		}
 	}
 	s.out.closeRead()
 	close(s.exited)

@@ -36,6 +36,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	lc, _ := lambdacontext.FromContext(ctx)
 	var ev event
 	_ = json.Unmarshal(raw, &ev)
+	if ev.Action != "noop" {
+		fmt.Printf("pid=%d\n", os.Getpid())
+	}
 	switch ev.Action {
 	case "noop":
 		return nil, nil

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// echoed is what the test function answers to {"action":"echo"}.
+type echoed struct {
+	Event         json.RawMessage   `json:"event"`
+	RequestID     string            `json:"requestId"`
+	InvokedArn    string            `json:"invokedArn"`
+	Env           map[string]string `json:"env"`
+	PID           int               `json:"pid"`
+	Invocations   int               `json:"invocations"`
+	ClientContext struct {
+		Client struct {
+			InstallationID string `json:"installation_id"`
+		} `json:"Client"`
+		Custom map[string]string `json:"custom"`
+	} `json:"clientContext"`
+}
+
+// pidIn finds the "pid=N" line the test function prints.
+func pidIn(t *testing.T, log []byte) int {
+	t.Helper()
+	i := bytes.Index(log, []byte("pid="))
+	if i < 0 {
+		t.Fatalf("no pid in log %q", log)
+	}
+	var pid int
+	fmt.Sscanf(string(log[i:]), "pid=%d", &pid)
+	return pid
+}
+
+func sdkInvoke(t *testing.T, c *lambda.Client, in *lambda.InvokeInput) (*lambda.InvokeOutput, string) {
+	t.Helper()
+	out, err := c.Invoke(context.Background(), in)
+	if err != nil {
+		t.Fatalf("invoke %s: %v", aws.ToString(in.FunctionName), err)
+	}
+	id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+	return out, id
+}
+
+func TestInvoke_AWSCLI(t *testing.T) {
+	m := MustOpenMain(t, "")
+	dir := t.TempDir()
+	zipPath := filepath.Join(dir, "fn.zip")
+	if err := os.WriteFile(zipPath, fnZip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "hello", "--runtime", "provided.al2023",
+		"--handler", "bootstrap", "--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zipPath)
+	if code != 0 || !strings.Contains(stdout, `"State": "Pending"`) {
+		t.Fatalf("create-function: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, stderr, code := awsCLI(t, m, "lambda", "wait", "function-active-v2", "--function-name", "hello"); code != 0 {
+		t.Fatalf("wait function-active-v2: %d %s", code, stderr)
+	}
+
+	out := filepath.Join(dir, "out.json")
+	stdout, stderr, code = awsCLI(t, m, "lambda", "invoke", "--function-name", "hello", "--payload", `{"name":"world"}`, out)
+	if code != 0 {
+		t.Fatalf("invoke: %d %s", code, stderr)
+	}
+	var printed map[string]any
+	if err := json.Unmarshal([]byte(stdout), &printed); err != nil || printed["StatusCode"] != float64(200) || printed["ExecutedVersion"] != "$LATEST" || printed["FunctionError"] != nil {
+		t.Fatalf("invoke printed %s", stdout)
+	}
+	var e echoed
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &e); err != nil || string(e.Event) != `{"name":"world"}` {
+		t.Fatalf("outfile %s", b)
+	}
+
+	// The log tail, still base64 as the CLI prints it.
+	stdout, _, code = awsCLI(t, m, "lambda", "invoke", "--function-name", "hello", "--log-type", "Tail",
+		"--payload", `{"action":"print","msg":"printed-by-hello"}`, out)
+	if err := json.Unmarshal([]byte(stdout), &printed); err != nil || code != 0 {
+		t.Fatalf("invoke --log-type Tail: %d %s", code, stdout)
+	}
+	tail, err := base64.StdEncoding.DecodeString(printed["LogResult"].(string))
+	if err != nil || !bytes.Contains(tail, []byte("printed-by-hello\n")) || !bytes.Contains(tail, []byte("\nREPORT RequestId: ")) {
+		t.Fatalf("LogResult %q decodes to %q", printed["LogResult"], tail)
+	}
+
+	// A function error is a 200 with FunctionError.
+	stdout, _, code = awsCLI(t, m, "lambda", "invoke", "--function-name", "hello", "--payload", `{"action":"error","msg":"bad day"}`, out)
+	if err := json.Unmarshal([]byte(stdout), &printed); err != nil || code != 0 || printed["FunctionError"] != "Unhandled" {
+		t.Fatalf("function error: %d %s", code, stdout)
+	}
+	if b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"errorMessage":"bad day"`)) {
+		t.Fatalf("error payload %s", b)
+	}
+
+	// DryRun: 204, nothing run.
+	stdout, _, code = awsCLI(t, m, "lambda", "invoke", "--function-name", "hello", "--invocation-type", "DryRun", out)
+	if code != 0 || !strings.Contains(stdout, `"StatusCode": 204`) {
+		t.Fatalf("DryRun: %d %s", code, stdout)
+	}
+
+	// Not found, with the exact message.
+	_, stderr, code = awsCLI(t, m, "lambda", "invoke", "--function-name", "nope", out)
+	want := "An error occurred (ResourceNotFoundException) when calling the Invoke operation: Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST"
+	if code == 0 || !strings.Contains(stderr, want) {
+		t.Fatalf("not found: %d %s", code, stderr)
+	}
+}
+
+func TestInvoke_SDK(t *testing.T) {
+	m := MustOpenMain(t, "")
+	c := client(m)
+	MustCreateFunction(t, c, "fn", 1, map[string]string{"COLOR": "blue"})
+	ctx := context.Background()
+
+	t.Run("success", func(t *testing.T) {
+		out, reqID := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"echo"}`)})
+		var e echoed
+		if err := json.Unmarshal(out.Payload, &e); err != nil || out.StatusCode != 200 || out.FunctionError != nil {
+			t.Fatalf("%d %v %s", out.StatusCode, out.FunctionError, out.Payload)
+		}
+		if e.RequestID == "" || e.RequestID != reqID {
+			t.Errorf("function saw request id %q, x-amzn-RequestId is %q", e.RequestID, reqID)
+		}
+		if aws.ToString(out.ExecutedVersion) != "$LATEST" || e.Env["COLOR"] != "blue" || e.Env["AWS_LAMBDA_FUNCTION_VERSION"] != "$LATEST" {
+			t.Errorf("version %q env %v", aws.ToString(out.ExecutedVersion), e.Env)
+		}
+		if e.InvokedArn != "arn:aws:lambda:us-east-1:000000000000:function:fn" {
+			t.Errorf("invoked arn %q", e.InvokedArn)
+		}
+	})
+	t.Run("empty payload is {}", func(t *testing.T) {
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn")})
+		var e echoed
+		if err := json.Unmarshal(out.Payload, &e); err != nil || string(e.Event) != "{}" {
+			t.Fatalf("event %s", out.Payload)
+		}
+	})
+	t.Run("client context", func(t *testing.T) {
+		cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"k":"v"},"client":{"installation_id":"i1"}}`))
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), ClientContext: aws.String(cc)})
+		var e echoed
+		if err := json.Unmarshal(out.Payload, &e); err != nil || e.ClientContext.Custom["k"] != "v" || e.ClientContext.Client.InstallationID != "i1" {
+			t.Fatalf("client context not delivered: %s", out.Payload)
+		}
+	})
+	t.Run("log tail", func(t *testing.T) {
+		out, reqID := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), LogType: types.LogTypeTail,
+			Payload: []byte(`{"action":"print","msg":"` + strings.Repeat("z", 100) + `","count":100}`)})
+		tail, err := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+		if err != nil || len(tail) != 4096 || !bytes.Contains(tail, []byte("END RequestId: "+reqID+"\nREPORT RequestId: "+reqID+"\tDuration: ")) {
+			t.Fatalf("tail of %d bytes: %q", len(tail), tail)
+		}
+	})
+	failures := []struct{ name, payload, want string }{
+		{"panic", `{"action":"panic","msg":"kaboom"}`, `"errorMessage":"kaboom"`},
+		{"exit", `{"action":"exit","code":7}`, `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ID Error: Runtime exited with error: exit status 7"}`},
+		{"timeout", `{"action":"sleep","ms":3000}`, `{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ID Error: Task timed out after 1.00 seconds"}`},
+	}
+	for _, tc := range failures {
+		t.Run(tc.name, func(t *testing.T) {
+			// A Tail invocation answers once its environment is idle again,
+			// so the failing invocation runs in the environment echo used.
+			sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), LogType: types.LogTypeTail, Payload: []byte(`{"action":"echo"}`)})
+			out, reqID := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), LogType: types.LogTypeTail, Payload: []byte(tc.payload)})
+			want := strings.ReplaceAll(tc.want, "ID", reqID)
+			if out.StatusCode != 200 || aws.ToString(out.FunctionError) != "Unhandled" || !bytes.Contains(out.Payload, []byte(want)) {
+				t.Fatalf("%d %q %s, want %s", out.StatusCode, aws.ToString(out.FunctionError), out.Payload, want)
+			}
+			tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+			failedPID := pidIn(t, tail)
+			// The failed environment is gone: the next invocation runs elsewhere and succeeds.
+			after, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"echo"}`)})
+			var e echoed
+			if json.Unmarshal(after.Payload, &e) != nil || after.FunctionError != nil || e.PID == failedPID {
+				t.Fatalf("after %s in pid %d: %s", tc.name, failedPID, after.Payload)
+			}
+		})
+	}
+	t.Run("response too large", func(t *testing.T) {
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"big","size":6300000}`)})
+		if aws.ToString(out.FunctionError) != "Unhandled" || !bytes.Contains(out.Payload, []byte(`"errorType":"Function.ResponseSizeTooLarge"`)) {
+			t.Fatalf("%q %.200s", aws.ToString(out.FunctionError), out.Payload)
+		}
+	})
+	t.Run("DryRun", func(t *testing.T) {
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), InvocationType: types.InvocationTypeDryRun})
+		if out.StatusCode != 204 || len(out.Payload) != 0 {
+			t.Fatalf("%d %s", out.StatusCode, out.Payload)
+		}
+	})
+	errorCases := []struct {
+		name string
+		in   *lambda.InvokeInput
+		code string
+		msg  string
+	}{
+		{"not found", &lambda.InvokeInput{FunctionName: aws.String("missing")}, "ResourceNotFoundException",
+			"Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST"},
+		{"65-char name is not found", &lambda.InvokeInput{FunctionName: aws.String(strings.Repeat("a", 65))}, "ResourceNotFoundException",
+			"Function not found: arn:aws:lambda:us-east-1:000000000000:function:" + strings.Repeat("a", 65) + ":$LATEST"},
+		{"unknown qualifier", &lambda.InvokeInput{FunctionName: aws.String("fn"), Qualifier: aws.String("live")}, "ResourceNotFoundException",
+			"Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn:live"},
+		{"bad json", &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"a":`)}, "InvalidRequestContentException",
+			"Could not parse request body into json: Could not parse payload into json: "},
+		{"too large", &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: bytes.Repeat([]byte(" "), 6291457)}, "RequestEntityTooLargeException",
+			"Request must be smaller than 6291456 bytes for the InvokeFunction operation"},
+		{"bad name", &lambda.InvokeInput{FunctionName: aws.String("my-function!")}, "ValidationException",
+			"1 validation error detected: Value 'my-function!' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: "},
+		{"bad client context", &lambda.InvokeInput{FunctionName: aws.String("fn"), ClientContext: aws.String("bm90IGpzb24=")}, "InvalidRequestContentException",
+			"Client context must be a valid Base64-encoded JSON object."},
+		{"other region", &lambda.InvokeInput{FunctionName: aws.String("arn:aws:lambda:eu-west-1:000000000000:function:fn")}, "ResourceNotFoundException",
+			"Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"},
+		{"event not yet", &lambda.InvokeInput{FunctionName: aws.String("fn"), InvocationType: types.InvocationTypeEvent}, "InvalidParameterValueException",
+			"Asynchronous invocation is not available yet"},
+	}
+	for _, tc := range errorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Invoke(ctx, tc.in)
+			if apiErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("got %v, want %s: %s", err, tc.code, tc.msg)
+			}
+		})
+	}
+	t.Run("function name forms", func(t *testing.T) {
+		for _, name := range []string{"fn", "fn:$LATEST", "000000000000:function:fn", "arn:aws:lambda:us-east-1:000000000000:function:fn", "arn:aws:lambda:us-east-1:000000000000:function:fn:$LATEST"} {
+			out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"action":"noop"}`)})
+			if out.StatusCode != 200 || string(out.Payload) != "null" {
+				t.Errorf("%s: %d %s", name, out.StatusCode, out.Payload)
+			}
+		}
+	})
+}
+
+func TestInvoke_Restart(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { makeWritable(dir) })
+	m := MustOpenMain(t, dir)
+	MustCreateFunction(t, client(m), "keeper", 3, nil)
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	// Wipe the code cache too: the code must come back from the store.
+	makeWritable(filepath.Join(dir, "code"))
+	if err := os.RemoveAll(filepath.Join(dir, "code")); err != nil {
+		t.Fatal(err)
+	}
+	m = MustOpenMain(t, dir)
+	c := client(m)
+	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("keeper"), Payload: []byte(`{"action":"echo"}`)})
+	if out.FunctionError != nil || !bytes.Contains(out.Payload, []byte(`"AWS_LAMBDA_FUNCTION_NAME":"keeper"`)) {
+		t.Fatalf("after restart: %s", out.Payload)
+	}
+	fns, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{})
+	if err != nil || len(fns.Functions) != 1 || aws.ToString(fns.Functions[0].FunctionName) != "keeper" {
+		t.Fatalf("list after restart: %v %+v", err, fns)
+	}
+}
+
+// A synchronous invocation outlives every server timeout once its headers
+// are read.
+func TestInvoke_LongerThanServerTimeouts(t *testing.T) {
+	m := MustOpenMain(t, "", func(m *Main) { m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Second, time.Second, time.Second })
+	c := client(m)
+	MustCreateFunction(t, c, "slow", 10, nil)
+	start := time.Now()
+	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{"action":"sleep","ms":3000}`)})
+	if out.FunctionError != nil || out.StatusCode != 200 || time.Since(start) < 3*time.Second {
+		t.Fatalf("%d %q %s after %v", out.StatusCode, aws.ToString(out.FunctionError), out.Payload, time.Since(start))
+	}
+}

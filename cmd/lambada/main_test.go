@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+	"github.com/lambada-dev/lambada/bench"
+	"github.com/lambada-dev/lambada/internal/testfn"
+)
+
+// fnZip is the real aws-lambda-go test function, built once per test run.
+var fnZip []byte
+
+func TestMain(m *testing.M) {
+	bench.MaybeServeFloor()
+	dir, err := os.MkdirTemp("", "lambada-test")
+	if err != nil {
+		panic(err)
+	}
+	if fnZip, err = testfn.Zip(dir); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// MustOpenMain starts a real Lambada node on a free loopback port with its
+// data in dir (a new temporary directory when dir is "").
+func MustOpenMain(tb testing.TB, dir string, configure ...func(*Main)) *Main {
+	tb.Helper()
+	if dir == "" {
+		dir = tb.TempDir()
+		tb.Cleanup(func() { makeWritable(dir) })
+	}
+	m := &Main{Listen: "127.0.0.1:0", Data: dir, Region: "us-east-1", Account: "000000000000",
+		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	for _, f := range configure {
+		f(m)
+	}
+	if err := m.Open(context.Background()); err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
+}
+
+// makeWritable restores write permission under dir (the code cache is
+// read-only) so that the test's temporary directory can be removed.
+func makeWritable(dir string) {
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			_ = os.Chmod(p, fi.Mode().Perm()|0o700)
+		}
+		return nil
+	})
+}
+
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.tb.Logf("%s", bytes.TrimRight(b, "\n"))
+	return len(b), nil
+}
+
+// client is a Go SDK client for m with retries off.
+func client(m *Main) *lambda.Client {
+	return lambda.New(lambda.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String("http://" + m.Addr()),
+		Credentials:      credentials.NewStaticCredentialsProvider("x", "x", ""),
+		RetryMaxAttempts: 1,
+	})
+}
+
+// MustCreateFunction deploys the test function as name.
+func MustCreateFunction(tb testing.TB, c *lambda.Client, name string, timeout int32, env map[string]string) {
+	tb.Helper()
+	in := &lambda.CreateFunctionInput{
+		FunctionName: aws.String(name),
+		Runtime:      types.RuntimeProvidedal2023,
+		Handler:      aws.String("bootstrap"),
+		Role:         aws.String("arn:aws:iam::123456789012:role/any"),
+		Code:         &types.FunctionCode{ZipFile: fnZip},
+		Timeout:      aws.Int32(timeout),
+	}
+	if env != nil {
+		in.Environment = &types.Environment{Variables: env}
+	}
+	if _, err := c.CreateFunction(context.Background(), in); err != nil {
+		tb.Fatalf("create %s: %v", name, err)
+	}
+}
+
+// awsCLI runs the real AWS CLI against m with retries off. It returns
+// stdout, stderr and the exit code.
+func awsCLI(tb testing.TB, m *Main, args ...string) (string, string, int) {
+	tb.Helper()
+	cmd := exec.Command("aws", args...)
+	cmd.Env = append(os.Environ(),
+		"AWS_ENDPOINT_URL=http://"+m.Addr(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=legacy",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatalf("aws %s: %v", strings.Join(args, " "), err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// apiErrorCode returns the AWS error code of err, or "".
+func apiErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/lambada-dev/lambada/codecache"
+	"github.com/lambada-dev/lambada/funclog"
+	"github.com/lambada-dev/lambada/invoke"
+	"github.com/lambada-dev/lambada/jetstream"
+	"github.com/lambada-dev/lambada/lambdaapi"
+	"github.com/lambada-dev/lambada/sandbox"
+)
+
+// Main is one running Lambada node. Open starts it (the listener is bound
+// when Open returns, so ":0" works and "address in use" surfaces at once);
+// Close stops it. The end-to-end tests run exactly this.
+type Main struct {
+	Listen  string // address of the Lambda API
+	Data    string // directory of the store and the code cache
+	Region  string
+	Account string
+	Logger  *slog.Logger
+
+	// Server timeouts for requests other than a synchronous invocation's
+	// wait, which has none.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+
+	node      *jetstream.Node
+	sandboxes *sandbox.Manager
+	ln        net.Listener
+	srv       *http.Server
+	served    chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts the store, the execution environments and the API server.
+func (m *Main) Open(ctx context.Context) (err error) {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if err := os.MkdirAll(m.Data, 0o755); err != nil {
+		return err
+	}
+	if m.node, err = jetstream.Open(ctx, jetstream.Config{Dir: m.Data, Logger: m.Logger.With("component", "store")}); err != nil {
+		return err
+	}
+	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
+	logs := &funclog.Book{Logger: m.Logger.With("component", "function")}
+	m.sandboxes = &sandbox.Manager{Logs: logs, Logger: m.Logger.With("component", "sandbox")}
+	api := &lambdaapi.Server{
+		Functions: m.node.Functions,
+		Code:      code,
+		Invoker: &invoke.Service{
+			Functions: m.node.Functions,
+			Code:      code,
+			Sandboxes: m.sandboxes,
+			Region:    m.Region,
+			Account:   m.Account,
+		},
+		Region:  m.Region,
+		Account: m.Account,
+		Logger:  m.Logger.With("component", "api"),
+	}
+	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
+		return err
+	}
+	m.srv = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: m.ReadTimeout,
+		ReadTimeout:       m.ReadTimeout,
+		WriteTimeout:      m.WriteTimeout,
+		IdleTimeout:       m.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.srv.Serve(m.ln) }()
+	return nil
+}
+
+// Addr is the API's bound address.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Close stops accepting requests, stops every execution environment and
+// closes the store. Calling it again returns the first call's result.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
+	var errs []error
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := m.srv.Shutdown(ctx); err != nil {
+			m.srv.Close()
+		}
+		cancel()
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	} else if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.sandboxes != nil {
+		errs = append(errs, m.sandboxes.Close())
+	}
+	if m.node != nil {
+		errs = append(errs, m.node.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// serveCommand is `lambada serve`.
+type serveCommand struct{ Stderr io.Writer }
+
+func (c *serveCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("lambada serve", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	m := &Main{}
+	fs.StringVar(&m.Listen, "listen", "127.0.0.1:9001", "address of the Lambda API")
+	fs.StringVar(&m.Data, "data", ".lambada", "directory of the store and the code cache")
+	fs.StringVar(&m.Region, "region", "us-east-1", "the region this node answers as")
+	fs.StringVar(&m.Account, "account", "000000000000", "the account id in ARNs")
+	fs.Usage = func() {
+		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("lambada serve: unexpected argument %q", fs.Arg(0))
+	}
+	m.Logger = slog.New(slog.NewTextHandler(c.Stderr, nil))
+	m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Minute, time.Minute, 2*time.Minute
+	if err := m.Open(ctx); err != nil {
+		return fmt.Errorf("lambada serve: %w", err)
+	}
+	m.Logger.Info("lambada is serving the Lambda API", "url", "http://"+m.Addr(), "data", m.Data, "region", m.Region, "account", m.Account)
+	m.Logger.Warn("authentication is not implemented yet: every request is accepted whatever its credentials")
+	select {
+	case <-ctx.Done():
+	case err := <-m.served:
+		m.served <- err
+	}
+	m.Logger.Info("lambada is stopping")
+	return m.Close()
+}

@@ -1,0 +1,200 @@
+package codecache
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// badZip is AWS's error for an archive it cannot unpack; detail goes only
+// into the error's text, for logs.
+func badZip(detail string) error {
+	return fmt.Errorf("codecache: %s: %w", detail,
+		lambada.Errorf(lambada.EINVALID, "Could not unzip uploaded file. Please check your file, then try to upload again."))
+}
+
+func tooLarge() error {
+	return lambada.Errorf(lambada.EINVALID, "Unzipped size must be smaller than %d bytes", lambada.MaxUnzippedSize)
+}
+
+// unzip unpacks data into the empty directory dir and makes the tree
+// read-only. Problems of the archive itself are EINVALID errors: names that
+// leave the tree, symlinks that lead out of it, special files, entries that
+// collide, corrupt data and an unpacked size over lambada.MaxUnzippedSize.
+//
+// Regular files and directories are made first and symlinks last, through
+// directories that are checked not to be symlinks, so that nothing is ever
+// written through a symlink; every symlink is then checked to resolve, via
+// the tree's other symlinks, to a place inside the tree.
+func unzip(ctx context.Context, dir string, data []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return badZip(err.Error())
+	}
+	var total uint64
+	for _, f := range zr.File {
+		if f.UncompressedSize64 > lambada.MaxUnzippedSize {
+			return tooLarge()
+		}
+		if total += f.UncompressedSize64; total > lambada.MaxUnzippedSize {
+			return tooLarge()
+		}
+	}
+
+	dirs := make(map[string]fs.FileMode) // directories the archive lists, with their modes
+	var links []*zip.File
+	for _, f := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name, err := entryName(f.Name)
+		if err != nil {
+			return err
+		}
+		mode := f.Mode()
+		switch {
+		case name == ".":
+		case mode&fs.ModeSymlink != 0:
+			links = append(links, f)
+		case mode.IsDir():
+			if err := mkdirs(dir, name); err != nil {
+				return err
+			}
+			dirs[name] = perm(f, 0o755)
+		case mode.IsRegular():
+			if err := mkdirs(dir, filepath.Dir(name)); err != nil {
+				return err
+			}
+			if err := writeFile(f, filepath.Join(dir, name), perm(f, 0o644)); err != nil {
+				return err
+			}
+		default:
+			return badZip(fmt.Sprintf("%s: unsupported file type %s", f.Name, mode.Type()))
+		}
+	}
+	for _, f := range links {
+		if err := symlink(dir, f); err != nil {
+			return err
+		}
+	}
+	for _, f := range links {
+		name, _ := entryName(f.Name)
+		if !resolvesInside(dir, name) {
+			return badZip(f.Name + ": symlink leads out of the archive or loops")
+		}
+	}
+	return readOnly(dir, dirs)
+}
+
+// entryName returns the cleaned, slash-separated path of an entry, or an
+// error when it is absolute or climbs out of the tree.
+func entryName(name string) (string, error) {
+	if name == "" || strings.ContainsRune(name, 0) || !filepath.IsLocal(name) {
+		return "", badZip(fmt.Sprintf("%q: path outside the archive", name))
+	}
+	return filepath.Clean(name), nil
+}
+
+// perm returns the entry's unix permission bits, or def when the archive was
+// not made on unix (or recorded no mode). Set-id and sticky bits are dropped.
+func perm(f *zip.File, def fs.FileMode) fs.FileMode {
+	const creatorUnix, creatorMacOSX = 3, 19
+	switch f.CreatorVersion >> 8 {
+	case creatorUnix, creatorMacOSX:
+		if f.ExternalAttrs>>16 != 0 {
+			return f.Mode().Perm()
+		}
+	}
+	return def
+}
+
+// mkdirs makes the directories of rel under root, refusing to pass through a
+// symlink or a file.
+func mkdirs(root, rel string) error {
+	if rel == "." {
+		return nil
+	}
+	p := root
+	for c := range strings.SplitSeq(rel, "/") {
+		p = filepath.Join(p, c)
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := os.Mkdir(p, 0o700); err != nil {
+				return fsError(err)
+			}
+		case err != nil:
+			return fsError(err)
+		case !fi.IsDir():
+			return badZip(rel + ": a directory is also a file or symlink")
+		}
+	}
+	return nil
+}
+
+// writeFile writes the entry f to path with the permissions perm minus write,
+// and syncs it so that a renamed tree is complete after a crash.
+func writeFile(f *zip.File, path string, perm fs.FileMode) error {
+	rc, err := f.Open()
+	if err != nil {
+		return badZip(f.Name + ": " + err.Error())
+	}
+	defer rc.Close()
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fsError(err)
+	}
+	defer out.Close()
+	r := &readErr{r: rc}
+	if _, err := io.Copy(out, r); err != nil {
+		if r.err != nil {
+			return badZip(f.Name + ": " + r.err.Error())
+		}
+		return fsError(err)
+	}
+	if err := out.Chmod(perm &^ 0o222); err != nil {
+		return fsError(err)
+	}
+	if err := out.Sync(); err != nil {
+		return fsError(err)
+	}
+	return fsError(out.Close())
+}
+
+// readErr remembers the error of the archive side of a copy.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+// fsError classifies a file system error: entries that collide (a file where
+// a directory must go, a name twice as different kinds) are the archive's
+// fault; anything else, such as a full disk, is internal.
+func fsError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist), errors.Is(err, syscall.ENOTDIR),
+		errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP):
+		return badZip(err.Error())
+	}
+	return fmt.Errorf("codecache: %w", err)
+}

@@ -1,0 +1,93 @@
+// Package invoke is the invocation service: resolve the function and its
+// qualifier, check the payload, admit the invocation, acquire an execution
+// environment, deliver, await and release. It is the one path every
+// synchronous invocation takes (and, later, the asynchronous dispatcher). It
+// owns no processes (package sandbox does) and speaks no HTTP.
+package invoke
+
+import (
+	"context"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/sandbox"
+)
+
+// FunctionGetter reads function records from memory.
+type FunctionGetter interface {
+	Function(ctx context.Context, name string) (*lambada.Function, error)
+}
+
+// CodePather finds (unpacking if needed) the directory of a code archive.
+type CodePather interface {
+	Path(ctx context.Context, key string) (string, error)
+}
+
+// Runner runs an invocation in an execution environment (sandbox.Manager).
+type Runner interface {
+	Run(ctx context.Context, cfg *sandbox.Config, inv *lambada.Invocation) (*lambada.Result, error)
+}
+
+// Service runs invocations.
+type Service struct {
+	Functions FunctionGetter
+	Code      CodePather
+	Sandboxes Runner
+	Region    string
+	Account   string
+}
+
+// Invoke resolves ref, checks inv.Payload (replacing an empty one with {}),
+// and for RequestResponse runs the invocation and returns its result. For
+// DryRun it stops after resolving and checking, and returns an empty Result.
+// inv.InvokedARN is set here.
+func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
+	fn, err := s.Functions.Function(ctx, ref.Name)
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		return nil, s.notFound(ref)
+	} else if err != nil {
+		return nil, err
+	}
+	cfg, err := s.resolve(fn, ref)
+	if err != nil {
+		return nil, err
+	}
+	if inv.Payload, err = lambada.CheckPayload(inv.Payload); err != nil {
+		return nil, err
+	}
+	if inv.Type == lambada.DryRun {
+		return &lambada.Result{ExecutedVersion: cfg.Version}, nil
+	}
+	inv.InvokedARN = lambada.FunctionARN(s.Region, s.Account, fn.Name, ref.Qualifier)
+	dir, err := s.Code.Path(ctx, cfg.CodeKey())
+	if err != nil {
+		return nil, err
+	}
+	return s.Sandboxes.Run(ctx, &sandbox.Config{
+		Function:    fn.Name,
+		Version:     cfg.Version,
+		Generation:  fn.Revision,
+		Runtime:     cfg.Runtime,
+		Handler:     cfg.Handler,
+		MemorySize:  cfg.MemorySize,
+		Timeout:     time.Duration(cfg.Timeout) * time.Second,
+		Environment: cfg.Environment,
+		CodeDir:     dir,
+		Region:      s.Region,
+	}, inv)
+}
+
+// resolve picks the configuration the qualifier names. Only $LATEST exists
+// until versions and aliases land.
+func (s *Service) resolve(fn *lambada.Function, ref lambada.FunctionRef) (*lambada.FunctionConfig, error) {
+	if ref.Qualifier == "" || ref.Qualifier == lambada.LatestVersion {
+		return &fn.Latest, nil
+	}
+	return nil, s.notFound(ref)
+}
+
+// notFound is Invoke's 404, which names $LATEST when no qualifier was given.
+func (s *Service) notFound(ref lambada.FunctionRef) error {
+	return lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s",
+		lambada.FunctionARN(s.Region, s.Account, ref.Name, ref.VersionOrLatest()))
+}

@@ -1,0 +1,46 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lambada-dev/lambada"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+)
+
+var _ lambada.CodeStore = (*CodeStore)(nil)
+
+// CodeStore keeps code archives in a JetStream object store, one object per
+// archive, named by the hex SHA-256 of its bytes. The object store checks
+// each object's digest as it reads it back.
+type CodeStore struct {
+	obj natsjs.ObjectStore
+}
+
+// PutCode stores zip under key unless an object of that name and size is
+// already there: the key is the archive's SHA-256, so it holds the same bytes.
+func (s *CodeStore) PutCode(ctx context.Context, key string, zip []byte) error {
+	info, err := s.obj.GetInfo(ctx, key)
+	switch {
+	case err == nil && !info.Deleted && info.Size == uint64(len(zip)):
+		return nil
+	case err != nil && !errors.Is(err, natsjs.ErrObjectNotFound):
+		return fmt.Errorf("jetstream: code %s: %w", key, err)
+	}
+	if _, err := s.obj.PutBytes(ctx, key, zip); err != nil {
+		return fmt.Errorf("jetstream: put code %s: %w", key, err)
+	}
+	return nil
+}
+
+// Code returns the archive stored under key, or ENOTFOUND.
+func (s *CodeStore) Code(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.obj.GetBytes(ctx, key)
+	if errors.Is(err, natsjs.ErrObjectNotFound) || errors.Is(err, natsjs.ErrNameRequired) {
+		return nil, lambada.Errorf(lambada.ENOTFOUND, "code %s not found", key)
+	} else if err != nil {
+		return nil, fmt.Errorf("jetstream: get code %s: %w", key, err)
+	}
+	return b, nil
+}

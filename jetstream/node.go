@@ -1,0 +1,168 @@
+// Package jetstream keeps Lambada's durable state in NATS JetStream: function
+// records in a key-value bucket (FunctionStore) and code archives in an object
+// store (CodeStore). Open starts an embedded nats-server in-process, with no
+// listening port, storing under a directory, so that a fresh machine needs
+// nothing else; the stores work unchanged over any JetStream connection.
+//
+// It owns the embedded server, the client connection, the buckets and the
+// in-memory cache of function records that the invocation hot path reads. It
+// does not unpack code (package codecache does) and knows nothing of HTTP.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the buckets Lambada keeps.
+const (
+	FunctionsBucket = "lambada_functions" // key-value: function name → JSON of lambada.Function
+	CodeBucket      = "lambada_code"      // objects: hex SHA-256 → zip archive
+)
+
+// readyTimeout bounds how long Open waits for the embedded server, and for
+// the function records to load. Recovering a large store takes longer than a
+// fresh start (about 28 ms).
+const readyTimeout = 30 * time.Second
+
+// Config says where a Node keeps its data.
+type Config struct {
+	// Dir holds the embedded server's JetStream storage (in Dir/nats). It is
+	// created if missing; reopening the same Dir recovers every write.
+	Dir string
+
+	// Logger receives the store's and the embedded server's messages.
+	// Defaults to discarding them.
+	Logger *slog.Logger
+}
+
+// Node is an embedded NATS server with JetStream, a connection to it, and the
+// stores built on it.
+type Node struct {
+	Functions *FunctionStore
+	Code      *CodeStore
+
+	server *server.Server
+	conn   *nats.Conn
+	js     natsjs.JetStream
+	kv     natsjs.KeyValue
+	logger *slog.Logger
+
+	closeOnce sync.Once
+}
+
+// Open starts the embedded server on cfg.Dir, connects to it in-process,
+// creates or opens the buckets and loads every function record into memory.
+// The caller must Close the Node.
+func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("jetstream: Config.Dir is required")
+	}
+	n := &Node{logger: cfg.Logger}
+	if n.logger == nil {
+		n.logger = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+
+	n.server, err = server.NewServer(&server.Options{
+		ServerName: "lambada",
+		DontListen: true,
+		NoSigs:     true,
+		JetStream:  true,
+		StoreDir:   filepath.Join(cfg.Dir, "nats"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: new server: %w", err)
+	}
+	n.server.SetLoggerV2(serverLogger{n.logger}, false, false, false)
+	n.server.Start()
+	if !n.server.ReadyForConnections(readyTimeout) {
+		return nil, fmt.Errorf("jetstream: embedded server not ready after %s", readyTimeout)
+	}
+
+	n.conn, err = nats.Connect("", nats.InProcessServer(n.server), nats.Name("lambada"),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			n.logger.Error("nats async error", "subject", subject, "err", err)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: connect: %w", err)
+	}
+	if n.js, err = natsjs.New(n.conn); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	n.kv, err = n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
+		Bucket:      FunctionsBucket,
+		Description: "Lambada function records",
+		History:     1,
+		Storage:     natsjs.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: bucket %s: %w", FunctionsBucket, err)
+	}
+	obj, err := n.js.CreateOrUpdateObjectStore(ctx, natsjs.ObjectStoreConfig{
+		Bucket:      CodeBucket,
+		Description: "Lambada code archives by SHA-256",
+		Storage:     natsjs.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: object store %s: %w", CodeBucket, err)
+	}
+	n.Code = &CodeStore{obj: obj}
+	if n.Functions, err = openFunctionStore(ctx, n.kv, n.logger); err != nil {
+		return nil, err
+	}
+	n.logger.Info("jetstream opened", "dir", cfg.Dir)
+	return n, nil
+}
+
+// Close stops the function store's watcher, closes the connection and shuts
+// the embedded server down, waiting for each. It is safe to call twice.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		if n.Functions != nil {
+			n.Functions.Close()
+		}
+		if n.conn != nil {
+			n.conn.Close()
+		}
+		if n.server != nil {
+			n.server.Shutdown()
+			n.server.WaitForShutdown()
+		}
+	})
+	return nil
+}
+
+// serverLogger sends the embedded server's log to slog. Its notices (a banner
+// of some twenty lines at start) are debug messages here.
+type serverLogger struct{ l *slog.Logger }
+
+func (s serverLogger) Noticef(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
+func (s serverLogger) Warnf(format string, v ...any)   { s.log(slog.LevelWarn, format, v) }
+func (s serverLogger) Fatalf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLogger) Errorf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLogger) Debugf(format string, v ...any)  { s.log(slog.LevelDebug, format, v) }
+func (s serverLogger) Tracef(format string, v ...any)  {}
+
+func (s serverLogger) log(level slog.Level, format string, v []any) {
+	if s.l.Enabled(context.Background(), level) {
+		s.l.Log(context.Background(), level, "nats-server", "text", fmt.Sprintf(format, v...))
+	}
+}

@@ -1,0 +1,196 @@
+package lambdaapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/lambada-dev/lambada"
+)
+
+// createFunctionRequest is CreateFunction's body: the members Lambada reads.
+// Others (VpcConfig, Layers, …) are ignored.
+type createFunctionRequest struct {
+	FunctionName     *string
+	Role             *string
+	Code             *functionCode
+	Runtime          *string
+	Handler          *string
+	Description      *string
+	Timeout          *int
+	MemorySize       *int
+	Publish          bool
+	PackageType      *string
+	Environment      *environmentRequest
+	Architectures    []string
+	EphemeralStorage *lambada.EphemeralStorageSetting
+	Tags             map[string]string // accepted, not kept
+}
+
+// functionCode is the Code member of CreateFunction; UpdateFunctionCode has
+// the same members at the top level.
+type functionCode struct {
+	ZipFile         []byte // base64 in JSON
+	S3Bucket        *string
+	S3Key           *string
+	S3ObjectVersion *string
+	ImageUri        *string
+}
+
+type environmentRequest struct {
+	Variables map[string]string
+}
+
+// settings returns the configuration members of the request.
+func (req *createFunctionRequest) settings() *lambada.FunctionSettings {
+	return &lambada.FunctionSettings{
+		Runtime:          req.Runtime,
+		Handler:          req.Handler,
+		Role:             req.Role,
+		Description:      req.Description,
+		Timeout:          req.Timeout,
+		MemorySize:       req.MemorySize,
+		Environment:      req.Environment.variables(),
+		EphemeralStorage: req.EphemeralStorage,
+		Architectures:    req.Architectures,
+	}
+}
+
+// variables returns the Variables an Environment member sets (none for
+// an Environment without Variables), or nil without an Environment member.
+func (e *environmentRequest) variables() *map[string]string {
+	if e == nil {
+		return nil
+	}
+	vars := e.Variables
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	return &vars
+}
+
+// createFunction handles CreateFunction: POST /2015-03-31/functions.
+func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
+	var req createFunctionRequest
+	if err := decodeBody(r, "CreateFunction", &req); err != nil {
+		return err
+	}
+	if req.Code != nil {
+		if err := checkZipSize(req.Code.ZipFile); err != nil {
+			return err
+		}
+	}
+
+	var v lambada.Validation
+	var ref lambada.FunctionRef
+	if req.FunctionName == nil {
+		v.AddNull("functionName")
+	} else if ref = lambada.ParseFunctionName(&v, *req.FunctionName); ref.Qualifier != "" {
+		v.Add(*req.FunctionName, "functionName", "Member must satisfy regular expression pattern: "+lambada.NewFunctionNamePattern)
+	}
+	if req.Role == nil {
+		v.AddNull("role")
+	}
+	if req.Code == nil {
+		v.AddNull("code")
+	}
+	settings := req.settings()
+	settings.Validate(&v)
+	if pt := req.PackageType; pt != nil && *pt != lambada.PackageTypeZip && *pt != "Image" {
+		v.Add(*pt, "packageType", "Member must satisfy enum value set: [Zip, Image]")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+		return err
+	}
+	if err := lambada.CheckNewFunctionName(ref.Name); err != nil {
+		return err
+	}
+	if req.PackageType != nil && *req.PackageType != lambada.PackageTypeZip {
+		return lambada.Errorf(lambada.EINVALID, "PackageType %s is not supported: Lambada runs Zip packages only.", *req.PackageType)
+	}
+	if req.Runtime == nil || req.Handler == nil {
+		return lambada.Errorf(lambada.EINVALID, "Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+	}
+	if err := settings.Check(); err != nil {
+		return err
+	}
+	if err := checkPublish(req.Publish); err != nil {
+		return err
+	}
+	if err := checkCodeSource(req.Code); err != nil {
+		return err
+	}
+
+	ctx := r.Context()
+	if _, err := s.Functions.Function(ctx, ref.Name); err == nil {
+		return errExists(ref.Name)
+	} else if lambada.ErrorCode(err) != lambada.ENOTFOUND {
+		return fmt.Errorf("read function %s: %w", ref.Name, err)
+	}
+	sha, err := s.storeCode(ctx, req.Code.ZipFile)
+	if err != nil {
+		return err
+	}
+	f := &lambada.Function{Name: ref.Name, Latest: lambada.NewFunctionConfig()}
+	settings.Apply(&f.Latest)
+	f.Latest.CodeSha256 = sha
+	f.Latest.CodeSize = int64(len(req.Code.ZipFile))
+	f.Latest.RevisionID = uuid.NewString()
+	f.Latest.LastModified = s.Now()
+	rev, err := s.Functions.PutFunction(ctx, f)
+	if lambada.ErrorCode(err) == lambada.ECONFLICT {
+		return errExists(ref.Name)
+	} else if err != nil {
+		return fmt.Errorf("write function %s: %w", ref.Name, err)
+	}
+	f.Revision = rev
+	return writeJSON(w, http.StatusCreated, s.configuration(f, "", statusCreating))
+}
+
+func errExists(name string) error {
+	return lambada.Errorf(lambada.ECONFLICT, "Function already exist: %s", name)
+}
+
+// checkZipSize returns AWS's 413 for a ZipFile over the direct-upload limit.
+func checkZipSize(zip []byte) error {
+	if len(zip) > lambada.MaxZippedSize {
+		return lambada.Errorf(lambada.ETOOLARGE, "Zipped size must be smaller than %d bytes", lambada.MaxZippedSize)
+	}
+	return nil
+}
+
+// checkPublish refuses Publish until versions exist.
+func checkPublish(publish bool) error {
+	if publish {
+		return lambada.Errorf(lambada.EINVALID, "Publishing versions is not available on Lambada yet: omit Publish (--no-publish) to change $LATEST only.")
+	}
+	return nil
+}
+
+// checkCodeSource accepts code given as ZipFile only.
+func checkCodeSource(c *functionCode) error {
+	if c.S3Bucket != nil || c.S3Key != nil || c.S3ObjectVersion != nil || c.ImageUri != nil {
+		return lambada.Errorf(lambada.EINVALID, "Only ZipFile code is supported: Lambada does not fetch code from S3 (S3Bucket, S3Key) or container images (ImageUri).")
+	}
+	if len(c.ZipFile) == 0 {
+		return lambada.Errorf(lambada.EINVALID, "Please provide a source for function code.")
+	}
+	return nil
+}
+
+// storeCode stores zip under its hex SHA-256 and returns AWS's CodeSha256,
+// the base64 of that digest.
+func (s *Server) storeCode(ctx context.Context, zip []byte) (string, error) {
+	sum := sha256.Sum256(zip)
+	sha := base64.StdEncoding.EncodeToString(sum[:])
+	if err := s.Code.StoreCode(ctx, lambada.CodeKey(sha), zip); err != nil {
+		return "", fmt.Errorf("store code: %w", err)
+	}
+	return sha, nil
+}

@@ -1,0 +1,190 @@
+package lambdaapi_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/inmem"
+	"github.com/lambada-dev/lambada/lambdaapi"
+)
+
+const (
+	fnRegion  = "us-east-1"
+	fnAccount = "123456789012"
+	fnRole    = "arn:aws:iam::123456789012:role/lambda-role"
+)
+
+// fnNow is the clock of the function tests: LastModified renders as
+// 2024-03-01T12:00:00.123+0000.
+var fnNow = time.Date(2024, 3, 1, 12, 0, 0, 123e6, time.UTC)
+
+// fnCode is the fake CodeStorer: a map, and the "could not unzip" check of
+// the real one reduced to the zip signature.
+type fnCode struct {
+	mu  sync.Mutex
+	zip map[string][]byte
+}
+
+func (c *fnCode) StoreCode(_ context.Context, key string, zip []byte) error {
+	if sum := sha256.Sum256(zip); hex.EncodeToString(sum[:]) != key {
+		return fmt.Errorf("key %s is not the SHA-256 of the archive", key)
+	}
+	if !bytes.HasPrefix(zip, []byte("PK\x03\x04")) {
+		return lambada.Errorf(lambada.EINVALID, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.zip == nil {
+		c.zip = make(map[string][]byte)
+	}
+	c.zip[key] = bytes.Clone(zip)
+	return nil
+}
+
+func (c *fnCode) Code(_ context.Context, key string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.zip[key]; ok {
+		return b, nil
+	}
+	return nil, lambada.Errorf(lambada.ENOTFOUND, "no code %s", key)
+}
+
+// fnEnv is a Lambda API server on 127.0.0.1 and a real SDK client of it.
+type fnEnv struct {
+	srv    *httptest.Server
+	store  *inmem.Store
+	code   *fnCode
+	client *lambda.Client
+}
+
+// newFnEnv starts a server over store (a fresh inmem.Store when nil).
+func newFnEnv(t *testing.T, store lambada.FunctionStore) *fnEnv {
+	t.Helper()
+	e := &fnEnv{store: &inmem.Store{}, code: &fnCode{}}
+	if store == nil {
+		store = e.store
+	}
+	s := &lambdaapi.Server{
+		Functions: store,
+		Code:      e.code,
+		Region:    fnRegion,
+		Account:   fnAccount,
+		Now:       func() time.Time { return fnNow },
+	}
+	e.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(e.srv.Close)
+	e.client = lambda.New(lambda.Options{
+		Region:           fnRegion,
+		BaseEndpoint:     aws.String(e.srv.URL),
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       e.srv.Client(),
+	})
+	return e
+}
+
+// MustZip returns a zip archive holding one file, bootstrap, with body.
+func MustZip(tb testing.TB, body string) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	f, err := zw.Create("bootstrap")
+	if err == nil {
+		_, err = io.WriteString(f, body)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// createInput is a valid CreateFunctionInput for name.
+func createInput(tb testing.TB, name string) *lambda.CreateFunctionInput {
+	return &lambda.CreateFunctionInput{
+		FunctionName: aws.String(name),
+		Role:         aws.String(fnRole),
+		Code:         &types.FunctionCode{ZipFile: MustZip(tb, "#!/bin/sh\n"+name)},
+		Runtime:      types.RuntimeProvidedal2023,
+		Handler:      aws.String("bootstrap"),
+	}
+}
+
+// MustCreate creates the function name, changed by the mods.
+func (e *fnEnv) MustCreate(tb testing.TB, name string, mods ...func(*lambda.CreateFunctionInput)) *lambda.CreateFunctionOutput {
+	tb.Helper()
+	in := createInput(tb, name)
+	for _, m := range mods {
+		m(in)
+	}
+	out, err := e.client.CreateFunction(context.Background(), in)
+	if err != nil {
+		tb.Fatalf("CreateFunction %s: %v", name, err)
+	}
+	return out
+}
+
+// wantAPIError checks that err is the AWS error code with message msg (or,
+// when msg ends in "…", a message starting with the rest).
+func wantAPIError(tb testing.TB, err error, code, msg string) {
+	tb.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		tb.Fatalf("error = %v, want %s", err, code)
+	}
+	got := ae.ErrorMessage()
+	if ae.ErrorCode() != code {
+		tb.Fatalf("error code = %s (%q), want %s", ae.ErrorCode(), got, code)
+	}
+	if prefix, ok := strings.CutSuffix(msg, "…"); ok {
+		if !strings.HasPrefix(got, prefix) {
+			tb.Fatalf("message = %q\nwant prefix %q", got, prefix)
+		}
+	} else if got != msg {
+		tb.Fatalf("message = %q\nwant        %q", got, msg)
+	}
+}
+
+// do sends a raw request and returns the status, the error type header and
+// the body.
+func (e *fnEnv) do(tb testing.TB, method, path, body string) (int, string, string) {
+	tb.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), string(b)
+}
+
+// arn is the unqualified ARN of the function name.
+func arn(name string) string { return lambada.FunctionARN(fnRegion, fnAccount, name, "") }

@@ -1,0 +1,160 @@
+package lambdaapi
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// updateFunctionCodeRequest is UpdateFunctionCode's body.
+type updateFunctionCodeRequest struct {
+	functionCode
+	Publish       bool
+	DryRun        bool
+	RevisionId    string
+	Architectures []string
+}
+
+// updateFunctionConfigurationRequest is UpdateFunctionConfiguration's body:
+// the members Lambada reads. Others (VpcConfig, Layers, …) are ignored.
+type updateFunctionConfigurationRequest struct {
+	Role             *string
+	Handler          *string
+	Description      *string
+	Timeout          *int
+	MemorySize       *int
+	Environment      *environmentRequest
+	Runtime          *string
+	RevisionId       string
+	EphemeralStorage *lambada.EphemeralStorageSetting
+}
+
+// updateFunctionCode handles UpdateFunctionCode:
+// PUT /2015-03-31/functions/{name}/code.
+func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
+	var req updateFunctionCodeRequest
+	if err := decodeBody(r, "UpdateFunctionCode", &req); err != nil {
+		return err
+	}
+	if err := checkZipSize(req.ZipFile); err != nil {
+		return err
+	}
+	var v lambada.Validation
+	ref, refErr := s.parseUpdateRef(&v, r)
+	if req.Architectures != nil {
+		lambada.ValidateArchitectures(&v, req.Architectures)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if refErr != nil {
+		return refErr
+	}
+	if err := checkPublish(req.Publish); err != nil {
+		return err
+	}
+	if err := checkCodeSource(&req.functionCode); err != nil {
+		return err
+	}
+
+	ctx := r.Context()
+	f, err := s.lookup(ctx, ref.Name, "")
+	if err != nil {
+		return err
+	}
+	if req.RevisionId != "" && req.RevisionId != f.Latest.RevisionID {
+		return errRevision
+	}
+	if req.DryRun {
+		return writeJSON(w, http.StatusOK, s.configuration(f, "", statusActive))
+	}
+	sha, err := s.storeCode(ctx, req.ZipFile)
+	if err != nil {
+		return err
+	}
+	f, err = s.updateLatest(ctx, ref.Name, req.RevisionId, func(c *lambada.FunctionConfig) error {
+		c.CodeSha256 = sha
+		c.CodeSize = int64(len(req.ZipFile))
+		if req.Architectures != nil {
+			c.Architectures = slices.Clone(req.Architectures)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.configuration(f, "", statusUpdating))
+}
+
+// updateFunctionConfiguration handles UpdateFunctionConfiguration:
+// PUT /2015-03-31/functions/{name}/configuration. Members not given keep
+// their values.
+func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
+	var req updateFunctionConfigurationRequest
+	if err := decodeBody(r, "UpdateFunctionConfiguration", &req); err != nil {
+		return err
+	}
+	settings := &lambada.FunctionSettings{
+		Runtime:          req.Runtime,
+		Handler:          req.Handler,
+		Role:             req.Role,
+		Description:      req.Description,
+		Timeout:          req.Timeout,
+		MemorySize:       req.MemorySize,
+		Environment:      req.Environment.variables(),
+		EphemeralStorage: req.EphemeralStorage,
+	}
+	var v lambada.Validation
+	ref, refErr := s.parseUpdateRef(&v, r)
+	settings.Validate(&v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if refErr != nil {
+		return refErr
+	}
+	if err := settings.Check(); err != nil {
+		return err
+	}
+	f, err := s.updateLatest(r.Context(), ref.Name, req.RevisionId, func(c *lambada.FunctionConfig) error {
+		settings.Apply(c)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.configuration(f, "", statusUpdating))
+}
+
+// deleteFunction handles DeleteFunction: DELETE /2015-03-31/functions/{name}.
+// Until versions exist, a qualified delete finds nothing to delete.
+func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
+	ref, err := s.parseRef(r)
+	if err != nil {
+		return err
+	}
+	if ref.Qualifier == lambada.LatestVersion {
+		return lambada.Errorf(lambada.EINVALID, "$LATEST version cannot be deleted without deleting the function.")
+	}
+	ctx := r.Context()
+	if _, err := s.lookup(ctx, ref.Name, ""); err != nil {
+		return err
+	}
+	if q := ref.Qualifier; q != "" {
+		if strings.Trim(q, "0123456789") == "" {
+			return s.notFound(ref.Name, q)
+		}
+		return lambada.Errorf(lambada.EINVALID, "Deletion of aliases is not currently supported.")
+	}
+	err = s.Functions.DeleteFunction(ctx, ref.Name)
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		return s.notFound(ref.Name, "")
+	} else if err != nil {
+		return fmt.Errorf("delete function %s: %w", ref.Name, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
