@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,7 +88,10 @@ type Sandbox struct {
 	logMu sync.Mutex
 	logTo *call // the invocation whose log is being collected
 
-	peakMB atomic.Int64 // last reading of the process's peak memory
+	statusMu  sync.Mutex
+	status    *os.File // /proc/<pid>/status, kept open
+	statusBuf []byte
+	peakMB    int // last reading of the process's peak memory
 }
 
 // call is one invocation on one environment.
@@ -426,6 +428,7 @@ func (s *Sandbox) wait() {
 		}
 	}
 	s.out.closeRead()
+	s.closeStatus()
 	close(s.exited)
 	_ = s.srv.Close()
 	s.onGone(s)

@@ -108,7 +108,7 @@ func BenchmarkColdStart(b *testing.B) {
 			// next invocation starts a new one.
 			b.StopTimer()
 			_, err := api.UpdateFunctionConfiguration(context.Background(), &lambda.UpdateFunctionConfigurationInput{
-				FunctionName: aws.String("cold"), Environment: &types.Environment{Variables: map[string]string{"I": strconv.Itoa(i)}}})
+				FunctionName: aws.String("cold"), Environment: &types.Environment{Variables: map[string]string{"ITERATION": strconv.Itoa(i)}}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -271,6 +271,23 @@ func TestInvoke_Restart(t *testing.T) {
 	}
 }
 
+// The default --data is relative (.lambada); functions still find their code.
+func TestInvoke_RelativeDataDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { makeWritable(dir) })
+	t.Chdir(dir)
+	m := MustOpenMain(t, ".lambada")
+	c := client(m)
+	MustCreateFunction(t, c, "rel", 3, nil)
+	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("rel"), Payload: []byte(`{"action":"echo"}`)})
+	var e echoed
+	_ = json.Unmarshal(out.Payload, &e)
+	root := e.Env["LAMBDA_TASK_ROOT"]
+	if json.Unmarshal(out.Payload, &e) != nil || out.FunctionError != nil || !strings.HasPrefix(root, filepath.Join(dir, ".lambada", "code")+"/") {
+		t.Fatalf("%s", out.Payload)
+	}
+}
+
 // A synchronous invocation outlives every server timeout once its headers
 // are read.
 func TestInvoke_LongerThanServerTimeouts(t *testing.T) {

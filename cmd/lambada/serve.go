@@ -55,6 +55,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Close()
 		}
 	}()
+	// Functions run in their code directory: every path handed to them
+	// must be absolute.
+	if m.Data, err = filepath.Abs(m.Data); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(m.Data, 0o755); err != nil {
 		return err
 	}
