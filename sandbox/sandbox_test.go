@@ -327,3 +327,29 @@ func TestSandbox_ClientContextAndCancelledCaller(t *testing.T) {
 	}
 	mustEcho(t, m, cfg)
 }
+
+// A function that prints megabytes affects only its own invocation.
+func TestSandbox_NoisyNeighbour(t *testing.T) {
+	m, logs := newManager(t)
+	noisy, quiet := testConfig(10*time.Second, nil), testConfig(3*time.Second, nil)
+	noisy.Function, quiet.Function = "noisy", "quiet"
+	mustEcho(t, m, quiet)
+	done := make(chan *lambada.Result, 1)
+	go func() {
+		done <- mustRun(t, m, noisy, invocation(`{"action":"print","msg":"`+strings.Repeat("n", 1000)+`","count":8000}`))
+	}()
+	for range 20 {
+		inv := invocation(`{"action":"print","msg":"quiet-line"}`)
+		res := mustRun(t, m, quiet, inv)
+		if res.FunctionError != "" || strings.Contains(string(res.LogTail), "nnnn") || !strings.Contains(string(res.LogTail), "quiet-line\n") {
+			t.Fatalf("quiet invocation: %q\n%q", res.FunctionError, res.LogTail)
+		}
+	}
+	res := <-done
+	if res.FunctionError != "" || len(res.LogTail) != lambada.LogTailSize || !strings.Contains(string(res.LogTail), "END RequestId") {
+		t.Fatalf("noisy invocation: %q, %d-byte tail", res.FunctionError, len(res.LogTail))
+	}
+	if n := strings.Count(logs.text(), "noisy|"+strings.Repeat("n", 1000)+"\n"); n != 8000 {
+		t.Fatalf("the sink saw %d of the noisy function's 8000 lines", n)
+	}
+}
