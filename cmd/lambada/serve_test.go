@@ -56,7 +56,7 @@ func sdkInvoke(t *testing.T, c *lambda.Client, in *lambda.InvokeInput) (*lambda.
 	return out, id
 }
 
-func TestInvoke_AWSCLI(t *testing.T) {
+func TestServe_InvokeWithAWSCLI(t *testing.T) {
 	m := MustOpenMain(t, "")
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "fn.zip")
@@ -121,7 +121,7 @@ func TestInvoke_AWSCLI(t *testing.T) {
 	}
 }
 
-func TestInvoke_SDK(t *testing.T) {
+func TestServe_InvokeWithSDK(t *testing.T) {
 	m := MustOpenMain(t, "")
 	c := client(m)
 	MustCreateFunction(t, c, "fn", 1, map[string]string{"COLOR": "blue"})
@@ -246,7 +246,7 @@ func TestInvoke_SDK(t *testing.T) {
 	})
 }
 
-func TestInvoke_Restart(t *testing.T) {
+func TestServe_Restart(t *testing.T) {
 	dir := t.TempDir()
 	t.Cleanup(func() { makeWritable(dir) })
 	m := MustOpenMain(t, dir)
@@ -272,7 +272,7 @@ func TestInvoke_Restart(t *testing.T) {
 }
 
 // The default --data is relative (.lambada); functions still find their code.
-func TestInvoke_RelativeDataDir(t *testing.T) {
+func TestServe_RelativeDataDir(t *testing.T) {
 	dir := t.TempDir()
 	t.Cleanup(func() { makeWritable(dir) })
 	t.Chdir(dir)
@@ -290,7 +290,7 @@ func TestInvoke_RelativeDataDir(t *testing.T) {
 
 // A synchronous invocation outlives every server timeout once its headers
 // are read.
-func TestInvoke_LongerThanServerTimeouts(t *testing.T) {
+func TestServe_InvokeLongerThanServerTimeouts(t *testing.T) {
 	m := MustOpenMain(t, "", func(m *Main) { m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Second, time.Second, time.Second })
 	c := client(m)
 	MustCreateFunction(t, c, "slow", 10, nil)
@@ -298,5 +298,40 @@ func TestInvoke_LongerThanServerTimeouts(t *testing.T) {
 	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{"action":"sleep","ms":3000}`)})
 	if out.FunctionError != nil || out.StatusCode != 200 || time.Since(start) < 3*time.Second {
 		t.Fatalf("%d %q %s after %v", out.StatusCode, aws.ToString(out.FunctionError), out.Payload, time.Since(start))
+	}
+}
+
+// lambada invoke against a real node.
+func TestServe_LambadaInvoke(t *testing.T) {
+	m := MustOpenMain(t, "")
+	MustCreateFunction(t, client(m), "fn", 3, nil)
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	out := filepath.Join(t.TempDir(), "out.json")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"invoke", "--endpoint-url", "http://" + m.Addr(), "--function-name", "fn",
+		"--qualifier", "$LATEST", "--log-type", "Tail", "--payload", `{"action":"print","msg":"via-lambada-invoke"}`, out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("lambada invoke: %v\n%s", err, stderr.String())
+	}
+	var printed struct {
+		StatusCode      int
+		LogResult       string
+		ExecutedVersion string
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &printed); err != nil || printed.StatusCode != 200 || printed.ExecutedVersion != "$LATEST" {
+		t.Fatalf("printed %s", stdout.String())
+	}
+	if tail, _ := base64.StdEncoding.DecodeString(printed.LogResult); !bytes.Contains(tail, []byte("via-lambada-invoke\n")) {
+		t.Fatalf("tail %q", tail)
+	}
+	var e echoed
+	if b, _ := os.ReadFile(out); json.Unmarshal(b, &e) != nil || e.InvokedArn != "arn:aws:lambda:us-east-1:000000000000:function:fn:$LATEST" {
+		t.Fatalf("outfile %s", b)
+	}
+	err = run(context.Background(), []string{"invoke", "--endpoint-url", "http://" + m.Addr(), "--function-name", "missing", out}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "An error occurred (ResourceNotFoundException) when calling the Invoke operation: Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST") {
+		t.Fatalf("missing function: %v", err)
 	}
 }
