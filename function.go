@@ -38,6 +38,15 @@ type Function struct {
 	Name   string         `json:"name"`
 	Latest FunctionConfig `json:"latest"`
 
+	// Versions are the published versions, immutable snapshots of Latest,
+	// in ascending order of their numbers.
+	Versions []FunctionConfig `json:"versions,omitempty"`
+	// LastVersion is the highest version number ever published: numbers
+	// are never reused, even after a version is deleted.
+	LastVersion int `json:"lastVersion,omitempty"`
+	// Aliases are sorted by name.
+	Aliases []Alias `json:"aliases,omitempty"`
+
 	// Revision is the store's revision of this record, used for
 	// compare-and-set writes. Zero means "not stored yet". It is not part of
 	// the record's JSON.
@@ -48,6 +57,14 @@ type Function struct {
 func (f *Function) Clone() *Function {
 	c := *f
 	c.Latest = f.Latest.Clone()
+	c.Versions = make([]FunctionConfig, len(f.Versions))
+	for i, v := range f.Versions {
+		c.Versions[i] = v.Clone()
+	}
+	c.Aliases = make([]Alias, len(f.Aliases))
+	for i, a := range f.Aliases {
+		c.Aliases[i] = a.Clone()
+	}
 	return &c
 }
 
@@ -65,6 +82,10 @@ type FunctionConfig struct {
 	Architectures    []string          `json:"architectures,omitempty"`
 	EphemeralStorage int               `json:"ephemeralStorage,omitempty"` // MB
 	PackageType      string            `json:"packageType,omitempty"`
+
+	// PublishedDigest is, for a published version, the ConfigDigest of the
+	// $LATEST it snapshotted (its Description may differ from $LATEST's).
+	PublishedDigest string `json:"publishedDigest,omitempty"`
 
 	CodeSha256   string    `json:"codeSha256"` // base64 of the zip's SHA-256, as AWS reports it
 	CodeSize     int64     `json:"codeSize"`   // bytes of the zip

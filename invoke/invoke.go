@@ -7,6 +7,7 @@ package invoke
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/lambada-dev/lambada"
@@ -35,6 +36,17 @@ type Service struct {
 	Sandboxes Runner
 	Region    string
 	Account   string
+
+	// Rand returns a uniform number in [0, 1) for weighted alias routing;
+	// math/rand/v2's Float64 when nil.
+	Rand func() float64
+}
+
+func (s *Service) pick() float64 {
+	if s.Rand != nil {
+		return s.Rand()
+	}
+	return rand.Float64()
 }
 
 // Invoke resolves ref, checks inv.Payload (replacing an empty one with {}),
@@ -48,8 +60,10 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 	} else if err != nil {
 		return nil, err
 	}
-	cfg, err := s.resolve(fn, ref)
-	if err != nil {
+	cfg, err := fn.Resolve(ref.Qualifier, s.pick())
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		return nil, s.notFound(ref)
+	} else if err != nil {
 		return nil, err
 	}
 	if inv.Payload, err = lambada.CheckPayload(inv.Payload); err != nil {
@@ -66,7 +80,7 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 	return s.Sandboxes.Run(ctx, &sandbox.Config{
 		Function:    fn.Name,
 		Version:     cfg.Version,
-		Generation:  fn.Revision,
+		Generation:  cfg.Generation(),
 		Runtime:     cfg.Runtime,
 		Handler:     cfg.Handler,
 		MemorySize:  cfg.MemorySize,
@@ -77,16 +91,8 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 	}, inv)
 }
 
-// resolve picks the configuration the qualifier names. Only $LATEST exists
-// until versions and aliases land.
-func (s *Service) resolve(fn *lambada.Function, ref lambada.FunctionRef) (*lambada.FunctionConfig, error) {
-	if ref.Qualifier == "" || ref.Qualifier == lambada.LatestVersion {
-		return &fn.Latest, nil
-	}
-	return nil, s.notFound(ref)
-}
-
-// notFound is Invoke's 404, which names $LATEST when no qualifier was given.
+// notFound is Invoke's 404, which names $LATEST when no qualifier was given,
+// and otherwise the version or alias asked for.
 func (s *Service) notFound(ref lambada.FunctionRef) error {
 	return lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s",
 		lambada.FunctionARN(s.Region, s.Account, ref.Name, ref.VersionOrLatest()))
