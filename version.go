@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 )
 
 // Alias is a named pointer to a published version (or $LATEST), optionally
@@ -46,18 +45,20 @@ func IsVersionNumber(q string) bool {
 
 // Version returns the published version numbered v, or nil.
 func (f *Function) Version(v string) *FunctionConfig {
-	i := sort.Search(len(f.Versions), func(i int) bool { return versionNumber(f.Versions[i].Version) >= versionNumber(v) })
-	if i < len(f.Versions) && f.Versions[i].Version == v {
-		return &f.Versions[i]
+	for i := range f.Versions {
+		if f.Versions[i].Version == v {
+			return &f.Versions[i]
+		}
 	}
 	return nil
 }
 
 // Alias returns the alias named name, or nil.
 func (f *Function) Alias(name string) *Alias {
-	i := sort.Search(len(f.Aliases), func(i int) bool { return f.Aliases[i].Name >= name })
-	if i < len(f.Aliases) && f.Aliases[i].Name == name {
-		return &f.Aliases[i]
+	for i := range f.Aliases {
+		if f.Aliases[i].Name == name {
+			return &f.Aliases[i]
+		}
 	}
 	return nil
 }
@@ -75,10 +76,11 @@ func (f *Function) PutAlias(a Alias) {
 
 // DeleteAlias removes the alias named name, reporting whether it existed.
 func (f *Function) DeleteAlias(name string) bool {
-	i := sort.Search(len(f.Aliases), func(i int) bool { return f.Aliases[i].Name >= name })
-	if i < len(f.Aliases) && f.Aliases[i].Name == name {
-		f.Aliases = slices.Delete(f.Aliases, i, i+1)
-		return true
+	for i := range f.Aliases {
+		if f.Aliases[i].Name == name {
+			f.Aliases = slices.Delete(f.Aliases, i, i+1)
+			return true
+		}
 	}
 	return false
 }
@@ -103,14 +105,6 @@ func (f *Function) AliasesOf(v string) []string {
 		}
 	}
 	return names
-}
-
-func versionNumber(v string) int {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 // Resolve returns the configuration an invocation of qualifier runs: $LATEST

@@ -1,0 +1,122 @@
+package invoke
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/inmem"
+	"github.com/lambada-dev/lambada/sandbox"
+)
+
+// runner records what it was asked to run.
+type runner struct {
+	cfg *sandbox.Config
+	inv *lambada.Invocation
+}
+
+func (r *runner) Run(_ context.Context, cfg *sandbox.Config, inv *lambada.Invocation) (*lambada.Result, error) {
+	r.cfg, r.inv = cfg, inv
+	return &lambada.Result{Payload: inv.Payload, ExecutedVersion: cfg.Version}, nil
+}
+
+type codeDirs struct{}
+
+func (codeDirs) Path(_ context.Context, key string) (string, error) { return "/code/" + key, nil }
+
+func config(version, sha string, modified time.Time) lambada.FunctionConfig {
+	return lambada.FunctionConfig{Version: version, Runtime: "provided.al2023", Handler: "bootstrap", Timeout: 3, MemorySize: 128,
+		CodeSha256: sha, LastModified: modified}
+}
+
+func newService(t *testing.T, pick float64) (*Service, *runner) {
+	t.Helper()
+	store := &inmem.Store{}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := &lambada.Function{
+		Name:        "fn",
+		Latest:      config("$LATEST", "bGF0ZXN0", t0.Add(3*time.Hour)),
+		Versions:    []lambada.FunctionConfig{config("1", "b25l", t0), config("2", "dHdv", t0.Add(time.Hour))},
+		LastVersion: 2,
+		Aliases: []lambada.Alias{
+			{Name: "live", FunctionVersion: "1", Routing: lambada.Routing{"2": 0.25}},
+			{Name: "edge", FunctionVersion: "$LATEST"},
+		},
+	}
+	if _, err := store.PutFunction(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{}
+	return &Service{Functions: store, Code: codeDirs{}, Sandboxes: r, Region: "us-east-1", Account: "000000000000",
+		Rand: func() float64 { return pick }}, r
+}
+
+func TestService_Resolve(t *testing.T) {
+	arn := "arn:aws:lambda:us-east-1:000000000000:function:fn"
+	for _, tc := range []struct {
+		qualifier  string
+		pick       float64
+		version    string
+		invokedARN string
+	}{
+		{"", 0.5, "$LATEST", arn},
+		{"$LATEST", 0.5, "$LATEST", arn + ":$LATEST"},
+		{"1", 0.5, "1", arn + ":1"},
+		{"2", 0.0, "2", arn + ":2"},
+		{"live", 0.10, "2", arn + ":live"}, // under the weight: the additional version
+		{"live", 0.25, "1", arn + ":live"}, // at the weight: the alias's version
+		{"live", 0.99, "1", arn + ":live"},
+		{"edge", 0.5, "$LATEST", arn + ":edge"},
+	} {
+		s, r := newService(t, tc.pick)
+		res, err := s.Invoke(context.Background(), lambada.FunctionRef{Name: "fn", Qualifier: tc.qualifier},
+			&lambada.Invocation{RequestID: "id", Type: lambada.RequestResponse, Payload: []byte(`{"a":1}`)})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.qualifier, err)
+		}
+		if r.cfg.Version != tc.version || res.ExecutedVersion != tc.version || r.inv.InvokedARN != tc.invokedARN {
+			t.Errorf("%q at %.2f: ran %s (executed %s) as %s; want %s as %s", tc.qualifier, tc.pick, r.cfg.Version, res.ExecutedVersion, r.inv.InvokedARN, tc.version, tc.invokedARN)
+		}
+		want := map[string]string{"$LATEST": "/code/6c6174657374", "1": "/code/6f6e65", "2": "/code/74776f"}[tc.version]
+		if r.cfg.CodeDir != want || r.cfg.Timeout != 3*time.Second || r.cfg.Function != "fn" || r.cfg.Region != "us-east-1" {
+			t.Errorf("%q: sandbox config %+v", tc.qualifier, r.cfg)
+		}
+	}
+}
+
+func TestService_Errors(t *testing.T) {
+	s, r := newService(t, 0.5)
+	for _, tc := range []struct {
+		ref  lambada.FunctionRef
+		code string
+		msg  string
+	}{
+		{lambada.FunctionRef{Name: "nope"}, lambada.ENOTFOUND, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST"},
+		{lambada.FunctionRef{Name: "nope", Qualifier: "1"}, lambada.ENOTFOUND, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:1"},
+		{lambada.FunctionRef{Name: "fn", Qualifier: "10"}, lambada.ENOTFOUND, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn:10"},
+		{lambada.FunctionRef{Name: "fn", Qualifier: "non-existent-alias"}, lambada.ENOTFOUND, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn:non-existent-alias"},
+		{lambada.FunctionRef{Name: "fn", Qualifier: "$latest"}, lambada.ENOTFOUND, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn:$latest"},
+	} {
+		_, err := s.Invoke(context.Background(), tc.ref, &lambada.Invocation{Type: lambada.RequestResponse})
+		if lambada.ErrorCode(err) != tc.code || lambada.ErrorMessage(err) != tc.msg {
+			t.Errorf("%+v: got %v; want %s", tc.ref, err, tc.msg)
+		}
+	}
+	_, err := s.Invoke(context.Background(), lambada.FunctionRef{Name: "fn"}, &lambada.Invocation{Type: lambada.RequestResponse, Payload: []byte("{")})
+	if lambada.ErrorCode(err) != lambada.ECONTENT {
+		t.Errorf("bad payload: %v", err)
+	}
+	if r.cfg != nil {
+		t.Errorf("a failed invocation ran")
+	}
+	// DryRun resolves and checks, and runs nothing.
+	res, err := s.Invoke(context.Background(), lambada.FunctionRef{Name: "fn", Qualifier: "1"}, &lambada.Invocation{Type: lambada.DryRun})
+	if err != nil || res == nil || r.cfg != nil {
+		t.Errorf("DryRun: %v, ran %v", err, r.cfg)
+	}
+	// An empty payload reaches the function as {}.
+	if _, err := s.Invoke(context.Background(), lambada.FunctionRef{Name: "fn"}, &lambada.Invocation{Type: lambada.RequestResponse}); err != nil || string(r.inv.Payload) != "{}" {
+		t.Errorf("empty payload: %v %q", err, r.inv.Payload)
+	}
+}
