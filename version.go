@@ -4,9 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"math"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Alias is a named pointer to a published version (or $LATEST), optionally
@@ -160,3 +165,117 @@ func (c *FunctionConfig) ConfigDigest() string {
 // Generation orders the configurations of one version over time; execution
 // environments started for an older generation are retired.
 func (c *FunctionConfig) Generation() uint64 { return uint64(c.LastModified.UnixNano()) }
+
+// Alias and routing constraints, as AWS prints them.
+const (
+	AliasPattern        = `(?!^[0-9]+$)([a-zA-Z0-9-_]+)`
+	AliasVersionPattern = `(\$LATEST(\.PUBLISHED)?|[0-9]+)`
+	MaxAliasName        = 128  // characters
+	MaxVersionLength    = 1024 // characters of a FunctionVersion or a routed version
+
+	routingMember = "routingConfig.additionalVersionWeights"
+	routingKeys   = "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]"
+	routingValues = "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]"
+)
+
+var (
+	aliasCharsRE   = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+	aliasVersionRE = regexp.MustCompile(`^(?:\$LATEST(?:\.PUBLISHED)?|[0-9]+)$`)
+)
+
+// ErrLatestRouting is AWS's answer to routing weights on an alias of
+// $LATEST. AWS sends it without the usual "Type" member.
+var ErrLatestRouting = &Error{Code: EINVALID, Message: "$LATEST is not supported for an alias pointing to more than 1 version"}
+
+// ValidateAliasName adds the violations of an alias Name to v: 1 to 128
+// letters, digits, '-' and '_', and not all digits (that would be a version).
+func ValidateAliasName(v *Validation, name string) {
+	switch {
+	case len(name) > MaxAliasName:
+		v.Add(name, "name", fmt.Sprintf("Member must have length less than or equal to %d", MaxAliasName))
+	case len(name) < 1:
+		v.Add(name, "name", "Member must have length greater than or equal to 1")
+	case !aliasCharsRE.MatchString(name) || IsVersionNumber(name):
+		v.Add(name, "name", "Member must satisfy regular expression pattern: "+AliasPattern)
+	}
+}
+
+// ValidateAliasVersion adds the violations of the FunctionVersion an alias
+// points to (or ListAliases filters by) to v.
+func ValidateAliasVersion(v *Validation, version string) {
+	switch {
+	case len(version) > MaxVersionLength:
+		v.Add(version, "functionVersion", fmt.Sprintf("Member must have length less than or equal to %d", MaxVersionLength))
+	case len(version) < 1:
+		v.Add(version, "functionVersion", "Member must have length greater than or equal to 1")
+	case !aliasVersionRE.MatchString(version):
+		v.Add(version, "functionVersion", "Member must satisfy regular expression pattern: "+AliasVersionPattern)
+	}
+}
+
+// ValidateRoutingWeights adds the violations of RoutingConfig's
+// AdditionalVersionWeights to v: keys must be version numbers, weights (nil
+// when the request sent null) must lie in [0, 1]. AWS prints the whole map.
+func ValidateRoutingWeights(v *Validation, weights map[string]*float64) {
+	badKey, badValue := false, false
+	for k, w := range weights {
+		badKey = badKey || len(k) > MaxVersionLength || !IsVersionNumber(k)
+		badValue = badValue || w == nil || *w < 0 || *w > 1
+	}
+	if !badKey && !badValue {
+		return
+	}
+	keys := slices.Sorted(maps.Keys(weights))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		w := "null"
+		if weights[k] != nil {
+			w = javaDouble(*weights[k])
+		}
+		parts[i] = k + "=" + w
+	}
+	value := "{" + strings.Join(parts, ", ") + "}"
+	if badKey {
+		v.Add(value, routingMember, routingKeys)
+	}
+	if badValue {
+		v.Add(value, routingMember, routingValues)
+	}
+}
+
+// CheckRouting returns the error the Lambda service gives for weights on an
+// alias of version target, once the weights passed ValidateRoutingWeights:
+// more than one entry, the target itself, or a target of $LATEST
+// (ErrLatestRouting). Whether the routed version exists is the caller's check.
+func CheckRouting(target string, weights Routing) error {
+	if len(weights) > 1 {
+		return Errorf(EINVALID, "Number of items in AdditionalVersionWeights cannot be greater than 1")
+	}
+	for k := range weights {
+		if k == target {
+			return Errorf(EINVALID, "Invalid function version %s. Function version %s is already included in routing configuration.", k, k)
+		}
+		if target == LatestVersion {
+			return ErrLatestRouting
+		}
+	}
+	return nil
+}
+
+// javaDouble formats f as Java's Double.toString does, which is how AWS
+// prints weights: "2.0", "0.5", "1.0E-5".
+func javaDouble(f float64) string {
+	if a := math.Abs(f); a == 0 || (a >= 1e-3 && a < 1e7) {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'E', -1, 64), "E")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	e, _ := strconv.Atoi(exp)
+	return mant + "E" + strconv.Itoa(e)
+}

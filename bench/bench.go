@@ -1,103 +1,52 @@
 // Package bench measures Lambada against floors taken in the same run: a
 // keep-alive loopback HTTP round trip to a trivial server in its own process
-// (the floor for a warm invocation), and a bare start of a bootstrap timed to
-// its first GET next (the floor for a cold start). The Go benchmarks use it,
-// and so will `lambada bench`. It sends traffic to 127.0.0.1 only.
+// (the floor of a warm invocation), a bare start of a bootstrap timed to its
+// first GET next (the floor of a cold start), and the function's own sleep
+// (the floor of a burst). `lambada bench` and the Go benchmarks of
+// cmd/lambada both use it.
+//
+// It owns the measuring: closed-loop load (Run), percentiles, a process's
+// CPU time, and the report with the targets of issue 4. It knows nothing of
+// Lambada's packages and sends traffic to 127.0.0.1 only; deploying the
+// functions and starting the node belong to cmd/lambada.
 package bench
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
-	"time"
 )
 
-// floorEnv tells a re-executed binary to serve the floor instead of its
-// usual work.
-const floorEnv = "LAMBADA_BENCH_FLOOR_SERVER"
+// Body is the 100-byte event sent to the floor and to the no-op function
+// alike: the test function reads its action and ignores the padding.
+var Body = []byte(`{"action":"noop","msg":"` + strings.Repeat("p", 100-len(`{"action":"noop","msg":""}`)) + `"}`)
 
-// MaybeServeFloor serves the trivial floor server and exits if this process
-// was started by StartFloor; otherwise it returns at once. Call it first
-// thing in main or TestMain.
-func MaybeServeFloor() {
-	if os.Getenv(floorEnv) != "1" {
-		return
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Println(ln.Addr().String())
-	// The server stops when its parent closes stdin.
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	}))
-	os.Exit(1)
+// SleepBody is the event that makes the test function sleep ms milliseconds.
+func SleepBody(ms int) []byte {
+	return []byte(`{"action":"sleep","ms":` + strconv.Itoa(ms) + `}`)
 }
 
-// Floor is a trivial echo server running in its own process.
-type Floor struct {
-	URL   string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-}
-
-// StartFloor re-executes this binary as the floor server.
-func StartFloor() (*Floor, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), floorEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("bench: floor server: %w", err)
-	}
-	return &Floor{URL: "http://" + strings.TrimSpace(line) + "/", cmd: cmd, stdin: stdin}, nil
-}
-
-// Close stops the floor server.
-func (f *Floor) Close() error {
-	_ = f.stdin.Close()
-	return f.cmd.Wait()
+// NewClient returns the HTTP client every measurement uses: keep-alive, no
+// proxy, enough idle connections for maxConns concurrent requests to one
+// host.
+func NewClient(maxConns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConns: maxConns, MaxIdleConnsPerHost: maxConns}}
 }
 
 // Post sends body to url and reads the whole answer, failing on a status
-// other than 200. Benchmarks use it for the floor and for Lambada alike, so
-// both pay the same client costs.
-func Post(c *http.Client, url string, body []byte) error {
-	resp, err := c.Post(url, "application/json", strings.NewReader(string(body)))
+// other than 200 or a function error. The floor and Lambada are measured
+// with it alike, so both pay the same client costs.
+func Post(ctx context.Context, c *http.Client, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
@@ -111,45 +60,7 @@ func Post(c *http.Client, url string, body []byte) error {
 	return nil
 }
 
-// BareStart starts bootstrap by hand, with the variables a runtime needs and
-// a minimal Runtime API that answers nothing, and returns the time from exec
-// to its first GET …/invocation/next. It kills the process afterwards.
-func BareStart(ctx context.Context, bootstrap string) (time.Duration, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	first := make(chan time.Time, 1)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case first <- time.Now():
-		default:
-		}
-		<-r.Context().Done()
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-
-	cmd := exec.Command(bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(), "_HANDLER=bootstrap", "LAMBDA_TASK_ROOT=" + cmd.Dir,
-		"AWS_LAMBDA_FUNCTION_NAME=bare", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "TZ=:UTC"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
-	select {
-	case t := <-first:
-		return t.Sub(start), nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-time.After(10 * time.Second):
-		return 0, errors.New("bench: bootstrap never asked for work")
-	}
+// Poster returns a request function for Run that posts body to url.
+func Poster(c *http.Client, url string, body []byte) func(context.Context) error {
+	return func(ctx context.Context) error { return Post(ctx, c, url, body) }
 }

@@ -32,6 +32,8 @@ func (s *Server) routeFunctions(handle func(string, func(http.ResponseWriter, *h
 	handle("PUT /2015-03-31/functions/{name}/configuration", s.updateFunctionConfiguration)
 	handle("PUT /2015-03-31/functions/{name}/code", s.updateFunctionCode)
 	handle("GET "+codePath+"{key}", s.downloadCode)
+	s.routeVersions(handle)
+	s.routeAliases(handle)
 	s.routeAccount(handle)
 }
 
@@ -59,10 +61,10 @@ func (s *Server) parseRef(r *http.Request) (lambada.FunctionRef, error) {
 	return ref, mismatch
 }
 
-// parseUpdateRef validates the {name} of UpdateFunctionCode and
-// UpdateFunctionConfiguration, which act on $LATEST only, adding violations
-// to v. The error is for a name from another region or account, or with a
-// qualifier.
+// parseUpdateRef validates the {name} of the operations whose FunctionName
+// names a function, not a version or alias (the Update operations,
+// PublishVersion and the alias operations), adding violations to v. The error
+// is for a name from another region or account, or with a qualifier.
 func (s *Server) parseUpdateRef(v *lambada.Validation, r *http.Request) (lambada.FunctionRef, error) {
 	ref := lambada.ParseFunctionName(v, r.PathValue("name"))
 	if ref.Name == "" {
@@ -98,25 +100,25 @@ func (s *Server) lookup(ctx context.Context, name, qualifier string) (*lambada.F
 // errRevision is AWS's answer to a stale RevisionId.
 var errRevision = lambada.Errorf(lambada.EPRECONDITION, "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
 
-// updateLatest applies change to the $LATEST configuration of the function
-// named name and writes it with compare-and-set, retrying a lost race. When
-// revisionID is not empty it must be the current RevisionId. Every write
-// sets a new RevisionId and LastModified.
-func (s *Server) updateLatest(ctx context.Context, name, revisionID string, change func(*lambada.FunctionConfig) error) (*lambada.Function, error) {
+// errUnchanged, returned by the change of a mutate, ends it without a write.
+var errUnchanged = errors.New("unchanged")
+
+// mutate applies change to a copy of the function named name and writes it
+// with compare-and-set, retrying when another writer won the race. A missing
+// function is reported with the ARN qualified by qualifier. When change
+// returns errUnchanged nothing is written and the copy is returned.
+func (s *Server) mutate(ctx context.Context, name, qualifier string, change func(*lambada.Function) error) (*lambada.Function, error) {
 	for range maxWriteAttempts {
-		f, err := s.lookup(ctx, name, "")
+		f, err := s.lookup(ctx, name, qualifier)
 		if err != nil {
 			return nil, err
 		}
-		if revisionID != "" && revisionID != f.Latest.RevisionID {
-			return nil, errRevision
-		}
 		c := f.Clone()
-		if err := change(&c.Latest); err != nil {
+		if err := change(c); errors.Is(err, errUnchanged) {
+			return c, nil
+		} else if err != nil {
 			return nil, err
 		}
-		c.Latest.RevisionID = uuid.NewString()
-		c.Latest.LastModified = s.Now()
 		rev, err := s.Functions.PutFunction(ctx, c)
 		switch lambada.ErrorCode(err) {
 		case "":
@@ -125,11 +127,33 @@ func (s *Server) updateLatest(ctx context.Context, name, revisionID string, chan
 		case lambada.EPRECONDITION:
 			continue // another writer won: read again
 		case lambada.ENOTFOUND:
-			return nil, s.notFound(name, "")
+			return nil, s.notFound(name, qualifier)
 		}
 		return nil, fmt.Errorf("write function %s: %w", name, err)
 	}
 	return nil, lambada.Errorf(lambada.ECONFLICT, "The operation cannot be performed at this time. An update is in progress for resource: %s", lambada.FunctionARN(s.Region, s.Account, name, ""))
+}
+
+// updateLatest applies change to the $LATEST configuration of the function
+// named name (see mutate). When revisionID is not empty it must be the
+// current RevisionId. Every write sets a new RevisionId and LastModified.
+func (s *Server) updateLatest(ctx context.Context, name, revisionID string, change func(*lambada.FunctionConfig) error) (*lambada.Function, error) {
+	return s.mutate(ctx, name, "", func(f *lambada.Function) error {
+		if revisionID != "" && revisionID != f.Latest.RevisionID {
+			return errRevision
+		}
+		if err := change(&f.Latest); err != nil {
+			return err
+		}
+		s.touch(&f.Latest)
+		return nil
+	})
+}
+
+// touch gives c a new RevisionId and LastModified, as every change does.
+func (s *Server) touch(c *lambada.FunctionConfig) {
+	c.RevisionID = uuid.NewString()
+	c.LastModified = s.Now()
 }
 
 // decodeBody reads a JSON request body of at most maxRequestBody bytes into

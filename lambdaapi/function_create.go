@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/lambada-dev/lambada"
 )
 
@@ -120,9 +119,6 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := settings.Check(); err != nil {
 		return err
 	}
-	if err := checkPublish(req.Publish); err != nil {
-		return err
-	}
 	if err := checkCodeSource(req.Code); err != nil {
 		return err
 	}
@@ -141,8 +137,11 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	settings.Apply(&f.Latest)
 	f.Latest.CodeSha256 = sha
 	f.Latest.CodeSize = int64(len(req.Code.ZipFile))
-	f.Latest.RevisionID = uuid.NewString()
-	f.Latest.LastModified = s.Now()
+	s.touch(&f.Latest)
+	var published *lambada.FunctionConfig
+	if req.Publish {
+		published, _ = s.publish(f, nil)
+	}
 	rev, err := s.Functions.PutFunction(ctx, f)
 	if lambada.ErrorCode(err) == lambada.ECONFLICT {
 		return errExists(ref.Name)
@@ -150,6 +149,10 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("write function %s: %w", ref.Name, err)
 	}
 	f.Revision = rev
+	if published != nil {
+		// AWS answers with version 1, under the unqualified ARN.
+		return writeJSON(w, http.StatusCreated, s.render(f.Name, published, "", statusCreating))
+	}
 	return writeJSON(w, http.StatusCreated, s.configuration(f, "", statusCreating))
 }
 
@@ -161,14 +164,6 @@ func errExists(name string) error {
 func checkZipSize(zip []byte) error {
 	if len(zip) > lambada.MaxZippedSize {
 		return lambada.Errorf(lambada.ETOOLARGE, "Zipped size must be smaller than %d bytes", lambada.MaxZippedSize)
-	}
-	return nil
-}
-
-// checkPublish refuses Publish until versions exist.
-func checkPublish(publish bool) error {
-	if publish {
-		return lambada.Errorf(lambada.EINVALID, "Publishing versions is not available on Lambada yet: omit Publish (--no-publish) to change $LATEST only.")
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -36,23 +38,44 @@ type listFunctionsResponse struct {
 	NextMarker string                   `json:"NextMarker,omitempty"`
 }
 
-// getLatest resolves the request's function and qualifier. Until versions
-// exist only $LATEST does: any other qualifier is not found.
-func (s *Server) getLatest(r *http.Request) (*lambada.Function, lambada.FunctionRef, error) {
+// getQualified resolves the request's function and qualifier to the
+// configuration the Get operations report, and the qualifier its FunctionArn
+// carries.
+func (s *Server) getQualified(r *http.Request) (*lambada.Function, *lambada.FunctionConfig, string, error) {
 	ref, err := s.parseRef(r)
 	if err != nil {
-		return nil, ref, err
-	}
-	if ref.Qualifier != "" && ref.Qualifier != lambada.LatestVersion {
-		return nil, ref, s.notFound(ref.Name, ref.Qualifier)
+		return nil, nil, "", err
 	}
 	f, err := s.lookup(r.Context(), ref.Name, ref.Qualifier)
-	return f, ref, err
+	if err != nil {
+		return nil, nil, "", err
+	}
+	c, err := s.qualified(f, ref.Qualifier)
+	return f, c, ref.Qualifier, err
+}
+
+// qualified returns the configuration of f that qualifier names: $LATEST
+// for "" or "$LATEST", a published version for a number, and for an alias
+// the version it points to (not its weighted routing).
+func (s *Server) qualified(f *lambada.Function, qualifier string) (*lambada.FunctionConfig, error) {
+	v := qualifier
+	if a := f.Alias(qualifier); a != nil {
+		v = a.FunctionVersion
+	}
+	if v == "" || v == lambada.LatestVersion {
+		return &f.Latest, nil
+	}
+	if lambada.IsVersionNumber(v) {
+		if c := f.Version(v); c != nil {
+			return c, nil
+		}
+	}
+	return nil, s.notFound(f.Name, qualifier)
 }
 
 // getFunction handles GetFunction: GET /2015-03-31/functions/{name}.
 func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
-	f, ref, err := s.getLatest(r)
+	f, c, qualifier, err := s.getQualified(r)
 	if err != nil {
 		return err
 	}
@@ -65,10 +88,10 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 		host = "localhost"
 	}
 	return writeJSON(w, http.StatusOK, &getFunctionResponse{
-		Configuration: s.configuration(f, ref.Qualifier, statusActive),
+		Configuration: s.render(f.Name, c, qualifier, statusActive),
 		Code: functionCodeLocation{
 			RepositoryType: "S3",
-			Location:       scheme + "://" + host + codePath + f.Latest.CodeKey(),
+			Location:       scheme + "://" + host + codePath + c.CodeKey(),
 		},
 	})
 }
@@ -76,15 +99,17 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 // getFunctionConfiguration handles GetFunctionConfiguration:
 // GET /2015-03-31/functions/{name}/configuration.
 func (s *Server) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
-	f, ref, err := s.getLatest(r)
+	f, c, qualifier, err := s.getQualified(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.configuration(f, ref.Qualifier, statusActive))
+	return writeJSON(w, http.StatusOK, s.render(f.Name, c, qualifier, statusActive))
 }
 
-// listFunctions handles ListFunctions: GET /2015-03-31/functions. Markers
-// are opaque to clients: the base64 of the last name returned.
+// listFunctions handles ListFunctions: GET /2015-03-31/functions. With
+// FunctionVersion=ALL it lists every function's $LATEST (qualified) and
+// then its versions. Markers are opaque to clients: the base64 of the last
+// name returned, with ":<version>" under ALL.
 func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var v lambada.Validation
@@ -95,52 +120,98 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 		}
 		all = true
 	}
-	maxItems := defaultMaxItems
-	if mi, ok := q["MaxItems"]; ok {
-		n, err := strconv.Atoi(mi[0])
-		switch {
-		case err != nil:
-			v.Add(mi[0], "maxItems", "Member must be an integer")
-		case n < 1:
-			v.Add(mi[0], "maxItems", "Member must have value greater than or equal to 1")
-		case n > maxMaxItems:
-			v.Add(mi[0], "maxItems", fmt.Sprintf("Member must have value less than or equal to %d", maxMaxItems))
-		default:
-			maxItems = min(n, defaultMaxItems)
-		}
-	}
+	maxItems := parseMaxItems(&v, q)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	after := ""
-	if m := q.Get("Marker"); m != "" {
-		b, err := base64.RawURLEncoding.DecodeString(m)
-		if err != nil || len(b) == 0 {
-			return lambada.Errorf(lambada.EINVALID, "Invalid Marker: %s", m)
-		}
-		after = string(b)
+	marker, err := parseMarker(q)
+	if err != nil {
+		return err
 	}
+	afterName, afterVersion, _ := strings.Cut(marker, ":")
+	after := versionRank(afterVersion)
 
 	fns, err := s.Functions.Functions(r.Context())
 	if err != nil {
 		return fmt.Errorf("list functions: %w", err)
 	}
-	qualifier := ""
-	if all {
-		qualifier = lambada.LatestVersion // only $LATEST exists yet
-	}
 	out := listFunctionsResponse{Functions: []*functionConfiguration{}}
+	last := ""
 	for _, f := range fns { // sorted by name
-		if f.Name <= after {
+		if f.Name < afterName {
 			continue
 		}
-		if len(out.Functions) == maxItems {
-			out.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(out.Functions[maxItems-1].FunctionName))
-			break
+		configs := []*lambada.FunctionConfig{&f.Latest}
+		if all {
+			for i := range f.Versions {
+				configs = append(configs, &f.Versions[i])
+			}
 		}
-		out.Functions = append(out.Functions, s.configuration(f, qualifier, statusListed))
+		for _, c := range configs {
+			if f.Name == afterName && (!all || versionRank(c.Version) <= after) {
+				continue
+			}
+			if len(out.Functions) == maxItems {
+				out.NextMarker = encodeMarker(last)
+				return writeJSON(w, http.StatusOK, &out)
+			}
+			qualifier := ""
+			last = f.Name
+			if all {
+				qualifier, last = c.Version, f.Name+":"+c.Version
+			}
+			out.Functions = append(out.Functions, s.render(f.Name, c, qualifier, statusListed))
+		}
 	}
 	return writeJSON(w, http.StatusOK, &out)
+}
+
+// parseMaxItems returns the page size a list operation's MaxItems asks for:
+// AWS accepts 1 to 10000 but answers at most 50 items a page.
+func parseMaxItems(v *lambada.Validation, q url.Values) int {
+	mi, ok := q["MaxItems"]
+	if !ok {
+		return defaultMaxItems
+	}
+	n, err := strconv.Atoi(mi[0])
+	switch {
+	case err != nil:
+		v.Add(mi[0], "maxItems", "Member must be an integer")
+	case n < 1:
+		v.Add(mi[0], "maxItems", "Member must have value greater than or equal to 1")
+	case n > maxMaxItems:
+		v.Add(mi[0], "maxItems", fmt.Sprintf("Member must have value less than or equal to %d", maxMaxItems))
+	}
+	return min(max(n, 1), defaultMaxItems)
+}
+
+// parseMarker decodes a list operation's Marker, the position after which
+// the page starts; "" starts at the beginning.
+func parseMarker(q url.Values) (string, error) {
+	m := q.Get("Marker")
+	if m == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(m)
+	if err != nil || len(b) == 0 {
+		return "", lambada.Errorf(lambada.EINVALID, "Invalid Marker: %s", m)
+	}
+	return string(b), nil
+}
+
+// encodeMarker makes the opaque NextMarker of a position.
+func encodeMarker(position string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(position))
+}
+
+// versionRank orders the versions of a function: $LATEST first, then the
+// published versions by number.
+func versionRank(v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // downloadCode serves a code archive: GET /lambada/code/{key}, the

@@ -68,7 +68,7 @@ type status int
 
 const (
 	statusActive   status = iota // Get: Active, last update Successful
-	statusCreating               // CreateFunction's answer: Pending, no last update
+	statusCreating               // CreateFunction's answer, or a version published by an update: Pending, no last update
 	statusUpdating               // Update*'s answer: Active, last update InProgress
 	statusListed                 // ListFunctions: AWS shows neither
 )
@@ -76,10 +76,15 @@ const (
 // configuration renders f's $LATEST. qualifier is "" for an unqualified
 // FunctionArn or "$LATEST" for a qualified one.
 func (s *Server) configuration(f *lambada.Function, qualifier string, st status) *functionConfiguration {
-	c := f.Latest
+	return s.render(f.Name, &f.Latest, qualifier, st)
+}
+
+// render renders c, a configuration of the function named name, with the
+// FunctionArn qualified by qualifier ("" for an unqualified one).
+func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string, st status) *functionConfiguration {
 	out := &functionConfiguration{
-		FunctionName:     f.Name,
-		FunctionArn:      lambada.FunctionARN(s.Region, s.Account, f.Name, qualifier),
+		FunctionName:     name,
+		FunctionArn:      lambada.FunctionARN(s.Region, s.Account, name, qualifier),
 		Runtime:          c.Runtime,
 		Role:             c.Role,
 		Handler:          c.Handler,
@@ -89,14 +94,17 @@ func (s *Server) configuration(f *lambada.Function, qualifier string, st status)
 		MemorySize:       c.MemorySize,
 		LastModified:     c.LastModified.UTC().Format(lastModifiedLayout),
 		CodeSha256:       c.CodeSha256,
-		Version:          lambada.LatestVersion,
+		Version:          c.Version,
 		TracingConfig:    tracingConfig{Mode: "PassThrough"},
 		RevisionID:       c.RevisionID,
 		PackageType:      c.PackageType,
 		Architectures:    slices.Clone(c.Architectures),
 		EphemeralStorage: ephemeralStorage{Size: c.EphemeralStorage},
 		SnapStart:        snapStart{ApplyOn: "None", OptimizationStatus: "Off"},
-		LoggingConfig:    loggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + f.Name},
+		LoggingConfig:    loggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + name},
+	}
+	if out.Version == "" {
+		out.Version = lambada.LatestVersion
 	}
 	if out.PackageType == "" {
 		out.PackageType = lambada.PackageTypeZip

@@ -53,9 +53,6 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if refErr != nil {
 		return refErr
 	}
-	if err := checkPublish(req.Publish); err != nil {
-		return err
-	}
 	if err := checkCodeSource(&req.functionCode); err != nil {
 		return err
 	}
@@ -75,16 +72,28 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	f, err = s.updateLatest(ctx, ref.Name, req.RevisionId, func(c *lambada.FunctionConfig) error {
-		c.CodeSha256 = sha
-		c.CodeSize = int64(len(req.ZipFile))
+	var published *lambada.FunctionConfig
+	f, err = s.mutate(ctx, ref.Name, "", func(f *lambada.Function) error {
+		if req.RevisionId != "" && req.RevisionId != f.Latest.RevisionID {
+			return errRevision
+		}
+		f.Latest.CodeSha256 = sha
+		f.Latest.CodeSize = int64(len(req.ZipFile))
 		if req.Architectures != nil {
-			c.Architectures = slices.Clone(req.Architectures)
+			f.Latest.Architectures = slices.Clone(req.Architectures)
+		}
+		s.touch(&f.Latest)
+		if req.Publish {
+			published, _ = s.publish(f, nil)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if published != nil {
+		// AWS answers with the new version, still being created.
+		return writeJSON(w, http.StatusOK, s.render(f.Name, published, published.Version, statusCreating))
 	}
 	return writeJSON(w, http.StatusOK, s.configuration(f, "", statusUpdating))
 }
@@ -130,7 +139,9 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 }
 
 // deleteFunction handles DeleteFunction: DELETE /2015-03-31/functions/{name}.
-// Until versions exist, a qualified delete finds nothing to delete.
+// With a version qualifier it deletes only that version (a version that
+// does not exist is already deleted: 204); AWS refuses $LATEST, aliases and
+// a version an alias routes to.
 func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 	ref, err := s.parseRef(r)
 	if err != nil {
@@ -140,14 +151,24 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 		return lambada.Errorf(lambada.EINVALID, "$LATEST version cannot be deleted without deleting the function.")
 	}
 	ctx := r.Context()
-	if _, err := s.lookup(ctx, ref.Name, ""); err != nil {
-		return err
-	}
 	if q := ref.Qualifier; q != "" {
-		if strings.Trim(q, "0123456789") == "" {
-			return s.notFound(ref.Name, q)
+		_, err := s.mutate(ctx, ref.Name, "", func(f *lambada.Function) error {
+			if !lambada.IsVersionNumber(q) {
+				return lambada.Errorf(lambada.EINVALID, "Deletion of aliases is not currently supported.")
+			}
+			if aliases := f.AliasesOf(q); len(aliases) > 0 {
+				return lambada.Errorf(lambada.ECONFLICT, "Unable to delete version because the following aliases reference it: [%s]", strings.Join(aliases, ", "))
+			}
+			if !f.DeleteVersion(q) {
+				return errUnchanged
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return lambada.Errorf(lambada.EINVALID, "Deletion of aliases is not currently supported.")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	err = s.Functions.DeleteFunction(ctx, ref.Name)
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {

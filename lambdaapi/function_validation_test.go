@@ -78,8 +78,6 @@ func TestCreateFunction_Errors(t *testing.T) {
 			"ValidationException", v1 + "Value '" + strings.Repeat("d", 257) + "' at 'description' failed to satisfy constraint: Member must have length less than or equal to 256"},
 		{"two errors", func(in *lambda.CreateFunctionInput) { in.Timeout, in.Role = aws.Int32(0), aws.String("r1") },
 			"ValidationException", "2 validation errors detected: Value 'r1' at 'role' failed to satisfy constraint: …"},
-		{"publish", func(in *lambda.CreateFunctionInput) { in.Publish = true },
-			"InvalidParameterValueException", "Publishing versions is not available on Lambada yet: omit Publish (--no-publish) to change $LATEST only."},
 		{"s3", func(in *lambda.CreateFunctionInput) {
 			in.Code = &types.FunctionCode{S3Bucket: aws.String("bucket"), S3Key: aws.String("key.zip")}
 		}, "InvalidParameterValueException", "Only ZipFile code is supported: Lambada does not fetch code from S3 (S3Bucket, S3Key) or container images (ImageUri)."},

@@ -29,6 +29,7 @@ func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool
 	}
 	c.ended = true
 	s.mu.Unlock()
+	s.watchMemory(false)
 	s.out.flush()
 	report := lambada.Report{
 		RequestID:     c.inv.RequestID,
@@ -79,12 +80,21 @@ func (s *Sandbox) line(b []byte) {
 	s.logMu.Unlock()
 }
 
-// maxMemoryMB is the peak resident memory of the runtime process, from
-// /proc (VmHWM), in MB rounded up; the last reading once the process is gone.
-// The status file stays open: a pread is a third of the cost of a ReadFile.
+// maxMemoryMB is the environment's peak memory in MB rounded up: its
+// memory cgroup's peak usage when it has one, else the runtime process's
+// peak resident memory from /proc (VmHWM); the last reading once the process
+// is gone. Like AWS's, it is the environment's peak so far, not reset per
+// invocation. The files stay open: a pread is a third of the cost of a
+// ReadFile.
 func (s *Sandbox) maxMemoryMB() int {
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
+	if s.cg != nil {
+		if kb, ok := s.cg.peakKB(); ok {
+			s.peakMB = max(s.peakMB, (kb+1023)/1024)
+			return s.peakMB
+		}
+	}
 	if s.status == nil && s.cmd.Process != nil {
 		s.status, _ = os.Open("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/status")
 	}
@@ -98,12 +108,20 @@ func (s *Sandbox) maxMemoryMB() int {
 			f := bytes.Fields(b[i+len("VmHWM:"):])
 			if len(f) > 0 {
 				if kb, err := strconv.Atoi(string(f[0])); err == nil {
-					s.peakMB = (kb + 1023) / 1024
+					s.peakMB = max(s.peakMB, (kb+1023)/1024)
 				}
 			}
 		}
 	}
 	return s.peakMB
+}
+
+// notePeakKB records a peak measured another way (the rusage of the reaped
+// process), so REPORT after an exit still says what the process used.
+func (s *Sandbox) notePeakKB(kb int) {
+	s.statusMu.Lock()
+	s.peakMB = max(s.peakMB, (kb+1023)/1024)
+	s.statusMu.Unlock()
 }
 
 // closeStatus releases the /proc status file.
@@ -112,6 +130,10 @@ func (s *Sandbox) closeStatus() {
 	if s.status != nil {
 		s.status.Close()
 		s.status = nil
+	}
+	if s.cg != nil && s.cg.peak != nil {
+		s.cg.peak.Close()
+		s.cg.peak = nil
 	}
 	s.statusMu.Unlock()
 }

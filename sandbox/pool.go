@@ -19,8 +19,8 @@ type Manager struct {
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
+	envs   map[*Sandbox]struct{} // every live environment, of every pool
 	closed bool
-	wg     sync.WaitGroup // environments being closed in the background
 }
 
 type poolKey struct{ function, version string }
@@ -32,7 +32,6 @@ type pool struct {
 	cfg     *Config
 	mu      sync.Mutex
 	idle    []*Sandbox // most recently used last
-	all     map[*Sandbox]struct{}
 	retired bool
 }
 
@@ -80,7 +79,7 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 		if m.pools == nil {
 			m.pools = make(map[poolKey]*pool)
 		}
-		p = &pool{m: m, cfg: cfg, all: make(map[*Sandbox]struct{})}
+		p = &pool{m: m, cfg: cfg}
 		m.pools[key] = p
 	}
 	// An invocation that read an older configuration than the pool's runs on
@@ -88,18 +87,32 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 	return p, nil
 }
 
+// start starts a new environment, reserved for the caller.
 func (p *pool) start() (*Sandbox, error) {
-	logger := p.m.Logger
+	m := p.m
+	logger := m.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s, err := start(p.cfg, p.m.Logs, logger, p.put, p.remove)
+	s, err := start(p.cfg, m.Logs, logger, p.put, p.remove)
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	p.all[s] = struct{}{}
-	p.mu.Unlock()
+	// Starts run in parallel; registering afterwards still lets Close see
+	// every environment, since one started after Close is closed here.
+	m.mu.Lock()
+	closed := m.closed
+	if !closed {
+		if m.envs == nil {
+			m.envs = make(map[*Sandbox]struct{})
+		}
+		m.envs[s] = struct{}{}
+	}
+	m.mu.Unlock()
+	if closed {
+		s.Close()
+		return nil, errors.New("sandbox: manager is closed")
+	}
 	return s, nil
 }
 
@@ -111,34 +124,41 @@ func (p *pool) take() *Sandbox {
 		s := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		s.inPool = false
 		return s
 	}
 	return nil
 }
 
-// put returns an environment whose runtime waits for work.
+// put returns an environment whose runtime waits for work. Putting one that
+// is already idle (its runtime asked again) or dead changes nothing.
 func (p *pool) put(s *Sandbox) {
 	p.mu.Lock()
-	if p.retired {
-		p.mu.Unlock()
-		p.m.closeLater(s)
-		return
+	defer p.mu.Unlock()
+	switch {
+	case p.retired:
+		s.stop()
+	case s.inPool || s.isDead():
+	default:
+		s.inPool = true
+		p.idle = append(p.idle, s)
 	}
-	p.idle = append(p.idle, s)
-	p.mu.Unlock()
 }
 
 // remove forgets an environment whose process has exited.
 func (p *pool) remove(s *Sandbox) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.all, s)
 	for i, t := range p.idle {
 		if t == s {
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			s.inPool = false
 			break
 		}
 	}
+	p.mu.Unlock()
+	p.m.mu.Lock()
+	delete(p.m.envs, s)
+	p.m.mu.Unlock()
 }
 
 // retire stops the idle environments; busy ones stop when they come back.
@@ -149,34 +169,28 @@ func (p *pool) retire() {
 	p.idle = nil
 	p.mu.Unlock()
 	for _, s := range idle {
-		p.m.closeLater(s)
+		s.stop()
 	}
 }
 
-func (m *Manager) closeLater(s *Sandbox) {
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		s.Close()
-	}()
-}
-
-// Close stops every environment, busy or idle, and waits for them.
+// Close stops every environment, busy or idle, of every pool, and waits
+// until their processes are reaped. Run fails afterwards.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
 	pools := m.pools
 	m.pools = nil
+	envs := make([]*Sandbox, 0, len(m.envs))
+	for s := range m.envs {
+		envs = append(envs, s)
+	}
 	m.mu.Unlock()
 	for _, p := range pools {
 		p.retire()
-		p.mu.Lock()
-		for s := range p.all {
-			m.closeLater(s)
-		}
-		p.mu.Unlock()
 	}
-	m.wg.Wait()
+	for _, s := range envs {
+		s.Close()
+	}
 	return nil
 }
 

@@ -80,6 +80,8 @@ type Sandbox struct {
 
 	mu        sync.Mutex
 	cur       *call
+	reserved  bool // started for an invocation that has not called Invoke yet
+	inPool    bool // guarded by the pool's mutex, not mu
 	initDone  bool
 	initDur   time.Duration
 	initTimer *time.Timer
@@ -92,6 +94,9 @@ type Sandbox struct {
 	status    *os.File // /proc/<pid>/status, kept open
 	statusBuf []byte
 	peakMB    int // last reading of the process's peak memory
+
+	cg    *memcg    // the environment's memory cgroup, or nil
+	watch *rssWatch // the fallback where there is no cgroup, or nil
 }
 
 // call is one invocation on one environment.
@@ -124,7 +129,9 @@ type StartError struct{ Fault lambada.FunctionFault }
 func (e *StartError) Error() string { return "sandbox: start: " + e.Fault.Message }
 
 // start execs the bootstrap and serves its Runtime API. It does not wait for
-// init to finish: the first Invoke does.
+// init to finish: the first Invoke does. The new environment is reserved for
+// the caller, which must call Invoke (or Close) next: its runtime's first
+// next does not return it to the pool.
 func start(cfg *Config, logs LogSink, logger *slog.Logger, onIdle, onGone func(*Sandbox)) (*Sandbox, error) {
 	bootstrap := filepath.Join(cfg.CodeDir, "bootstrap")
 	if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() {
@@ -132,7 +139,7 @@ func start(cfg *Config, logs LogSink, logger *slog.Logger, onIdle, onGone func(*
 			Message: fmt.Sprintf("Couldn't find valid bootstrap(s): [%s /opt/bootstrap]", bootstrap)}}
 	}
 	s := &Sandbox{cfg: cfg, logs: logs, logger: logger, onIdle: onIdle, onGone: onGone,
-		exited: make(chan struct{}), wake: make(chan struct{}, 1)}
+		exited: make(chan struct{}), wake: make(chan struct{}, 1), reserved: true}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: runtime api listener: %w", err)
@@ -160,19 +167,22 @@ func start(cfg *Config, logs LogSink, logger *slog.Logger, onIdle, onGone func(*
 		Stderr:      pw,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	err = s.cmd.Start()
+	err = s.startProcess()
 	pw.Close()
 	if err != nil {
 		ln.Close()
 		pr.Close()
 		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}}
 	}
+	// Init may take InitTimeout; beyond it AWS retries init within the first
+	// invocation under the function's timeout, so the limit is their sum and
+	// its failure reads as that invocation's timeout.
 	initTimeout := cfg.InitTimeout
 	if initTimeout == 0 {
 		initTimeout = DefaultInitTimeout
 	}
 	s.mu.Lock()
-	s.initTimer = time.AfterFunc(initTimeout, func() { s.initTimedOut(initTimeout) })
+	s.initTimer = time.AfterFunc(initTimeout+cfg.Timeout, s.initTimedOut)
 	s.mu.Unlock()
 	go func() { _ = s.srv.Serve(ln) }()
 	go s.out.run()
@@ -191,9 +201,15 @@ func (s *Sandbox) Invoke(ctx context.Context, inv *lambada.Invocation) (*lambada
 		s.mu.Unlock()
 		return nil, errGone
 	}
+	if s.cur != nil {
+		s.mu.Unlock()
+		return nil, errors.New("sandbox: environment handed to two invocations")
+	}
 	c.cold = !s.initDone
 	s.cur = c
+	s.reserved = false
 	s.mu.Unlock()
+	s.watchMemory(true)
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -226,8 +242,11 @@ func (s *Sandbox) withdraw(c *call) {
 	}
 	s.cur = nil
 	c.finished = true
-	release := s.initDone && !s.dead // the runtime is parked in Next, not in the pool
+	// A runtime parked in Next is not in the pool: put it back. One still
+	// initialising will pool itself when it first asks for work.
+	release := s.initDone && !s.dead
 	s.mu.Unlock()
+	s.watchMemory(false)
 	if release {
 		s.onIdle(s)
 	}
@@ -257,7 +276,7 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 		s.initDur = time.Since(s.started)
 		s.initTimer.Stop()
 	}
-	if s.cur == nil && !s.dead {
+	if s.cur == nil && !s.dead && !s.reserved {
 		s.mu.Unlock()
 		s.onIdle(s)
 		s.mu.Lock()
@@ -283,9 +302,8 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 	c.delivered = true
 	c.start = time.Now()
 	c.timer = time.AfterFunc(s.cfg.Timeout, func() { s.timedOut(c) })
+	s.beginLog(c) // before anything can end c
 	s.mu.Unlock()
-
-	s.beginLog(c)
 	return &runtimeapi.Event{
 		RequestID:     c.inv.RequestID,
 		DeadlineMs:    c.start.Add(s.cfg.Timeout).UnixMilli(),
@@ -340,7 +358,11 @@ func (s *Sandbox) InitError(r runtimeapi.Response) error {
 	if first {
 		s.beginLog(c)
 		c.done <- &lambada.Result{Payload: r.Body, FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version}
-		if s.end(c, "error", nil) {
+		errorType := r.ErrorType
+		if errorType == "" {
+			errorType = "Runtime.Unknown"
+		}
+		if s.end(c, "error", &lambada.FunctionFault{Type: errorType, Message: "RequestId: " + c.inv.RequestID + " Error: init failed"}) {
 			close(c.endedCh)
 		}
 	}
@@ -372,7 +394,7 @@ func (s *Sandbox) timedOut(c *call) {
 }
 
 // initTimedOut resets an environment whose runtime never asked for work.
-func (s *Sandbox) initTimedOut(limit time.Duration) {
+func (s *Sandbox) initTimedOut() {
 	s.mu.Lock()
 	if s.initDone || s.dead {
 		s.mu.Unlock()
@@ -388,7 +410,7 @@ func (s *Sandbox) initTimedOut(limit time.Duration) {
 	s.mu.Unlock()
 	s.kill()
 	if first {
-		fault := lambada.Fault("Sandbox.Timedout", c.inv.RequestID, lambada.TimeoutMessage(int(limit/time.Second)))
+		fault := lambada.Fault("Sandbox.Timedout", c.inv.RequestID, lambada.TimeoutMessage(int(s.cfg.Timeout/time.Second)))
 		s.beginLog(c)
 		c.done <- s.faultResult(fault)
 		if s.end(c, "timeout", &fault) {
@@ -401,6 +423,13 @@ func (s *Sandbox) initTimedOut(limit time.Duration) {
 func (s *Sandbox) wait() {
 	err := s.cmd.Wait()
 	s.kill() // the rest of the process group
+	errorType := "Runtime.ExitError"
+	if s.outOfMemory() {
+		errorType = errTypeOutOfMemory
+	}
+	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.notePeakKB(int(ru.Maxrss))
+	}
 	s.mu.Lock()
 	s.dead = true
 	s.initTimer.Stop()
@@ -416,7 +445,7 @@ func (s *Sandbox) wait() {
 	}
 	s.mu.Unlock()
 	if pending {
-		fault := lambada.Fault("Runtime.ExitError", c.inv.RequestID, exitReason(err))
+		fault := lambada.Fault(errorType, c.inv.RequestID, exitReason(err))
 		if !c.delivered {
 			s.beginLog(c)
 		}
@@ -429,6 +458,7 @@ func (s *Sandbox) wait() {
 	}
 	s.out.closeRead()
 	s.closeStatus()
+	s.releaseMemory()
 	close(s.exited)
 	_ = s.srv.Close()
 	s.onGone(s)
@@ -453,11 +483,23 @@ func (s *Sandbox) kill() {
 	}
 }
 
-// Close stops the environment and waits until its process is reaped.
-func (s *Sandbox) Close() {
+// stop kills the environment without waiting for it to be reaped.
+func (s *Sandbox) stop() {
 	s.mu.Lock()
 	s.dead = true
 	s.mu.Unlock()
 	s.kill()
+}
+
+// Close stops the environment and waits until its process is reaped.
+func (s *Sandbox) Close() {
+	s.stop()
 	<-s.exited
+}
+
+// isDead reports whether the environment can take no more invocations.
+func (s *Sandbox) isDead() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dead
 }

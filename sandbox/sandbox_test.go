@@ -156,10 +156,9 @@ func TestSandbox_WarmReuseAndConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	p := m.pools[poolKey{"fn", "$LATEST"}]
-	p.mu.Lock()
-	n := len(p.all)
-	p.mu.Unlock()
+	m.mu.Lock()
+	n := len(m.envs)
+	m.mu.Unlock()
 	if n < 2 {
 		t.Fatalf("%d environments after two overlapping invocations, want 2", n)
 	}

@@ -2,124 +2,81 @@ package main
 
 import (
 	"context"
-	"net/http"
-	"slices"
-	"strconv"
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/lambada-dev/lambada/bench"
 	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
-// The benchmarks compare Lambada with floors measured in the same run:
+// The benchmarks measure Lambada's hot path with the measuring code of
+// `lambada bench`, beside floors measured in the same run:
 //
 //	go test ./cmd/lambada -run '^$' -bench . -benchtime 2000x
 //
 // BenchmarkFloor and BenchmarkInvokeWarm send the same 100-byte body with the
-// same client; BenchmarkColdStart/bare starts the same bootstrap by hand.
-
-// benchBody is 100 bytes: the no-op function ignores the padding.
-var benchBody = []byte(`{"action":"noop","msg":"` + string(make100()) + `"}`)
-
-func make100() []byte {
-	b := make([]byte, 100-len(`{"action":"noop","msg":""}`))
-	for i := range b {
-		b[i] = 'p'
-	}
-	return b
-}
-
-func newBenchClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
-}
-
-// timeLoop runs post b.N times and reports the p50 and p99 latencies.
-func timeLoop(b *testing.B, post func() error) {
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for range b.N {
-		t0 := time.Now()
-		if err := post(); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t0))
-	}
-	b.StopTimer()
-	reportPercentiles(b, lat)
-}
-
-func reportPercentiles(b *testing.B, lat []time.Duration) {
-	slices.Sort(lat)
-	us := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Microsecond) }
-	b.ReportMetric(us(0.50), "p50-µs")
-	b.ReportMetric(us(0.99), "p99-µs")
-}
+// same client at each concurrency level of `lambada bench`; their ns/op is
+// the inverse of the throughput. Unlike `lambada bench`, the node runs in
+// the benchmark's process, so that -cpuprofile shows where its time goes.
+// BenchmarkColdStart alternates cold starts with bare starts of the same
+// bootstrap.
 
 func BenchmarkFloor(b *testing.B) {
-	f, err := bench.StartFloor()
+	f, err := bench.StartFloor("-test.run=^$")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	c := newBenchClient()
-	if err := bench.Post(c, f.URL, benchBody); err != nil {
-		b.Fatal(err)
-	}
-	timeLoop(b, func() error { return bench.Post(c, f.URL, benchBody) })
+	benchmarkLevels(b, &warmTarget{Do: bench.Poster(bench.NewClient(2*bench.TargetLevel), f.URL, bench.Body), Pid: f.Pid()})
 }
 
 func BenchmarkInvokeWarm(b *testing.B) {
 	m := MustOpenMain(b, "")
 	MustCreateFunction(b, client(m), "noop", 3, nil)
-	url := "http://" + m.Addr() + "/2015-03-31/functions/noop/invocations"
-	c := newBenchClient()
-	if err := bench.Post(c, url, benchBody); err != nil { // the cold start
-		b.Fatal(err)
+	c := bench.NewClient(2 * bench.TargetLevel)
+	benchmarkLevels(b, &warmTarget{Do: bench.Poster(c, invokeURL("http://"+m.Addr(), "noop"), bench.Body)})
+}
+
+// benchmarkLevels measures t at each concurrency level of `lambada bench`.
+func benchmarkLevels(b *testing.B, t *warmTarget) {
+	for _, level := range benchLevels {
+		b.Run(fmt.Sprintf("c=%d", level), func(b *testing.B) {
+			ctx := context.Background()
+			t.WarmUp(ctx, level)
+			b.ResetTimer()
+			res := t.Measure(ctx, bench.Load{Concurrency: level, Requests: b.N})
+			b.StopTimer()
+			if res.Errors > 0 {
+				b.Fatalf("%d of %d requests failed; the first: %v", res.Errors, res.Requests(), res.Err)
+			}
+			reportLatency(b, "", res)
+			b.ReportMetric(res.Throughput(), "req/s")
+		})
 	}
-	timeLoop(b, func() error { return bench.Post(c, url, benchBody) })
+	if cpu := t.CPU(); cpu.Requests > 0 {
+		b.Logf("server CPU per request: %v over %d requests", cpu.PerRequest(), cpu.Requests)
+	}
 }
 
 func BenchmarkColdStart(b *testing.B) {
-	b.Run("bare", func(b *testing.B) {
-		lat := make([]time.Duration, 0, b.N)
-		for range b.N {
-			d, err := bench.BareStart(context.Background(), testfn.Bootstrap())
-			if err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, d)
+	m := MustOpenMain(b, "")
+	api := client(m)
+	MustCreateFunction(b, api, "cold", 3, nil)
+	b.ResetTimer()
+	cold, bare := coldStarts(context.Background(), api, bench.NewClient(1), "http://"+m.Addr(), "cold", testfn.Bootstrap(), b.N)
+	b.StopTimer()
+	for _, r := range []bench.Result{cold, bare} {
+		if r.Errors > 0 {
+			b.Fatalf("%d of %d starts failed; the first: %v", r.Errors, r.Requests(), r.Err)
 		}
-		reportPercentiles(b, lat)
-	})
-	b.Run("lambada", func(b *testing.B) {
-		m := MustOpenMain(b, "")
-		api := client(m)
-		MustCreateFunction(b, api, "cold", 3, nil)
-		url := "http://" + m.Addr() + "/2015-03-31/functions/cold/invocations"
-		c := newBenchClient()
-		lat := make([]time.Duration, 0, b.N)
-		b.ResetTimer()
-		for i := range b.N {
-			// A configuration change retires the warm environment, so the
-			// next invocation starts a new one.
-			b.StopTimer()
-			_, err := api.UpdateFunctionConfiguration(context.Background(), &lambda.UpdateFunctionConfigurationInput{
-				FunctionName: aws.String("cold"), Environment: &types.Environment{Variables: map[string]string{"ITERATION": strconv.Itoa(i)}}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			t0 := time.Now()
-			if err := bench.Post(c, url, benchBody); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(t0))
-		}
-		b.StopTimer()
-		reportPercentiles(b, lat)
-	})
+	}
+	reportLatency(b, "cold-", cold)
+	reportLatency(b, "bare-", bare)
+}
+
+func reportLatency(b *testing.B, prefix string, r bench.Result) {
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	b.ReportMetric(us(r.Percentile(0.5)), prefix+"p50-µs")
+	b.ReportMetric(us(r.Percentile(0.99)), prefix+"p99-µs")
 }

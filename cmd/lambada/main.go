@@ -1,6 +1,7 @@
 // Command lambada runs Lambada, a self-hosted AWS Lambda-compatible function
 // platform: `lambada serve` starts a node, `lambada invoke` invokes a
-// function as `aws lambda invoke` does.
+// function as `aws lambda invoke` does, `lambada bench` measures a node
+// beside its floors.
 package main
 
 import (
@@ -12,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lambada-dev/lambada/bench"
 )
 
 const usage = `Usage: lambada <command> [arguments]
@@ -19,11 +22,14 @@ const usage = `Usage: lambada <command> [arguments]
 Commands:
   serve    run a Lambada node (the Lambda API on 127.0.0.1:9001 by default)
   invoke   invoke a function, as 'aws lambda invoke' does
+  bench    measure warm and cold invocations and a burst beside their floors
 
 Run 'lambada <command> -h' for a command's flags.
 `
 
 func main() {
+	// `lambada bench` re-executes this binary as its floor server.
+	bench.MaybeServeFloor()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -47,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&serveCommand{Stderr: stderr}).Run(ctx, args[1:])
 	case "invoke":
 		return (&invokeCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "bench":
+		return (&benchCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

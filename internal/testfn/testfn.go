@@ -31,6 +31,43 @@ func Zip(dir string) ([]byte, error) {
 // Bootstrap returns the path of the built bootstrap (after Zip).
 func Bootstrap() string { return builtFn }
 
+// ZipWith returns a deployment package holding the function (after Zip)
+// and the given extra files, so that tests can tell code revisions apart.
+func ZipWith(files map[string]string) ([]byte, error) {
+	bin, err := os.ReadFile(builtFn)
+	if err != nil {
+		return nil, err
+	}
+	return zipOf(bin, files)
+}
+
+func zipOf(bin []byte, files map[string]string) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(bin); err != nil {
+		return nil, err
+	}
+	for name, content := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write([]byte(content)); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 func build(dir string) ([]byte, string, error) {
 	_, self, _, _ := runtime.Caller(0)
 	src := filepath.Join(filepath.Dir(self), "fn")
@@ -45,19 +82,9 @@ func build(dir string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, err := zw.CreateHeader(h)
+	zipped, err := zipOf(bin, nil)
 	if err != nil {
 		return nil, "", err
 	}
-	if _, err := w.Write(bin); err != nil {
-		return nil, "", err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, "", err
-	}
-	return buf.Bytes(), out, nil
+	return zipped, out, nil
 }

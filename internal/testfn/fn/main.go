@@ -25,11 +25,15 @@ type event struct {
 	Size   int             `json:"size"`
 	Count  int             `json:"count"`
 	Value  json.RawMessage `json:"value"`
+	Mark   string          `json:"mark"`
 }
 
 // invocations counts invocations in this process: a reset environment
 // starts again from 1.
 var invocations int
+
+// hoard keeps what "alloc" allocated live for the process's lifetime.
+var hoard [][]byte
 
 func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	invocations++
@@ -60,6 +64,24 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return strings.Repeat("x", ev.Size), nil
 	case "raw":
 		return ev.Value, nil
+	case "alloc": // size MB, every page touched and kept live; then ms
+		b := make([]byte, ev.Size<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		hoard = append(hoard, b)
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		return map[string]int{"allocatedMB": ev.Size, "pid": os.Getpid()}, nil
+	case "file": // a file of the deployment package, read after ms
+		if ev.Mark != "" { // tells the test the invocation has started
+			_ = os.WriteFile(ev.Mark, nil, 0o644)
+		}
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		b, err := os.ReadFile(ev.Msg)
+		if err != nil {
+			return nil, err
+		}
+		return string(b), nil
 	}
 	deadline, _ := ctx.Deadline()
 	env := map[string]string{}

@@ -1,0 +1,309 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+
+func TestPercentile(t *testing.T) {
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = time.Duration(i + 1)
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		q      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 0.5, 0},
+		{"one", []time.Duration{7}, 0.5, 7},
+		{"one p99", []time.Duration{7}, 0.99, 7},
+		{"two p50 is the lower", []time.Duration{1, 2}, 0.5, 1},
+		{"three p50 is the middle", []time.Duration{1, 2, 3}, 0.5, 2},
+		{"hundred p50", hundred, 0.5, 50},
+		{"hundred p99", hundred, 0.99, 99},
+		{"hundred p100", hundred, 1, 100},
+		{"tiny q is the minimum", hundred, 0.0001, 1},
+		{"twenty p99 is the maximum", hundred[:20], 0.99, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Percentile(tc.sorted, tc.q); got != tc.want {
+				t.Errorf("Percentile(%d values, %g) = %v, want %v", len(tc.sorted), tc.q, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRatio(t *testing.T) {
+	if got := Ratio(312, 118); math.Abs(got-2.644) > 0.001 {
+		t.Errorf("Ratio(312, 118) = %v", got)
+	}
+	if got := Ratio(1, 0); !math.IsNaN(got) {
+		t.Errorf("Ratio(1, 0) = %v, want NaN", got)
+	}
+	if got := times(Ratio(1, 0)); got != "—" {
+		t.Errorf("times(NaN) = %q", got)
+	}
+	if got := times(Ratio(312, 118)); got != "2.64×" {
+		t.Errorf("times = %q", got)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		312 * time.Microsecond: "312 µs",
+		ms(4.123):              "4.12 ms",
+		ms(1400):               "1.40 s",
+	} {
+		if got := duration(d); got != want {
+			t.Errorf("duration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestResult_Add(t *testing.T) {
+	var r Result
+	boom := errors.New("boom")
+	for _, d := range []time.Duration{5, 1, 3} {
+		r.Add(d, nil)
+	}
+	r.Add(9, boom)
+	r.Add(9, errors.New("second"))
+	if got := r.Latencies; len(got) != 3 || got[0] != 1 || got[1] != 3 || got[2] != 5 {
+		t.Errorf("latencies %v, want sorted [1 3 5]", got)
+	}
+	if r.Errors != 2 || r.Err != boom || r.Requests() != 5 {
+		t.Errorf("errors %d, first %v, requests %d", r.Errors, r.Err, r.Requests())
+	}
+	if r.Percentile(0.5) != 3 {
+		t.Errorf("p50 %v", r.Percentile(0.5))
+	}
+}
+
+func TestRun_Requests(t *testing.T) {
+	var calls, running, most atomic.Int64
+	res := Run(context.Background(), Load{Concurrency: 4, Requests: 103}, func(context.Context) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if calls.Add(1)%10 == 0 {
+			return errors.New("every tenth fails")
+		}
+		return nil
+	})
+	if calls.Load() != 103 || res.Requests() != 103 || res.Errors != 10 || len(res.Latencies) != 93 {
+		t.Errorf("calls %d, requests %d, errors %d, latencies %d", calls.Load(), res.Requests(), res.Errors, len(res.Latencies))
+	}
+	if most.Load() > 4 {
+		t.Errorf("%d requests at once, want at most 4", most.Load())
+	}
+	for i := 1; i < len(res.Latencies); i++ {
+		if res.Latencies[i] < res.Latencies[i-1] {
+			t.Fatal("latencies not sorted")
+		}
+	}
+	if res.Wall <= 0 || res.Throughput() <= 0 {
+		t.Errorf("wall %v, throughput %v", res.Wall, res.Throughput())
+	}
+}
+
+func TestRun_Burst(t *testing.T) {
+	// All n workers are released together: each waits for all the others.
+	const n = 50
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	res := Run(context.Background(), Load{Concurrency: n, Requests: n}, func(ctx context.Context) error {
+		if arrived.Add(1) == n {
+			close(all)
+		}
+		select {
+		case <-all:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if res.Errors != 0 || len(res.Latencies) != n {
+		t.Errorf("%d errors, %d successes", res.Errors, len(res.Latencies))
+	}
+}
+
+func TestRun_StopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls atomic.Int64
+	res := Run(ctx, Load{Concurrency: 2, Duration: time.Hour}, func(context.Context) error {
+		if calls.Add(1) == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if res.Requests() < 10 || res.Requests() > 11 {
+		t.Errorf("%d requests after cancelling at the 10th", res.Requests())
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// Fields 14 and 15 (utime 250, stime 50 ticks); the name holds ") (".
+	stat := "1234 (a) (b c) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 7 0 100 1000000 500"
+	got, err := parseStatCPU(stat)
+	if err != nil || got != 3*time.Second {
+		t.Errorf("parseStatCPU = %v, %v; want 3s", got, err)
+	}
+	if _, err := parseStatCPU("1234 (x) S 1"); err == nil {
+		t.Error("short stat: no error")
+	}
+	if _, err := ProcessCPU(os.Getpid()); err != nil {
+		t.Errorf("ProcessCPU(self): %v", err)
+	}
+}
+
+// results makes a Result of n requests that all took d.
+func results(n int, d time.Duration, wall time.Duration, errs int) Result {
+	r := Result{Wall: wall, Errors: errs}
+	for range n {
+		r.Latencies = append(r.Latencies, d)
+	}
+	return r
+}
+
+func goodReport() *Report {
+	return &Report{
+		Levels: []int{1, 8, 64},
+		Floor: map[int]Result{1: results(100, ms(0.12), time.Second/60, 0), 8: results(100, ms(0.4), time.Second/200, 0),
+			64: results(100, ms(3), time.Second/200, 0)},
+		Warm: map[int]Result{1: results(100, ms(0.25), time.Second/30, 0), 8: results(100, ms(1), time.Second/100, 0),
+			64: results(100, ms(8), time.Second/100, 0)}, // 0.5× the floor's throughput at 64
+		ServerCPU: &CPU{Used: ms(60), Requests: 300}, FloorCPU: &CPU{Used: ms(30), Requests: 300},
+		Cold: &Result{Latencies: []time.Duration{ms(4), ms(5)}}, Bare: &Result{Latencies: []time.Duration{ms(3), ms(3.5)}},
+		Burst: &Result{Latencies: []time.Duration{ms(1200), ms(2500)}, Wall: ms(2600)}, BurstSize: 2, BurstSleep: time.Second,
+	}
+}
+
+func marks(r *Report) map[string]Mark {
+	m := map[string]Mark{}
+	for _, row := range r.Rows() {
+		if row.Target != "" {
+			m[row.Figure] = row.Mark
+		}
+	}
+	return m
+}
+
+func TestReport_Targets(t *testing.T) {
+	want := func(t *testing.T, r *Report, figure string, mark Mark) {
+		t.Helper()
+		if got := marks(r)[figure]; got != mark {
+			t.Errorf("%s: %q, want %q", figure, got, mark)
+		}
+	}
+	t.Run("all pass", func(t *testing.T) {
+		r := goodReport()
+		for _, f := range []string{"warm p50, c=1", "throughput, c=64", "cold start p50", "burst p99"} {
+			want(t, r, f, Pass)
+		}
+		if r.Failed() {
+			t.Error("Failed with every target met")
+		}
+	})
+	t.Run("warm p50 over 2.5×", func(t *testing.T) {
+		r := goodReport()
+		r.Warm[1] = results(100, ms(0.31), time.Second/30, 0)
+		want(t, r, "warm p50, c=1", Fail)
+		if !r.Failed() {
+			t.Error("not Failed")
+		}
+	})
+	t.Run("warm p50 at exactly 2.5×", func(t *testing.T) {
+		r := goodReport()
+		r.Warm[1] = results(100, ms(0.3), time.Second/30, 0)
+		want(t, r, "warm p50, c=1", Pass)
+	})
+	t.Run("throughput under 0.3×", func(t *testing.T) {
+		r := goodReport()
+		r.Warm[64] = results(100, ms(8), time.Second/50, 0) // 0.25×
+		want(t, r, "throughput, c=64", Fail)
+	})
+	t.Run("throughput with errors", func(t *testing.T) {
+		r := goodReport()
+		r.Warm[64] = results(100, ms(8), time.Second/100, 1)
+		want(t, r, "throughput, c=64", Fail)
+	})
+	t.Run("cold over bare + 2 ms", func(t *testing.T) {
+		r := goodReport()
+		r.Cold = &Result{Latencies: []time.Duration{ms(5.1), ms(6)}}
+		want(t, r, "cold start p50", Fail)
+	})
+	t.Run("burst error", func(t *testing.T) {
+		r := goodReport()
+		r.Burst.Errors = 1
+		want(t, r, "burst p99", Fail)
+	})
+	t.Run("burst p99 at 3 s", func(t *testing.T) {
+		r := goodReport()
+		r.Burst.Latencies[1] = 3 * time.Second
+		want(t, r, "burst p99", Fail)
+	})
+	t.Run("skipped sections are not measured", func(t *testing.T) {
+		r := goodReport()
+		r.Cold, r.Bare, r.Burst, r.ServerCPU = nil, nil, nil, &CPU{Missing: "in-process"}
+		want(t, r, "cold start", NotMeasured)
+		want(t, r, "burst", NotMeasured)
+		want(t, r, "server CPU per request", NotMeasured)
+		if r.Failed() {
+			t.Error("Failed without measurements")
+		}
+	})
+	t.Run("no successful warm request", func(t *testing.T) {
+		r := goodReport()
+		r.Warm[1] = Result{Errors: 5}
+		want(t, r, "warm p50, c=1", NotMeasured)
+	})
+}
+
+func TestReport_WriteTable(t *testing.T) {
+	var b strings.Builder
+	if err := goodReport().WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	cells := map[string][]string{}
+	for _, line := range strings.Split(b.String(), "\n") {
+		c := strings.Split(line+" ", " | ")
+		for i := range c {
+			c[i] = strings.TrimSpace(c[i])
+		}
+		cells[c[0]] = c
+	}
+	for figure, want := range map[string][]string{
+		"figure":                  {"figure", "lambada", "floor", "ratio", "target", "result"},
+		"warm p50, c=1":           {"warm p50, c=1", "250 µs", "floor 120 µs", "2.08×", "≤ 2.5× floor", "pass"},
+		"throughput, c=64":        {"throughput, c=64", "10000/s", "floor 20000/s", "0.50×", "≥ 0.3× floor, no errors", "pass"},
+		"server CPU per request":  {"server CPU per request", "200 µs", "floor 100 µs", "2.00×", "reported", ""},
+		"cold start p50":          {"cold start p50", "4.00 ms", "bare 3.00 ms", "1.33× (+1.00 ms)", "≤ bare + 2 ms", "pass"},
+		"burst 2 × sleep 1s, p50": {"burst 2 × sleep 1s, p50", "1.20 s", "sleep 1.00 s", "1.20×", "", ""},
+		"burst p99":               {"burst p99", "2.50 s", "sleep 1.00 s", "2.50×", "no errors, p99 < 3 s", "pass"},
+		"burst errors":            {"burst errors", "0 of 2", "", "", "", ""},
+	} {
+		if got := cells[figure]; !slices.Equal(got, want) {
+			t.Errorf("row %q:\n got %q\nwant %q", figure, got, want)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	col := func(l string) int { return utf8.RuneCountInString(l[:strings.Index(l, "|")]) }
+	for _, l := range lines[1:] {
+		if col(l) != col(lines[0]) {
+			t.Errorf("column not aligned:\n%s\n%s", lines[0], l)
+		}
+	}
+}

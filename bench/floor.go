@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+)
+
+// floorEnv tells a re-executed binary to serve the floor instead of its
+// usual work.
+const floorEnv = "LAMBADA_BENCH_FLOOR_SERVER"
+
+// MaybeServeFloor serves the trivial floor server and exits if this process
+// was started by StartFloor; otherwise it returns at once. Call it first
+// thing in main (the lambada binary) or TestMain (a test binary), before
+// flags are parsed.
+func MaybeServeFloor() {
+	if os.Getenv(floorEnv) != "1" {
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	// The server stops when its parent closes stdin (or dies).
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	}))
+	os.Exit(1)
+}
+
+// Floor is a trivial echo server running in its own process: the floor of
+// a warm invocation.
+type Floor struct {
+	URL   string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// StartFloor re-executes this binary as the floor server; the binary must
+// call MaybeServeFloor first thing. args are passed to it as a safety net:
+// a test binary should pass "-test.run=^$" so that, should its TestMain not
+// call MaybeServeFloor, it runs no test instead of the whole suite again.
+// The lambada binary passes none.
+func StartFloor(args ...string) (*Floor, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), floorEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("bench: floor server: %w", err)
+	}
+	return &Floor{URL: "http://" + strings.TrimSpace(line) + "/", cmd: cmd, stdin: stdin}, nil
+}
+
+// Pid is the floor server's process id, for ProcessCPU.
+func (f *Floor) Pid() int { return f.cmd.Process.Pid }
+
+// Close stops the floor server.
+func (f *Floor) Close() error {
+	_ = f.stdin.Close()
+	return f.cmd.Wait()
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lambada-dev/lambada/bench"
+)
+
+// selfEnv makes this test binary behave as the lambada binary, so that
+// `lambada bench` can re-execute it as `lambada serve`.
+const selfEnv = "LAMBADA_TEST_RUN_AS_LAMBADA"
+
+func init() {
+	if os.Getenv(selfEnv) != "1" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestBench runs `lambada bench` with tiny counts against a node in a child
+// process and checks the table, not the speed.
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node, a floor server and a burst of functions")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := &benchCommand{Stdout: &stdout, Stderr: &stderr, Self: []string{exe}, SelfEnv: []string{selfEnv + "=1"}}
+	err = cmd.Run(context.Background(), []string{"--requests", "20", "--cold", "3", "--burst", "10", "--burst-sleep", "100ms"})
+	t.Logf("stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := tableRows(t, stdout.String())
+	for _, figure := range []string{"warm p50, c=1", "warm p99, c=1", "throughput, c=1", "throughput, c=8", "throughput, c=64",
+		"cold start p50", "cold start p99", "burst 10 × sleep 100ms, p50", "burst p99", "burst wall time"} {
+		row, ok := rows[figure]
+		if !ok {
+			t.Errorf("no row %q", figure)
+			continue
+		}
+		if v := leadingNumber(row[1]); !(v > 0) {
+			t.Errorf("%s: figure %q is not positive", figure, row[1])
+		}
+		if v := leadingNumber(strings.Fields(row[2] + " x")[1]); !(v > 0) {
+			t.Errorf("%s: floor %q is not positive", figure, row[2])
+		}
+		if !strings.HasSuffix(row[3], "×") && !strings.Contains(row[3], "× (") {
+			t.Errorf("%s: ratio %q", figure, row[3])
+		}
+	}
+	for _, figure := range []string{"warm errors", "cold errors", "burst errors"} {
+		if row, ok := rows[figure]; !ok || !strings.HasPrefix(row[1], "0 of ") {
+			t.Errorf("%s: %q, want no errors", figure, row)
+		}
+	}
+	// The CPU time has a 10 ms resolution: with so few requests it may be 0.
+	if row, ok := rows["server CPU per request"]; !ok || leadingNumber(row[1]) < 0 || !strings.HasPrefix(row[2], "floor ") {
+		t.Errorf("server CPU row: %q", row)
+	}
+	for _, figure := range []string{"warm p50, c=1", "throughput, c=64", "cold start p50", "burst p99"} {
+		if m := rows[figure][5]; m != string(bench.Pass) && m != string(bench.Fail) {
+			t.Errorf("%s: mark %q, want pass or FAIL", figure, m)
+		}
+	}
+}
+
+func TestBench_Flags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--endpoint-url", "http://example.com:9001"},
+		{"--endpoint-url", "http://127.0.0.1:9001", "--in-process"},
+		{"--server-pid", "1"},
+		{"--duration", "0"},
+		{"--burst", "-1"},
+		{"extra"},
+	} {
+		var stderr bytes.Buffer
+		if err := (&benchCommand{Stdout: &stderr, Stderr: &stderr}).Run(context.Background(), args); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+	cfg, err := (&benchCommand{Stderr: &bytes.Buffer{}}).parse([]string{"--endpoint-url", "http://127.0.0.1:9001/", "--burst", "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.EndpointURL != "http://127.0.0.1:9001" || !cfg.SkipBurst || cfg.Duration != 2*time.Second {
+		t.Errorf("parsed %+v", cfg)
+	}
+}
+
+// tableRows splits the table printed by lambada bench into its cells, by
+// figure.
+func tableRows(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		cells := strings.Split(line+" ", " | ") // a row without a mark ends in "|"
+		if len(cells) != 6 {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		rows[cells[0]] = cells
+	}
+	if _, ok := rows["figure"]; !ok {
+		t.Fatalf("no table in:\n%s", out)
+	}
+	return rows
+}
+
+var number = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?`)
+
+// leadingNumber is the number a cell starts with, or -1.
+func leadingNumber(cell string) float64 {
+	v, err := strconv.ParseFloat(number.FindString(cell), 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}

@@ -1,0 +1,187 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// errNotEntered means a process could not be started inside its cgroup
+// for a reason of the cgroup's, not of the bootstrap's.
+var errNotEntered = errors.New("sandbox: cannot start a process in its memory cgroup")
+
+// memcg is the memory cgroup of one execution environment: its limit is
+// MemorySize, without swap, and every process of the environment is born
+// in it (start).
+type memcg struct {
+	h    *hierarchy
+	dir  string
+	peak *os.File // memory.max_usage_in_bytes (v1) or memory.peak (v2), kept open; nil if absent
+	buf  [32]byte
+}
+
+// newMemcg makes a cgroup for one environment limited to mb megabytes.
+func newMemcg(h *hierarchy, mb int) (*memcg, error) {
+	dir, err := h.newDir()
+	if err != nil {
+		return nil, err
+	}
+	g := &memcg{h: h, dir: dir}
+	if err := setLimit(dir, h.v2, int64(mb)<<20); err != nil {
+		g.remove(slog.New(slog.DiscardHandler))
+		return nil, fmt.Errorf("sandbox: memory cgroup %s: %w", dir, err)
+	}
+	peak := "memory.max_usage_in_bytes"
+	if h.v2 {
+		peak = "memory.peak" // Linux 5.19 and later
+	}
+	g.peak, _ = os.Open(filepath.Join(dir, peak))
+	return g, nil
+}
+
+// setLimit limits a cgroup's memory to limit bytes, swap included, and (v2)
+// makes an out-of-memory kill take the whole cgroup, as a reset would.
+func setLimit(dir string, v2 bool, limit int64) error {
+	n := strconv.FormatInt(limit, 10)
+	if v2 {
+		return errors.Join(writeCgroup(dir, "memory.max", n),
+			optional(writeCgroup(dir, "memory.swap.max", "0")),
+			optional(writeCgroup(dir, "memory.oom.group", "1")))
+	}
+	// memsw (memory+swap) exists when the kernel accounts swap; it must
+	// never be below limit_in_bytes, so it is written second.
+	return errors.Join(writeCgroup(dir, "memory.limit_in_bytes", n),
+		optional(writeCgroup(dir, "memory.memsw.limit_in_bytes", n)))
+}
+
+// optional ignores the absence of a control file.
+func optional(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// start starts cmd with its process already in g, so that nothing the
+// bootstrap runs escapes the limit.
+//
+// v2 clones the child straight into the cgroup (clone3's
+// CLONE_INTO_CGROUP). v1 has no such thing, but there a cgroup holds
+// threads, not processes, and a child is born in the cgroup of the thread
+// that forks it: start moves a locked OS thread into g, forks from it and
+// moves the thread back. So there is no window in either. The price, in v1,
+// is the kernel's cgroup migration lock: the first migration after a quiet
+// while waits for an RCU grace period (several ms); migrations in quick
+// succession, such as a burst of cold starts, cost tens of µs.
+func (g *memcg) start(cmd *exec.Cmd) error {
+	if g.h.v2 {
+		d, err := os.Open(g.dir)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errNotEntered, err)
+		}
+		defer d.Close()
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(d.Fd())
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go g.forkInside(cmd, errc)
+	return <-errc
+}
+
+// forkInside is start's v1 path; it runs in its own goroutine.
+func (g *memcg) forkInside(cmd *exec.Cmd, errc chan<- error) {
+	runtime.LockOSThread()
+	tid := syscall.Gettid()
+	if tid == syscall.Getpid() {
+		// The main thread owns the process's memory accounting in v1: it
+		// never moves. While this goroutine holds it, another one runs on
+		// some other thread.
+		inner := make(chan error, 1)
+		go g.forkInside(cmd, inner)
+		err := <-inner
+		runtime.UnlockOSThread()
+		errc <- err
+		return
+	}
+	t := strconv.Itoa(tid)
+	if err := writeCgroup(g.dir, "tasks", t); err != nil {
+		runtime.UnlockOSThread()
+		errc <- fmt.Errorf("%w: %w", errNotEntered, err)
+		return
+	}
+	err := cmd.Start()
+	if writeCgroup(g.h.home, "tasks", t) == nil {
+		runtime.UnlockOSThread()
+	} // else the thread ends with this goroutine, leaving g with it
+	errc <- err
+}
+
+// peakKB is the highest memory use the cgroup has seen, in KB; false when
+// the kernel does not tell. The caller serializes calls (it shares buf).
+func (g *memcg) peakKB() (int, bool) {
+	if g.peak == nil {
+		return 0, false
+	}
+	n, _ := g.peak.ReadAt(g.buf[:], 0)
+	b, err := strconv.ParseInt(string(bytes.TrimSpace(g.buf[:n])), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return int((b + 1023) >> 10), true
+}
+
+// oomKilled reports whether the kernel's OOM killer has killed a process of
+// the cgroup (memory.failcnt is not used: it is unreliable when a swap limit
+// is also set).
+func (g *memcg) oomKilled() bool {
+	file := "memory.oom_control"
+	if g.h.v2 {
+		file = "memory.events"
+	}
+	b, err := os.ReadFile(filepath.Join(g.dir, file))
+	if err != nil {
+		return false
+	}
+	n, _ := flatKeyed(b, "oom_kill")
+	return n > 0
+}
+
+// remove kills whatever is left in the cgroup and removes it, once the
+// kernel lets go (a killed process leaves its cgroup only when it is fully
+// gone). It gives up, with a warning, after a few seconds.
+func (g *memcg) remove(logger *slog.Logger) {
+	wait := 100 * time.Microsecond
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Rmdir(g.dir)
+		if err == nil || errors.Is(err, syscall.ENOENT) {
+			g.h.release()
+			return
+		}
+		if time.Now().After(deadline) {
+			logger.Warn("sandbox: memory cgroup not removed", "cgroup", g.dir, "err", err)
+			return
+		}
+		if procs, _ := os.ReadFile(filepath.Join(g.dir, "cgroup.procs")); len(procs) > 0 {
+			for _, f := range bytes.Fields(procs) {
+				if pid, err := strconv.Atoi(string(f)); err == nil && pid > 0 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
