@@ -119,6 +119,8 @@ func main() {
 		os.Exit(1)
 	case "hang":
 		select {}
+	case "slow":
+		time.Sleep(1500 * time.Millisecond)
 	}
 	lambda.Start(handle)
 }

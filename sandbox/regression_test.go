@@ -1,0 +1,147 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// poll waits until cond holds, failing the test after a deadline.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// A new environment belongs to the invocation that started it, even when
+// its runtime asks for work before that invocation is handed over: it must
+// not reach the idle pool, where a second invocation could take it.
+func TestSandbox_StartedEnvironmentIsReserved(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(3*time.Second, nil)
+	p, err := m.pool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the runtime's first next", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.initDone
+	})
+	if got := p.take(); got != nil {
+		t.Fatalf("the starter's environment was in the idle pool")
+	}
+	res, err := s.Invoke(context.Background(), invocation(`{"action":"echo"}`))
+	if err != nil || res.FunctionError != "" {
+		t.Fatalf("starter's invocation: %v %v", err, res)
+	}
+}
+
+// A runtime that asks for work again (its previous next was cut off) is in
+// the idle pool once, not twice.
+func TestSandbox_RepeatedNextPoolsOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newManager(t)
+	cfg := testConfig(3*time.Second, nil)
+	cfg.CodeDir = dir
+	p, _ := m.pool(cfg)
+	s, err := p.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.reserved = false // as if its starter had withdrawn
+	s.mu.Unlock()
+	for range 2 { // the runtime's next, cut off by a client timeout, then again
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		if _, err := s.Next(ctx); err == nil {
+			t.Fatal("Next returned an event with nothing to run")
+		}
+		cancel()
+	}
+	p.mu.Lock()
+	n := len(p.idle)
+	p.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the environment is in the idle pool %d times", n)
+	}
+}
+
+// Close stops every environment, including a busy one of a retired pool.
+func TestSandbox_CloseStopsRetiredBusyEnvironments(t *testing.T) {
+	m := &Manager{Logs: &logBook{}}
+	cfg := testConfig(10*time.Second, nil)
+	a := mustEcho(t, m, cfg) // idle again when mustEcho returns (Tail)
+	mark := filepath.Join(t.TempDir(), "started")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = m.Run(context.Background(), cfg, invocation(`{"action":"file","msg":"bootstrap","ms":5000,"mark":"`+mark+`"}`))
+	}()
+	poll(t, "the busy invocation", func() bool { _, err := os.Stat(mark); return err == nil })
+	cfg2 := testConfig(10*time.Second, nil)
+	cfg2.Generation = 2 // retires the first pool while a is busy
+	mustEcho(t, m, cfg2)
+	m.Close()
+	if err := syscall.Kill(a.PID, 0); err == nil {
+		t.Fatalf("pid %d of the retired pool still runs after Close", a.PID)
+	}
+	wg.Wait()
+}
+
+// Many parallel cold starts: every invocation gets its own answer.
+func TestSandbox_ParallelColdStarts(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(3*time.Second, nil)
+	for range 3 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 30)
+		for range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				res, err := m.Run(ctx, cfg, invocation(`{"action":"sleep","ms":50}`))
+				if err == nil && res.FunctionError != "" {
+					err = context.DeadlineExceeded
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("an invocation failed: %v", err)
+			}
+		}
+	}
+}
+
+// Init slower than the init limit is retried under the function's timeout.
+func TestSandbox_SlowInit(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(5*time.Second, map[string]string{"TESTFN_INIT": "slow"})
+	cfg.InitTimeout = time.Second
+	if res := mustRun(t, m, cfg, invocation(`{"action":"echo"}`)); res.FunctionError != "" {
+		t.Fatalf("init of 1.5 s with a 1 s init limit and a 5 s timeout: %s", res.Payload)
+	}
+}
