@@ -10,6 +10,7 @@ import (
 const (
 	EINTERNAL     = "internal"      // ServiceException
 	EINVALID      = "invalid"       // InvalidParameterValueException
+	EINVALIDBARE  = "invalid_bare"  // InvalidParameterValueException that AWS sends without "Type"
 	EVALIDATION   = "validation"    // ValidationException
 	ENOTFOUND     = "not_found"     // ResourceNotFoundException
 	ECONFLICT     = "conflict"      // ResourceConflictException

@@ -185,7 +185,7 @@ var (
 
 // ErrLatestRouting is AWS's answer to routing weights on an alias of
 // $LATEST. AWS sends it without the usual "Type" member.
-var ErrLatestRouting = &Error{Code: EINVALID, Message: "$LATEST is not supported for an alias pointing to more than 1 version"}
+var ErrLatestRouting = &Error{Code: EINVALIDBARE, Message: "$LATEST is not supported for an alias pointing to more than 1 version"}
 
 // ValidateAliasName adds the violations of an alias Name to v: 1 to 128
 // letters, digits, '-' and '_', and not all digits (that would be a version).

@@ -1,7 +1,6 @@
 package lambdaapi
 
 import (
-	"errors"
 	"maps"
 	"net/http"
 
@@ -90,14 +89,6 @@ func (s *Server) aliasConfiguration(name string, a *lambada.Alias) *aliasConfigu
 	return out
 }
 
-// errLatestRouting is lambada.ErrLatestRouting as AWS sends it: without
-// the "Type" member of its other InvalidParameterValueExceptions.
-var errLatestRouting = &apiError{
-	status: http.StatusBadRequest,
-	typ:    "InvalidParameterValueException",
-	body:   map[string]string{"message": lambada.ErrLatestRouting.Message},
-}
-
 // checkTarget returns the error for an alias of f pointing to a version that
 // does not exist: a 404 naming it.
 func (s *Server) checkTarget(f *lambada.Function, target string) error {
@@ -111,10 +102,7 @@ func (s *Server) checkTarget(f *lambada.Function, target string) error {
 // points to target and routes by weights: a routing AWS refuses, or a
 // routed version that does not exist (404 naming it).
 func (s *Server) checkRouting(f *lambada.Function, target string, weights lambada.Routing) error {
-	err := lambada.CheckRouting(target, weights)
-	if errors.Is(err, lambada.ErrLatestRouting) {
-		return errLatestRouting
-	} else if err != nil {
+	if err := lambada.CheckRouting(target, weights); err != nil {
 		return err
 	}
 	for v := range weights {

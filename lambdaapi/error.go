@@ -20,6 +20,7 @@ type wireError struct {
 var wire = map[string]wireError{
 	lambada.EVALIDATION:   {status: 400, typ: "ValidationException", noType: true},
 	lambada.EINVALID:      {status: 400, typ: "InvalidParameterValueException"},
+	lambada.EINVALIDBARE:  {status: 400, typ: "InvalidParameterValueException", noType: true},
 	lambada.ECONTENT:      {status: 400, typ: "InvalidRequestContentException"},
 	lambada.ENOTFOUND:     {status: 404, typ: "ResourceNotFoundException", upper: true},
 	lambada.EACCESSDENIED: {status: 403, typ: "AccessDeniedException", upper: true},
