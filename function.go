@@ -46,6 +46,9 @@ type Function struct {
 	LastVersion int `json:"lastVersion,omitempty"`
 	// Aliases are sorted by name.
 	Aliases []Alias `json:"aliases,omitempty"`
+	// ReservedConcurrency is the function's reserved concurrency (all its
+	// versions together), or nil when it has none.
+	ReservedConcurrency *int `json:"reservedConcurrency,omitempty"`
 
 	// Revision is the store's revision of this record, used for
 	// compare-and-set writes. Zero means "not stored yet". It is not part of
@@ -60,6 +63,10 @@ func (f *Function) Clone() *Function {
 	c.Versions = make([]FunctionConfig, len(f.Versions))
 	for i, v := range f.Versions {
 		c.Versions[i] = v.Clone()
+	}
+	if f.ReservedConcurrency != nil {
+		n := *f.ReservedConcurrency
+		c.ReservedConcurrency = &n
 	}
 	c.Aliases = make([]Alias, len(f.Aliases))
 	for i, a := range f.Aliases {

@@ -150,6 +150,12 @@ type Invocation struct {
 	InvokedARN    string // the ARN as invoked: unqualified, version or alias
 	Payload       []byte // the event, already checked
 	ClientContext []byte // decoded JSON, synchronous invocations only
+
+	// Release, when set, is called exactly once when the execution
+	// environment is done with the invocation (its runtime asked for the
+	// next one, or the invocation failed or never started): it frees the
+	// invocation's concurrency.
+	Release func()
 }
 
 // Result is what a synchronous invocation answers.

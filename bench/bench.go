@@ -14,9 +14,12 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -51,14 +54,46 @@ func Post(ctx context.Context, c *http.Client, url string, body []byte) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Function-Error") != "" {
-		return fmt.Errorf("bench: status %d, function error %q", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"))
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return &HTTPError{Status: resp.StatusCode, ErrorType: resp.Header.Get("X-Amzn-Errortype"),
+			FunctionError: resp.Header.Get("X-Amz-Function-Error"), Body: string(b)}
 	}
-	return nil
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
+
+// HTTPError is an answer other than a successful invocation.
+type HTTPError struct {
+	Status        int
+	ErrorType     string // x-amzn-ErrorType: the API's error
+	FunctionError string // X-Amz-Function-Error
+	Body          string // its first KB
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("bench: status %d, error type %q, function error %q: %s", e.Status, e.ErrorType, e.FunctionError, e.Body)
+}
+
+// kind is err without what differs between requests of the same failure
+// (request ids, ports), to count failures by kind.
+func kind(err error) string {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		var body struct{ ErrorType string }
+		_ = json.Unmarshal([]byte(he.Body), &body)
+		k := fmt.Sprintf("status %d", he.Status)
+		for _, t := range []string{he.ErrorType, he.FunctionError, body.ErrorType} {
+			if t != "" {
+				k += " " + t
+			}
+		}
+		return k
+	}
+	return addrs.ReplaceAllString(err.Error(), "ADDR")
+}
+
+var addrs = regexp.MustCompile(`[0-9.]+:[0-9]+`)
 
 // Poster returns a request function for Run that posts body to url.
 func Poster(c *http.Client, url string, body []byte) func(context.Context) error {

@@ -23,8 +23,43 @@ type Load struct {
 type Result struct {
 	Latencies []time.Duration // of the successful requests, sorted
 	Errors    int
-	Err       error         // the first error, if any
-	Wall      time.Duration // from the start of the first request to the end of the last
+	Err       error          // the first error, if any
+	Kinds     map[string]int // errors by kind (message without ids and ports), at most maxKinds of them
+	Wall      time.Duration  // from the start of the first request to the end of the last
+}
+
+// maxKinds bounds the number of distinct error messages a Result keeps.
+const maxKinds = 8
+
+// addErr counts one failed request.
+func (r *Result) addErr(err error) {
+	r.Errors++
+	if r.Err == nil {
+		r.Err = err
+	}
+	r.countKind(kind(err), 1)
+}
+
+func (r *Result) countKind(msg string, n int) {
+	if r.Kinds == nil {
+		r.Kinds = make(map[string]int)
+	}
+	if _, ok := r.Kinds[msg]; !ok && len(r.Kinds) >= maxKinds-1 {
+		msg = "(other errors)"
+	}
+	r.Kinds[msg] += n
+}
+
+// merge adds o's requests to r's; Latencies are left unsorted.
+func (r *Result) merge(o Result) {
+	r.Latencies = append(r.Latencies, o.Latencies...)
+	r.Errors += o.Errors
+	if r.Err == nil {
+		r.Err = o.Err
+	}
+	for msg, n := range o.Kinds {
+		r.countKind(msg, n)
+	}
 }
 
 // Requests is the number of requests sent, successful or not.
@@ -47,10 +82,7 @@ func (r Result) Throughput() float64 {
 // their requests themselves.
 func (r *Result) Add(d time.Duration, err error) {
 	if err != nil {
-		r.Errors++
-		if r.Err == nil {
-			r.Err = err
-		}
+		r.addErr(err)
 		return
 	}
 	i, _ := slices.BinarySearch(r.Latencies, d)
@@ -83,9 +115,7 @@ func Run(ctx context.Context, load Load, do func(context.Context) error) Result 
 		go func() {
 			defer wg.Done()
 			<-release
-			var lat []time.Duration
-			var errs int
-			var first error
+			var mine Result
 			for ctx.Err() == nil {
 				if limit > 0 {
 					if sent.Add(1) > int64(limit) {
@@ -96,20 +126,13 @@ func Run(ctx context.Context, load Load, do func(context.Context) error) Result 
 				}
 				t0 := time.Now()
 				if err := do(ctx); err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
+					mine.addErr(err)
 					continue
 				}
-				lat = append(lat, time.Since(t0))
+				mine.Latencies = append(mine.Latencies, time.Since(t0))
 			}
 			mu.Lock()
-			res.Latencies = append(res.Latencies, lat...)
-			res.Errors += errs
-			if res.Err == nil {
-				res.Err = first
-			}
+			res.merge(mine)
 			mu.Unlock()
 		}()
 	}

@@ -34,6 +34,7 @@ type Service struct {
 	Functions FunctionGetter
 	Code      CodePather
 	Sandboxes Runner
+	Limiter   *Limiter // nil: no concurrency limit
 	Region    string
 	Account   string
 
@@ -50,9 +51,10 @@ func (s *Service) pick() float64 {
 }
 
 // Invoke resolves ref, checks inv.Payload (replacing an empty one with {}),
-// and for RequestResponse runs the invocation and returns its result. For
-// DryRun it stops after resolving and checking, and returns an empty Result.
-// inv.InvokedARN is set here.
+// and for RequestResponse admits the invocation against the concurrency
+// limits, runs it and returns its result. For DryRun it stops after
+// resolving and checking (using no concurrency), and returns an empty
+// Result. inv.InvokedARN and inv.Release are set here.
 func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
 	fn, err := s.Functions.Function(ctx, ref.Name)
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
@@ -73,8 +75,16 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 		return &lambada.Result{ExecutedVersion: cfg.Version}, nil
 	}
 	inv.InvokedARN = lambada.FunctionARN(s.Region, s.Account, fn.Name, ref.Qualifier)
+	if s.Limiter != nil {
+		if inv.Release, err = s.Limiter.Admit(fn); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := s.Code.Path(ctx, cfg.CodeKey())
 	if err != nil {
+		if inv.Release != nil {
+			inv.Release()
+		}
 		return nil, err
 	}
 	return s.Sandboxes.Run(ctx, &sandbox.Config{

@@ -36,6 +36,7 @@ type accountUsage struct {
 func (s *Server) routeAccount(handle func(string, func(http.ResponseWriter, *http.Request) error)) {
 	handle("GET /2016-08-19/account-settings", s.getAccountSettings)
 	handle("GET /2016-08-19/account-settings/{$}", s.getAccountSettings)
+	s.routeConcurrency(handle)
 }
 
 // getAccountSettings handles GetAccountSettings: the limits, and the code
@@ -45,9 +46,12 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fmt.Errorf("list functions: %w", err)
 	}
-	concurrency := s.Concurrency
-	if concurrency == 0 {
-		concurrency = DefaultConcurrency
+	concurrency := s.accountConcurrency()
+	reserved := 0
+	for _, f := range fns {
+		if f.ReservedConcurrency != nil {
+			reserved += *f.ReservedConcurrency
+		}
 	}
 	out := accountSettings{
 		AccountLimit: accountLimit{
@@ -55,7 +59,7 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request) erro
 			CodeSizeUnzipped:               lambada.MaxUnzippedSize,
 			CodeSizeZipped:                 lambada.MaxZippedSize,
 			ConcurrentExecutions:           concurrency,
-			UnreservedConcurrentExecutions: concurrency, // no reserved concurrency yet
+			UnreservedConcurrentExecutions: concurrency - reserved,
 		},
 		AccountUsage: accountUsage{FunctionCount: int64(len(fns))},
 	}

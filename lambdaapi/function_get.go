@@ -26,6 +26,7 @@ const (
 type getFunctionResponse struct {
 	Configuration *functionConfiguration `json:"Configuration"`
 	Code          functionCodeLocation   `json:"Code"`
+	Concurrency   *concurrencyBody       `json:"Concurrency,omitempty"`
 }
 
 type functionCodeLocation struct {
@@ -87,13 +88,17 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 	if host == "" {
 		host = "localhost"
 	}
-	return writeJSON(w, http.StatusOK, &getFunctionResponse{
+	out := &getFunctionResponse{
 		Configuration: s.render(f.Name, c, qualifier, statusActive),
 		Code: functionCodeLocation{
 			RepositoryType: "S3",
 			Location:       scheme + "://" + host + codePath + c.CodeKey(),
 		},
-	})
+	}
+	if f.ReservedConcurrency != nil {
+		out.Concurrency = &concurrencyBody{ReservedConcurrentExecutions: f.ReservedConcurrency}
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // getFunctionConfiguration handles GetFunctionConfiguration:

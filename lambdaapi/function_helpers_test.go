@@ -79,6 +79,12 @@ type fnEnv struct {
 // newFnEnv starts a server over store (a fresh inmem.Store when nil).
 func newFnEnv(t *testing.T, store lambada.FunctionStore) *fnEnv {
 	t.Helper()
+	return newFnEnvWith(t, store, nil)
+}
+
+// newFnEnvWith is newFnEnv with a chance to configure the server.
+func newFnEnvWith(t *testing.T, store lambada.FunctionStore, configure func(*lambdaapi.Server)) *fnEnv {
+	t.Helper()
 	e := &fnEnv{store: &inmem.Store{}, code: &fnCode{}}
 	if store == nil {
 		store = e.store
@@ -89,6 +95,9 @@ func newFnEnv(t *testing.T, store lambada.FunctionStore) *fnEnv {
 		Region:    fnRegion,
 		Account:   fnAccount,
 		Now:       func() time.Time { return fnNow },
+	}
+	if configure != nil {
+		configure(s)
 	}
 	e.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(e.srv.Close)

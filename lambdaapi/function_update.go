@@ -176,6 +176,9 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return fmt.Errorf("delete function %s: %w", ref.Name, err)
 	}
+	if s.Reservations != nil {
+		s.Reservations.SetReserved(ref.Name, nil)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -38,6 +38,9 @@ type Server struct {
 	Code      CodeStorer
 	Invoker   Invoker
 
+	// Reservations, when set, hears of every reserved-concurrency change.
+	Reservations Reservations
+
 	Region  string
 	Account string
 

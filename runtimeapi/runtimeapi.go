@@ -180,10 +180,8 @@ func renderError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
 	case errors.Is(err, ErrInvalidState):
 		writeError(w, http.StatusForbidden, "InvalidStateTransition", "State transition failed for runtime. Error: "+err.Error())
-	case errors.Is(err, context.Canceled):
-		// The environment is being stopped; the runtime's connection goes too.
-		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.")
-	default:
+	default: // the environment is stopping
+
 		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.")
 	}
 }

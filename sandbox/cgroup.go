@@ -32,9 +32,13 @@ type hierarchy struct {
 	home   string // the server's own cgroup directory
 	parent string // home/lambada: the parent of the environments' cgroups
 
-	mu   sync.Mutex
-	live int // environment cgroups made by this process and not yet removed
-	seq  int
+	mu          sync.Mutex
+	seq         int
+	envs        int           // environments' cgroups not yet released
+	spare       *spare        // v1: a thread waiting in a fresh cgroup (spare.go)
+	filling     chan struct{} // closed when the spare being made is ready or failed
+	orphans     []string      // spares' cgroups to remove once their thread is gone
+	spareFailed bool          // making a spare failed: do not try again
 }
 
 func (h *hierarchy) String() string {
@@ -229,20 +233,16 @@ func (h *hierarchy) makeParent() error {
 	return nil
 }
 
-// newDir makes a fresh directory for an environment's cgroup.
+// newDir makes a fresh cgroup directory, and the parent first if it is
+// missing (this process's last environment, or another process's, took it
+// away).
 func (h *hierarchy) newDir() (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.live == 0 {
-		if err := h.makeParent(); err != nil {
-			return "", err
-		}
-	}
 	h.seq++
 	dir := filepath.Join(h.parent, strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(h.seq))
 	err := os.Mkdir(dir, 0o755)
 	if errors.Is(err, fs.ErrNotExist) {
-		// Another process's last environment took the parent away.
 		if err = h.makeParent(); err == nil {
 			err = os.Mkdir(dir, 0o755)
 		}
@@ -250,18 +250,7 @@ func (h *hierarchy) newDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sandbox: memory cgroup: %w", err)
 	}
-	h.live++
 	return dir, nil
-}
-
-// release forgets a removed environment cgroup; the last one takes the
-// parent with it (unless another process still uses it).
-func (h *hierarchy) release() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.live--; h.live == 0 {
-		_ = syscall.Rmdir(h.parent)
-	}
 }
 
 // writeCgroup writes a control file, which must exist.

@@ -29,6 +29,9 @@ func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool
 	}
 	c.ended = true
 	s.mu.Unlock()
+	if c.inv.Release != nil {
+		c.inv.Release()
+	}
 	s.watchMemory(false)
 	s.out.flush()
 	report := lambada.Report{
@@ -90,8 +93,8 @@ func (s *Sandbox) maxMemoryMB() int {
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
 	if s.cg != nil {
-		if kb, ok := s.cg.peakKB(); ok {
-			s.peakMB = max(s.peakMB, (kb+1023)/1024)
+		if kb, ok := s.cg.peakKB(); ok { // the authority: a process's RSS also counts shared file pages
+			s.peakMB = (kb + 1023) / 1024
 			return s.peakMB
 		}
 	}

@@ -23,28 +23,41 @@ var errNotEntered = errors.New("sandbox: cannot start a process in its memory cg
 // MemorySize, without swap, and every process of the environment is born
 // in it (start).
 type memcg struct {
-	h    *hierarchy
-	dir  string
-	peak *os.File // memory.max_usage_in_bytes (v1) or memory.peak (v2), kept open; nil if absent
-	buf  [32]byte
+	h     *hierarchy
+	dir   string
+	spare *spare   // v1: the thread waiting in dir to fork the process, until start
+	peak  *os.File // memory.max_usage_in_bytes (v1) or memory.peak (v2), kept open; nil if absent
+	buf   [32]byte
 }
 
-// newMemcg makes a cgroup for one environment limited to mb megabytes.
+// newMemcg makes a cgroup for one environment limited to mb megabytes: in
+// v1 the spare's, when one is ready.
 func newMemcg(h *hierarchy, mb int) (*memcg, error) {
-	dir, err := h.newDir()
-	if err != nil {
-		return nil, err
+	h.mu.Lock()
+	h.envs++
+	g := &memcg{h: h, spare: h.spare}
+	h.spare = nil
+	h.fillLocked()
+	h.mu.Unlock()
+	if g.spare != nil {
+		g.dir = g.spare.dir
+	} else {
+		dir, err := h.newDir()
+		if err != nil {
+			h.release(slog.New(slog.DiscardHandler))
+			return nil, err
+		}
+		g.dir = dir
 	}
-	g := &memcg{h: h, dir: dir}
-	if err := setLimit(dir, h.v2, int64(mb)<<20); err != nil {
+	if err := setLimit(g.dir, h.v2, int64(mb)<<20); err != nil {
 		g.remove(slog.New(slog.DiscardHandler))
-		return nil, fmt.Errorf("sandbox: memory cgroup %s: %w", dir, err)
+		return nil, fmt.Errorf("sandbox: memory cgroup %s: %w", g.dir, err)
 	}
 	peak := "memory.max_usage_in_bytes"
 	if h.v2 {
 		peak = "memory.peak" // Linux 5.19 and later
 	}
-	g.peak, _ = os.Open(filepath.Join(dir, peak))
+	g.peak, _ = os.Open(filepath.Join(g.dir, peak))
 	return g, nil
 }
 
@@ -77,11 +90,9 @@ func optional(err error) error {
 // v2 clones the child straight into the cgroup (clone3's
 // CLONE_INTO_CGROUP). v1 has no such thing, but there a cgroup holds
 // threads, not processes, and a child is born in the cgroup of the thread
-// that forks it: start moves a locked OS thread into g, forks from it and
-// moves the thread back. So there is no window in either. The price, in v1,
-// is the kernel's cgroup migration lock: the first migration after a quiet
-// while waits for an RCU grace period (several ms); migrations in quick
-// succession, such as a burst of cold starts, cost tens of µs.
+// that forks it: the spare's thread, already waiting in g, forks it; without
+// a spare, start moves a locked OS thread into g, forks from it and moves
+// the thread back. There is no window in either version.
 func (g *memcg) start(cmd *exec.Cmd) error {
 	if g.h.v2 {
 		d, err := os.Open(g.dir)
@@ -96,7 +107,12 @@ func (g *memcg) start(cmd *exec.Cmd) error {
 		return cmd.Start()
 	}
 	errc := make(chan error, 1)
-	go g.forkInside(cmd, errc)
+	if sp := g.spare; sp != nil {
+		g.spare = nil
+		sp.fork <- forkReq{cmd, errc}
+	} else {
+		go g.forkInside(cmd, errc)
+	}
 	return <-errc
 }
 
@@ -158,25 +174,36 @@ func (g *memcg) oomKilled() bool {
 	return n > 0
 }
 
-// remove kills whatever is left in the cgroup and removes it, once the
-// kernel lets go (a killed process leaves its cgroup only when it is fully
-// gone). It gives up, with a warning, after a few seconds.
+// remove removes the cgroup, once its processes are reaped.
 func (g *memcg) remove(logger *slog.Logger) {
+	if g.spare != nil { // never used
+		close(g.spare.stop)
+		g.spare = nil
+	}
+	removeCgroup(g.dir, logger)
+	g.h.release(logger)
+}
+
+// removeCgroup kills whatever is left in a cgroup and removes it, once the
+// kernel lets go (a killed process, or an ended thread, leaves its cgroup
+// only when it is fully gone). It gives up, with a warning, after a few
+// seconds.
+func removeCgroup(dir string, logger *slog.Logger) {
 	wait := 100 * time.Microsecond
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := syscall.Rmdir(g.dir)
+		err := syscall.Rmdir(dir)
 		if err == nil || errors.Is(err, syscall.ENOENT) {
-			g.h.release()
 			return
 		}
 		if time.Now().After(deadline) {
-			logger.Warn("sandbox: memory cgroup not removed", "cgroup", g.dir, "err", err)
+			logger.Warn("sandbox: memory cgroup not removed", "cgroup", dir, "err", err)
 			return
 		}
-		if procs, _ := os.ReadFile(filepath.Join(g.dir, "cgroup.procs")); len(procs) > 0 {
+		// v1 lists this process while one of its threads is still there.
+		if procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); len(procs) > 0 {
 			for _, f := range bytes.Fields(procs) {
-				if pid, err := strconv.Atoi(string(f)); err == nil && pid > 0 {
+				if pid, err := strconv.Atoi(string(f)); err == nil && pid > 0 && pid != os.Getpid() {
 					_ = syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}

@@ -42,8 +42,12 @@ func (s *Sandbox) watchMemory(on bool) {
 	}
 }
 
-// outOfMemory reports whether the environment was killed for exceeding
-// its memory limit, once its process has exited.
+// outOfMemory reports, once the runtime process has exited, whether the
+// environment ran out of memory: the kernel's OOM killer killed one of its
+// processes (each environment has a fresh cgroup, so any kill counted there
+// is this environment's, even one of a child that the runtime outlived for
+// a while), or the watch killed it. The exit is then reported as
+// Runtime.OutOfMemory instead of Runtime.ExitError, with the same message.
 func (s *Sandbox) outOfMemory() bool {
 	switch {
 	case s.cg != nil:

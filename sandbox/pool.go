@@ -35,13 +35,16 @@ type pool struct {
 	retired bool
 }
 
-// Run runs inv on an environment for cfg and returns its result. A
+// Run runs inv on an environment for cfg and returns its result. It calls
+// inv.Release exactly once, whatever happens: when the environment is done
+// with the invocation, or before returning if none took it. A
 // configuration whose Generation is newer than the pool's replaces the pool:
 // new invocations start new environments, in-flight ones finish on the old
 // code, and old environments are stopped as they become idle.
 func (m *Manager) Run(ctx context.Context, cfg *Config, inv *lambada.Invocation) (*lambada.Result, error) {
 	p, err := m.pool(cfg)
 	if err != nil {
+		release(inv)
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -51,16 +54,28 @@ func (m *Manager) Run(ctx context.Context, cfg *Config, inv *lambada.Invocation)
 			s, err = p.start()
 			var se *StartError
 			if errors.As(err, &se) {
+				release(inv)
 				return p.startFailure(inv, se.Fault, time.Since(t0)), nil
 			} else if err != nil {
+				release(inv)
 				return nil, err
 			}
 		}
 		res, err := s.Invoke(ctx, inv)
-		if errors.Is(err, errGone) && attempt < 3 {
+		switch {
+		case errors.Is(err, errGone) && attempt < 3:
 			continue // it died while idle; take another
+		case errors.Is(err, errGone), errors.Is(err, errBusy):
+			release(inv) // no environment took it
 		}
 		return res, err
+	}
+}
+
+// release frees inv's concurrency when no environment took it.
+func release(inv *lambada.Invocation) {
+	if inv.Release != nil {
+		inv.Release()
 	}
 }
 

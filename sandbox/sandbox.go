@@ -1,9 +1,11 @@
 // Package sandbox owns execution environments: one process group each,
 // started with Lambda's environment, serving its own Runtime API (package
 // runtimeapi) on a loopback port, with its output captured per invocation.
-// It enforces timeouts and resets an environment after a timeout, an exit or
-// an init failure, and keeps a pool of warm environments per function
-// version. It knows nothing of HTTP callers or stores.
+// It enforces timeouts and memory limits (a memory cgroup per environment,
+// or a watch of resident memory where the host has none: cgroup.go), resets
+// an environment after a timeout, an exit, an out-of-memory kill or an init
+// failure, and keeps a pool of warm environments per function version. It
+// knows nothing of HTTP callers or stores.
 //
 // Lifecycle of an environment: Start execs the bootstrap; the runtime's first
 // GET next ends init. Invoke reserves the environment for one invocation and
@@ -60,6 +62,9 @@ type LogSink interface {
 // errGone means the environment died before it took the invocation; the
 // caller may try another one.
 var errGone = errors.New("sandbox: environment is gone")
+
+// errBusy means the environment was handed to two invocations: a bug.
+var errBusy = errors.New("sandbox: environment handed to two invocations")
 
 var _ runtimeapi.Runtime = (*Sandbox)(nil)
 
@@ -203,7 +208,7 @@ func (s *Sandbox) Invoke(ctx context.Context, inv *lambada.Invocation) (*lambada
 	}
 	if s.cur != nil {
 		s.mu.Unlock()
-		return nil, errors.New("sandbox: environment handed to two invocations")
+		return nil, errBusy
 	}
 	c.cold = !s.initDone
 	s.cur = c
@@ -246,6 +251,9 @@ func (s *Sandbox) withdraw(c *call) {
 	// initialising will pool itself when it first asks for work.
 	release := s.initDone && !s.dead
 	s.mu.Unlock()
+	if c.inv.Release != nil {
+		c.inv.Release()
+	}
 	s.watchMemory(false)
 	if release {
 		s.onIdle(s)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,6 +86,7 @@ type benchConfig struct {
 	InProcess   bool
 	FunctionZip string
 	Check       bool
+	Keep        bool
 }
 
 // benchLevels are the concurrency levels of the warm loads; the first is
@@ -106,6 +109,7 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	fs.BoolVar(&cfg.InProcess, "in-process", false, "run the node inside this process (its CPU time cannot be told apart)")
 	fs.StringVar(&cfg.FunctionZip, "function-zip", "", "the test function's deployment package (default: built from internal/testfn/fn)")
 	fs.BoolVar(&cfg.Check, "check", false, "fail when a measured figure misses its target")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory: the node's log (serve.log) and data")
 	fs.Usage = func() {
 		fmt.Fprint(c.Stderr, benchUsage)
 		fs.PrintDefaults()
@@ -169,7 +173,9 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	defer removeTree(dir)
+	if !cfg.Keep {
+		defer removeTree(dir)
+	}
 
 	zipped, bootstrap, err := benchFunction(dir, cfg.FunctionZip)
 	if err != nil {
@@ -250,11 +256,20 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	}
 	for _, e := range []struct {
 		what string
-		err  error
-	}{{"warm", firstErr(r.Warm)}, {"floor", firstErr(r.Floor)}, {"cold", resultErr(r.Cold)}, {"bare", resultErr(r.Bare)}, {"burst", resultErr(r.Burst)}} {
-		if e.err != nil {
-			fmt.Fprintf(c.Stdout, "first %s error: %v\n", e.what, e.err)
+		r    *bench.Result
+	}{{"warm", mergeLevels(r.Warm)}, {"floor", mergeLevels(r.Floor)}, {"cold", r.Cold}, {"bare", r.Bare}, {"burst", r.Burst}} {
+		if e.r != nil && e.r.Errors > 0 {
+			fmt.Fprintf(c.Stdout, "\n%s errors by kind:\n", e.what)
+			kinds := slices.Collect(maps.Keys(e.r.Kinds))
+			slices.SortFunc(kinds, func(a, b string) int { return e.r.Kinds[b] - e.r.Kinds[a] })
+			for _, k := range kinds {
+				fmt.Fprintf(c.Stdout, "  %5d × %s\n", e.r.Kinds[k], k)
+			}
+			fmt.Fprintf(c.Stdout, "  the first: %v\n", e.r.Err)
 		}
+	}
+	if cfg.Keep {
+		fmt.Fprintf(c.Stdout, "\nthe node's log and data are kept in %s\n", dir)
 	}
 	if cfg.Check && r.Failed() {
 		return errors.New("a target was missed")
@@ -339,10 +354,13 @@ func coldStarts(ctx context.Context, api *lambda.Client, c *http.Client, endpoin
 	return cold, bare
 }
 
+// burstDeadline bounds a burst: its function's timeout is 30 s.
+const burstDeadline = time.Minute
+
 // burst sends n simultaneous invocations that each sleep for sleep, with a
 // client of its own.
 func burst(ctx context.Context, u string, n int, sleep time.Duration) bench.Result {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, burstDeadline)
 	defer cancel()
 	c := bench.NewClient(n)
 	defer c.CloseIdleConnections()
@@ -435,8 +453,10 @@ func (c *benchCommand) startChild(ctx context.Context, dir string) (*benchServer
 	s := &benchServer{URL: "http://" + addr, Pid: cmd.Process.Pid, close: stop,
 		Desc: fmt.Sprintf("in a child process ('lambada serve', pid %d) at http://%s", cmd.Process.Pid, addr)}
 	deadline := time.Now().Add(30 * time.Second)
+	probe := bench.NewClient(1)
+	defer probe.CloseIdleConnections()
 	for {
-		resp, err := http.Get(s.URL + "/2015-03-31/functions/")
+		resp, err := probe.Get(s.URL + "/2015-03-31/functions/")
 		if err == nil {
 			resp.Body.Close()
 			return s, nil
@@ -543,18 +563,21 @@ func removeTree(dir string) {
 	_ = os.RemoveAll(dir)
 }
 
-func firstErr(results map[int]bench.Result) error {
+// mergeLevels is the errors of the results of every level.
+func mergeLevels(results map[int]bench.Result) *bench.Result {
+	var all bench.Result
 	for _, l := range benchLevels {
-		if err := results[l].Err; err != nil {
-			return err
+		r := results[l]
+		all.Errors += r.Errors
+		if all.Err == nil {
+			all.Err = r.Err
+		}
+		for k, n := range r.Kinds {
+			if all.Kinds == nil {
+				all.Kinds = map[string]int{}
+			}
+			all.Kinds[k] += n
 		}
 	}
-	return nil
-}
-
-func resultErr(r *bench.Result) error {
-	if r == nil {
-		return nil
-	}
-	return r.Err
+	return &all
 }

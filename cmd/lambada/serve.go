@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/funclog"
 	"github.com/lambada-dev/lambada/invoke"
@@ -32,11 +33,15 @@ type Main struct {
 	Account string
 	Logger  *slog.Logger
 
+	// Concurrency is the account's concurrency limit (default 1000).
+	Concurrency int
+
 	// Server timeouts for requests other than a synchronous invocation's
 	// wait, which has none.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
 	node      *jetstream.Node
+	limiter   *invoke.Limiter
 	sandboxes *sandbox.Manager
 	ln        net.Listener
 	srv       *http.Server
@@ -67,6 +72,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
+	if m.Concurrency == 0 {
+		m.Concurrency = lambada.DefaultConcurrency
+	}
+	limiter := invoke.NewLimiter(m.Concurrency)
+	m.limiter = limiter
+	fns, err := m.node.Functions.Functions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range fns {
+		limiter.SetReserved(f.Name, f.ReservedConcurrency)
+	}
 	logs := &funclog.Book{Logger: m.Logger.With("component", "function")}
 	m.sandboxes = &sandbox.Manager{Logs: logs, Logger: m.Logger.With("component", "sandbox")}
 	api := &lambdaapi.Server{
@@ -76,12 +93,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			Functions: m.node.Functions,
 			Code:      code,
 			Sandboxes: m.sandboxes,
+			Limiter:   limiter,
 			Region:    m.Region,
 			Account:   m.Account,
 		},
-		Region:  m.Region,
-		Account: m.Account,
-		Logger:  m.Logger.With("component", "api"),
+		Region:       m.Region,
+		Account:      m.Account,
+		Concurrency:  m.Concurrency,
+		Reservations: limiter,
+		Logger:       m.Logger.With("component", "api"),
 	}
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return err
@@ -143,6 +163,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&m.Data, "data", ".lambada", "directory of the store and the code cache")
 	fs.StringVar(&m.Region, "region", "us-east-1", "the region this node answers as")
 	fs.StringVar(&m.Account, "account", "000000000000", "the account id in ARNs")
+	fs.IntVar(&m.Concurrency, "concurrency", lambada.DefaultConcurrency, "the account's concurrency limit: executions at once")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
 		fs.PrintDefaults()

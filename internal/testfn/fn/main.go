@@ -72,6 +72,13 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		hoard = append(hoard, b)
 		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
 		return map[string]int{"allocatedMB": ev.Size, "pid": os.Getpid()}, nil
+	case "wait": // until the file mark exists (the test releases it), then as noop
+		for {
+			if _, err := os.Stat(ev.Mark); err == nil {
+				return nil, nil
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
 	case "file": // a file of the deployment package, read after ms
 		if ev.Mark != "" { // tells the test the invocation has started
 			_ = os.WriteFile(ev.Mark, nil, 0o644)

@@ -1,0 +1,82 @@
+package lambdaapi_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/lambada-dev/lambada/lambdaapi"
+)
+
+// reservations records what the control plane tells the limiter.
+type reservations map[string]*int
+
+func (r reservations) SetReserved(function string, n *int) { r[function] = n }
+
+func TestFunctionConcurrency(t *testing.T) {
+	told := reservations{}
+	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = 105; s.Reservations = told })
+	ctx := context.Background()
+	e.MustCreate(t, "cf")
+	e.MustCreate(t, "other")
+
+	got, err := e.client.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("cf")})
+	if err != nil || got.ReservedConcurrentExecutions != nil {
+		t.Fatalf("unset: %v %v", err, got)
+	}
+	put, err := e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("cf"), ReservedConcurrentExecutions: aws.Int32(5)})
+	if err != nil || aws.ToInt32(put.ReservedConcurrentExecutions) != 5 || told["cf"] == nil || *told["cf"] != 5 {
+		t.Fatalf("put: %v %v, limiter told %v", err, put, told["cf"])
+	}
+	got, err = e.client.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("cf")})
+	if err != nil || aws.ToInt32(got.ReservedConcurrentExecutions) != 5 {
+		t.Fatalf("get: %v %v", err, got)
+	}
+	fn, err := e.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("cf")})
+	if err != nil || fn.Concurrency == nil || aws.ToInt32(fn.Concurrency.ReservedConcurrentExecutions) != 5 {
+		t.Fatalf("GetFunction's Concurrency: %v %+v", err, fn.Concurrency)
+	}
+	acct, err := e.client.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+	if err != nil || acct.AccountLimit.ConcurrentExecutions != 105 || aws.ToInt32(acct.AccountLimit.UnreservedConcurrentExecutions) != 100 {
+		t.Fatalf("account settings: %v %+v", err, acct.AccountLimit)
+	}
+
+	floor := "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100]."
+	_, err = e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("other"), ReservedConcurrentExecutions: aws.Int32(1)})
+	wantAPIError(t, err, "InvalidParameterValueException", floor)
+	_, err = e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("cf"), ReservedConcurrentExecutions: aws.Int32(6)})
+	wantAPIError(t, err, "InvalidParameterValueException", floor)
+	_, err = e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("cf:1"), ReservedConcurrentExecutions: aws.Int32(1)})
+	wantAPIError(t, err, "InvalidParameterValueException", "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
+	_, err = e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("missing"), ReservedConcurrentExecutions: aws.Int32(1)})
+	wantAPIError(t, err, "ResourceNotFoundException", "Function not found: "+arn("missing")+":$LATEST")
+	_, err = e.client.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("missing")})
+	wantAPIError(t, err, "ResourceNotFoundException", "Function not found: "+arn("missing")+":$LATEST")
+	status, typ, body := e.do(t, "PUT", "/2017-10-31/functions/other/concurrency", `{"ReservedConcurrentExecutions":1}`)
+	if status != 400 || typ != "InvalidParameterValueException" || body != `{"message":"`+floor+`"}`+"\n" {
+		t.Fatalf("the floor error carries no Type: %d %s %s", status, typ, body)
+	}
+	status, typ, _ = e.do(t, "PUT", "/2017-10-31/functions/other/concurrency", `{}`)
+	if status != 400 || typ != "ValidationException" {
+		t.Fatalf("no ReservedConcurrentExecutions: %d %s", status, typ)
+	}
+
+	if _, err := e.client.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("cf")}); err != nil || told["cf"] != nil {
+		t.Fatalf("delete: %v, limiter told %v", err, told["cf"])
+	}
+	acct, _ = e.client.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+	if aws.ToInt32(acct.AccountLimit.UnreservedConcurrentExecutions) != 105 {
+		t.Fatalf("unreserved after delete: %d", aws.ToInt32(acct.AccountLimit.UnreservedConcurrentExecutions))
+	}
+	// Reserving zero is allowed (it throttles every synchronous invocation).
+	if _, err := e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("cf"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatalf("reserve 0: %v", err)
+	}
+	if _, err := e.client.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("cf")}); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := told["cf"]; !ok || v != nil {
+		t.Fatalf("deleting the function did not clear its reservation")
+	}
+}

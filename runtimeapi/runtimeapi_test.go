@@ -1,0 +1,147 @@
+package runtimeapi
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// fakeRuntime records what the handlers deliver.
+type fakeRuntime struct {
+	event     *Event
+	respondID string
+	resp      Response
+	respErr   error
+	initResp  *Response
+}
+
+func (f *fakeRuntime) Next(context.Context) (*Event, error) { return f.event, nil }
+
+func (f *fakeRuntime) Respond(id string, r Response) error {
+	f.respondID, f.resp = id, r
+	return f.respErr
+}
+
+func (f *fakeRuntime) InitError(r Response) error {
+	f.initResp = &r
+	return nil
+}
+
+func serve(t *testing.T, rt Runtime) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(NewHandler(rt))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestNext_Headers(t *testing.T) {
+	rt := &fakeRuntime{event: &Event{RequestID: "id-1", DeadlineMs: 1700000000123, InvokedARN: "arn:aws:lambda:us-east-1:000000000000:function:f:live",
+		TraceID: "Root=1-2-3;Sampled=0", ClientContext: []byte(`{"custom":{}}`), Payload: []byte(`{"a":1}`)}}
+	srv := serve(t, rt)
+	resp, err := http.Get(srv.URL + "/2018-06-01/runtime/invocation/next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := map[string]string{
+		"Lambda-Runtime-Aws-Request-Id":       "id-1",
+		"Lambda-Runtime-Deadline-Ms":          "1700000000123",
+		"Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:000000000000:function:f:live",
+		"Lambda-Runtime-Trace-Id":             "Root=1-2-3;Sampled=0",
+		"Lambda-Runtime-Client-Context":       `{"custom":{}}`,
+		"Content-Type":                        "application/json",
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if resp.StatusCode != 200 || string(body) != `{"a":1}` {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// post sends body chunked (as aws-lambda-go does), with trailers.
+func post(t *testing.T, url string, header http.Header, body string, trailer http.Header) (int, string) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, url, pr)
+	req.Header = header
+	req.ContentLength = -1
+	req.Trailer = http.Header{}
+	for k := range trailer {
+		req.Trailer[k] = nil
+	}
+	go func() {
+		_, _ = io.WriteString(pw, body)
+		for k, v := range trailer {
+			req.Trailer[k] = v
+		}
+		pw.Close()
+	}()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestResponseAndErrors(t *testing.T) {
+	rt := &fakeRuntime{}
+	srv := serve(t, rt)
+	base := srv.URL + "/2018-06-01/runtime/"
+
+	status, body := post(t, base+"invocation/id-1/response", http.Header{"Content-Type": {"application/octet-stream"}}, `{"ok":true}`, nil)
+	if status != 202 || body != `{"status":"OK"}`+"\n" || rt.respondID != "id-1" || string(rt.resp.Body) != `{"ok":true}` || rt.resp.Error {
+		t.Fatalf("response: %d %s %+v", status, body, rt.resp)
+	}
+
+	// aws-lambda-go reports a failure to read its handler's result in trailers.
+	errBody := `{"errorMessage":"broken","errorType":"ReadError"}`
+	status, _ = post(t, base+"invocation/id-1/response", http.Header{}, `partial`, http.Header{
+		"Lambda-Runtime-Function-Error-Type": {"ReadError"},
+		"Lambda-Runtime-Function-Error-Body": {base64.StdEncoding.EncodeToString([]byte(errBody))},
+	})
+	if status != 202 || !rt.resp.Error || rt.resp.ErrorType != "ReadError" || string(rt.resp.Body) != errBody {
+		t.Fatalf("trailer error: %d %+v", status, rt.resp)
+	}
+
+	status, _ = post(t, base+"invocation/id-1/error", http.Header{"Lambda-Runtime-Function-Error-Type": {"Runtime.Custom"}}, `{"errorMessage":"m"}`, nil)
+	if status != 202 || !rt.resp.Error || rt.resp.ErrorType != "Runtime.Custom" || string(rt.resp.Body) != `{"errorMessage":"m"}` {
+		t.Fatalf("error: %d %+v", status, rt.resp)
+	}
+
+	status, body = post(t, base+"invocation/id-1/response", http.Header{}, strings.Repeat("x", lambada.MaxResponsePayload+1), nil)
+	if status != 413 || !rt.resp.TooLarge || body != `{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}`+"\n" {
+		t.Fatalf("too large: %d %s", status, body)
+	}
+
+	status, _ = post(t, base+"init/error", http.Header{"Lambda-Runtime-Function-Error-Type": {"Runtime.ImportModuleError"}}, `{"errorMessage":"no"}`, nil)
+	if status != 202 || rt.initResp == nil || rt.initResp.ErrorType != "Runtime.ImportModuleError" {
+		t.Fatalf("init error: %d %+v", status, rt.initResp)
+	}
+
+	for _, tc := range []struct {
+		err    error
+		status int
+		body   string
+	}{
+		{ErrInvalidRequestID, 400, `{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}`},
+		{ErrInvalidState, 403, `"errorType":"InvalidStateTransition"`},
+	} {
+		rt.respErr = tc.err
+		status, body := post(t, base+"invocation/other/response", http.Header{}, `{}`, nil)
+		if status != tc.status || !strings.Contains(body, tc.body) {
+			t.Errorf("%v: %d %s", tc.err, status, body)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package sandbox
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// memoryModes are the ways an environment's memory can be limited; each
+// test runs in every one the host offers.
+var memoryModes = []string{"cgroup-v2", "cgroup-v1", "watch"}
+
+// useMemoryMode makes the environments started from now on use mode, or
+// skips the test where the host does not offer it. It returns the hierarchy
+// (nil for "watch"). Call it before newManager, so that the manager closes
+// first.
+func useMemoryMode(t *testing.T, mode string) *hierarchy {
+	t.Helper()
+	var h *hierarchy
+	if mode != "watch" {
+		var err error
+		if h, err = testHierarchy(mode == "cgroup-v2"); err != nil {
+			t.Skipf("%s with the memory controller is not available on this host: %v", mode, err)
+		}
+	}
+	old := hostHierarchy
+	hostHierarchy = func(*slog.Logger) *hierarchy { return h }
+	t.Cleanup(func() { hostHierarchy = old })
+	return h
+}
+
+// testHierarchy finds a usable hierarchy of one version, independently of
+// the one the package detected.
+func testHierarchy(v2 bool) (*hierarchy, error) {
+	mountinfo, err1 := os.ReadFile("/proc/self/mountinfo")
+	self, err2 := os.ReadFile("/proc/self/cgroup")
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	errs := []error{errors.New("no mounted hierarchy shows this process's cgroup")}
+	for _, h := range candidates(mountinfo, self) {
+		if h.v2 != v2 {
+			continue
+		}
+		err := h.probe()
+		if err == nil {
+			return h, nil
+		}
+		errs = append(errs[:0], err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// envCgroup returns the cgroup directory that process pid is in, which must
+// be an environment's cgroup of h.
+func envCgroup(t *testing.T, h *hierarchy, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, v1 := parseProcCgroup(b)
+	path := v1
+	if h.v2 {
+		path = v2
+	}
+	if !strings.Contains(path, "/lambada/") {
+		t.Fatalf("process %d is in cgroup %q, not in an environment's cgroup", pid, path)
+	}
+	return filepath.Join(h.parent, filepath.Base(path))
+}
+
+var maxMemoryRE = regexp.MustCompile(`Max Memory Used: (\d+) MB`)
+
+func maxMemoryUsed(t *testing.T, tail []byte) int {
+	t.Helper()
+	m := maxMemoryRE.FindSubmatch(tail)
+	if m == nil {
+		t.Fatalf("no Max Memory Used in\n%s", tail)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// waitGone polls until path no longer exists.
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still exists", path)
+		}
+	}
+}
+
+func TestMemory_OutOfMemory(t *testing.T) {
+	for _, mode := range memoryModes {
+		t.Run(mode, func(t *testing.T) {
+			h := useMemoryMode(t, mode)
+			m, _ := newManager(t)
+			cfg := testConfig(30*time.Second, nil)
+			a := mustEcho(t, m, cfg)
+			var dir string
+			if h != nil {
+				dir = envCgroup(t, h, a.PID)
+			}
+			// The watch needs the memory to stay a while: it samples.
+			inv := invocation(`{"action":"alloc","size":512,"ms":20000}`)
+			res := mustRun(t, m, cfg, inv)
+			want := `{"errorType":"Runtime.OutOfMemory","errorMessage":"RequestId: ` + inv.RequestID +
+				` Error: Runtime exited with error: signal: killed"}`
+			if res.FunctionError != "Unhandled" || string(res.Payload) != want {
+				t.Fatalf("result %q %s, want Unhandled %s", res.FunctionError, res.Payload, want)
+			}
+			tail := string(res.LogTail)
+			for _, line := range []string{
+				"\tStatus: error\tError Type: Runtime.OutOfMemory\t\n",
+				"RequestId: " + inv.RequestID + " Error: Runtime exited with error: signal: killed\nRuntime.OutOfMemory\n",
+			} {
+				if !strings.Contains(tail, line) {
+					t.Errorf("tail lacks %q:\n%s", line, tail)
+				}
+			}
+			if used := maxMemoryUsed(t, res.LogTail); used < 128 || (h != nil && used != 128) {
+				t.Errorf("Max Memory Used: %d MB after an out-of-memory kill at 128 MB", used)
+			}
+			b := mustEcho(t, m, cfg)
+			if b.PID == a.PID || b.Invocations != 1 {
+				t.Fatalf("the next invocation ran in pid %d (invocation %d), want a fresh environment", b.PID, b.Invocations)
+			}
+			if h != nil {
+				waitGone(t, dir)
+				if dir == envCgroup(t, h, b.PID) {
+					t.Errorf("the fresh environment reuses cgroup %s", dir)
+				}
+			}
+		})
+	}
+}
+
+func TestMemory_UnderLimit(t *testing.T) {
+	for _, mode := range memoryModes {
+		t.Run(mode, func(t *testing.T) {
+			useMemoryMode(t, mode)
+			m, _ := newManager(t)
+			cfg := testConfig(10*time.Second, nil)
+			a := mustEcho(t, m, cfg)
+			res := mustRun(t, m, cfg, invocation(`{"action":"alloc","size":64}`))
+			if res.FunctionError != "" || !strings.Contains(string(res.Payload), `"allocatedMB":64`) {
+				t.Fatalf("result %q %s", res.FunctionError, res.Payload)
+			}
+			if used := maxMemoryUsed(t, res.LogTail); used < 64 || used > 128 {
+				t.Errorf("Max Memory Used: %d MB after allocating 64 MB", used)
+			}
+			if b := mustEcho(t, m, cfg); b.PID != a.PID {
+				t.Errorf("environment reset after an allocation under the limit")
+			}
+		})
+	}
+}
+
+// An environment's cgroup has its limit, holds its processes and none of
+// the server's threads, and is gone once the environment is closed.
+func TestMemory_CgroupLifecycle(t *testing.T) {
+	for _, mode := range memoryModes[:2] {
+		t.Run(mode, func(t *testing.T) {
+			h := useMemoryMode(t, mode)
+			m, _ := newManager(t)
+			cfg := testConfig(10*time.Second, nil)
+			cfg.MemorySize = 256
+			a := mustEcho(t, m, cfg)
+			dir := envCgroup(t, h, a.PID)
+			limits := map[string]string{"memory.limit_in_bytes": "268435456", "memory.memsw.limit_in_bytes": "268435456"}
+			if h.v2 {
+				limits = map[string]string{"memory.max": "268435456", "memory.swap.max": "0", "memory.oom.group": "1"}
+			}
+			for file, want := range limits {
+				b, err := os.ReadFile(filepath.Join(dir, file))
+				if got := strings.TrimSpace(string(b)); err == nil && got != want {
+					t.Errorf("%s = %s, want %s", file, got, want)
+				}
+			}
+			procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+			if f := strings.Fields(string(procs)); len(f) != 1 || f[0] != strconv.Itoa(a.PID) {
+				t.Errorf("cgroup.procs = %q, want only the runtime %d", procs, a.PID)
+			}
+			mustHoldNoThreadOfOurs(t, dir)
+			m.Close()
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s remains after Close: %v", dir, err)
+			}
+			mustBeIdle(t, h)
+		})
+	}
+}
+
+// mustHoldNoThreadOfOurs checks that no thread of this process is in the
+// cgroup dir (v1 lists threads in tasks; v2's cgroup.threads), polling for
+// a while: a spare's thread leaves when it has ended.
+func mustHoldNoThreadOfOurs(t *testing.T, dir string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
+		if err != nil {
+			tasks, err = os.ReadFile(filepath.Join(dir, "cgroup.threads"))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours := ""
+		for _, tid := range strings.Fields(string(tasks)) {
+			if _, err := os.Stat("/proc/self/task/" + tid); err == nil {
+				ours = tid
+			}
+		}
+		if ours == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %s of this process is in %s", ours, dir)
+		}
+	}
+}
+
+// mustBeIdle checks that h holds nothing once its environments are gone.
+func mustBeIdle(t *testing.T, h *hierarchy) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.envs != 0 || h.spare != nil || h.filling != nil || len(h.orphans) != 0 {
+		t.Errorf("hierarchy not idle: %d environments, spare %v, filling %v, orphans %q", h.envs, h.spare, h.filling != nil, h.orphans)
+	}
+}
