@@ -10,20 +10,44 @@ import (
 	"github.com/lambada-dev/lambada"
 )
 
+// DefaultKeepWarm is how long an idle environment is kept for reuse.
+const DefaultKeepWarm = 10 * time.Minute
+
 // Manager keeps one pool of execution environments per function version and
 // runs invocations on them: a warm idle environment when there is one, a new
-// one otherwise. Cold starts of different invocations run in parallel.
+// one otherwise. Cold starts of different invocations run in parallel. Idle
+// environments are stopped after KeepWarm, and, when a new environment
+// would not fit in the memory budget, least recently used first.
 type Manager struct {
 	Logs   LogSink      // required
 	Logger *slog.Logger // defaults to discarding
 
+	// KeepWarm is how long an idle environment is kept (DefaultKeepWarm
+	// when zero).
+	KeepWarm time.Duration
+	// MemoryMB is the node's budget for the memory live environments
+	// actually use (not their MemorySize, which is only a ceiling); zero
+	// means no budget.
+	MemoryMB int
+	// Now is the clock of idle times (time.Now when nil).
+	Now func() time.Time
+
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
-	envs   map[*Sandbox]struct{} // every live environment, of every pool
+	envs   map[*Sandbox]*envState // every live environment, of every pool
+	usedMB int                    // Σ envState.memMB
 	closed bool
+	reaper reaper
 }
 
 type poolKey struct{ function, version string }
+
+// envState is the Manager's view of one live environment (guarded by
+// Manager.mu).
+type envState struct {
+	pool  *pool
+	memMB int // what it counts against the budget: measured, or the estimate it started with
+}
 
 // pool holds the environments of one function version at one generation of
 // its configuration.
@@ -31,8 +55,15 @@ type pool struct {
 	m       *Manager
 	cfg     *Config
 	mu      sync.Mutex
-	idle    []*Sandbox // most recently used last
+	idle    []idleEnv // most recently used last
 	retired bool
+
+	peakMB int // the most any of its environments was seen to use (Manager.mu)
+}
+
+type idleEnv struct {
+	s     *Sandbox
+	since time.Time
 }
 
 // Run runs inv on an environment for cfg and returns its result. It calls
@@ -86,6 +117,7 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 	if m.closed {
 		return nil, errors.New("sandbox: manager is closed")
 	}
+	m.startReaper()
 	p := m.pools[key]
 	if p == nil || cfg.Generation > p.cfg.Generation {
 		if p != nil {
@@ -102,15 +134,21 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 	return p, nil
 }
 
-// start starts a new environment, reserved for the caller.
+// start starts a new environment, reserved for the caller, once the memory
+// budget has room for it.
 func (p *pool) start() (*Sandbox, error) {
 	m := p.m
 	logger := m.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	est, err := m.makeRoom(p)
+	if err != nil {
+		return nil, err
+	}
 	s, err := start(p.cfg, m.Logs, logger, p.put, p.remove)
 	if err != nil {
+		m.unreserve(est)
 		return nil, err
 	}
 	// Starts run in parallel; registering afterwards still lets Close see
@@ -119,9 +157,11 @@ func (p *pool) start() (*Sandbox, error) {
 	closed := m.closed
 	if !closed {
 		if m.envs == nil {
-			m.envs = make(map[*Sandbox]struct{})
+			m.envs = make(map[*Sandbox]*envState)
 		}
-		m.envs[s] = struct{}{}
+		m.envs[s] = &envState{pool: p, memMB: est}
+	} else {
+		m.usedMB -= est
 	}
 	m.mu.Unlock()
 	if closed {
@@ -136,8 +176,8 @@ func (p *pool) take() *Sandbox {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := len(p.idle); n > 0 {
-		s := p.idle[n-1]
-		p.idle[n-1] = nil
+		s := p.idle[n-1].s
+		p.idle[n-1] = idleEnv{}
 		p.idle = p.idle[:n-1]
 		s.inPool = false
 		return s
@@ -146,8 +186,10 @@ func (p *pool) take() *Sandbox {
 }
 
 // put returns an environment whose runtime waits for work. Putting one that
-// is already idle (its runtime asked again) or dead changes nothing.
+// is already idle (its runtime asked again) or dead changes nothing. It also
+// counts what the environment now uses against the budget.
 func (p *pool) put(s *Sandbox) {
+	p.m.noteMemory(s)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
@@ -156,24 +198,34 @@ func (p *pool) put(s *Sandbox) {
 	case s.inPool || s.isDead():
 	default:
 		s.inPool = true
-		p.idle = append(p.idle, s)
+		p.idle = append(p.idle, idleEnv{s: s, since: p.m.now()})
 	}
 }
 
 // remove forgets an environment whose process has exited.
 func (p *pool) remove(s *Sandbox) {
 	p.mu.Lock()
-	for i, t := range p.idle {
-		if t == s {
+	p.unidleLocked(s)
+	p.mu.Unlock()
+	m := p.m
+	m.mu.Lock()
+	if st, ok := m.envs[s]; ok {
+		m.usedMB -= st.memMB
+		delete(m.envs, s)
+	}
+	m.mu.Unlock()
+}
+
+// unidleLocked takes s out of the idle list, if it is there.
+func (p *pool) unidleLocked(s *Sandbox) bool {
+	for i, e := range p.idle {
+		if e.s == s {
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
 			s.inPool = false
-			break
+			return true
 		}
 	}
-	p.mu.Unlock()
-	p.m.mu.Lock()
-	delete(p.m.envs, s)
-	p.m.mu.Unlock()
+	return false
 }
 
 // retire stops the idle environments; busy ones stop when they come back.
@@ -183,8 +235,8 @@ func (p *pool) retire() {
 	idle := p.idle
 	p.idle = nil
 	p.mu.Unlock()
-	for _, s := range idle {
-		s.stop()
+	for _, e := range idle {
+		e.s.stop()
 	}
 }
 
@@ -200,6 +252,7 @@ func (m *Manager) Close() error {
 		envs = append(envs, s)
 	}
 	m.mu.Unlock()
+	m.reaper.stop()
 	for _, p := range pools {
 		p.retire()
 	}

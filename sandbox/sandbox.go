@@ -467,9 +467,9 @@ func (s *Sandbox) wait() {
 	s.out.closeRead()
 	s.closeStatus()
 	s.releaseMemory()
-	close(s.exited)
 	_ = s.srv.Close()
-	s.onGone(s)
+	s.onGone(s) // before exited: Close returns once the pool has forgotten s
+	close(s.exited)
 }
 
 // exitReason is AWS's text for how a runtime process ended.

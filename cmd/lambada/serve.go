@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +37,11 @@ type Main struct {
 
 	// Concurrency is the account's concurrency limit (default 1000).
 	Concurrency int
+	// KeepWarm is how long idle environments are kept (default 10 min).
+	KeepWarm time.Duration
+	// MemoryMB is the budget for the memory live environments use; zero
+	// means no budget.
+	MemoryMB int
 
 	// Server timeouts for requests other than a synchronous invocation's
 	// wait, which has none.
@@ -85,7 +92,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		limiter.SetReserved(f.Name, f.ReservedConcurrency)
 	}
 	logs := &funclog.Book{Logger: m.Logger.With("component", "function")}
-	m.sandboxes = &sandbox.Manager{Logs: logs, Logger: m.Logger.With("component", "sandbox")}
+	m.sandboxes = &sandbox.Manager{Logs: logs, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB}
 	api := &lambdaapi.Server{
 		Functions: m.node.Functions,
 		Code:      code,
@@ -152,6 +159,27 @@ func (m *Main) close() error {
 	return errors.Join(errs...)
 }
 
+// defaultMemoryMB is most (80%) of the machine's memory, from /proc/meminfo;
+// zero (no budget) where it cannot be read.
+func defaultMemoryMB() int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	return parseMemTotalMB(string(b)) * 8 / 10
+}
+
+// parseMemTotalMB returns the MemTotal line of /proc/meminfo in MB.
+func parseMemTotalMB(meminfo string) int {
+	for _, line := range strings.Split(meminfo, "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 // serveCommand is `lambada serve`.
 type serveCommand struct{ Stderr io.Writer }
 
@@ -164,6 +192,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&m.Region, "region", "us-east-1", "the region this node answers as")
 	fs.StringVar(&m.Account, "account", "000000000000", "the account id in ARNs")
 	fs.IntVar(&m.Concurrency, "concurrency", lambada.DefaultConcurrency, "the account's concurrency limit: executions at once")
+	fs.DurationVar(&m.KeepWarm, "keep-warm", sandbox.DefaultKeepWarm, "how long an idle execution environment is kept for reuse")
+	fs.IntVar(&m.MemoryMB, "memory", defaultMemoryMB(), "MB that live execution environments may use together (idle ones are stopped, least recently used first, to make room); 0 for no budget")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
 		fs.PrintDefaults()

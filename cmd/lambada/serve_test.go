@@ -335,3 +335,12 @@ func TestServe_LambadaInvoke(t *testing.T) {
 		t.Fatalf("missing function: %v", err)
 	}
 }
+
+func TestParseMemTotalMB(t *testing.T) {
+	if got := parseMemTotalMB("MemTotal:       24576000 kB\nMemFree:        1000 kB\n"); got != 24000 {
+		t.Fatalf("got %d", got)
+	}
+	if got := parseMemTotalMB("nothing"); got != 0 {
+		t.Fatalf("got %d", got)
+	}
+}

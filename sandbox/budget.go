@@ -1,0 +1,213 @@
+package sandbox
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// defaultEstimateMB is what a new environment of a function never seen
+// before is expected to use, until it is measured (capped by MemorySize).
+const defaultEstimateMB = 64
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Manager) keepWarm() time.Duration {
+	if m.KeepWarm > 0 {
+		return m.KeepWarm
+	}
+	return DefaultKeepWarm
+}
+
+// estimateLocked is what a new environment of p is expected to use: the
+// most its environments were seen to use, else a default, never more than
+// its MemorySize.
+func (p *pool) estimateLocked() int {
+	est := p.peakMB
+	if est == 0 {
+		est = defaultEstimateMB
+	}
+	if p.cfg.MemorySize > 0 && est > p.cfg.MemorySize {
+		est = p.cfg.MemorySize
+	}
+	return est
+}
+
+// makeRoom reserves room in the budget for a new environment of p, stopping
+// idle environments least recently used first when it would not fit, and
+// returns the reservation. With no idle environment left to stop it refuses
+// with TooManyRequestsException.
+func (m *Manager) makeRoom(p *pool) (int, error) {
+	m.mu.Lock()
+	est := p.estimateLocked()
+	var evicted []*Sandbox
+	for m.MemoryMB > 0 && m.usedMB+est > m.MemoryMB {
+		s := m.oldestIdleLocked()
+		if s == nil {
+			m.mu.Unlock()
+			for _, s := range evicted {
+				s.stop()
+			}
+			return 0, lambada.Throttled(lambada.ReasonConcurrentLimit)
+		}
+		// Counted out now; remove, when it is reaped, finds nothing to subtract.
+		m.usedMB -= m.envs[s].memMB
+		m.envs[s].memMB = 0
+		evicted = append(evicted, s)
+	}
+	m.usedMB += est
+	m.mu.Unlock()
+	for _, s := range evicted {
+		s.stop()
+	}
+	return est, nil
+}
+
+// oldestIdleLocked takes the least recently used idle environment of any
+// pool out of its pool, or returns nil. m.mu is held.
+func (m *Manager) oldestIdleLocked() *Sandbox {
+	var oldest idleEnv
+	var from *pool
+	for _, p := range m.livePoolsLocked() {
+		p.mu.Lock()
+		if len(p.idle) > 0 && (from == nil || p.idle[0].since.Before(oldest.since)) {
+			oldest, from = p.idle[0], p
+		}
+		p.mu.Unlock()
+	}
+	if from == nil {
+		return nil
+	}
+	from.mu.Lock()
+	taken := from.unidleLocked(oldest.s)
+	from.mu.Unlock()
+	if !taken { // taken for an invocation meanwhile: look again
+		return m.oldestIdleLocked()
+	}
+	return oldest.s
+}
+
+// livePoolsLocked returns every pool that has environments, current or
+// retired. m.mu is held.
+func (m *Manager) livePoolsLocked() []*pool {
+	seen := make(map[*pool]bool, len(m.pools))
+	var pools []*pool
+	for _, st := range m.envs {
+		if !seen[st.pool] {
+			seen[st.pool] = true
+			pools = append(pools, st.pool)
+		}
+	}
+	return pools
+}
+
+func (m *Manager) unreserve(mb int) {
+	m.mu.Lock()
+	m.usedMB -= mb
+	m.mu.Unlock()
+}
+
+// noteMemory counts what s was measured to use (its peak so far) instead of
+// its estimate.
+func (m *Manager) noteMemory(s *Sandbox) {
+	s.statusMu.Lock()
+	mb := s.peakMB
+	s.statusMu.Unlock()
+	if mb == 0 {
+		return
+	}
+	m.mu.Lock()
+	if st, ok := m.envs[s]; ok && st.memMB != 0 {
+		m.usedMB += mb - st.memMB
+		st.memMB = mb
+		st.pool.peakMB = max(st.pool.peakMB, mb)
+	}
+	m.mu.Unlock()
+}
+
+// UsedMB returns the memory the live environments count against the budget.
+func (m *Manager) UsedMB() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.usedMB
+}
+
+// reap stops the environments idle since before now-KeepWarm and forgets
+// pools left with no environment.
+func (m *Manager) reap(now time.Time) {
+	cutoff := now.Add(-m.keepWarm())
+	m.mu.Lock()
+	pools := m.livePoolsLocked()
+	live := make(map[*pool]bool, len(pools))
+	for _, p := range pools {
+		live[p] = true
+	}
+	for key, p := range m.pools {
+		if !live[p] {
+			delete(m.pools, key)
+		}
+	}
+	m.mu.Unlock()
+	for _, p := range pools {
+		p.mu.Lock()
+		var expired []*Sandbox
+		kept := p.idle[:0]
+		for _, e := range p.idle {
+			if e.since.Before(cutoff) {
+				e.s.inPool = false
+				expired = append(expired, e.s)
+			} else {
+				kept = append(kept, e)
+			}
+		}
+		clear(p.idle[len(kept):])
+		p.idle = kept
+		p.mu.Unlock()
+		for _, s := range expired {
+			s.stop()
+		}
+	}
+}
+
+// reaper is the Manager's goroutine that reaps idle environments.
+type reaper struct {
+	once   sync.Once
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startReaper starts the reaper on first use. m.mu is held.
+func (m *Manager) startReaper() {
+	m.reaper.once.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		m.reaper.cancel, m.reaper.done = cancel, make(chan struct{})
+		period := min(m.keepWarm()/4, time.Minute)
+		go func() {
+			defer close(m.reaper.done)
+			t := time.NewTicker(period)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					m.reap(m.now())
+				}
+			}
+		}()
+	})
+}
+
+func (r *reaper) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
+}
