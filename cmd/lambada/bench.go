@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/lambada-dev/lambada/bench"
+	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
@@ -174,7 +175,7 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 		return err
 	}
 	if !cfg.Keep {
-		defer removeTree(dir)
+		defer codecache.RemoveAll(dir)
 	}
 
 	zipped, bootstrap, err := benchFunction(dir, cfg.FunctionZip)
@@ -549,18 +550,6 @@ func createBenchFunction(ctx context.Context, api *lambda.Client, name string, z
 // (the node does not check signatures yet).
 func invokeURL(endpoint, name string) string {
 	return endpoint + "/2015-03-31/functions/" + name + "/invocations"
-}
-
-// removeTree removes dir, restoring write permission first (the code cache
-// is read-only).
-func removeTree(dir string) {
-	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && fi.IsDir() {
-			_ = os.Chmod(p, fi.Mode().Perm()|0o700)
-		}
-		return nil
-	})
-	_ = os.RemoveAll(dir)
 }
 
 // mergeLevels is the errors of the results of every level.

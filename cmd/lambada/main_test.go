@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 	"github.com/lambada-dev/lambada/bench"
+	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
@@ -43,7 +43,7 @@ func MustOpenMain(tb testing.TB, dir string, configure ...func(*Main)) *Main {
 	tb.Helper()
 	if dir == "" {
 		dir = tb.TempDir()
-		tb.Cleanup(func() { makeWritable(dir) })
+		tb.Cleanup(func() { codecache.RemoveAll(dir) })
 	}
 	m := &Main{Listen: "127.0.0.1:0", Data: dir, Region: "us-east-1", Account: "000000000000",
 		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
@@ -55,17 +55,6 @@ func MustOpenMain(tb testing.TB, dir string, configure ...func(*Main)) *Main {
 	}
 	tb.Cleanup(func() { m.Close() })
 	return m
-}
-
-// makeWritable restores write permission under dir (the code cache is
-// read-only) so that the test's temporary directory can be removed.
-func makeWritable(dir string) {
-	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err == nil {
-			_ = os.Chmod(p, fi.Mode().Perm()|0o700)
-		}
-		return nil
-	})
 }
 
 type testWriter struct{ tb testing.TB }

@@ -16,6 +16,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/lambada-dev/lambada/codecache"
 )
 
 // echoed is what the test function answers to {"action":"echo"}.
@@ -248,15 +249,14 @@ func TestServe_InvokeWithSDK(t *testing.T) {
 
 func TestServe_Restart(t *testing.T) {
 	dir := t.TempDir()
-	t.Cleanup(func() { makeWritable(dir) })
+	t.Cleanup(func() { codecache.RemoveAll(dir) })
 	m := MustOpenMain(t, dir)
 	MustCreateFunction(t, client(m), "keeper", 3, nil)
 	if err := m.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	// Wipe the code cache too: the code must come back from the store.
-	makeWritable(filepath.Join(dir, "code"))
-	if err := os.RemoveAll(filepath.Join(dir, "code")); err != nil {
+	if err := codecache.RemoveAll(filepath.Join(dir, "code")); err != nil {
 		t.Fatal(err)
 	}
 	m = MustOpenMain(t, dir)
@@ -274,7 +274,7 @@ func TestServe_Restart(t *testing.T) {
 // The default --data is relative (.lambada); functions still find their code.
 func TestServe_RelativeDataDir(t *testing.T) {
 	dir := t.TempDir()
-	t.Cleanup(func() { makeWritable(dir) })
+	t.Cleanup(func() { codecache.RemoveAll(dir) })
 	t.Chdir(dir)
 	m := MustOpenMain(t, ".lambada")
 	c := client(m)
