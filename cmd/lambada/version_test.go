@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"os"
@@ -154,10 +155,14 @@ func TestServe_WeightedAlias(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range work {
-				out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("wfn:live"), Payload: []byte(`{"action":"echo"}`)})
+				out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("wfn:live"), LogType: types.LogTypeTail, Payload: []byte(`{"action":"echo"}`)})
 				if err != nil {
 					t.Error(err)
 					continue
+				}
+				tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+				if !strings.Contains(string(tail), " Version: "+aws.ToString(out.ExecutedVersion)+"\n") {
+					t.Errorf("executed %s but the START line says %q", aws.ToString(out.ExecutedVersion), tail)
 				}
 				var e echoed
 				_ = json.Unmarshal(out.Payload, &e)
