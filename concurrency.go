@@ -35,53 +35,100 @@ func CheckReservedConcurrency(n, limit, reservedByOthers int) error {
 }
 
 // Concurrency counts running executions against the account limit and the
-// functions' reservations. It is plain arithmetic: the caller serialises
-// access. The zero value has no limit set; use NewConcurrency.
+// functions' reservations and provisioned concurrency. It is plain
+// arithmetic: the caller serialises access. The zero value has no limit set;
+// use NewConcurrency.
+//
+// A function with a reservation runs at most that many executions, its
+// provisioned ones included. A function without one runs, per version, up to
+// that version's provisioned concurrency outside the shared pool, and spills
+// over into the pool beyond it; the pool is the account limit less what
+// every function holds (Function.HeldConcurrency).
 type Concurrency struct {
-	limit         int
-	reserved      map[string]int // functions with reserved concurrency
-	reservedTotal int
-	running       map[string]int // per function, reserved or not
-	unreserved    int            // running executions of functions without a reservation
+	limit       int
+	reserved    map[string]int            // functions with reserved concurrency
+	provisioned map[string]map[string]int // function → version → provisioned executions
+	held        map[string]int            // what each function takes out of the pool
+	heldTotal   int
+	running     map[string]int // per function, however admitted
+	provRunning map[versionKey]int
+	unreserved  int // running executions counted in the shared pool
 }
+
+type versionKey struct{ function, version string }
 
 // NewConcurrency counts against an account limit of limit.
 func NewConcurrency(limit int) *Concurrency {
-	return &Concurrency{limit: limit, reserved: map[string]int{}, running: map[string]int{}}
+	return &Concurrency{limit: limit, reserved: map[string]int{}, provisioned: map[string]map[string]int{},
+		held: map[string]int{}, running: map[string]int{}, provRunning: map[versionKey]int{}}
 }
 
 // Limit returns the account limit.
 func (c *Concurrency) Limit() int { return c.limit }
 
-// Unreserved returns the size of the pool the functions without a
-// reservation share.
-func (c *Concurrency) Unreserved() int { return c.limit - c.reservedTotal }
+// Unreserved returns the size of the pool the functions share beyond their
+// reservations and provisioned concurrency.
+func (c *Concurrency) Unreserved() int { return c.limit - c.heldTotal }
 
 // SetReserved records function's reservation (nil: none).
 func (c *Concurrency) SetReserved(function string, n *int) {
-	c.reservedTotal -= c.reserved[function]
 	delete(c.reserved, function)
 	if n != nil {
 		c.reserved[function] = *n
-		c.reservedTotal += *n
+	}
+	c.updateHeld(function)
+}
+
+// SetProvisioned records the provisioned concurrency of function's versions
+// (nil: none). c keeps versions; the caller must not change it afterwards.
+func (c *Concurrency) SetProvisioned(function string, versions map[string]int) {
+	delete(c.provisioned, function)
+	if len(versions) > 0 {
+		c.provisioned[function] = versions
+	}
+	c.updateHeld(function)
+}
+
+func (c *Concurrency) updateHeld(function string) {
+	c.heldTotal -= c.held[function]
+	delete(c.held, function)
+	n, ok := c.reserved[function]
+	if !ok {
+		for _, p := range c.provisioned[function] {
+			n += p
+		}
+	}
+	if n > 0 {
+		c.held[function] = n
+		c.heldTotal += n
 	}
 }
 
 // Slot is one admitted execution; Release gives it back.
 type Slot struct {
-	Function   string
-	Unreserved bool // counted in the shared pool
+	Function    string
+	Version     string // set when counted against the version's provisioned concurrency
+	Provisioned bool
+	Unreserved  bool // counted in the shared pool
 }
 
-// Admit takes a slot for one more execution of function, or returns the
-// TooManyRequestsException that AWS answers.
-func (c *Concurrency) Admit(function string) (Slot, error) {
+// Admit takes a slot for one more execution of version of function, or
+// returns the TooManyRequestsException that AWS answers.
+func (c *Concurrency) Admit(function, version string) (Slot, error) {
 	if n, ok := c.reserved[function]; ok {
 		if c.running[function] >= n {
 			return Slot{}, Throttled(ReasonReservedLimit)
 		}
 		c.running[function]++
 		return Slot{Function: function}, nil
+	}
+	if p := c.provisioned[function][version]; p > 0 {
+		k := versionKey{function, version}
+		if c.provRunning[k] < p {
+			c.provRunning[k]++
+			c.running[function]++
+			return Slot{Function: function, Version: version, Provisioned: true}, nil
+		}
 	}
 	if c.unreserved >= c.Unreserved() {
 		return Slot{}, Throttled(ReasonConcurrentLimit)
@@ -93,8 +140,14 @@ func (c *Concurrency) Admit(function string) (Slot, error) {
 
 // Release gives back a slot taken by Admit.
 func (c *Concurrency) Release(s Slot) {
-	if s.Unreserved {
+	switch {
+	case s.Unreserved:
 		c.unreserved--
+	case s.Provisioned:
+		k := versionKey{s.Function, s.Version}
+		if c.provRunning[k]--; c.provRunning[k] <= 0 {
+			delete(c.provRunning, k)
+		}
 	}
 	if c.running[s.Function]--; c.running[s.Function] <= 0 {
 		delete(c.running, s.Function)

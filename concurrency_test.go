@@ -16,28 +16,28 @@ func TestConcurrency_Admit(t *testing.T) {
 	}
 	var slots []lambada.Slot
 	for range 5 {
-		s, err := c.Admit("reserved")
+		s, err := c.Admit("reserved", lambada.LatestVersion)
 		if err != nil {
 			t.Fatal(err)
 		}
 		slots = append(slots, s)
 	}
-	if _, err := c.Admit("reserved"); lambada.ErrorCode(err) != lambada.ETHROTTLED || err.(*lambada.Error).Reason != lambada.ReasonReservedLimit {
+	if _, err := c.Admit("reserved", lambada.LatestVersion); lambada.ErrorCode(err) != lambada.ETHROTTLED || err.(*lambada.Error).Reason != lambada.ReasonReservedLimit {
 		t.Fatalf("sixth reserved: %v", err)
 	}
-	if _, err := c.Admit("off"); err == nil || err.(*lambada.Error).Reason != lambada.ReasonReservedLimit || lambada.ErrorMessage(err) != "Rate Exceeded." {
+	if _, err := c.Admit("off", lambada.LatestVersion); err == nil || err.(*lambada.Error).Reason != lambada.ReasonReservedLimit || lambada.ErrorMessage(err) != "Rate Exceeded." {
 		t.Fatalf("reserved 0: %v", err)
 	}
 	for range 100 {
-		if _, err := c.Admit("shared"); err != nil {
+		if _, err := c.Admit("shared", lambada.LatestVersion); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.Admit("other"); err == nil || err.(*lambada.Error).Reason != lambada.ReasonConcurrentLimit {
+	if _, err := c.Admit("other", lambada.LatestVersion); err == nil || err.(*lambada.Error).Reason != lambada.ReasonConcurrentLimit {
 		t.Fatalf("101st unreserved: %v", err)
 	}
 	c.Release(slots[0])
-	if _, err := c.Admit("reserved"); err != nil {
+	if _, err := c.Admit("reserved", lambada.LatestVersion); err != nil {
 		t.Fatalf("after a release: %v", err)
 	}
 	// A reservation taken while executions run counts them from then on.

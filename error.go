@@ -19,6 +19,8 @@ const (
 	ETHROTTLED    = "throttled"     // TooManyRequestsException
 	EPRECONDITION = "precondition"  // PreconditionFailedException
 	EACCESSDENIED = "access_denied" // AccessDeniedException
+
+	ENOPROVISIONED = "no_provisioned" // ProvisionedConcurrencyConfigNotFoundException
 )
 
 // Error is the one error type Lambada reports to its users. Message is shown

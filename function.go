@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
 	"time"
 )
 
@@ -49,6 +50,9 @@ type Function struct {
 	// ReservedConcurrency is the function's reserved concurrency (all its
 	// versions together), or nil when it has none.
 	ReservedConcurrency *int `json:"reservedConcurrency,omitempty"`
+	// Provisioned are the provisioned concurrency configurations of its
+	// versions and aliases, sorted by qualifier.
+	Provisioned []ProvisionedConfig `json:"provisioned,omitempty"`
 
 	// Revision is the store's revision of this record, used for
 	// compare-and-set writes. Zero means "not stored yet". It is not part of
@@ -68,6 +72,7 @@ func (f *Function) Clone() *Function {
 		n := *f.ReservedConcurrency
 		c.ReservedConcurrency = &n
 	}
+	c.Provisioned = slices.Clone(f.Provisioned)
 	c.Aliases = make([]Alias, len(f.Aliases))
 	for i, a := range f.Aliases {
 		c.Aliases[i] = a.Clone()

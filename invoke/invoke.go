@@ -29,14 +29,22 @@ type Runner interface {
 	Run(ctx context.Context, cfg *sandbox.Config, inv *lambada.Invocation) (*lambada.Result, error)
 }
 
+// Provisioner keeps environments initialised ahead of time
+// (sandbox.Manager).
+type Provisioner interface {
+	Provision(function string, want []sandbox.Provisioned)
+	Ready(function, version string) (ready int, failure string)
+}
+
 // Service runs invocations.
 type Service struct {
-	Functions FunctionGetter
-	Code      CodePather
-	Sandboxes Runner
-	Limiter   *Limiter // nil: no concurrency limit
-	Region    string
-	Account   string
+	Functions   FunctionGetter
+	Code        CodePather
+	Sandboxes   Runner
+	Provisioner Provisioner // nil: provisioned concurrency starts nothing
+	Limiter     *Limiter    // nil: no concurrency limit
+	Region      string
+	Account     string
 
 	// Rand returns a uniform number in [0, 1) for weighted alias routing;
 	// math/rand/v2's Float64 when nil.
@@ -76,7 +84,7 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 	}
 	inv.InvokedARN = lambada.FunctionARN(s.Region, s.Account, fn.Name, ref.Qualifier)
 	if s.Limiter != nil {
-		if inv.Release, err = s.Limiter.Admit(fn); err != nil {
+		if inv.Release, err = s.Limiter.Admit(fn, cfg.Version); err != nil {
 			return nil, err
 		}
 	}
@@ -87,8 +95,14 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 		}
 		return nil, err
 	}
-	return s.Sandboxes.Run(ctx, &sandbox.Config{
-		Function:    fn.Name,
+	return s.Sandboxes.Run(ctx, s.sandboxConfig(fn.Name, cfg, dir), inv)
+}
+
+// sandboxConfig is what an environment of version cfg of the function named
+// name runs, with its code unpacked in dir.
+func (s *Service) sandboxConfig(name string, cfg *lambada.FunctionConfig, dir string) *sandbox.Config {
+	return &sandbox.Config{
+		Function:    name,
 		Version:     cfg.Version,
 		Generation:  cfg.Generation(),
 		Runtime:     cfg.Runtime,
@@ -98,7 +112,7 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 		Environment: cfg.Environment,
 		CodeDir:     dir,
 		Region:      s.Region,
-	}, inv)
+	}
 }
 
 // notFound is Invoke's 404, which names $LATEST when no qualifier was given,

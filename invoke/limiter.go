@@ -20,22 +20,29 @@ func NewLimiter(limit int) *Limiter {
 	return &Limiter{c: lambada.NewConcurrency(limit)}
 }
 
-// SetReserved records function's reserved concurrency (nil: none). The
-// control plane calls it after every change, and cmd once per function at
-// start.
-func (l *Limiter) SetReserved(function string, n *int) {
+// SetLimits records f's reserved and provisioned concurrency; a Function
+// with only a Name has neither.
+func (l *Limiter) SetLimits(f *lambada.Function) {
+	versions := f.ProvisionedVersions()
 	l.mu.Lock()
-	l.c.SetReserved(function, n)
+	l.c.SetReserved(f.Name, f.ReservedConcurrency)
+	l.c.SetProvisioned(f.Name, versions)
 	l.mu.Unlock()
 }
 
-// Admit takes a slot for one execution of f, or returns the
+// Admit takes a slot for one execution of version of f, or returns the
 // TooManyRequestsException AWS answers. The returned func releases the
 // slot; calling it more than once releases it once.
-func (l *Limiter) Admit(f *lambada.Function) (func(), error) {
+func (l *Limiter) Admit(f *lambada.Function, version string) (func(), error) {
+	var provisioned map[string]int
+	if len(f.Provisioned) > 0 {
+		provisioned = f.ProvisionedVersions()
+	}
 	l.mu.Lock()
-	l.c.SetReserved(f.Name, f.ReservedConcurrency) // the record is authoritative
-	slot, err := l.c.Admit(f.Name)
+	// The record is authoritative.
+	l.c.SetReserved(f.Name, f.ReservedConcurrency)
+	l.c.SetProvisioned(f.Name, provisioned)
+	slot, err := l.c.Admit(f.Name, version)
 	l.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func TestLimiter_Hammer(t *testing.T) {
 					continue
 				}
 				k := r.IntN(3)
-				release, err := l.Admit(fns[k])
+				release, err := l.Admit(fns[k], lambada.LatestVersion)
 				if err != nil {
 					if lambada.ErrorCode(err) != lambada.ETHROTTLED {
 						t.Errorf("admit: %v", err)
@@ -72,7 +72,7 @@ func TestLimiter_Hammer(t *testing.T) {
 	}
 	// The pool is whole again.
 	for range limit - reserved {
-		if _, err := l.Admit(fns[1]); err != nil {
+		if _, err := l.Admit(fns[1], lambada.LatestVersion); err != nil {
 			t.Fatalf("after the hammer: %v", err)
 		}
 	}

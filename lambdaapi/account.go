@@ -37,6 +37,7 @@ func (s *Server) routeAccount(handle func(string, func(http.ResponseWriter, *htt
 	handle("GET /2016-08-19/account-settings", s.getAccountSettings)
 	handle("GET /2016-08-19/account-settings/{$}", s.getAccountSettings)
 	s.routeConcurrency(handle)
+	s.routeProvisioned(handle)
 }
 
 // getAccountSettings handles GetAccountSettings: the limits, and the code
@@ -47,11 +48,9 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request) erro
 		return fmt.Errorf("list functions: %w", err)
 	}
 	concurrency := s.accountConcurrency()
-	reserved := 0
+	held := 0
 	for _, f := range fns {
-		if f.ReservedConcurrency != nil {
-			reserved += *f.ReservedConcurrency
-		}
+		held += f.HeldConcurrency()
 	}
 	out := accountSettings{
 		AccountLimit: accountLimit{
@@ -59,7 +58,7 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request) erro
 			CodeSizeUnzipped:               lambada.MaxUnzippedSize,
 			CodeSizeZipped:                 lambada.MaxZippedSize,
 			ConcurrentExecutions:           concurrency,
-			UnreservedConcurrentExecutions: concurrency - reserved,
+			UnreservedConcurrentExecutions: concurrency - held,
 		},
 		AccountUsage: accountUsage{FunctionCount: int64(len(fns))},
 	}

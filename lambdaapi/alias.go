@@ -262,6 +262,7 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.apply(r.Context(), f)
 	return writeJSON(w, http.StatusOK, s.aliasConfiguration(f.Name, &out))
 }
 
@@ -277,15 +278,17 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 	if refErr != nil {
 		return refErr
 	}
-	_, err := s.mutate(r.Context(), ref.Name, "", func(f *lambada.Function) error {
+	f, err := s.mutate(r.Context(), ref.Name, "", func(f *lambada.Function) error {
 		if !f.DeleteAlias(alias) {
 			return errUnchanged
 		}
+		f.DeleteProvisioned(alias)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	s.apply(r.Context(), f)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -294,25 +297,12 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 // sorted by name, optionally only those whose FunctionVersion is the
 // FunctionVersion parameter. A Marker is the base64 of the last name returned.
 func (s *Server) listAliases(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	var v lambada.Validation
-	ref, refErr := s.parseUpdateRef(&v, r)
-	version, filtered := q["FunctionVersion"]
-	if filtered {
-		lambada.ValidateAliasVersion(&v, version[0])
-	}
-	maxItems := parseMaxItems(&v, q)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if refErr != nil {
-		return refErr
-	}
-	after, err := parseMarker(q)
-	if err != nil {
-		return err
-	}
-	f, err := s.lookup(r.Context(), ref.Name, "")
+	version, filtered := r.URL.Query()["FunctionVersion"]
+	f, after, maxItems, err := s.functionPage(r, maxMaxItems, func(v *lambada.Validation) {
+		if filtered {
+			lambada.ValidateAliasVersion(v, version[0])
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -329,4 +319,33 @@ func (s *Server) listAliases(w http.ResponseWriter, r *http.Request) error {
 		out.Aliases = append(out.Aliases, s.aliasConfiguration(f.Name, a))
 	}
 	return writeJSON(w, http.StatusOK, &out)
+}
+
+// functionPage parses a list operation over one function's items: the
+// {name} of a function, MaxItems (at most limit), the request's own members
+// (validate, which may be nil) and the Marker. It returns the function, the
+// position after which the page starts and the page's size.
+func (s *Server) functionPage(r *http.Request, limit int, validate func(*lambada.Validation)) (*lambada.Function, string, int, error) {
+	q := r.URL.Query()
+	var v lambada.Validation
+	ref, refErr := s.parseUpdateRef(&v, r)
+	if validate != nil {
+		validate(&v)
+	}
+	maxItems := parseMaxItemsUpTo(&v, q, limit)
+	if err := v.Err(); err != nil {
+		return nil, "", 0, err
+	}
+	if refErr != nil {
+		return nil, "", 0, refErr
+	}
+	after, err := parseMarker(q)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	f, err := s.lookup(r.Context(), ref.Name, "")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return f, after, maxItems, nil
 }

@@ -1,17 +1,25 @@
 package lambdaapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/lambada-dev/lambada"
 )
 
-// Reservations is told of every change to a function's reserved
-// concurrency, so that invocations are admitted against it at once
-// (invoke.Limiter).
-type Reservations interface {
-	SetReserved(function string, n *int)
+// Provisioner hears of every change to a function's reserved and
+// provisioned concurrency, versions and aliases, so that invocations are
+// admitted against them and provisioned environments started at once, and
+// reports the progress of those (invoke.Service).
+type Provisioner interface {
+	// Apply makes f's concurrency settings take effect; a Function with
+	// only a Name stands for one that was deleted.
+	Apply(ctx context.Context, f *lambada.Function) error
+	// Allocated returns how many environments of the provisioned
+	// concurrency of qualifier of f are ready, and why one failed to
+	// start, if one did.
+	Allocated(f *lambada.Function, qualifier string) (int, string)
 }
 
 type concurrencyBody struct {
@@ -34,19 +42,31 @@ func (s *Server) accountConcurrency() int {
 	return s.Concurrency
 }
 
-// reservedTotal sums the reserved concurrency of every function but except.
-func (s *Server) reservedTotal(r *http.Request, except string) (int, error) {
-	fns, err := s.Functions.Functions(r.Context())
+// heldByOthers sums what every function but except takes out of the
+// account's unreserved pool (lambada.Function.HeldConcurrency).
+func (s *Server) heldByOthers(ctx context.Context, except string) (int, error) {
+	fns, err := s.Functions.Functions(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list functions: %w", err)
 	}
 	total := 0
 	for _, f := range fns {
-		if f.ReservedConcurrency != nil && f.Name != except {
-			total += *f.ReservedConcurrency
+		if f.Name != except {
+			total += f.HeldConcurrency()
 		}
 	}
 	return total, nil
+}
+
+// apply tells the Provisioner of a change to f. The change is stored: a
+// failure to apply it is logged, not answered.
+func (s *Server) apply(ctx context.Context, f *lambada.Function) {
+	if s.Provisioner == nil {
+		return
+	}
+	if err := s.Provisioner.Apply(ctx, f); err != nil {
+		s.Logger.Error("apply concurrency settings", "function", f.Name, "err", err)
+	}
 }
 
 // concurrencyRef parses the {name} of the concurrency operations, which act
@@ -79,22 +99,24 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request) 
 	if _, err := s.lookup(r.Context(), ref.Name, lambada.LatestVersion); err != nil {
 		return err
 	}
-	others, err := s.reservedTotal(r, ref.Name)
+	others, err := s.heldByOthers(r.Context(), ref.Name)
 	if err != nil {
 		return err
 	}
 	if err := lambada.CheckReservedConcurrency(n, s.accountConcurrency(), others); err != nil {
 		return err
 	}
-	if _, err := s.mutate(r.Context(), ref.Name, lambada.LatestVersion, func(f *lambada.Function) error {
+	f, err := s.mutate(r.Context(), ref.Name, lambada.LatestVersion, func(f *lambada.Function) error {
+		if err := lambada.CheckProvisionedFloor(f, n); err != nil {
+			return err
+		}
 		f.ReservedConcurrency = &n
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if s.Reservations != nil {
-		s.Reservations.SetReserved(ref.Name, &n)
-	}
+	s.apply(r.Context(), f)
 	return writeJSON(w, http.StatusOK, &concurrencyBody{ReservedConcurrentExecutions: &n})
 }
 
@@ -117,18 +139,17 @@ func (s *Server) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	if _, err := s.mutate(r.Context(), ref.Name, lambada.LatestVersion, func(f *lambada.Function) error {
+	f, err := s.mutate(r.Context(), ref.Name, lambada.LatestVersion, func(f *lambada.Function) error {
 		if f.ReservedConcurrency == nil {
 			return errUnchanged
 		}
 		f.ReservedConcurrency = nil
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if s.Reservations != nil {
-		s.Reservations.SetReserved(ref.Name, nil)
-	}
+	s.apply(r.Context(), f)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

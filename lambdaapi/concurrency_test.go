@@ -2,21 +2,56 @@ package lambdaapi_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/lambdaapi"
 )
 
-// reservations records what the control plane tells the limiter.
-type reservations map[string]*int
+// provisioner records what the control plane applies, and reports the
+// environments allocated to each qualifier as ready says.
+type provisioner struct {
+	mu      sync.Mutex
+	applied map[string]*lambada.Function
+	ready   map[string]int
+	failure string
+}
 
-func (r reservations) SetReserved(function string, n *int) { r[function] = n }
+func newProvisioner() *provisioner {
+	return &provisioner{applied: map[string]*lambada.Function{}, ready: map[string]int{}}
+}
+
+func (p *provisioner) Apply(_ context.Context, f *lambada.Function) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.applied[f.Name] = f
+	return nil
+}
+
+func (p *provisioner) Allocated(f *lambada.Function, qualifier string) (int, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ready[qualifier], p.failure
+}
+
+// reserved is the reservation last applied to function, and whether any
+// change to it was.
+func (p *provisioner) reserved(function string) (*int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f, ok := p.applied[function]
+	if !ok {
+		return nil, false
+	}
+	return f.ReservedConcurrency, true
+}
 
 func TestFunctionConcurrency(t *testing.T) {
-	told := reservations{}
-	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = 105; s.Reservations = told })
+	told := newProvisioner()
+	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = 105; s.Provisioner = told })
 	ctx := context.Background()
 	e.MustCreate(t, "cf")
 	e.MustCreate(t, "other")
@@ -26,8 +61,8 @@ func TestFunctionConcurrency(t *testing.T) {
 		t.Fatalf("unset: %v %v", err, got)
 	}
 	put, err := e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("cf"), ReservedConcurrentExecutions: aws.Int32(5)})
-	if err != nil || aws.ToInt32(put.ReservedConcurrentExecutions) != 5 || told["cf"] == nil || *told["cf"] != 5 {
-		t.Fatalf("put: %v %v, limiter told %v", err, put, told["cf"])
+	if n, _ := told.reserved("cf"); err != nil || aws.ToInt32(put.ReservedConcurrentExecutions) != 5 || n == nil || *n != 5 {
+		t.Fatalf("put: %v %v, limiter told %v", err, put, n)
 	}
 	got, err = e.client.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("cf")})
 	if err != nil || aws.ToInt32(got.ReservedConcurrentExecutions) != 5 {
@@ -62,8 +97,9 @@ func TestFunctionConcurrency(t *testing.T) {
 		t.Fatalf("no ReservedConcurrentExecutions: %d %s", status, typ)
 	}
 
-	if _, err := e.client.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("cf")}); err != nil || told["cf"] != nil {
-		t.Fatalf("delete: %v, limiter told %v", err, told["cf"])
+	_, err = e.client.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("cf")})
+	if n, _ := told.reserved("cf"); err != nil || n != nil {
+		t.Fatalf("delete: %v, limiter told %v", err, n)
 	}
 	acct, _ = e.client.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
 	if aws.ToInt32(acct.AccountLimit.UnreservedConcurrentExecutions) != 105 {
@@ -76,7 +112,7 @@ func TestFunctionConcurrency(t *testing.T) {
 	if _, err := e.client.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("cf")}); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := told["cf"]; !ok || v != nil {
+	if v, ok := told.reserved("cf"); !ok || v != nil {
 		t.Fatalf("deleting the function did not clear its reservation")
 	}
 }

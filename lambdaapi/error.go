@@ -29,6 +29,8 @@ var wire = map[string]wireError{
 	lambada.ETOOLARGE:     {status: 413, typ: "RequestEntityTooLargeException"},
 	lambada.ETHROTTLED:    {status: 429, typ: "TooManyRequestsException"},
 	lambada.EINTERNAL:     {status: 500, typ: "ServiceException", upper: true},
+
+	lambada.ENOPROVISIONED: {status: 404, typ: "ProvisionedConcurrencyConfigNotFoundException"},
 }
 
 // apiError is an error already in wire form, for the few responses that are

@@ -174,6 +174,12 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 // parseMaxItems returns the page size a list operation's MaxItems asks for:
 // AWS accepts 1 to 10000 but answers at most 50 items a page.
 func parseMaxItems(v *lambada.Validation, q url.Values) int {
+	return parseMaxItemsUpTo(v, q, maxMaxItems)
+}
+
+// parseMaxItemsUpTo is parseMaxItems for an operation whose MaxItems is at
+// most limit.
+func parseMaxItemsUpTo(v *lambada.Validation, q url.Values, limit int) int {
 	mi, ok := q["MaxItems"]
 	if !ok {
 		return defaultMaxItems
@@ -184,8 +190,8 @@ func parseMaxItems(v *lambada.Validation, q url.Values) int {
 		v.Add(mi[0], "maxItems", "Member must be an integer")
 	case n < 1:
 		v.Add(mi[0], "maxItems", "Member must have value greater than or equal to 1")
-	case n > maxMaxItems:
-		v.Add(mi[0], "maxItems", fmt.Sprintf("Member must have value less than or equal to %d", maxMaxItems))
+	case n > limit:
+		v.Add(mi[0], "maxItems", fmt.Sprintf("Member must have value less than or equal to %d", limit))
 	}
 	return min(max(n, 1), defaultMaxItems)
 }

@@ -152,7 +152,7 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	if q := ref.Qualifier; q != "" {
-		_, err := s.mutate(ctx, ref.Name, "", func(f *lambada.Function) error {
+		f, err := s.mutate(ctx, ref.Name, "", func(f *lambada.Function) error {
 			if !lambada.IsVersionNumber(q) {
 				return lambada.Errorf(lambada.EINVALID, "Deletion of aliases is not currently supported.")
 			}
@@ -162,11 +162,13 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 			if !f.DeleteVersion(q) {
 				return errUnchanged
 			}
+			f.DeleteProvisioned(q)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		s.apply(ctx, f)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
@@ -176,9 +178,7 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return fmt.Errorf("delete function %s: %w", ref.Name, err)
 	}
-	if s.Reservations != nil {
-		s.Reservations.SetReserved(ref.Name, nil)
-	}
+	s.apply(ctx, &lambada.Function{Name: ref.Name})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

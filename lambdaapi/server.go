@@ -38,8 +38,9 @@ type Server struct {
 	Code      CodeStorer
 	Invoker   Invoker
 
-	// Reservations, when set, hears of every reserved-concurrency change.
-	Reservations Reservations
+	// Provisioner, when set, hears of every change to a function's
+	// concurrency settings, versions and aliases.
+	Provisioner Provisioner
 
 	Region  string
 	Account string

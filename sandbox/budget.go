@@ -77,8 +77,14 @@ func (m *Manager) oldestIdleLocked() *Sandbox {
 	var from *pool
 	for _, p := range m.livePoolsLocked() {
 		p.mu.Lock()
-		if len(p.idle) > 0 && (from == nil || p.idle[0].since.Before(oldest.since)) {
-			oldest, from = p.idle[0], p
+		for _, e := range p.idle { // least recently used first
+			if e.s.provisioned.Load() {
+				continue // provisioned concurrency is never evicted
+			}
+			if from == nil || e.since.Before(oldest.since) {
+				oldest, from = e, p
+			}
+			break
 		}
 		p.mu.Unlock()
 	}
@@ -139,8 +145,8 @@ func (m *Manager) UsedMB() int {
 	return m.usedMB
 }
 
-// reap stops the environments idle since before now-KeepWarm and forgets
-// pools left with no environment.
+// reap stops the environments idle since before now-KeepWarm, but those of
+// provisioned concurrency, and forgets pools left with no environment.
 func (m *Manager) reap(now time.Time) {
 	cutoff := now.Add(-m.keepWarm())
 	m.mu.Lock()
@@ -160,7 +166,7 @@ func (m *Manager) reap(now time.Time) {
 		var expired []*Sandbox
 		kept := p.idle[:0]
 		for _, e := range p.idle {
-			if e.since.Before(cutoff) {
+			if e.since.Before(cutoff) && !e.s.provisioned.Load() {
 				e.s.inPool = false
 				expired = append(expired, e.s)
 			} else {

@@ -38,6 +38,9 @@ type Manager struct {
 	usedMB int                    // Σ envState.memMB
 	closed bool
 	reaper reaper
+
+	targets      map[poolKey]*target // provisioned concurrency, per version
+	provisioning sync.WaitGroup      // provision goroutines
 }
 
 type poolKey struct{ function, version string }
@@ -82,7 +85,7 @@ func (m *Manager) Run(ctx context.Context, cfg *Config, inv *lambada.Invocation)
 		s := p.take()
 		if s == nil {
 			t0 := time.Now()
-			s, err = p.start()
+			s, err = p.start(nil)
 			var se *StartError
 			if errors.As(err, &se) {
 				release(inv)
@@ -135,8 +138,9 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 }
 
 // start starts a new environment, reserved for the caller, once the memory
-// budget has room for it.
-func (p *pool) start() (*Sandbox, error) {
+// budget has room for it. With t it is started for provisioned concurrency
+// and counted as one of t's environments, if t still wants one.
+func (p *pool) start(t *target) (*Sandbox, error) {
 	m := p.m
 	logger := m.Logger
 	if logger == nil {
@@ -146,22 +150,35 @@ func (p *pool) start() (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := start(p.cfg, m.Logs, logger, p.put, p.remove)
+	cfg := p.cfg
+	if t != nil {
+		c := *p.cfg
+		c.InitializationType = lambada.InitProvisioned
+		c.InitTimeout = ProvisionedInitTimeout
+		cfg = &c
+	}
+	s, err := start(cfg, m.Logs, logger, p.put, p.remove)
 	if err != nil {
 		m.unreserve(est)
 		return nil, err
 	}
 	// Starts run in parallel; registering afterwards still lets Close see
-	// every environment, since one started after Close is closed here.
+	// every environment, since one started after Close is closed here. One
+	// that exited already was not registered by remove, nor is it here.
 	m.mu.Lock()
 	closed := m.closed
-	if !closed {
+	switch {
+	case closed, s.removed:
+		m.usedMB -= est
+	default:
 		if m.envs == nil {
 			m.envs = make(map[*Sandbox]*envState)
 		}
 		m.envs[s] = &envState{pool: p, memMB: est}
-	} else {
-		m.usedMB -= est
+		if t != nil && m.wantsLocked(t) {
+			t.envs[s] = true
+			s.provisioned.Store(true)
+		}
 	}
 	m.mu.Unlock()
 	if closed {
@@ -207,12 +224,15 @@ func (p *pool) remove(s *Sandbox) {
 	p.mu.Lock()
 	p.unidleLocked(s)
 	p.mu.Unlock()
+	initDone := s.initialised()
 	m := p.m
 	m.mu.Lock()
+	s.removed = true
 	if st, ok := m.envs[s]; ok {
 		m.usedMB -= st.memMB
 		delete(m.envs, s)
 	}
+	m.forgetProvisionedLocked(s, initDone)
 	m.mu.Unlock()
 }
 
@@ -259,6 +279,7 @@ func (m *Manager) Close() error {
 	for _, s := range envs {
 		s.Close()
 	}
+	m.provisioning.Wait()
 	return nil
 }
 

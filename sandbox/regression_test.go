@@ -32,7 +32,7 @@ func TestSandbox_StartedEnvironmentIsReserved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := p.start()
+	s, err := p.start(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestSandbox_RepeatedNextPoolsOnce(t *testing.T) {
 	cfg := testConfig(3*time.Second, nil)
 	cfg.CodeDir = dir
 	p, _ := m.pool(cfg)
-	s, err := p.start()
+	s, err := p.start(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,6 +100,9 @@ type Sandbox struct {
 	status    *os.File // /proc/<pid>/status, kept open
 	statusBuf []byte
 	peakMB    int // last reading of the process's peak memory
+
+	provisioned atomic.Bool // one of a target's environments: never reaped nor evicted
+	removed     bool        // its pool forgot it (guarded by Manager.mu)
 
 	cg    *memcg    // the environment's memory cgroup, or nil
 	watch *rssWatch // the fallback where there is no cgroup, or nil
@@ -503,6 +507,32 @@ func (s *Sandbox) stop() {
 func (s *Sandbox) Close() {
 	s.stop()
 	<-s.exited
+}
+
+// initialised reports whether the runtime finished init.
+func (s *Sandbox) initialised() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.initDone
+}
+
+// ready reports whether the environment is initialised and alive.
+func (s *Sandbox) ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.initDone && !s.dead
+}
+
+// unreserve hands an environment started for no caller to its pool: at once
+// if its runtime already waits for work, else when it first asks.
+func (s *Sandbox) unreserve() {
+	s.mu.Lock()
+	s.reserved = false
+	idle := s.initDone && s.cur == nil && !s.dead
+	s.mu.Unlock()
+	if idle {
+		s.onIdle(s)
+	}
 }
 
 // isDead reports whether the environment can take no more invocations.

@@ -84,31 +84,37 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	limiter := invoke.NewLimiter(m.Concurrency)
 	m.limiter = limiter
+	logs := &funclog.Book{Logger: m.Logger.With("component", "function")}
+	m.sandboxes = &sandbox.Manager{Logs: logs, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB}
+	invoker := &invoke.Service{
+		Functions:   m.node.Functions,
+		Code:        code,
+		Sandboxes:   m.sandboxes,
+		Provisioner: m.sandboxes,
+		Limiter:     limiter,
+		Region:      m.Region,
+		Account:     m.Account,
+	}
+	// Reservations and provisioned concurrency take effect before the
+	// first request.
 	fns, err := m.node.Functions.Functions(ctx)
 	if err != nil {
 		return err
 	}
 	for _, f := range fns {
-		limiter.SetReserved(f.Name, f.ReservedConcurrency)
+		if err := invoker.Apply(ctx, f); err != nil {
+			m.Logger.Error("apply concurrency settings", "function", f.Name, "err", err)
+		}
 	}
-	logs := &funclog.Book{Logger: m.Logger.With("component", "function")}
-	m.sandboxes = &sandbox.Manager{Logs: logs, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB}
 	api := &lambdaapi.Server{
-		Functions: m.node.Functions,
-		Code:      code,
-		Invoker: &invoke.Service{
-			Functions: m.node.Functions,
-			Code:      code,
-			Sandboxes: m.sandboxes,
-			Limiter:   limiter,
-			Region:    m.Region,
-			Account:   m.Account,
-		},
-		Region:       m.Region,
-		Account:      m.Account,
-		Concurrency:  m.Concurrency,
-		Reservations: limiter,
-		Logger:       m.Logger.With("component", "api"),
+		Functions:   m.node.Functions,
+		Code:        code,
+		Invoker:     invoker,
+		Provisioner: invoker,
+		Region:      m.Region,
+		Account:     m.Account,
+		Concurrency: m.Concurrency,
+		Logger:      m.Logger.With("component", "api"),
 	}
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return err

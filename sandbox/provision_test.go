@@ -1,0 +1,161 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// provisionedConfig is testConfig for published version 1.
+func provisionedConfig(env map[string]string) *Config {
+	cfg := testConfig(3*time.Second, env)
+	cfg.Version = "1"
+	return cfg
+}
+
+// mustBeReady waits until n provisioned environments of cfg are ready.
+func mustBeReady(t *testing.T, m *Manager, cfg *Config, n int) {
+	t.Helper()
+	poll(t, "provisioned environments to be ready", func() bool {
+		ready, _ := m.Ready(cfg.Function, cfg.Version)
+		return ready == n
+	})
+}
+
+func TestManager_Provision(t *testing.T) {
+	m, _ := newManager(t)
+	m.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+	cfg := provisionedConfig(nil)
+	m.Provision("fn", []Provisioned{{Config: cfg, N: 2}})
+	mustBeReady(t, m, cfg, 2)
+
+	// Both are idle and initialised: two overlapping invocations run in
+	// them, warm, without a cold start of their own.
+	res := make(chan *lambada.Result, 2)
+	mark := t.TempDir() + "/go"
+	for range 2 {
+		go func() {
+			r, _ := m.Run(context.Background(), cfg, invocation(`{"action":"wait","mark":"`+mark+`"}`))
+			res <- r
+		}()
+	}
+	poll(t, "both environments to be busy", func() bool {
+		p, _ := m.pool(cfg)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.idle) == 0
+	})
+	m.mu.Lock()
+	started := len(m.envs)
+	m.mu.Unlock()
+	if started != 2 {
+		t.Fatalf("%d environments for two invocations on two provisioned ones", started)
+	}
+	mustTouch(t, mark)
+	for range 2 {
+		if r := <-res; r == nil || r.FunctionError != "" || bytes.Contains(r.LogTail, []byte("Init Duration")) {
+			t.Fatalf("invocation on a provisioned environment: %+v", r)
+		}
+	}
+	e := mustEcho(t, m, cfg)
+	if e.Env["AWS_LAMBDA_INITIALIZATION_TYPE"] != lambada.InitProvisioned {
+		t.Fatalf("AWS_LAMBDA_INITIALIZATION_TYPE = %q", e.Env["AWS_LAMBDA_INITIALIZATION_TYPE"])
+	}
+
+	// Never reaped, however long idle.
+	m.reap(m.now().Add(24 * time.Hour))
+	if again := mustEcho(t, m, cfg); again.PID != e.PID && syscall.Kill(e.PID, 0) != nil {
+		t.Fatalf("the reaper stopped a provisioned environment")
+	}
+	if ready, _ := m.Ready("fn", "1"); ready != 2 {
+		t.Fatalf("%d ready after reaping, want 2", ready)
+	}
+
+	// One that dies is replaced.
+	crashed := mustRun(t, m, cfg, invocation(`{"action":"exit"}`))
+	if crashed.FunctionError == "" {
+		t.Fatalf("exit: %+v", crashed)
+	}
+	mustBeReady(t, m, cfg, 2)
+
+	// Provisioning nothing turns them into ordinary environments, and stops
+	// the idle ones.
+	pids := idlePIDs(m, cfg)
+	if len(pids) != 2 {
+		t.Fatalf("%d idle environments, want 2", len(pids))
+	}
+	m.Provision("fn", nil)
+	for _, pid := range pids {
+		gone(t, pid)
+	}
+	if ready, failure := m.Ready("fn", "1"); ready != 0 || failure != "" {
+		t.Fatalf("after deprovisioning: %d ready, failure %q", ready, failure)
+	}
+}
+
+func TestManager_ProvisionInitFailure(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := provisionedConfig(map[string]string{"TESTFN_INIT": "initerror"})
+	m.Provision("fn", []Provisioned{{Config: cfg, N: 1}})
+	poll(t, "the init failure", func() bool {
+		_, failure := m.Ready("fn", "1")
+		return failure == FailureInit
+	})
+	if ready, _ := m.Ready("fn", "1"); ready != 0 {
+		t.Fatalf("%d ready after an init failure", ready)
+	}
+	m.mu.Lock()
+	n := len(m.envs)
+	m.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d environments after an init failure: no restart loop expected", n)
+	}
+}
+
+func TestManager_ProvisionedNotEvicted(t *testing.T) {
+	m := &Manager{Logs: &logBook{}, MemoryMB: defaultEstimateMB + 1}
+	t.Cleanup(func() { m.Close() })
+	a := provisionedConfig(nil)
+	a.Function = "a"
+	m.Provision("a", []Provisioned{{Config: a, N: 1}})
+	mustBeReady(t, m, a, 1)
+	pids := idlePIDs(m, a)
+
+	b := testConfig(3*time.Second, nil)
+	b.Function = "b"
+	_, err := m.Run(context.Background(), b, invocation(`{"action":"echo"}`))
+	if lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Fatalf("a new environment beside a provisioned one filling the budget: %v", err)
+	}
+	if len(pids) != 1 || syscall.Kill(pids[0], 0) != nil {
+		t.Fatal("the provisioned environment was evicted")
+	}
+	if ready, _ := m.Ready("a", "1"); ready != 1 {
+		t.Fatalf("%d ready, want 1", ready)
+	}
+}
+
+// idlePIDs returns the process ids of cfg's idle environments.
+func idlePIDs(m *Manager, cfg *Config) []int {
+	p, _ := m.pool(cfg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	for _, e := range p.idle {
+		pids = append(pids, e.s.cmd.Process.Pid)
+	}
+	return pids
+}
+
+// mustTouch creates the file mark, releasing the "wait" invocations.
+func mustTouch(t *testing.T, mark string) {
+	t.Helper()
+	if err := os.WriteFile(mark, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
