@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -166,6 +167,30 @@ func TestParseStatCPU(t *testing.T) {
 	}
 	if _, err := ProcessCPU(os.Getpid()); err != nil {
 		t.Errorf("ProcessCPU(self): %v", err)
+	}
+}
+
+func TestDescendantsCPU(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		d, err := DescendantsCPU(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a busy child used no CPU time")
+		}
+		time.Sleep(10 * time.Millisecond) // the next poll
+	}
+	if _, err := DescendantsCPU(1 << 30); err == nil {
+		t.Error("no error for a process that does not exist")
 	}
 }
 

@@ -31,6 +31,7 @@ type Report struct {
 	Warm, Floor map[int]Result // by concurrency level
 
 	ServerCPU, FloorCPU *CPU // CPU time of the server and of the floor over the measured warm loads
+	FunctionCPU         *CPU // CPU time of the server's functions (its descendants) over the same loads; nil: not measured
 
 	Cold, Bare *Result // cold starts through Lambada, bare starts of the same bootstrap
 
@@ -131,6 +132,13 @@ func (r *Report) Rows() []Row {
 		cpu.fill(r.ServerCPU.PerRequest(), r.FloorCPU.PerRequest(), "floor", true)
 	}
 	rows = append(rows, cpu)
+	if c := r.FunctionCPU; c != nil {
+		row := Row{Figure: "function CPU per request", Value: "n/a (" + c.Missing + ")"}
+		if c.Missing == "" {
+			row.Value = duration(c.PerRequest())
+		}
+		rows = append(rows, row)
+	}
 
 	if r.Cold == nil || r.Bare == nil {
 		rows = append(rows, Row{Figure: "cold start", Value: "skipped", Target: coldTarget, Mark: NotMeasured})
