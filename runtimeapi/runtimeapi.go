@@ -26,6 +26,10 @@ type Event struct {
 	TraceID       string
 	ClientContext []byte // decoded JSON, or nil
 	Payload       []byte
+
+	// Delivered, if not nil, is called once the event has been written to
+	// the runtime, off the path of the event.
+	Delivered func()
 }
 
 // Response is what the runtime posted for an invocation, or for init.
@@ -104,6 +108,12 @@ func (h *handler) next(w http.ResponseWriter, r *http.Request) {
 	hd["Content-Length"] = []string{strconv.Itoa(len(ev.Payload))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(ev.Payload)
+	if ev.Delivered != nil {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		ev.Delivered()
+	}
 }
 
 func (h *handler) response(w http.ResponseWriter, r *http.Request) {
