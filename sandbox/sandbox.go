@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -384,6 +385,12 @@ func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
 		res.FunctionError = lambada.UnhandledFunctionErr
 	}
 	c.done <- res
+	// The caller waiting for res is now runnable on this P, and would wait
+	// until another thread steals it while this goroutine acknowledges the
+	// runtime (a write that keeps the P): yield, so that the caller answers
+	// its client first. Measured at concurrency 1: 45 µs → 9 µs from the
+	// response's arrival to the caller's answer.
+	runtime.Gosched()
 	return nil
 }
 
