@@ -100,10 +100,11 @@ func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault, m
 
 // emitLocked writes a platform line; s.logMu is held.
 func (s *Sandbox) emitLocked(c *call, line string) {
+	b := []byte(line) // once for both
 	if c.collect {
-		c.appendLog([]byte(line))
+		c.appendLog(b)
 	}
-	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, []byte(line))
+	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
 }
 
 // line receives one line of the function's output.
