@@ -132,6 +132,11 @@ func (s *Sandbox) maxMemoryMB() int {
 	if s.cg != nil {
 		if kb, ok := s.cg.peakKB(); ok { // the authority: a process's RSS also counts shared file pages
 			s.peakMB = (kb + 1023) / 1024
+			// An out-of-memory victim may charge a few pages past the
+			// limit while it exits; AWS never reports more than MemorySize.
+			if s.cfg.MemorySize > 0 {
+				s.peakMB = min(s.peakMB, s.cfg.MemorySize)
+			}
 			return s.peakMB
 		}
 	}
