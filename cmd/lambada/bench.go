@@ -231,6 +231,12 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	c.progress("the function alone, driven by a trivial Runtime API")
+	if alone, err := bench.FunctionAlone(ctx, bootstrap, bench.Body, load); err != nil {
+		c.progress("  the function alone: %v", err)
+	} else {
+		r.Alone = &alone
+	}
 
 	if !cfg.SkipCold {
 		c.progress("%d cold starts beside %d bare starts", cfg.Cold, cfg.Cold)
