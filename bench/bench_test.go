@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -169,6 +170,30 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestDescendantsCPU(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		d, err := DescendantsCPU(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a busy child used no CPU time")
+		}
+		time.Sleep(10 * time.Millisecond) // the next poll
+	}
+	if _, err := DescendantsCPU(1 << 30); err == nil {
+		t.Error("no error for a process that does not exist")
+	}
+}
+
 // results makes a Result of n requests that all took d.
 func results(n int, d time.Duration, wall time.Duration, errs int) Result {
 	r := Result{Wall: wall, Errors: errs}
@@ -188,6 +213,8 @@ func goodReport() *Report {
 		ServerCPU: &CPU{Used: ms(60), Requests: 300}, FloorCPU: &CPU{Used: ms(30), Requests: 300},
 		Cold: &Result{Latencies: []time.Duration{ms(4), ms(5)}}, Bare: &Result{Latencies: []time.Duration{ms(3), ms(3.5)}},
 		Burst: &Result{Latencies: []time.Duration{ms(1200), ms(2500)}, Wall: ms(2600)}, BurstSize: 2, BurstSleep: time.Second,
+		FunctionCPU: &CPU{Used: ms(75), Requests: 300},
+		Alone:       &FunctionResult{Result: results(100, ms(0.15), time.Second/50, 0), CPU: CPU{Used: ms(25), Requests: 100}},
 	}
 }
 
@@ -273,6 +300,8 @@ func TestReport_Targets(t *testing.T) {
 }
 
 func TestReport_WriteTable(t *testing.T) {
+	defer func(n int) { NumCPU = n }(NumCPU)
+	NumCPU = 2
 	var b strings.Builder
 	if err := goodReport().WriteTable(&b); err != nil {
 		t.Fatal(err)
@@ -286,14 +315,17 @@ func TestReport_WriteTable(t *testing.T) {
 		cells[c[0]] = c
 	}
 	for figure, want := range map[string][]string{
-		"figure":                  {"figure", "lambada", "floor", "ratio", "target", "result"},
-		"warm p50, c=1":           {"warm p50, c=1", "250 µs", "floor 120 µs", "2.08×", "≤ 2.5× floor", "pass"},
-		"throughput, c=64":        {"throughput, c=64", "10000/s", "floor 20000/s", "0.50×", "≥ 0.3× floor, no errors", "pass"},
-		"server CPU per request":  {"server CPU per request", "200 µs", "floor 100 µs", "2.00×", "reported", ""},
-		"cold start p50":          {"cold start p50", "4.00 ms", "bare 3.00 ms", "1.33× (+1.00 ms)", "≤ bare + 2 ms", "pass"},
-		"burst 2 × sleep 1s, p50": {"burst 2 × sleep 1s, p50", "1.20 s", "sleep 1.00 s", "1.20×", "", ""},
-		"burst p99":               {"burst p99", "2.50 s", "sleep 1.00 s", "2.50×", "no errors, p99 < 3 s", "pass"},
-		"burst errors":            {"burst errors", "0 of 2", "", "", "", ""},
+		"figure":                               {"figure", "lambada", "floor", "ratio", "target", "result"},
+		"warm p50, c=1":                        {"warm p50, c=1", "250 µs", "floor 120 µs", "2.08×", "≤ 2.5× floor", "pass"},
+		"throughput, c=64":                     {"throughput, c=64", "10000/s", "floor 20000/s", "0.50×", "≥ 0.3× floor, no errors", "pass"},
+		"server CPU per request":               {"server CPU per request", "200 µs", "floor 100 µs", "2.00×", "reported", ""},
+		"cold start p50":                       {"cold start p50", "4.00 ms", "bare 3.00 ms", "1.33× (+1.00 ms)", "≤ bare + 2 ms", "pass"},
+		"burst 2 × sleep 1s, p50":              {"burst 2 × sleep 1s, p50", "1.20 s", "sleep 1.00 s", "1.20×", "", ""},
+		"burst p99":                            {"burst p99", "2.50 s", "sleep 1.00 s", "2.50×", "no errors, p99 < 3 s", "pass"},
+		"burst errors":                         {"burst errors", "0 of 2", "", "", "", ""},
+		"function CPU per request":             {"function CPU per request", "250 µs", "alone 250 µs", "1.00×", "", ""},
+		"function alone: event → response p50": {"function alone: event → response p50", "150 µs", "", "", "", ""},
+		"function alone: CPU per invocation":   {"function alone: CPU per invocation", "250 µs", "at most 8000/s on 2 CPUs", "", "", ""},
 	} {
 		if got := cells[figure]; !slices.Equal(got, want) {
 			t.Errorf("row %q:\n got %q\nwant %q", figure, got, want)

@@ -45,3 +45,40 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
+
+// DescendantsCPU returns the CPU time that the live descendants of process
+// pid (for a node: its functions' processes) have used so far, found
+// through /proc/<pid>/task/*/children. Descendants that exit within a
+// window are missed; warm environments live through their loads. A
+// descendant is read once even when listed twice.
+func DescendantsCPU(pid int) (time.Duration, error) {
+	var total time.Duration
+	seen := map[int]bool{pid: true}
+	todo := []int{pid}
+	for len(todo) > 0 {
+		p := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		if err != nil {
+			if p == pid {
+				return 0, err
+			}
+			continue // it exited meanwhile
+		}
+		for _, t := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", p, t.Name()))
+			for _, f := range strings.Fields(string(b)) {
+				child, err := strconv.Atoi(f)
+				if err != nil || seen[child] {
+					continue
+				}
+				seen[child] = true
+				todo = append(todo, child)
+				if d, err := ProcessCPU(child); err == nil {
+					total += d
+				}
+			}
+		}
+	}
+	return total, nil
+}

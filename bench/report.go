@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,6 +32,11 @@ type Report struct {
 	Warm, Floor map[int]Result // by concurrency level
 
 	ServerCPU, FloorCPU *CPU // CPU time of the server and of the floor over the measured warm loads
+	FunctionCPU         *CPU // CPU time of the server's functions (its descendants) over the same loads; nil: not measured
+
+	// Alone is the function driven by a trivial Runtime API, back to back
+	// (FunctionAlone); nil: not measured.
+	Alone *FunctionResult
 
 	Cold, Bare *Result // cold starts through Lambada, bare starts of the same bootstrap
 
@@ -38,6 +44,10 @@ type Report struct {
 	BurstSize  int
 	BurstSleep time.Duration // how long each burst invocation sleeps: the burst's floor
 }
+
+// NumCPU is the number of CPUs the "at most" bound of the function alone
+// divides (runtime.NumCPU; tests set it).
+var NumCPU = runtime.NumCPU()
 
 // CPU is a process's CPU time over some requests.
 type CPU struct {
@@ -131,6 +141,22 @@ func (r *Report) Rows() []Row {
 		cpu.fill(r.ServerCPU.PerRequest(), r.FloorCPU.PerRequest(), "floor", true)
 	}
 	rows = append(rows, cpu)
+	if c := r.FunctionCPU; c != nil {
+		row := Row{Figure: "function CPU per request", Value: "n/a (" + c.Missing + ")"}
+		if c.Missing == "" {
+			row.Value = duration(c.PerRequest())
+			if a := r.Alone; a != nil && a.CPU.Requests > 0 {
+				row.Floor = "alone " + duration(a.CPU.PerRequest())
+				row.Ratio = times(Ratio(float64(c.PerRequest()), float64(a.CPU.PerRequest())))
+			}
+		}
+		rows = append(rows, row)
+	}
+	if a := r.Alone; a != nil && len(a.Latencies) > 0 {
+		rows = append(rows, Row{Figure: "function alone: event → response p50", Value: duration(a.Percentile(0.5))},
+			Row{Figure: "function alone: CPU per invocation", Value: duration(a.CPU.PerRequest()),
+				Floor: fmt.Sprintf("at most %.0f/s on %d CPUs", Ratio(float64(NumCPU)*float64(time.Second), float64(a.CPU.PerRequest())), NumCPU)})
+	}
 
 	if r.Cold == nil || r.Bare == nil {
 		rows = append(rows, Row{Figure: "cold start", Value: "skipped", Target: coldTarget, Mark: NotMeasured})

@@ -35,7 +35,9 @@ func (b *Book) FunctionLog(function, version string, line []byte) {
 	}
 	buf := append(b.fns[function], line...)
 	if len(buf) > 2*keep {
-		buf = append(buf[:0:0], buf[len(buf)-keep:]...)
+		// Slide the newest keep bytes down, in place: Recent hands out
+		// copies, so nothing else holds buf.
+		buf = buf[:copy(buf, buf[len(buf)-keep:])]
 	}
 	b.fns[function] = buf
 	b.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -26,6 +27,10 @@ type Event struct {
 	TraceID       string
 	ClientContext []byte // decoded JSON, or nil
 	Payload       []byte
+
+	// Delivered, if not nil, is called once the event has been written to
+	// the runtime, off the path of the event.
+	Delivered func()
 }
 
 // Response is what the runtime posted for an invocation, or for init.
@@ -59,19 +64,49 @@ var (
 	ErrInvalidState     = errors.New("invalid state transition")
 )
 
+// The paths of the two requests of every invocation.
+const (
+	pathNext       = "/2018-06-01/runtime/invocation/next"
+	pathInvocation = "/2018-06-01/runtime/invocation/"
+	suffixResponse = "/response"
+)
+
 // NewHandler returns the Runtime API routes served to rt's process.
 func NewHandler(rt Runtime) http.Handler {
-	h := &handler{rt: rt}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", h.next)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", h.response)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", h.error)
-	mux.HandleFunc("POST /2018-06-01/runtime/init/error", h.initError)
-	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong") })
-	return mux
+	h := &handler{rt: rt, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET "+pathNext, h.next)
+	h.mux.HandleFunc("POST "+pathInvocation+"{id}"+suffixResponse, h.response)
+	h.mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", h.error)
+	h.mux.HandleFunc("POST /2018-06-01/runtime/init/error", h.initError)
+	h.mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong") })
+	return h
 }
 
-type handler struct{ rt Runtime }
+type handler struct {
+	rt  Runtime
+	mux *http.ServeMux
+}
+
+// ServeHTTP routes next and response, the requests of every invocation,
+// without the mux when their path is plain (what the mux would route to
+// them unchanged), and everything else through it.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodGet && p == pathNext:
+		h.next(w, r)
+		return
+	case r.Method == http.MethodPost && len(p) > len(pathInvocation)+len(suffixResponse) &&
+		strings.HasPrefix(p, pathInvocation) && strings.HasSuffix(p, suffixResponse) && r.URL.RawPath == "":
+		id := p[len(pathInvocation) : len(p)-len(suffixResponse)]
+		if id != "" && id != "." && id != ".." && !strings.Contains(id, "/") {
+			r.SetPathValue("id", id)
+			h.response(w, r)
+			return
+		}
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 // Canonical header keys, assigned directly to skip canonicalisation.
 const (
@@ -91,19 +126,29 @@ func (h *handler) next(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hd := w.Header()
-	hd[hRequestID] = []string{ev.RequestID}
-	hd[hDeadline] = []string{strconv.FormatInt(ev.DeadlineMs, 10)}
-	hd[hInvokedARN] = []string{ev.InvokedARN}
+	// One backing array for the header values: one allocation, not seven.
+	v := &[7]string{ev.RequestID, strconv.FormatInt(ev.DeadlineMs, 10), ev.InvokedARN, ev.TraceID, "",
+		"application/json", strconv.Itoa(len(ev.Payload))}
+	hd[hRequestID] = v[0:1:1]
+	hd[hDeadline] = v[1:2:2]
+	hd[hInvokedARN] = v[2:3:3]
 	if ev.TraceID != "" {
-		hd[hTraceID] = []string{ev.TraceID}
+		hd[hTraceID] = v[3:4:4]
 	}
 	if len(ev.ClientContext) > 0 {
-		hd[hClientContext] = []string{string(ev.ClientContext)}
+		v[4] = string(ev.ClientContext)
+		hd[hClientContext] = v[4:5:5]
 	}
-	hd["Content-Type"] = []string{"application/json"}
-	hd["Content-Length"] = []string{strconv.Itoa(len(ev.Payload))}
+	hd["Content-Type"] = v[5:6:6]
+	hd["Content-Length"] = v[6:7:7]
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(ev.Payload)
+	if ev.Delivered != nil {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		ev.Delivered()
+	}
 }
 
 func (h *handler) response(w http.ResponseWriter, r *http.Request) {

@@ -145,3 +145,45 @@ func TestResponseAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// The handler's own routing of next and response answers every request as
+// the mux alone would.
+func TestHandler_RoutesAsTheMux(t *testing.T) {
+	for _, tc := range []struct{ method, target string }{
+		{"GET", "/2018-06-01/runtime/invocation/next"},
+		{"HEAD", "/2018-06-01/runtime/invocation/next"},
+		{"PUT", "/2018-06-01/runtime/invocation/next"},
+		{"GET", "/2018-06-01/runtime/invocation/next/"},
+		{"POST", "/2018-06-01/runtime/invocation/id-1/response"},
+		{"POST", "/2018-06-01/runtime/invocation/id%2D1/response"},
+		{"POST", "/2018-06-01/runtime/invocation/a%2Fb/response"},
+		{"POST", "/2018-06-01/runtime/invocation/a/b/response"},
+		{"POST", "/2018-06-01/runtime/invocation//response"},
+		{"POST", "/2018-06-01/runtime/invocation/../response"},
+		{"POST", "/2018-06-01/runtime/invocation/./response"},
+		{"POST", "/2018-06-01/runtime/invocation/response"},
+		{"GET", "/2018-06-01/runtime/invocation/id-1/response"},
+		{"POST", "/2018-06-01/runtime/invocation/id-1/error"},
+	} {
+		var got, want *httptest.ResponseRecorder
+		var gotID, wantID string
+		for _, viaMux := range []bool{false, true} {
+			rt := &fakeRuntime{event: &Event{RequestID: "id-1", Payload: []byte(`{}`)}}
+			h := NewHandler(rt).(*handler)
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(`{"ok":1}`))
+			if viaMux {
+				h.mux.ServeHTTP(rec, req)
+				want, wantID = rec, rt.respondID
+			} else {
+				h.ServeHTTP(rec, req)
+				got, gotID = rec, rt.respondID
+			}
+		}
+		if got.Code != want.Code || got.Body.String() != want.Body.String() || gotID != wantID ||
+			got.Header().Get("Location") != want.Header().Get("Location") || got.Header().Get("Allow") != want.Header().Get("Allow") {
+			t.Errorf("%s %s: got %d %q (id %q), the mux %d %q (id %q)", tc.method, tc.target,
+				got.Code, got.Body.String(), gotID, want.Code, want.Body.String(), wantID)
+		}
+	}
+}

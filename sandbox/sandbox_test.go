@@ -232,9 +232,10 @@ func TestSandbox_LogTail(t *testing.T) {
 			t.Errorf("tail lacks %q:\n%s", want, tail)
 		}
 	}
-	if strings.Index(tail, "hello-from-fn") > strings.Index(tail, "END RequestId") {
-		t.Errorf("function output after END:\n%s", tail)
+	if strings.Index(tail, "hello-from-fn") > strings.Index(tail, "END RequestId") || !strings.HasPrefix(tail, "START RequestId") {
+		t.Errorf("function output before START or after END:\n%s", tail)
 	}
+	first := inv.RequestID
 	if strings.Contains(tail, "Max Memory Used: 0 MB") {
 		t.Errorf("max memory not measured:\n%s", tail)
 	}
@@ -246,6 +247,11 @@ func TestSandbox_LogTail(t *testing.T) {
 	}
 	if strings.Contains(string(res.LogTail), "Init Duration") || !strings.Contains(string(res.LogTail), "REPORT RequestId: "+inv.RequestID) {
 		t.Errorf("warm tail:\n%s", res.LogTail)
+	}
+	// The environment is pooled before the first invocation's END and
+	// REPORT are written; the second one's START still comes after them.
+	if text := logs.text(); strings.Index(text, "REPORT RequestId: "+first) > strings.Index(text, "START RequestId: "+inv.RequestID) {
+		t.Errorf("the second invocation started before the first ended:\n%s", text)
 	}
 	if !strings.Contains(logs.text(), "fn|hello-from-fn\n") {
 		t.Errorf("function output not passed to the log sink")

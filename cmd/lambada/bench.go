@@ -211,20 +211,31 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	r := &bench.Report{Levels: benchLevels}
 
 	load := bench.Load{Duration: cfg.Duration, Requests: cfg.Requests}
-	warm := &warmTarget{Do: bench.Poster(client, invokeURL(srv.URL, "bench-noop-"+suffix), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU}
-	floorT := &warmTarget{Do: bench.Poster(client, floor.URL, bench.Body), Pid: floor.Pid()}
+	warm := &warmTarget{Name: "lambada", Do: bench.Poster(client, invokeURL(srv.URL, "bench-noop-"+suffix), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU}
+	floorT := &warmTarget{Name: "floor", Do: bench.Poster(client, floor.URL, bench.Body), Pid: floor.Pid()}
 	for _, level := range benchLevels {
 		c.progress("warm invocations and the floor at concurrency %d", level)
 		load.Concurrency = level
 		for _, t := range []*warmTarget{floorT, warm} {
 			t.WarmUp(ctx, level)
+			cpu, children, n := t.cpu, t.children, t.requests
 			t.Measure(ctx, load)
+			if n := t.requests - n; n > 0 {
+				c.progress("  %s: %.0f/s, CPU per request: server %v, its functions %v", t.Name, t.Results[level].Throughput(),
+					(t.cpu-cpu)/time.Duration(n), (t.children-children)/time.Duration(n))
+			}
 		}
 	}
-	r.Warm, r.ServerCPU = warm.Results, warm.CPU()
+	r.Warm, r.ServerCPU, r.FunctionCPU = warm.Results, warm.CPU(), warm.FunctionCPU()
 	r.Floor, r.FloorCPU = floorT.Results, floorT.CPU()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	c.progress("the function alone, driven by a trivial Runtime API")
+	if alone, err := bench.FunctionAlone(ctx, bootstrap, bench.Body, load); err != nil {
+		c.progress("  the function alone: %v", err)
+	} else {
+		r.Alone = &alone
 	}
 
 	if !cfg.SkipCold {
@@ -284,12 +295,14 @@ func (c *benchCommand) progress(format string, args ...any) {
 
 // warmTarget measures one server's warm loads and its CPU time over them.
 type warmTarget struct {
+	Name    string
 	Do      func(context.Context) error
 	Pid     int    // 0: CPU time not measured
 	Missing string // why not
 
 	Results  map[int]bench.Result // by concurrency
 	cpu      time.Duration
+	children time.Duration // the CPU time of the server's descendants: its functions
 	requests int
 }
 
@@ -302,12 +315,13 @@ func (t *warmTarget) WarmUp(ctx context.Context, concurrency int) {
 
 // Measure applies load and reads the server's CPU time around it.
 func (t *warmTarget) Measure(ctx context.Context, load bench.Load) bench.Result {
-	var before time.Duration
+	var before, childrenBefore time.Duration
 	if t.Pid != 0 {
 		var err error
 		if before, err = bench.ProcessCPU(t.Pid); err != nil {
 			t.Pid, t.Missing = 0, err.Error()
 		}
+		childrenBefore, _ = bench.DescendantsCPU(t.Pid)
 	}
 	res := bench.Run(ctx, load, t.Do)
 	if t.Pid != 0 {
@@ -315,7 +329,9 @@ func (t *warmTarget) Measure(ctx context.Context, load bench.Load) bench.Result 
 		if err != nil {
 			t.Pid, t.Missing = 0, err.Error()
 		}
+		childrenAfter, _ := bench.DescendantsCPU(t.Pid)
 		t.cpu += after - before
+		t.children += max(childrenAfter-childrenBefore, 0)
 		t.requests += res.Requests()
 	}
 	if t.Results == nil {
@@ -331,6 +347,15 @@ func (t *warmTarget) CPU() *bench.CPU {
 		return &bench.CPU{Missing: t.Missing}
 	}
 	return &bench.CPU{Used: t.cpu, Requests: t.requests}
+}
+
+// FunctionCPU is the CPU time of the server's functions over the measured
+// loads (environments that ended within a load are missed).
+func (t *warmTarget) FunctionCPU() *bench.CPU {
+	if t.Pid == 0 {
+		return &bench.CPU{Missing: t.Missing}
+	}
+	return &bench.CPU{Used: t.children, Requests: t.requests}
 }
 
 // coldStarts measures n invocations of function name that each start a new

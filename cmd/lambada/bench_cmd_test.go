@@ -77,6 +77,16 @@ func TestBench(t *testing.T) {
 	if row, ok := rows["server CPU per request"]; !ok || leadingNumber(row[1]) < 0 || !strings.HasPrefix(row[2], "floor ") {
 		t.Errorf("server CPU row: %q", row)
 	}
+	// The function's own cost, in the node and alone.
+	if row, ok := rows["function CPU per request"]; !ok || leadingNumber(row[1]) < 0 || !strings.HasPrefix(row[2], "alone ") {
+		t.Errorf("function CPU row: %q", row)
+	}
+	if row, ok := rows["function alone: event → response p50"]; !ok || !(leadingNumber(row[1]) > 0) {
+		t.Errorf("function alone latency row: %q", row)
+	}
+	if row, ok := rows["function alone: CPU per invocation"]; !ok || leadingNumber(row[1]) < 0 || !strings.HasPrefix(row[2], "at most ") {
+		t.Errorf("function alone CPU row: %q", row)
+	}
 	for _, figure := range []string{"warm p50, c=1", "throughput, c=64", "cold start p50", "burst p99"} {
 		if m := rows[figure][5]; m != string(bench.Pass) && m != string(bench.Fail) {
 			t.Errorf("%s: mark %q, want pass or FAIL", figure, m)

@@ -211,7 +211,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("lambada serve: unexpected argument %q", fs.Arg(0))
 	}
-	m.Logger = slog.New(slog.NewTextHandler(c.Stderr, nil))
+	logw := newLogWriter(c.Stderr)
+	defer logw.Close()
+	m.Logger = slog.New(slog.NewTextHandler(logw, nil))
 	m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Minute, time.Minute, 2*time.Minute
 	if err := m.Open(ctx); err != nil {
 		return fmt.Errorf("lambada serve: %w", err)
