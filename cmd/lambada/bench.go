@@ -248,9 +248,10 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	}
 
 	if !cfg.SkipBurst {
-		c.progress("a burst of %d invocations sleeping %v", cfg.Burst, cfg.BurstSleep)
+		c.progress("a burst of %d bare starts, then of %d invocations sleeping %v", cfg.Burst, cfg.Burst, cfg.BurstSleep)
+		bare := bench.BareBurst(ctx, bootstrap, cfg.Burst)
 		res := burst(ctx, invokeURL(srv.URL, "bench-sleep-"+suffix), cfg.Burst, cfg.BurstSleep)
-		r.Burst, r.BurstSize, r.BurstSleep = &res, cfg.Burst, cfg.BurstSleep
+		r.Burst, r.BareBurst, r.BurstSize, r.BurstSleep = &res, &bare, cfg.Burst, cfg.BurstSleep
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -269,7 +270,7 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	for _, e := range []struct {
 		what string
 		r    *bench.Result
-	}{{"warm", mergeLevels(r.Warm)}, {"floor", mergeLevels(r.Floor)}, {"cold", r.Cold}, {"bare", r.Bare}, {"burst", r.Burst}} {
+	}{{"warm", mergeLevels(r.Warm)}, {"floor", mergeLevels(r.Floor)}, {"cold", r.Cold}, {"bare", r.Bare}, {"burst", r.Burst}, {"bare burst", r.BareBurst}} {
 		if e.r != nil && e.r.Errors > 0 {
 			fmt.Fprintf(c.Stdout, "\n%s errors by kind:\n", e.what)
 			kinds := slices.Collect(maps.Keys(e.r.Kinds))

@@ -68,7 +68,15 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s: ratio %q", figure, row[3])
 		}
 	}
-	for _, figure := range []string{"warm errors", "cold errors", "burst errors"} {
+	if row, ok := rows["burst p99"]; !ok || !strings.HasPrefix(row[2], "bare+sleep ") {
+		t.Errorf("the burst's floor is not the bare burst's: %q", row)
+	}
+	for _, figure := range []string{"bare burst: 10 starts to first next, p50", "bare burst p99"} {
+		if row, ok := rows[figure]; !ok || !(leadingNumber(row[1]) > 0) {
+			t.Errorf("%s: %q", figure, row)
+		}
+	}
+	for _, figure := range []string{"warm errors", "cold errors", "burst errors", "bare burst errors"} {
 		if row, ok := rows[figure]; !ok || !strings.HasPrefix(row[1], "0 of ") {
 			t.Errorf("%s: %q, want no errors", figure, row)
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/lambada-dev/lambada/bench"
 	"github.com/lambada-dev/lambada/internal/testfn"
 )
@@ -79,4 +81,31 @@ func reportLatency(b *testing.B, prefix string, r bench.Result) {
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	b.ReportMetric(us(r.Percentile(0.5)), prefix+"p50-µs")
 	b.ReportMetric(us(r.Percentile(0.99)), prefix+"p99-µs")
+}
+
+// BenchmarkBurst runs, b.N times, a burst of 1000 simultaneous invocations
+// of a function sleeping 1 s (new environments each time: a new
+// configuration), after a burst of 1000 bare starts of its bootstrap.
+//
+//	go test ./cmd/lambada -run '^$' -bench Burst -benchtime 1x -cpuprofile burst.prof
+func BenchmarkBurst(b *testing.B) {
+	const n, sleep = 1000, time.Second
+	m := MustOpenMain(b, "", func(m *Main) { m.Concurrency = n })
+	api := client(m)
+	MustCreateFunction(b, api, "burst", 10, nil)
+	for i := range b.N {
+		b.StopTimer()
+		if _, err := api.UpdateFunctionConfiguration(context.Background(), &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String("burst"), Description: aws.String(fmt.Sprint(i))}); err != nil {
+			b.Fatal(err)
+		}
+		bare := bench.BareBurst(context.Background(), testfn.Bootstrap(), n)
+		b.StartTimer()
+		res := burst(context.Background(), invokeURL("http://"+m.Addr(), "burst"), n, sleep)
+		if res.Errors > 0 || bare.Errors > 0 {
+			b.Fatalf("%d of %d invocations failed (the first: %v); %d bare starts failed", res.Errors, res.Requests(), res.Err, bare.Errors)
+		}
+		reportLatency(b, "", res)
+		reportLatency(b, "bare-", bare)
+	}
 }
