@@ -40,6 +40,7 @@ type Response struct {
 	Error       bool   // posted to /error or /init/error, or signalled by trailer
 	ErrorType   string // Lambda-Runtime-Function-Error-Type, if any
 	TooLarge    bool   // the body exceeded lambada.MaxResponsePayload; Body is nil
+	Truncated   bool   // the body ended early: Body is the Runtime.TruncatedResponse fault
 }
 
 // Runtime is the execution environment the handlers serve.
@@ -63,6 +64,21 @@ var (
 	ErrInvalidRequestID = errors.New("invalid request id")
 	ErrInvalidState     = errors.New("invalid state transition")
 )
+
+// Runtime states, as AWS names them in InvalidStateTransition messages.
+const (
+	StateReady        = "Ready"
+	StateRunning      = "Running"
+	StateResponseSent = "RuntimeResponseSentState"
+)
+
+// StateError is ErrInvalidState with the state the runtime was in.
+type StateError struct{ From string }
+
+func (e *StateError) Error() string { return "invalid state transition from " + e.From }
+
+// Is makes a StateError match ErrInvalidState.
+func (e *StateError) Is(target error) bool { return target == ErrInvalidState }
 
 // The paths of the two requests of every invocation.
 const (
@@ -122,7 +138,7 @@ const (
 func (h *handler) next(w http.ResponseWriter, r *http.Request) {
 	ev, err := h.rt.Next(r.Context())
 	if err != nil {
-		renderError(w, err)
+		renderError(w, err, "Ready")
 		return
 	}
 	hd := w.Header()
@@ -157,11 +173,11 @@ func (h *handler) response(w http.ResponseWriter, r *http.Request) {
 	err := h.rt.Respond(r.PathValue("id"), resp)
 	switch {
 	case err != nil:
-		renderError(w, err)
+		renderError(w, err, "InvocationResponse")
 	case resp.TooLarge:
 		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Exceeded maximum allowed payload size ("+strconv.Itoa(lambada.MaxResponsePayload)+" bytes).")
 	default:
-		accepted(w)
+		acknowledge(w, resp)
 	}
 }
 
@@ -172,10 +188,10 @@ func (h *handler) error(w http.ResponseWriter, r *http.Request) {
 		resp.ErrorType = t
 	}
 	if err := h.rt.Respond(r.PathValue("id"), resp); err != nil {
-		renderError(w, err)
+		renderError(w, err, "InvocationErrorResponse")
 		return
 	}
-	accepted(w)
+	acknowledge(w, resp)
 }
 
 func (h *handler) initError(w http.ResponseWriter, r *http.Request) {
@@ -183,10 +199,10 @@ func (h *handler) initError(w http.ResponseWriter, r *http.Request) {
 	resp.Error = true
 	resp.ErrorType = r.Header.Get(hErrorType)
 	if err := h.rt.InitError(resp); err != nil {
-		renderError(w, err)
+		renderError(w, err, "InitError")
 		return
 	}
-	accepted(w)
+	acknowledge(w, resp)
 }
 
 // readResponse reads a posted body up to the response limit. aws-lambda-go
@@ -196,7 +212,7 @@ func (h *handler) initError(w http.ResponseWriter, r *http.Request) {
 func readResponse(r *http.Request) Response {
 	b, err := io.ReadAll(io.LimitReader(r.Body, lambada.MaxResponsePayload+1))
 	if err != nil {
-		return Response{Error: true, ErrorType: "Runtime.TruncatedResponse", Body: lambada.FunctionFault{Type: "Runtime.TruncatedResponse", Message: "HTTP request detected as truncated"}.Payload()}
+		return Response{Error: true, Truncated: true, ErrorType: "Runtime.TruncatedResponse", Body: lambada.FunctionFault{Type: "Runtime.TruncatedResponse", Message: "HTTP request detected as truncated"}.Payload()}
 	}
 	if len(b) > lambada.MaxResponsePayload {
 		return Response{TooLarge: true}
@@ -213,18 +229,34 @@ func readResponse(r *http.Request) Response {
 
 var statusOK = []byte(`{"status":"OK"}` + "\n")
 
+// acknowledge answers a posted response: 202, or 400 when its body was
+// truncated (the invocation has Runtime.TruncatedResponse).
+func acknowledge(w http.ResponseWriter, resp Response) {
+	if resp.Truncated {
+		writeError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
+		return
+	}
+	accepted(w)
+}
+
 func accepted(w http.ResponseWriter) {
 	w.Header()["Content-Type"] = []string{"application/json"}
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(statusOK)
 }
 
-func renderError(w http.ResponseWriter, err error) {
+// renderError answers a request the Runtime refused; to is the state the
+// request would have moved the runtime to.
+func renderError(w http.ResponseWriter, err error, to string) {
 	switch {
 	case errors.Is(err, ErrInvalidRequestID):
 		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
 	case errors.Is(err, ErrInvalidState):
-		writeError(w, http.StatusForbidden, "InvalidStateTransition", "State transition failed for runtime. Error: "+err.Error())
+		from := StateRunning
+		if se, ok := errors.AsType[*StateError](err); ok {
+			from = se.From
+		}
+		writeError(w, http.StatusForbidden, "InvalidStateTransition", "State transition from "+from+" to "+to+" failed for runtime. Error: State transition is not allowed")
 	default: // the environment is stopping
 
 		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.")

@@ -1,9 +1,11 @@
 package runtimeapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -136,7 +138,8 @@ func TestResponseAndErrors(t *testing.T) {
 		body   string
 	}{
 		{ErrInvalidRequestID, 400, `{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}`},
-		{ErrInvalidState, 403, `"errorType":"InvalidStateTransition"`},
+		{ErrInvalidState, 403, `{"errorMessage":"State transition from Running to InvocationResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}`},
+		{&StateError{From: StateResponseSent}, 403, `{"errorMessage":"State transition from RuntimeResponseSentState to InvocationResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}`},
 	} {
 		rt.respErr = tc.err
 		status, body := post(t, base+"invocation/other/response", http.Header{}, `{}`, nil)
@@ -185,5 +188,35 @@ func TestHandler_RoutesAsTheMux(t *testing.T) {
 			t.Errorf("%s %s: got %d %q (id %q), the mux %d %q (id %q)", tc.method, tc.target,
 				got.Code, got.Body.String(), gotID, want.Code, want.Body.String(), wantID)
 		}
+	}
+}
+
+// A response whose body ends before its Content-Length is refused with
+// 400 TruncatedHTTPRequest; the invocation gets Runtime.TruncatedResponse.
+func TestResponse_Truncated(t *testing.T) {
+	rt := &fakeRuntime{}
+	srv := serve(t, rt)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /2018-06-01/runtime/invocation/id-1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || string(body) != `{"errorMessage":"HTTP request detected as truncated","errorType":"TruncatedHTTPRequest"}`+"\n" {
+		t.Fatalf("truncated response: %d %s", resp.StatusCode, body)
+	}
+	if rt.respondID != "id-1" || !rt.resp.Truncated || !rt.resp.Error || rt.resp.ErrorType != "Runtime.TruncatedResponse" {
+		t.Fatalf("the invocation got %+v", rt.resp)
 	}
 }

@@ -145,3 +145,16 @@ func TestSandbox_SlowInit(t *testing.T) {
 		t.Fatalf("init of 1.5 s with a 1 s init limit and a 5 s timeout: %s", res.Payload)
 	}
 }
+
+// A runtime that asks for work before answering its invocation gets
+// InvalidStateTransition, as on AWS, and the invocation goes on.
+func TestSandbox_NextBeforeAnswer(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(3*time.Second, nil)
+	res := mustRun(t, m, cfg, invocation(`{"action":"next"}`))
+	want := `{"body":{"errorMessage":"State transition from Running to Ready failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"},"status":403}`
+	if res.FunctionError != "" || string(res.Payload) != want {
+		t.Fatalf("next before answering: %q %s", res.FunctionError, res.Payload)
+	}
+	mustEcho(t, m, cfg) // the environment still works
+}

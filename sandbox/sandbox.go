@@ -270,19 +270,22 @@ func (s *Sandbox) withdraw(c *call) {
 }
 
 // Next implements runtimeapi.Runtime: it ends the previous invocation, if
-// any, returns the environment to its pool and waits for the next one.
+// any, returns the environment to its pool and waits for the next one. A
+// runtime that asks while its invocation is unanswered gets
+// InvalidStateTransition (403), as on AWS.
 func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 	var ended *call
 	s.mu.Lock()
 	if c := s.cur; c != nil && c.delivered {
+		if !c.finished {
+			// As on AWS, a runtime must answer before it asks again: the
+			// invocation goes on (until its timeout, or the runtime's exit).
+			s.mu.Unlock()
+			return nil, &runtimeapi.StateError{From: runtimeapi.StateRunning}
+		}
 		s.cur = nil
 		c.timer.Stop()
-		unanswered := !c.finished
-		c.finished = true
 		s.mu.Unlock()
-		if unanswered {
-			c.done <- s.faultResult(lambada.Fault("Runtime.InvalidResponse", c.inv.RequestID, "Runtime called next without answering the invocation"))
-		}
 		if s.finish(c) {
 			ended = c
 		}
@@ -377,7 +380,7 @@ func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
 		return runtimeapi.ErrInvalidRequestID
 	case c.finished:
 		s.mu.Unlock()
-		return runtimeapi.ErrInvalidState
+		return &runtimeapi.StateError{From: runtimeapi.StateResponseSent}
 	}
 	c.finished = true
 	s.mu.Unlock()
@@ -403,8 +406,12 @@ func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
 func (s *Sandbox) InitError(r runtimeapi.Response) error {
 	s.mu.Lock()
 	if s.initDone {
+		from := runtimeapi.StateReady
+		if s.cur != nil {
+			from = runtimeapi.StateRunning
+		}
 		s.mu.Unlock()
-		return runtimeapi.ErrInvalidState
+		return &runtimeapi.StateError{From: from}
 	}
 	s.dead = true
 	c := s.cur
