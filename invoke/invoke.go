@@ -34,6 +34,8 @@ type Runner interface {
 type Provisioner interface {
 	Provision(function string, want []sandbox.Provisioned)
 	Ready(function, version string) (ready int, failure string)
+	// Retire stops every environment of a deleted function.
+	Retire(function string)
 }
 
 // Service runs invocations.

@@ -11,7 +11,7 @@ import (
 // Apply makes f's reserved and provisioned concurrency take effect:
 // invocations are admitted against them at once, and the environments of
 // its provisioned versions start in the background. A Function with only a
-// Name stands for one that was deleted. The control plane calls it after
+// Name stands for one that was deleted: its environments are stopped. The control plane calls it after
 // every change to a function's concurrency, versions or aliases, and cmd
 // once per function at start.
 func (s *Service) Apply(ctx context.Context, f *lambada.Function) error {
@@ -32,6 +32,9 @@ func (s *Service) Apply(ctx context.Context, f *lambada.Function) error {
 		want = append(want, sandbox.Provisioned{Config: s.sandboxConfig(f.Name, cfg, dir), N: n})
 	}
 	s.Provisioner.Provision(f.Name, want)
+	if f.Latest.Version == "" { // deleted
+		s.Provisioner.Retire(f.Name)
+	}
 	return nil
 }
 

@@ -14,7 +14,10 @@ type provisioner struct {
 	want    map[string][]sandbox.Provisioned
 	ready   map[string]int
 	failure map[string]string
+	retired []string
 }
+
+func (p *provisioner) Retire(function string) { p.retired = append(p.retired, function) }
 
 func (p *provisioner) Provision(function string, want []sandbox.Provisioned) { p.want[function] = want }
 
@@ -77,7 +80,7 @@ func TestService_ApplyAndAllocated(t *testing.T) {
 	if err := s.Apply(ctx, &lambada.Function{Name: "fn"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(p.want["fn"]) != 0 {
-		t.Fatalf("after deletion: %+v", p.want["fn"])
+	if len(p.want["fn"]) != 0 || len(p.retired) != 1 || p.retired[0] != "fn" {
+		t.Fatalf("after deletion: provisioned %+v, retired %v", p.want["fn"], p.retired)
 	}
 }

@@ -85,3 +85,19 @@ func TestManager_MemoryBudget(t *testing.T) {
 		t.Fatalf("%d MB still counted after Close", used)
 	}
 }
+
+// A deleted function's environments stop at once, not after the keep-warm.
+func TestManager_Retire(t *testing.T) {
+	m, _ := newManager(t)
+	fn, other := testConfig(3*time.Second, nil), testConfig(3*time.Second, nil)
+	other.Function = "other"
+	a, b := mustEcho(t, m, fn), mustEcho(t, m, other)
+	m.Retire("fn")
+	gone(t, a.PID)
+	if again := mustEcho(t, m, other); again.PID != b.PID {
+		t.Fatal("retiring fn stopped another function's environment")
+	}
+	if c := mustEcho(t, m, fn); c.PID == a.PID || c.Invocations != 1 {
+		t.Fatalf("after Retire, fn ran in pid %d (invocation %d)", c.PID, c.Invocations)
+	}
+}

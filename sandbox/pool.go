@@ -260,6 +260,24 @@ func (p *pool) retire() {
 	}
 }
 
+// Retire stops the environments of every version of function, the idle
+// ones now and the busy ones when their invocations end: the function was
+// deleted. Its provisioned environments are released with Provision first.
+func (m *Manager) Retire(function string) {
+	var pools []*pool
+	m.mu.Lock()
+	for key, p := range m.pools {
+		if key.function == function {
+			pools = append(pools, p)
+			delete(m.pools, key)
+		}
+	}
+	m.mu.Unlock()
+	for _, p := range pools {
+		p.retire()
+	}
+}
+
 // Close stops every environment, busy or idle, of every pool, and waits
 // until their processes are reaped. Run fails afterwards.
 func (m *Manager) Close() error {
