@@ -144,7 +144,8 @@ func (f *Function) ProvisionedVersions() map[string]int {
 // to the other functions; then an alias on a version that is provisioned
 // itself, or a version that a provisioned alias points to (409).
 func CheckProvisioned(f *Function, qualifier string, n, limit, heldByOthers int) error {
-	if a := f.Alias(qualifier); a != nil && a.FunctionVersion == LatestVersion {
+	a := f.Alias(qualifier)
+	if a != nil && a.FunctionVersion == LatestVersion {
 		return ErrProvisionedLatest
 	}
 	others := f.ProvisionedTotal()
@@ -164,20 +165,32 @@ func CheckProvisioned(f *Function, qualifier string, n, limit, heldByOthers int)
 			return &Error{Code: EINVALIDBARE, Message: fmt.Sprintf("Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", MinUnreservedConcurrency)}
 		}
 	}
-	if a := f.Alias(qualifier); a != nil {
-		provisioned := f.ProvisionedConfig(a.FunctionVersion) != nil
-		for v := range a.Routing {
-			provisioned = provisioned || f.ProvisionedConfig(v) != nil
-		}
-		if provisioned {
-			return Errorf(ECONFLICT, "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version")
-		}
-		return nil
+	if a != nil {
+		return CheckProvisionedAlias(f, a)
 	}
 	for _, name := range f.AliasesOf(qualifier) {
 		if f.ProvisionedConfig(name) != nil {
 			return Errorf(ECONFLICT, "Version is pointed by a Provisioned Concurrency alias")
 		}
+	}
+	return nil
+}
+
+// CheckProvisionedAlias returns AWS's error for alias a of f having
+// provisioned concurrency: it points to $LATEST, or routes to a version
+// that is provisioned itself (409). UpdateAlias checks it too for an alias
+// that has provisioned concurrency (inferred: AWS's answer there is not
+// documented).
+func CheckProvisionedAlias(f *Function, a *Alias) error {
+	if a.FunctionVersion == LatestVersion {
+		return ErrProvisionedLatest
+	}
+	provisioned := f.ProvisionedConfig(a.FunctionVersion) != nil
+	for v := range a.Routing {
+		provisioned = provisioned || f.ProvisionedConfig(v) != nil
+	}
+	if provisioned {
+		return Errorf(ECONFLICT, "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version")
 	}
 	return nil
 }

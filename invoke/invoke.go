@@ -8,6 +8,7 @@ package invoke
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/lambada-dev/lambada"
@@ -51,6 +52,8 @@ type Service struct {
 	// Rand returns a uniform number in [0, 1) for weighted alias routing;
 	// math/rand/v2's Float64 when nil.
 	Rand func() float64
+
+	applyMu sync.Mutex // one Apply at a time
 }
 
 func (s *Service) pick() float64 {

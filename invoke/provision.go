@@ -8,32 +8,44 @@ import (
 	"github.com/lambada-dev/lambada/sandbox"
 )
 
-// Apply makes f's reserved and provisioned concurrency take effect:
-// invocations are admitted against them at once, and the environments of
-// its provisioned versions start in the background. A Function with only a
-// Name stands for one that was deleted: its environments are stopped. The control plane calls it after
-// every change to a function's concurrency, versions or aliases, and cmd
-// once per function at start.
+// Apply makes the reserved and provisioned concurrency of the function
+// named f.Name take effect: invocations are admitted against them at once,
+// and the environments of its provisioned versions start in the
+// background. It applies the record stored now, not f, one call at a time,
+// so that changes applied out of order still end with the latest; a
+// function no longer stored has its environments stopped. The control plane
+// calls it after every change to a function's concurrency, versions or
+// aliases (and after deleting it), and cmd once per function at start.
 func (s *Service) Apply(ctx context.Context, f *lambada.Function) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	cur, err := s.Functions.Function(ctx, f.Name)
+	deleted := lambada.ErrorCode(err) == lambada.ENOTFOUND
+	switch {
+	case deleted:
+		cur = &lambada.Function{Name: f.Name}
+	case err != nil:
+		return fmt.Errorf("apply %s: %w", f.Name, err)
+	}
 	if s.Limiter != nil {
-		s.Limiter.SetLimits(f)
+		s.Limiter.SetLimits(cur)
 	}
 	if s.Provisioner == nil {
 		return nil
 	}
-	versions := f.ProvisionedVersions()
+	versions := cur.ProvisionedVersions()
 	want := make([]sandbox.Provisioned, 0, len(versions))
 	for v, n := range versions {
-		cfg := f.Version(v)
+		cfg := cur.Version(v)
 		dir, err := s.Code.Path(ctx, cfg.CodeKey())
 		if err != nil {
-			return fmt.Errorf("provision %s:%s: %w", f.Name, v, err)
+			return fmt.Errorf("provision %s:%s: %w", cur.Name, v, err)
 		}
-		want = append(want, sandbox.Provisioned{Config: s.sandboxConfig(f.Name, cfg, dir), N: n})
+		want = append(want, sandbox.Provisioned{Config: s.sandboxConfig(cur.Name, cfg, dir), N: n})
 	}
-	s.Provisioner.Provision(f.Name, want)
-	if f.Latest.Version == "" { // deleted
-		s.Provisioner.Retire(f.Name)
+	s.Provisioner.Provision(cur.Name, want)
+	if deleted {
+		s.Provisioner.Retire(cur.Name)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/inmem"
 	"github.com/lambada-dev/lambada/sandbox"
 )
 
@@ -38,7 +39,12 @@ func TestService_ApplyAndAllocated(t *testing.T) {
 	f = f.Clone()
 	f.PutProvisioned(lambada.ProvisionedConfig{Qualifier: "live", Requested: 4}) // 1: 3, 2: 1
 	f.PutProvisioned(lambada.ProvisionedConfig{Qualifier: "2", Requested: 2})
-	if err := s.Apply(ctx, f); err != nil {
+	store := s.Functions.(*inmem.Store)
+	if _, err := store.PutFunction(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	// Apply reads the stored record: a stale one passed in changes nothing.
+	if err := s.Apply(ctx, &lambada.Function{Name: "fn"}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
@@ -77,6 +83,9 @@ func TestService_ApplyAndAllocated(t *testing.T) {
 	}
 
 	// A deleted function keeps nothing.
+	if err := store.DeleteFunction(ctx, "fn"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Apply(ctx, &lambada.Function{Name: "fn"}); err != nil {
 		t.Fatal(err)
 	}

@@ -253,6 +253,11 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request) error {
 			if err := s.checkRouting(f, a.FunctionVersion, a.Routing); err != nil {
 				return err
 			}
+			if f.ProvisionedConfig(a.Name) != nil {
+				if err := lambada.CheckProvisionedAlias(f, &a); err != nil {
+					return err
+				}
+			}
 		}
 		a.RevisionID = uuid.NewString()
 		f.PutAlias(a)

@@ -13,8 +13,9 @@ import (
 // admitted against them and provisioned environments started at once, and
 // reports the progress of those (invoke.Service).
 type Provisioner interface {
-	// Apply makes f's concurrency settings take effect; a Function with
-	// only a Name stands for one that was deleted.
+	// Apply makes the stored concurrency settings of the function named
+	// f.Name take effect (f is the record just written, or only a Name
+	// after a deletion).
 	Apply(ctx context.Context, f *lambada.Function) error
 	// Allocated returns how many environments of the provisioned
 	// concurrency of qualifier of f are ready, and why one failed to

@@ -515,3 +515,24 @@ func TestProvisioned_DeleteAliasAndVersion(t *testing.T) {
 		t.Fatalf("DeleteFunction told the provisioner %+v, want a Function with only the name", f)
 	}
 }
+
+// UpdateAlias keeps a provisioned alias provisionable: not onto $LATEST,
+// not onto a version provisioned itself (inferred from PutProvisioned's
+// rules).
+func TestProvisioned_UpdateAlias(t *testing.T) {
+	e, _ := newProvisionedEnv(t, 0, "pu", 3)
+	ctx := context.Background()
+	e.MustAlias(t, "pu", "live", "1")
+	e.MustProvision(t, "pu", "live", 1)
+	e.MustProvision(t, "pu", "3", 1)
+	_, err := e.client.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("pu"), Name: aws.String("live"), FunctionVersion: aws.String("$LATEST")})
+	wantAPIError(t, err, "InvalidParameterValueException", "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+	_, err = e.client.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("pu"), Name: aws.String("live"), FunctionVersion: aws.String("3")})
+	wantAPIError(t, err, "ResourceConflictException", "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version")
+	_, err = e.client.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("pu"), Name: aws.String("live"),
+		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"3": 0.5}}})
+	wantAPIError(t, err, "ResourceConflictException", "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version")
+	if _, err := e.client.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("pu"), Name: aws.String("live"), FunctionVersion: aws.String("2")}); err != nil {
+		t.Fatalf("moving a provisioned alias to an unprovisioned version: %v", err)
+	}
+}

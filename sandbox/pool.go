@@ -139,16 +139,25 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 
 // start starts a new environment, reserved for the caller, once the memory
 // budget has room for it. With t it is started for provisioned concurrency
-// and counted as one of t's environments, if t still wants one.
+// and counted as one of t's environments, if t still wants one; t.starting
+// is decremented once, whatever happens.
 func (p *pool) start(t *target) (*Sandbox, error) {
 	m := p.m
 	logger := m.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	failed := func(err error) (*Sandbox, error) {
+		if t != nil {
+			m.mu.Lock()
+			t.starting--
+			m.mu.Unlock()
+		}
+		return nil, err
+	}
 	est, err := m.makeRoom(p)
 	if err != nil {
-		return nil, err
+		return failed(err)
 	}
 	cfg := p.cfg
 	if t != nil {
@@ -160,21 +169,28 @@ func (p *pool) start(t *target) (*Sandbox, error) {
 	s, err := start(cfg, m.Logs, logger, p.put, p.remove)
 	if err != nil {
 		m.unreserve(est)
-		return nil, err
+		return failed(err)
 	}
 	// Starts run in parallel; registering afterwards still lets Close see
 	// every environment, since one started after Close is closed here. One
 	// that exited already was not registered by remove, nor is it here.
 	m.mu.Lock()
-	closed := m.closed
+	if t != nil {
+		t.starting--
+	}
+	closed, orphan := m.closed, false
 	switch {
-	case closed, s.removed:
+	case closed || s.removed:
 		m.usedMB -= est
+		if t != nil && !closed {
+			m.crashedLocked(t) // it exited before it could be counted
+		}
 	default:
 		if m.envs == nil {
 			m.envs = make(map[*Sandbox]*envState)
 		}
 		m.envs[s] = &envState{pool: p, memMB: est}
+		orphan = m.adoptLocked(p)
 		if t != nil && m.wantsLocked(t) {
 			t.envs[s] = true
 			s.provisioned.Store(true)
@@ -185,7 +201,29 @@ func (p *pool) start(t *target) (*Sandbox, error) {
 		s.Close()
 		return nil, errors.New("sandbox: manager is closed")
 	}
+	if orphan {
+		p.retire() // s stops when it is done
+	}
 	return s, nil
+}
+
+// adoptLocked puts p back among the pools if the reaper forgot it while an
+// environment was starting for it, and reports whether another pool took
+// its place meanwhile: p is then an orphan that no invocation will take
+// from. m.mu is held.
+func (m *Manager) adoptLocked(p *pool) (orphan bool) {
+	key := poolKey{p.cfg.Function, p.cfg.Version}
+	p.mu.Lock()
+	retired := p.retired
+	p.mu.Unlock()
+	switch cur := m.pools[key]; {
+	case retired || cur == p:
+		return false
+	case cur == nil:
+		m.pools[key] = p
+		return false
+	}
+	return true
 }
 
 // take pops the most recently used idle environment, or returns nil.
@@ -224,7 +262,7 @@ func (p *pool) remove(s *Sandbox) {
 	p.mu.Lock()
 	p.unidleLocked(s)
 	p.mu.Unlock()
-	initDone := s.initialised()
+	exit := s.exitInfo()
 	m := p.m
 	m.mu.Lock()
 	s.removed = true
@@ -232,7 +270,7 @@ func (p *pool) remove(s *Sandbox) {
 		m.usedMB -= st.memMB
 		delete(m.envs, s)
 	}
-	m.forgetProvisionedLocked(s, initDone)
+	m.forgetProvisionedLocked(s, exit)
 	m.mu.Unlock()
 }
 

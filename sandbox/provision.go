@@ -30,12 +30,19 @@ const (
 // target is what the Manager keeps provisioned for one function version
 // (guarded by Manager.mu).
 type target struct {
+	key      poolKey
 	cfg      *Config
 	n        int
 	envs     map[*Sandbox]bool // started for it, ready or not
 	starting int
+	crashes  int    // environments in a row that exited before serving an invocation
 	failure  string // why an environment failed to start; no more are started then
 }
+
+// maxProvisionedCrashes is how many environments in a row may exit on their
+// own before serving an invocation before a target reports FailureInit and
+// stops replacing them.
+const maxProvisionedCrashes = 3
 
 // Provision keeps, for each entry of want, that many environments of its
 // version initialised ahead of time, with AWS_LAMBDA_INITIALIZATION_TYPE
@@ -61,10 +68,10 @@ func (m *Manager) Provision(function string, want []Provisioned) {
 		}
 		t := m.targets[key]
 		if t == nil {
-			t = &target{envs: make(map[*Sandbox]bool)}
+			t = &target{key: key, envs: make(map[*Sandbox]bool)}
 			m.targets[key] = t
 		}
-		t.cfg, t.n, t.failure = w.Config, w.N, ""
+		t.cfg, t.n, t.failure, t.crashes = w.Config, w.N, "", 0
 		excess = append(excess, m.trimLocked(t)...)
 		m.fillLocked(t)
 	}
@@ -108,33 +115,45 @@ func (m *Manager) Ready(function, version string) (int, string) {
 
 // wantsLocked reports whether t is current and short of environments.
 func (m *Manager) wantsLocked(t *target) bool {
-	cur := m.targets[poolKey{t.cfg.Function, t.cfg.Version}]
-	return cur == t && !m.closed && len(t.envs) < t.n
+	return m.targets[t.key] == t && !m.closed && len(t.envs) < t.n
 }
 
 // fillLocked starts, in the background, the environments t is short of.
 func (m *Manager) fillLocked(t *target) {
-	if t.failure != "" || m.closed {
+	if t.failure != "" || m.closed || m.targets[t.key] != t {
 		return
 	}
 	for range t.n - len(t.envs) - t.starting {
 		t.starting++
 		m.provisioning.Add(1)
-		go m.provisionOne(t)
+		go m.provisionOne(t, t.cfg)
 	}
 }
 
-// provisionOne starts one environment for t and hands it to its pool.
-func (m *Manager) provisionOne(t *target) {
+// crashedLocked counts an environment of t that exited on its own before
+// serving an invocation, and replaces it unless too many did in a row.
+func (m *Manager) crashedLocked(t *target) {
+	if t.crashes++; t.crashes >= maxProvisionedCrashes {
+		t.failure = FailureInit
+		return
+	}
+	m.fillLocked(t)
+}
+
+// provisionOne starts one environment of cfg for t and hands it to its pool.
+func (m *Manager) provisionOne(t *target, cfg *Config) {
 	defer m.provisioning.Done()
 	var s *Sandbox
-	p, err := m.pool(t.cfg)
+	p, err := m.pool(cfg)
 	if err == nil {
-		s, err = p.start(t)
+		s, err = p.start(t) // decrements t.starting
+	} else {
+		m.mu.Lock()
+		t.starting--
+		m.mu.Unlock()
 	}
 	m.mu.Lock()
-	t.starting--
-	if err != nil && m.targets[poolKey{t.cfg.Function, t.cfg.Version}] == t && !m.closed {
+	if err != nil && m.targets[t.key] == t && !m.closed {
 		var se *StartError
 		switch {
 		case errors.As(err, &se):
@@ -145,7 +164,7 @@ func (m *Manager) provisionOne(t *target) {
 			t.failure = err.Error()
 		}
 		if logger := m.Logger; logger != nil {
-			logger.Warn("sandbox: provisioned environment not started", "function", t.cfg.Function, "version", t.cfg.Version, "err", err)
+			logger.Warn("sandbox: provisioned environment not started", "function", t.key.function, "version", t.key.version, "err", err)
 		}
 	}
 	m.mu.Unlock()
@@ -188,8 +207,9 @@ func (m *Manager) idleOfLocked(envs []*Sandbox) []*Sandbox {
 }
 
 // forgetProvisionedLocked drops s, which exited, from its target, and
-// replaces it, unless it failed its init.
-func (m *Manager) forgetProvisionedLocked(s *Sandbox, initDone bool) {
+// replaces it, unless it failed its init or too many exited in a row
+// before serving an invocation.
+func (m *Manager) forgetProvisionedLocked(s *Sandbox, exit exitInfo) {
 	if !s.provisioned.Load() {
 		return
 	}
@@ -198,9 +218,15 @@ func (m *Manager) forgetProvisionedLocked(s *Sandbox, initDone bool) {
 		return
 	}
 	delete(t.envs, s)
-	if !initDone {
+	switch {
+	case exit.stopped:
+		m.fillLocked(t)
+	case !exit.initDone:
 		t.failure = FailureInit
-		return
+	case !exit.served:
+		m.crashedLocked(t)
+	default:
+		t.crashes = 0
+		m.fillLocked(t)
 	}
-	m.fillLocked(t)
 }

@@ -18,12 +18,13 @@ func provisionedConfig(env map[string]string) *Config {
 	return cfg
 }
 
-// mustBeReady waits until n provisioned environments of cfg are ready.
+// mustBeReady waits until n provisioned environments of cfg are ready and
+// idle in their pool.
 func mustBeReady(t *testing.T, m *Manager, cfg *Config, n int) {
 	t.Helper()
 	poll(t, "provisioned environments to be ready", func() bool {
 		ready, _ := m.Ready(cfg.Function, cfg.Version)
-		return ready == n
+		return ready == n && len(idlePIDs(m, cfg)) >= n
 	})
 }
 
@@ -157,5 +158,100 @@ func mustTouch(t *testing.T, mark string) {
 	t.Helper()
 	if err := os.WriteFile(mark, nil, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A provisioned environment that exits on its own before serving an
+// invocation is replaced, but not forever: after maxProvisionedCrashes in
+// a row the target reports FailureInit.
+func TestManager_ProvisionCrashLoop(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := provisionedConfig(nil)
+	m.Provision("fn", []Provisioned{{Config: cfg, N: 1}})
+	for i := range maxProvisionedCrashes {
+		mustBeReady(t, m, cfg, 1)
+		pid := idlePIDs(m, cfg)[0]
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		gone(t, pid)
+		if i < maxProvisionedCrashes-1 {
+			continue
+		}
+		poll(t, "the target to give up", func() bool {
+			_, failure := m.Ready("fn", "1")
+			return failure == FailureInit
+		})
+	}
+	m.mu.Lock()
+	n := len(m.envs)
+	m.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d environments after the target gave up", n)
+	}
+	// Provisioning again starts over.
+	m.Provision("fn", []Provisioned{{Config: cfg, N: 1}})
+	mustBeReady(t, m, cfg, 1)
+}
+
+// An environment started for a pool that the reaper forgot meanwhile puts
+// the pool back; one started for a pool that another replaced retires it.
+func TestManager_PoolForgottenDuringStart(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(3*time.Second, nil)
+	p, err := m.pool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	delete(m.pools, poolKey{cfg.Function, cfg.Version}) // as reap does
+	m.mu.Unlock()
+	s, err := p.start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.pool(cfg); got != p {
+		t.Fatal("the forgotten pool was not put back")
+	}
+	s.unreserve()
+	poll(t, "the environment to be idle", func() bool { return len(idlePIDs(m, cfg)) == 1 })
+	if e := mustEcho(t, m, cfg); e.PID != s.cmd.Process.Pid {
+		t.Fatalf("the invocation did not run in the environment started for the forgotten pool")
+	}
+
+	m.mu.Lock()
+	delete(m.pools, poolKey{cfg.Function, cfg.Version})
+	m.mu.Unlock()
+	replacement, _ := m.pool(cfg)
+	orphan, err := p.start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.mu.Lock(); !p.retired {
+		t.Fatal("a pool replaced during a start was not retired")
+	}
+	p.mu.Unlock()
+	if got, _ := m.pool(cfg); got != replacement {
+		t.Fatal("the replacement pool was displaced")
+	}
+	orphan.unreserve()
+	gone(t, orphan.cmd.Process.Pid)
+}
+
+// Provision called again while environments start (each control-plane
+// change does) neither races with the starts (go test -race) nor starts
+// more than asked.
+func TestManager_ProvisionRepeatedly(t *testing.T) {
+	m, _ := newManager(t)
+	for range 20 {
+		m.Provision("fn", []Provisioned{{Config: provisionedConfig(nil), N: 2}})
+	}
+	cfg := provisionedConfig(nil)
+	mustBeReady(t, m, cfg, 2)
+	m.mu.Lock()
+	n := len(m.envs)
+	m.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d environments for 2 provisioned", n)
 	}
 }

@@ -92,6 +92,8 @@ type Sandbox struct {
 	reserved  bool // started for an invocation that has not called Invoke yet
 	inPool    bool // guarded by the pool's mutex, not mu
 	initDone  bool
+	served    bool // an invocation was delivered
+	stopped   bool // stop was called
 	initDur   time.Duration
 	initTimer *time.Timer
 	dead      bool
@@ -331,6 +333,7 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 	}
 	c := s.cur
 	c.delivered = true
+	s.served = true
 	c.start = time.Now()
 	c.timer = time.AfterFunc(s.cfg.Timeout, func() { s.timedOut(c) })
 	s.beginLog(c) // before anything can end c
@@ -553,6 +556,7 @@ func (s *Sandbox) kill() {
 func (s *Sandbox) stop() {
 	s.mu.Lock()
 	s.dead = true
+	s.stopped = true
 	s.mu.Unlock()
 	s.kill()
 }
@@ -563,11 +567,17 @@ func (s *Sandbox) Close() {
 	<-s.exited
 }
 
-// initialised reports whether the runtime finished init.
-func (s *Sandbox) initialised() bool {
+// exitInfo is what an environment had done when it exited.
+type exitInfo struct {
+	initDone bool // its runtime finished init
+	served   bool // it took an invocation
+	stopped  bool // the pool stopped it (stop or Close), not a failure of its own
+}
+
+func (s *Sandbox) exitInfo() exitInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.initDone
+	return exitInfo{initDone: s.initDone, served: s.served, stopped: s.stopped}
 }
 
 // ready reports whether the environment is initialised and alive.
