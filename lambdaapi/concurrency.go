@@ -100,6 +100,10 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request) 
 	if _, err := s.lookup(r.Context(), ref.Name, lambada.LatestVersion); err != nil {
 		return err
 	}
+	// The check against the other functions and the write are one step
+	// on this node: two changes to different functions cannot both pass.
+	s.concurrencyMu.Lock()
+	defer s.concurrencyMu.Unlock()
 	others, err := s.heldByOthers(r.Context(), ref.Name)
 	if err != nil {
 		return err

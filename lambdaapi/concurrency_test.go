@@ -116,3 +116,36 @@ func TestFunctionConcurrency(t *testing.T) {
 		t.Fatalf("deleting the function did not clear its reservation")
 	}
 }
+
+// Two reservations for different functions that each fit alone, but not
+// together, never both pass the unreserved floor.
+func TestFunctionConcurrency_ConcurrentPuts(t *testing.T) {
+	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = 105 })
+	ctx := context.Background()
+	e.MustCreate(t, "a")
+	e.MustCreate(t, "b")
+	for range 20 {
+		errs := make(chan error, 2)
+		for _, name := range []string{"a", "b"} {
+			go func() {
+				_, err := e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(name), ReservedConcurrentExecutions: aws.Int32(5)})
+				errs <- err
+			}()
+		}
+		failed := 0
+		for range 2 {
+			if err := <-errs; err != nil {
+				wantAPIError(t, err, "InvalidParameterValueException", "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].")
+				failed++
+			}
+		}
+		if failed != 1 {
+			t.Fatalf("%d of two reservations of 5 with 5 to spare were refused, want 1", failed)
+		}
+		for _, name := range []string{"a", "b"} {
+			if _, err := e.client.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String(name)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -145,6 +145,10 @@ func (s *Server) putProvisioned(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.provisionedFunction(r, ref.Name, ref.Qualifier); err != nil {
 		return err
 	}
+	// The check against the other functions and the write are one step
+	// on this node: two changes to different functions cannot both pass.
+	s.concurrencyMu.Lock()
+	defer s.concurrencyMu.Unlock()
 	others, err := s.heldByOthers(r.Context(), ref.Name)
 	if err != nil {
 		return err

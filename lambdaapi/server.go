@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +52,8 @@ type Server struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time // defaults to time.Now
+
+	concurrencyMu sync.Mutex // serialises changes checked against every function's concurrency
 }
 
 // Handler returns the routes of every operation Lambada offers.
