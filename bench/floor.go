@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 )
 
 // floorEnv tells a re-executed binary to serve the floor instead of its
@@ -63,7 +62,10 @@ func StartFloor(args ...string) (*Floor, error) {
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), floorEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// No Pdeathsig: it fires when the forking OS thread ends, which Go does
+	// to a thread whose goroutine exits locked to it (an in-process node's
+	// cgroup forks do), killing the floor in the middle of a run. The floor
+	// exits when its stdin closes, as it does when this process dies.
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

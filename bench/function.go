@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -50,7 +49,10 @@ func FunctionAlone(ctx context.Context, bootstrap string, body []byte, load Load
 	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(), "_HANDLER=bootstrap", "AWS_LAMBDA_FUNCTION_NAME=bench-alone",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "AWS_REGION=us-east-1", "TZ=:UTC"}
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// No Pdeathsig: it fires when the forking OS thread ends, which Go does
+	// to a thread whose goroutine exits locked to it (an in-process node's
+	// cgroup forks do). Should this process die, the runtime exits anyway:
+	// its Runtime API is gone.
 	if err := cmd.Start(); err != nil {
 		return FunctionResult{}, err
 	}
