@@ -20,15 +20,16 @@ func Throttled(reason string) error {
 }
 
 // CheckReservedConcurrency validates reserving n executions for a function
-// when the account's limit is limit and the other functions reserve
-// reservedByOthers. AWS answers the same text when n exceeds the limit.
-func CheckReservedConcurrency(n, limit, reservedByOthers int) error {
+// when the account's limit is limit and the other functions hold
+// heldByOthers of it (Function.HeldConcurrency). AWS answers the same text
+// when n exceeds the limit.
+func CheckReservedConcurrency(n, limit, heldByOthers int) error {
 	if n < 0 {
 		var v Validation
 		v.Add(fmt.Sprint(n), "reservedConcurrentExecutions", "Member must have value greater than or equal to 0")
 		return v.Err()
 	}
-	if limit-reservedByOthers-n < MinUnreservedConcurrency {
+	if limit-heldByOthers-n < MinUnreservedConcurrency {
 		return &Error{Code: EINVALIDBARE, Message: fmt.Sprintf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", MinUnreservedConcurrency)}
 	}
 	return nil

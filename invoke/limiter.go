@@ -25,23 +25,24 @@ func NewLimiter(limit int) *Limiter {
 func (l *Limiter) SetLimits(f *lambada.Function) {
 	versions := f.ProvisionedVersions()
 	l.mu.Lock()
+	l.setLocked(f, versions)
+	l.mu.Unlock()
+}
+
+// setLocked records f's limits, its provisioned versions computed by the
+// caller outside the lock; l.mu is held.
+func (l *Limiter) setLocked(f *lambada.Function, versions map[string]int) {
 	l.c.SetReserved(f.Name, f.ReservedConcurrency)
 	l.c.SetProvisioned(f.Name, versions)
-	l.mu.Unlock()
 }
 
 // Admit takes a slot for one execution of version of f, or returns the
 // TooManyRequestsException AWS answers. The returned func releases the
 // slot; calling it more than once releases it once.
 func (l *Limiter) Admit(f *lambada.Function, version string) (func(), error) {
-	var provisioned map[string]int
-	if len(f.Provisioned) > 0 {
-		provisioned = f.ProvisionedVersions()
-	}
+	versions := f.ProvisionedVersions() // nil, without allocating, for most functions
 	l.mu.Lock()
-	// The record is authoritative.
-	l.c.SetReserved(f.Name, f.ReservedConcurrency)
-	l.c.SetProvisioned(f.Name, provisioned)
+	l.setLocked(f, versions) // the record is authoritative
 	slot, err := l.c.Admit(f.Name, version)
 	l.mu.Unlock()
 	if err != nil {

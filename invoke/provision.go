@@ -8,24 +8,24 @@ import (
 	"github.com/lambada-dev/lambada/sandbox"
 )
 
-// Apply makes the reserved and provisioned concurrency of the function
-// named f.Name take effect: invocations are admitted against them at once,
-// and the environments of its provisioned versions start in the
-// background. It applies the record stored now, not f, one call at a time,
-// so that changes applied out of order still end with the latest; a
-// function no longer stored has its environments stopped. The control plane
-// calls it after every change to a function's concurrency, versions or
-// aliases (and after deleting it), and cmd once per function at start.
-func (s *Service) Apply(ctx context.Context, f *lambada.Function) error {
+// Apply makes the stored reserved and provisioned concurrency of the
+// function named name take effect: invocations are admitted against them at
+// once, and the environments of its provisioned versions start in the
+// background. It reads the record stored now, one call at a time, so that
+// changes applied out of order still end with the latest; a function no
+// longer stored has its environments stopped. The control plane calls it
+// after every change to a function's concurrency, versions or aliases (and
+// after deleting it), and cmd once per function at start.
+func (s *Service) Apply(ctx context.Context, name string) error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	cur, err := s.Functions.Function(ctx, f.Name)
+	cur, err := s.Functions.Function(ctx, name)
 	deleted := lambada.ErrorCode(err) == lambada.ENOTFOUND
 	switch {
 	case deleted:
-		cur = &lambada.Function{Name: f.Name}
+		cur = &lambada.Function{Name: name}
 	case err != nil:
-		return fmt.Errorf("apply %s: %w", f.Name, err)
+		return fmt.Errorf("apply %s: %w", name, err)
 	}
 	if s.Limiter != nil {
 		s.Limiter.SetLimits(cur)

@@ -43,8 +43,7 @@ func TestService_ApplyAndAllocated(t *testing.T) {
 	if _, err := store.PutFunction(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	// Apply reads the stored record: a stale one passed in changes nothing.
-	if err := s.Apply(ctx, &lambada.Function{Name: "fn"}); err != nil {
+	if err := s.Apply(ctx, "fn"); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
@@ -86,7 +85,7 @@ func TestService_ApplyAndAllocated(t *testing.T) {
 	if err := store.DeleteFunction(ctx, "fn"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Apply(ctx, &lambada.Function{Name: "fn"}); err != nil {
+	if err := s.Apply(ctx, "fn"); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.want["fn"]) != 0 || len(p.retired) != 1 || p.retired[0] != "fn" {

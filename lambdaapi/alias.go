@@ -267,7 +267,7 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.apply(r.Context(), f)
+	s.apply(r.Context(), f.Name)
 	return writeJSON(w, http.StatusOK, s.aliasConfiguration(f.Name, &out))
 }
 
@@ -293,7 +293,7 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.apply(r.Context(), f)
+	s.apply(r.Context(), f.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -311,46 +311,11 @@ func (s *Server) listAliases(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listAliasesResponse{Aliases: []*aliasConfiguration{}}
-	for i := range f.Aliases { // sorted by name
-		a := &f.Aliases[i]
-		if a.Name <= after || (filtered && a.FunctionVersion != version[0]) {
-			continue
-		}
-		if len(out.Aliases) == maxItems {
-			out.NextMarker = encodeMarker(out.Aliases[maxItems-1].Name)
-			break
-		}
+	aliases, next := page(f.Aliases, func(a *lambada.Alias) string { return a.Name }, after, maxItems,
+		func(a *lambada.Alias) bool { return !filtered || a.FunctionVersion == version[0] })
+	out := listAliasesResponse{Aliases: make([]*aliasConfiguration, 0, len(aliases)), NextMarker: next}
+	for _, a := range aliases {
 		out.Aliases = append(out.Aliases, s.aliasConfiguration(f.Name, a))
 	}
 	return writeJSON(w, http.StatusOK, &out)
-}
-
-// functionPage parses a list operation over one function's items: the
-// {name} of a function, MaxItems (at most limit), the request's own members
-// (validate, which may be nil) and the Marker. It returns the function, the
-// position after which the page starts and the page's size.
-func (s *Server) functionPage(r *http.Request, limit int, validate func(*lambada.Validation)) (*lambada.Function, string, int, error) {
-	q := r.URL.Query()
-	var v lambada.Validation
-	ref, refErr := s.parseUpdateRef(&v, r)
-	if validate != nil {
-		validate(&v)
-	}
-	maxItems := parseMaxItemsUpTo(&v, q, limit)
-	if err := v.Err(); err != nil {
-		return nil, "", 0, err
-	}
-	if refErr != nil {
-		return nil, "", 0, refErr
-	}
-	after, err := parseMarker(q)
-	if err != nil {
-		return nil, "", 0, err
-	}
-	f, err := s.lookup(r.Context(), ref.Name, "")
-	if err != nil {
-		return nil, "", 0, err
-	}
-	return f, after, maxItems, nil
 }

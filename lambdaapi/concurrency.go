@@ -14,9 +14,8 @@ import (
 // reports the progress of those (invoke.Service).
 type Provisioner interface {
 	// Apply makes the stored concurrency settings of the function named
-	// f.Name take effect (f is the record just written, or only a Name
-	// after a deletion).
-	Apply(ctx context.Context, f *lambada.Function) error
+	// name take effect (none, once it is deleted).
+	Apply(ctx context.Context, name string) error
 	// Allocated returns how many environments of the provisioned
 	// concurrency of qualifier of f are ready, and why one failed to
 	// start, if one did.
@@ -59,14 +58,15 @@ func (s *Server) heldByOthers(ctx context.Context, except string) (int, error) {
 	return total, nil
 }
 
-// apply tells the Provisioner of a change to f. The change is stored: a
-// failure to apply it is logged, not answered.
-func (s *Server) apply(ctx context.Context, f *lambada.Function) {
+// apply tells the Provisioner of a stored change to the function named
+// name. The change is stored: a failure to apply it is logged, not
+// answered.
+func (s *Server) apply(ctx context.Context, name string) {
 	if s.Provisioner == nil {
 		return
 	}
-	if err := s.Provisioner.Apply(ctx, f); err != nil {
-		s.Logger.Error("apply concurrency settings", "function", f.Name, "err", err)
+	if err := s.Provisioner.Apply(ctx, name); err != nil {
+		s.Logger.Error("apply concurrency settings", "function", name, "err", err)
 	}
 }
 
@@ -121,7 +121,7 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	s.apply(r.Context(), f)
+	s.apply(r.Context(), f.Name)
 	return writeJSON(w, http.StatusOK, &concurrencyBody{ReservedConcurrentExecutions: &n})
 }
 
@@ -154,7 +154,7 @@ func (s *Server) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	s.apply(r.Context(), f)
+	s.apply(r.Context(), f.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

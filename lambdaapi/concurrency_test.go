@@ -11,9 +11,11 @@ import (
 	"github.com/lambada-dev/lambada/lambdaapi"
 )
 
-// provisioner records what the control plane applies, and reports the
-// environments allocated to each qualifier as ready says.
+// provisioner records, as invoke.Service does, the stored record of each
+// function it is told of (a Function with only a Name once deleted), and
+// reports the environments allocated to each qualifier as ready says.
 type provisioner struct {
+	store   lambada.FunctionStore
 	mu      sync.Mutex
 	applied map[string]*lambada.Function
 	ready   map[string]int
@@ -24,10 +26,22 @@ func newProvisioner() *provisioner {
 	return &provisioner{applied: map[string]*lambada.Function{}, ready: map[string]int{}}
 }
 
-func (p *provisioner) Apply(_ context.Context, f *lambada.Function) error {
+// install makes p the server's Provisioner, reading the server's store.
+func (p *provisioner) install(s *lambdaapi.Server) {
+	p.store, s.Provisioner = s.Functions, p
+}
+
+func (p *provisioner) Apply(ctx context.Context, name string) error {
+	f, err := p.store.Function(ctx, name)
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		f, err = &lambada.Function{Name: name}, nil
+	}
+	if err != nil {
+		return err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.applied[f.Name] = f
+	p.applied[name] = f
 	return nil
 }
 
@@ -51,7 +65,7 @@ func (p *provisioner) reserved(function string) (*int, bool) {
 
 func TestFunctionConcurrency(t *testing.T) {
 	told := newProvisioner()
-	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = 105; s.Provisioner = told })
+	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = 105; told.install(s) })
 	ctx := context.Background()
 	e.MustCreate(t, "cf")
 	e.MustCreate(t, "other")

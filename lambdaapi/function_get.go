@@ -1,11 +1,9 @@
 package lambdaapi
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -15,13 +13,6 @@ import (
 // codePath is where GetFunction's Code.Location points: Lambada serves the
 // archives itself, by their hex SHA-256.
 const codePath = "/lambada/code/"
-
-// Paging limits of ListFunctions: MaxItems may be up to 10000, but AWS
-// returns at most 50 functions a page whatever it says.
-const (
-	defaultMaxItems = 50
-	maxMaxItems     = 10000
-)
 
 type getFunctionResponse struct {
 	Configuration *functionConfiguration `json:"Configuration"`
@@ -169,50 +160,6 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, &out)
-}
-
-// parseMaxItems returns the page size a list operation's MaxItems asks for:
-// AWS accepts 1 to 10000 but answers at most 50 items a page.
-func parseMaxItems(v *lambada.Validation, q url.Values) int {
-	return parseMaxItemsUpTo(v, q, maxMaxItems)
-}
-
-// parseMaxItemsUpTo is parseMaxItems for an operation whose MaxItems is at
-// most limit.
-func parseMaxItemsUpTo(v *lambada.Validation, q url.Values, limit int) int {
-	mi, ok := q["MaxItems"]
-	if !ok {
-		return defaultMaxItems
-	}
-	n, err := strconv.Atoi(mi[0])
-	switch {
-	case err != nil:
-		v.Add(mi[0], "maxItems", "Member must be an integer")
-	case n < 1:
-		v.Add(mi[0], "maxItems", "Member must have value greater than or equal to 1")
-	case n > limit:
-		v.Add(mi[0], "maxItems", fmt.Sprintf("Member must have value less than or equal to %d", limit))
-	}
-	return min(max(n, 1), defaultMaxItems)
-}
-
-// parseMarker decodes a list operation's Marker, the position after which
-// the page starts; "" starts at the beginning.
-func parseMarker(q url.Values) (string, error) {
-	m := q.Get("Marker")
-	if m == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(m)
-	if err != nil || len(b) == 0 {
-		return "", lambada.Errorf(lambada.EINVALID, "Invalid Marker: %s", m)
-	}
-	return string(b), nil
-}
-
-// encodeMarker makes the opaque NextMarker of a position.
-func encodeMarker(position string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(position))
 }
 
 // versionRank orders the versions of a function: $LATEST first, then the

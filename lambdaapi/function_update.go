@@ -168,7 +168,7 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		s.apply(ctx, f)
+		s.apply(ctx, f.Name)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
@@ -178,7 +178,7 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return fmt.Errorf("delete function %s: %w", ref.Name, err)
 	}
-	s.apply(ctx, &lambada.Function{Name: ref.Name})
+	s.apply(ctx, ref.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -167,7 +167,7 @@ func (s *Server) putProvisioned(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.apply(r.Context(), f)
+	s.apply(r.Context(), f.Name)
 	return writeJSON(w, http.StatusAccepted, s.renderProvisioned(f, &pc))
 }
 
@@ -224,7 +224,7 @@ func (s *Server) deleteProvisioned(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	s.apply(r.Context(), f)
+	s.apply(r.Context(), f.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -236,16 +236,9 @@ func (s *Server) listProvisioned(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listProvisionedResponse{ProvisionedConcurrencyConfigs: []*provisionedConfig{}}
-	for i := range f.Provisioned { // sorted by qualifier
-		pc := &f.Provisioned[i]
-		if pc.Qualifier <= after {
-			continue
-		}
-		if len(out.ProvisionedConcurrencyConfigs) == maxItems {
-			out.NextMarker = encodeMarker(f.Provisioned[i-1].Qualifier)
-			break
-		}
+	configs, next := page(f.Provisioned, func(pc *lambada.ProvisionedConfig) string { return pc.Qualifier }, after, maxItems, nil)
+	out := listProvisionedResponse{ProvisionedConcurrencyConfigs: make([]*provisionedConfig, 0, len(configs)), NextMarker: next}
+	for _, pc := range configs {
 		item := s.renderProvisioned(f, pc)
 		item.FunctionArn = lambada.FunctionARN(s.Region, s.Account, f.Name, pc.Qualifier)
 		out.ProvisionedConcurrencyConfigs = append(out.ProvisionedConcurrencyConfigs, item)

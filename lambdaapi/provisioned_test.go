@@ -23,7 +23,7 @@ const fnProvisionedLastModified = "2024-03-01T12:00:00+0000"
 func newProvisionedEnv(t *testing.T, concurrency int, name string, versions int) (*fnEnv, *provisioner) {
 	t.Helper()
 	p := newProvisioner()
-	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = concurrency; s.Provisioner = p })
+	e := newFnEnvWith(t, nil, func(s *lambdaapi.Server) { s.Concurrency = concurrency; p.install(s) })
 	e.MustCreate(t, name)
 	for i := range versions {
 		if i > 0 {

@@ -67,9 +67,12 @@ var (
 
 // Runtime states, as AWS names them in InvalidStateTransition messages.
 const (
-	StateReady        = "Ready"
-	StateRunning      = "Running"
-	StateResponseSent = "RuntimeResponseSentState"
+	StateReady                   = "Ready"
+	StateRunning                 = "Running"
+	StateResponseSent            = "RuntimeResponseSentState"
+	StateInvocationResponse      = "InvocationResponse"
+	StateInvocationErrorResponse = "InvocationErrorResponse"
+	StateInitError               = "InitError"
 )
 
 // StateError is ErrInvalidState with the state the runtime was in.
@@ -138,7 +141,7 @@ const (
 func (h *handler) next(w http.ResponseWriter, r *http.Request) {
 	ev, err := h.rt.Next(r.Context())
 	if err != nil {
-		renderError(w, err, "Ready")
+		renderError(w, err, StateReady)
 		return
 	}
 	hd := w.Header()
@@ -173,7 +176,7 @@ func (h *handler) response(w http.ResponseWriter, r *http.Request) {
 	err := h.rt.Respond(r.PathValue("id"), resp)
 	switch {
 	case err != nil:
-		renderError(w, err, "InvocationResponse")
+		renderError(w, err, StateInvocationResponse)
 	case resp.TooLarge:
 		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Exceeded maximum allowed payload size ("+strconv.Itoa(lambada.MaxResponsePayload)+" bytes).")
 	default:
@@ -188,7 +191,7 @@ func (h *handler) error(w http.ResponseWriter, r *http.Request) {
 		resp.ErrorType = t
 	}
 	if err := h.rt.Respond(r.PathValue("id"), resp); err != nil {
-		renderError(w, err, "InvocationErrorResponse")
+		renderError(w, err, StateInvocationErrorResponse)
 		return
 	}
 	acknowledge(w, resp)
@@ -199,7 +202,7 @@ func (h *handler) initError(w http.ResponseWriter, r *http.Request) {
 	resp.Error = true
 	resp.ErrorType = r.Header.Get(hErrorType)
 	if err := h.rt.InitError(resp); err != nil {
-		renderError(w, err, "InitError")
+		renderError(w, err, StateInitError)
 		return
 	}
 	acknowledge(w, resp)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -68,10 +69,12 @@ func TestManager_Provision(t *testing.T) {
 		t.Fatalf("AWS_LAMBDA_INITIALIZATION_TYPE = %q", e.Env["AWS_LAMBDA_INITIALIZATION_TYPE"])
 	}
 
-	// Never reaped, however long idle.
+	// Never reaped, however long idle (reap stops what it reaps before it
+	// returns: they would have left the idle list).
+	before := idlePIDs(m, cfg)
 	m.reap(m.now().Add(24 * time.Hour))
-	if again := mustEcho(t, m, cfg); again.PID != e.PID && syscall.Kill(e.PID, 0) != nil {
-		t.Fatalf("the reaper stopped a provisioned environment")
+	if after := idlePIDs(m, cfg); len(before) != 2 || !slices.Equal(after, before) {
+		t.Fatalf("idle provisioned environments %v before reaping, %v after", before, after)
 	}
 	if ready, _ := m.Ready("fn", "1"); ready != 2 {
 		t.Fatalf("%d ready after reaping, want 2", ready)
@@ -133,8 +136,8 @@ func TestManager_ProvisionedNotEvicted(t *testing.T) {
 	if lambada.ErrorCode(err) != lambada.ETHROTTLED {
 		t.Fatalf("a new environment beside a provisioned one filling the budget: %v", err)
 	}
-	if len(pids) != 1 || syscall.Kill(pids[0], 0) != nil {
-		t.Fatal("the provisioned environment was evicted")
+	if after := idlePIDs(m, a); len(pids) != 1 || !slices.Equal(after, pids) {
+		t.Fatalf("idle provisioned environments %v before, %v after: evicted", pids, after)
 	}
 	if ready, _ := m.Ready("a", "1"); ready != 1 {
 		t.Fatalf("%d ready, want 1", ready)

@@ -16,10 +16,11 @@ package sandbox
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/bits"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -27,7 +28,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -352,25 +352,16 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 // traceID is an X-Ray trace header for a request that starts at t:
 // Root=1-<8 hex digits of t's Unix seconds>-<24 random hex digits>;Sampled=0.
 func traceID(t time.Time) string {
+	var raw [16]byte
+	binary.BigEndian.PutUint32(raw[0:], uint32(t.Unix()))
+	binary.BigEndian.PutUint64(raw[4:], rand.Uint64())
+	binary.BigEndian.PutUint32(raw[12:], rand.Uint32())
 	b := make([]byte, 0, len("Root=1-00000000-000000000000000000000000;Sampled=0"))
 	b = append(b, "Root=1-"...)
-	b = appendHex(b, uint64(uint32(t.Unix())), 8)
+	b = hex.AppendEncode(b, raw[:4])
 	b = append(b, '-')
-	b = appendHex(b, rand.Uint64(), 16)
-	b = appendHex(b, uint64(rand.Uint32()), 8)
-	b = append(b, ";Sampled=0"...)
-	return string(b)
-}
-
-// appendHex appends v in lower-case hex, zero-padded to at least digits.
-func appendHex(b []byte, v uint64, digits int) []byte {
-	for n := (bits.Len64(v) + 3) / 4; n < digits; n++ {
-		b = append(b, '0')
-	}
-	if v == 0 {
-		return b
-	}
-	return strconv.AppendUint(b, v, 16)
+	b = hex.AppendEncode(b, raw[4:])
+	return string(append(b, ";Sampled=0"...))
 }
 
 // Respond implements runtimeapi.Runtime.

@@ -15,13 +15,4 @@ func TestTraceID(t *testing.T) {
 			t.Errorf("traceID(%d) = %q", sec, id)
 		}
 	}
-	for _, tc := range []struct {
-		v      uint64
-		digits int
-		want   string
-	}{{0, 8, "00000000"}, {0x1f, 8, "0000001f"}, {0xdeadbeef, 8, "deadbeef"}, {1, 16, "0000000000000001"}, {^uint64(0), 16, "ffffffffffffffff"}} {
-		if got := string(appendHex(nil, tc.v, tc.digits)); got != tc.want {
-			t.Errorf("appendHex(%#x, %d) = %q; want %q", tc.v, tc.digits, got, tc.want)
-		}
-	}
 }

@@ -102,7 +102,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	for _, f := range fns {
-		if err := invoker.Apply(ctx, f); err != nil {
+		if err := invoker.Apply(ctx, f.Name); err != nil {
 			m.Logger.Error("apply concurrency settings", "function", f.Name, "err", err)
 		}
 	}
