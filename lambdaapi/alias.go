@@ -283,19 +283,10 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 	if refErr != nil {
 		return refErr
 	}
-	f, err := s.mutate(r.Context(), ref.Name, "", func(f *lambada.Function) error {
-		if !f.DeleteAlias(alias) {
-			return errUnchanged
-		}
+	return s.remove(w, r, ref.Name, "", func(f *lambada.Function) bool {
 		f.DeleteProvisioned(alias)
-		return nil
+		return f.DeleteAlias(alias)
 	})
-	if err != nil {
-		return err
-	}
-	s.apply(r.Context(), f.Name)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // listAliases handles ListAliases: GET /2015-03-31/functions/{name}/aliases,

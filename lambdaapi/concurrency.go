@@ -42,20 +42,24 @@ func (s *Server) accountConcurrency() int {
 	return s.Concurrency
 }
 
-// heldByOthers sums what every function but except takes out of the
-// account's unreserved pool (lambada.Function.HeldConcurrency).
-func (s *Server) heldByOthers(ctx context.Context, except string) (int, error) {
+// holdOthers returns what every function but except takes out of the
+// account's unreserved pool (lambada.Function.HeldConcurrency), and holds
+// the other changes checked against it until unlock: the check and the
+// write of one change are one step on this node, so that two changes to
+// different functions cannot both pass. unlock is never nil.
+func (s *Server) holdOthers(ctx context.Context, except string) (held int, unlock func(), err error) {
+	s.concurrencyMu.Lock()
 	fns, err := s.Functions.Functions(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list functions: %w", err)
+		s.concurrencyMu.Unlock()
+		return 0, func() {}, fmt.Errorf("list functions: %w", err)
 	}
-	total := 0
 	for _, f := range fns {
 		if f.Name != except {
-			total += f.HeldConcurrency()
+			held += f.HeldConcurrency()
 		}
 	}
-	return total, nil
+	return held, s.concurrencyMu.Unlock, nil
 }
 
 // apply tells the Provisioner of a stored change to the function named
@@ -100,14 +104,11 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request) 
 	if _, err := s.lookup(r.Context(), ref.Name, lambada.LatestVersion); err != nil {
 		return err
 	}
-	// The check against the other functions and the write are one step
-	// on this node: two changes to different functions cannot both pass.
-	s.concurrencyMu.Lock()
-	defer s.concurrencyMu.Unlock()
-	others, err := s.heldByOthers(r.Context(), ref.Name)
+	others, unlock, err := s.holdOthers(r.Context(), ref.Name)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if err := lambada.CheckReservedConcurrency(n, s.accountConcurrency(), others); err != nil {
 		return err
 	}
@@ -144,17 +145,9 @@ func (s *Server) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	f, err := s.mutate(r.Context(), ref.Name, lambada.LatestVersion, func(f *lambada.Function) error {
-		if f.ReservedConcurrency == nil {
-			return errUnchanged
-		}
+	return s.remove(w, r, ref.Name, lambada.LatestVersion, func(f *lambada.Function) bool {
+		had := f.ReservedConcurrency != nil
 		f.ReservedConcurrency = nil
-		return nil
+		return had
 	})
-	if err != nil {
-		return err
-	}
-	s.apply(r.Context(), f.Name)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }

@@ -134,6 +134,24 @@ func (s *Server) mutate(ctx context.Context, name, qualifier string, change func
 	return nil, lambada.Errorf(lambada.ECONFLICT, "The operation cannot be performed at this time. An update is in progress for resource: %s", lambada.FunctionARN(s.Region, s.Account, name, ""))
 }
 
+// remove deletes something from the function named name with del, which
+// reports whether there was anything to delete (nothing is written if
+// not), tells the Provisioner, and answers 204. A missing function is
+// reported with the ARN qualified by qualifier.
+func (s *Server) remove(w http.ResponseWriter, r *http.Request, name, qualifier string, del func(*lambada.Function) bool) error {
+	if _, err := s.mutate(r.Context(), name, qualifier, func(f *lambada.Function) error {
+		if !del(f) {
+			return errUnchanged
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	s.apply(r.Context(), name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // updateLatest applies change to the $LATEST configuration of the function
 // named name (see mutate). When revisionID is not empty it must be the
 // current RevisionId. Every write sets a new RevisionId and LastModified.

@@ -145,14 +145,11 @@ func (s *Server) putProvisioned(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.provisionedFunction(r, ref.Name, ref.Qualifier); err != nil {
 		return err
 	}
-	// The check against the other functions and the write are one step
-	// on this node: two changes to different functions cannot both pass.
-	s.concurrencyMu.Lock()
-	defer s.concurrencyMu.Unlock()
-	others, err := s.heldByOthers(r.Context(), ref.Name)
+	others, unlock, err := s.holdOthers(r.Context(), ref.Name)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	pc := lambada.ProvisionedConfig{Qualifier: ref.Qualifier, Requested: *req.ProvisionedConcurrentExecutions, LastModified: s.Now()}
 	f, err := s.mutate(r.Context(), ref.Name, ref.Qualifier, func(f *lambada.Function) error {
 		if err := s.checkProvisionedTarget(f.Name, f, pc.Qualifier); err != nil {
@@ -215,18 +212,9 @@ func (s *Server) deleteProvisioned(w http.ResponseWriter, r *http.Request) error
 	if _, err := s.provisionedFunction(r, ref.Name, ref.Qualifier); err != nil {
 		return err
 	}
-	f, err := s.mutate(r.Context(), ref.Name, ref.Qualifier, func(f *lambada.Function) error {
-		if !f.DeleteProvisioned(ref.Qualifier) {
-			return errUnchanged
-		}
-		return nil
+	return s.remove(w, r, ref.Name, ref.Qualifier, func(f *lambada.Function) bool {
+		return f.DeleteProvisioned(ref.Qualifier)
 	})
-	if err != nil {
-		return err
-	}
-	s.apply(r.Context(), f.Name)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // listProvisioned handles ListProvisionedConcurrencyConfigs, sorted by
