@@ -41,10 +41,14 @@ func CheckReservedConcurrency(n, limit, heldByOthers int) error {
 // use NewConcurrency.
 //
 // A function with a reservation runs at most that many executions, its
-// provisioned ones included. A function without one runs, per version, up to
-// that version's provisioned concurrency outside the shared pool, and spills
-// over into the pool beyond it; the pool is the account limit less what
-// every function holds (Function.HeldConcurrency).
+// provisioned ones included: each version runs up to its provisioned
+// concurrency in its provisioned environments, and every other execution
+// (of a version without provisioned concurrency, or beyond it) shares what
+// the reservation leaves over the provisioned total. So a reservation equal
+// to the provisioned total admits nothing on demand. A function without one
+// runs, per version, up to that version's provisioned concurrency outside
+// the shared pool, and spills over into the pool beyond it; the pool is the
+// account limit less what every function holds (Function.HeldConcurrency).
 type Concurrency struct {
 	limit       int
 	reserved    map[string]int            // functions with reserved concurrency
@@ -53,7 +57,8 @@ type Concurrency struct {
 	heldTotal   int
 	running     map[string]int // per function, however admitted
 	provRunning map[versionKey]int
-	unreserved  int // running executions counted in the shared pool
+	onDemand    map[string]int // per function with a reservation, executions beyond provisioned ones
+	unreserved  int            // running executions counted in the shared pool
 }
 
 type versionKey struct{ function, version string }
@@ -61,7 +66,7 @@ type versionKey struct{ function, version string }
 // NewConcurrency counts against an account limit of limit.
 func NewConcurrency(limit int) *Concurrency {
 	return &Concurrency{limit: limit, reserved: map[string]int{}, provisioned: map[string]map[string]int{},
-		held: map[string]int{}, running: map[string]int{}, provRunning: map[versionKey]int{}}
+		held: map[string]int{}, running: map[string]int{}, provRunning: map[versionKey]int{}, onDemand: map[string]int{}}
 }
 
 // Limit returns the account limit.
@@ -110,19 +115,13 @@ type Slot struct {
 	Function    string
 	Version     string // set when counted against the version's provisioned concurrency
 	Provisioned bool
+	OnDemand    bool // counted in a reservation beyond its provisioned concurrency
 	Unreserved  bool // counted in the shared pool
 }
 
 // Admit takes a slot for one more execution of version of function, or
 // returns the TooManyRequestsException that AWS answers.
 func (c *Concurrency) Admit(function, version string) (Slot, error) {
-	if n, ok := c.reserved[function]; ok {
-		if c.running[function] >= n {
-			return Slot{}, Throttled(ReasonReservedLimit)
-		}
-		c.running[function]++
-		return Slot{Function: function}, nil
-	}
 	if p := c.provisioned[function][version]; p > 0 {
 		k := versionKey{function, version}
 		if c.provRunning[k] < p {
@@ -130,6 +129,14 @@ func (c *Concurrency) Admit(function, version string) (Slot, error) {
 			c.running[function]++
 			return Slot{Function: function, Version: version, Provisioned: true}, nil
 		}
+	}
+	if n, ok := c.reserved[function]; ok {
+		if c.onDemand[function] >= n-c.provisionedTotal(function) {
+			return Slot{}, Throttled(ReasonReservedLimit)
+		}
+		c.onDemand[function]++
+		c.running[function]++
+		return Slot{Function: function, OnDemand: true}, nil
 	}
 	if c.unreserved >= c.Unreserved() {
 		return Slot{}, Throttled(ReasonConcurrentLimit)
@@ -139,11 +146,25 @@ func (c *Concurrency) Admit(function, version string) (Slot, error) {
 	return Slot{Function: function, Unreserved: true}, nil
 }
 
+// provisionedTotal is the provisioned concurrency of all function's
+// versions together.
+func (c *Concurrency) provisionedTotal(function string) int {
+	n := 0
+	for _, p := range c.provisioned[function] {
+		n += p
+	}
+	return n
+}
+
 // Release gives back a slot taken by Admit.
 func (c *Concurrency) Release(s Slot) {
 	switch {
 	case s.Unreserved:
 		c.unreserved--
+	case s.OnDemand:
+		if c.onDemand[s.Function]--; c.onDemand[s.Function] <= 0 {
+			delete(c.onDemand, s.Function)
+		}
 	case s.Provisioned:
 		k := versionKey{s.Function, s.Version}
 		if c.provRunning[k]--; c.provRunning[k] <= 0 {

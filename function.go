@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"time"
 )
@@ -24,13 +25,6 @@ const (
 // LatestVersion is the qualifier of a function's mutable, unpublished version.
 const LatestVersion = "$LATEST"
 
-// Runtimes this node can run. Others in AWS's enum are valid on the wire but
-// not offered here yet.
-const (
-	RuntimeProvidedAL2023 = "provided.al2023"
-	RuntimeProvidedAL2    = "provided.al2"
-)
-
 // Function is everything stored about one function, as one record: its
 // $LATEST configuration (and, as later issues land, its versions, aliases and
 // concurrency settings). A *Function returned by a store is shared and must not
@@ -38,6 +32,10 @@ const (
 type Function struct {
 	Name   string         `json:"name"`
 	Latest FunctionConfig `json:"latest"`
+	// Previous is the $LATEST configuration that invocations run while an
+	// update of Latest is being prepared, or after one failed; nil
+	// otherwise (see StartUpdate).
+	Previous *FunctionConfig `json:"previous,omitempty"`
 
 	// Versions are the published versions, immutable snapshots of Latest,
 	// in ascending order of their numbers.
@@ -53,6 +51,8 @@ type Function struct {
 	// Provisioned are the provisioned concurrency configurations of its
 	// versions and aliases, sorted by qualifier.
 	Provisioned []ProvisionedConfig `json:"provisioned,omitempty"`
+	// Tags are the function's tags (TagResource); nil when it has none.
+	Tags map[string]string `json:"tags,omitempty"`
 
 	// Revision is the store's revision of this record, used for
 	// compare-and-set writes. Zero means "not stored yet". It is not part of
@@ -64,6 +64,10 @@ type Function struct {
 func (f *Function) Clone() *Function {
 	c := *f
 	c.Latest = f.Latest.Clone()
+	if f.Previous != nil {
+		p := f.Previous.Clone()
+		c.Previous = &p
+	}
 	c.Versions = make([]FunctionConfig, len(f.Versions))
 	for i, v := range f.Versions {
 		c.Versions[i] = v.Clone()
@@ -73,6 +77,7 @@ func (f *Function) Clone() *Function {
 		c.ReservedConcurrency = &n
 	}
 	c.Provisioned = slices.Clone(f.Provisioned)
+	c.Tags = maps.Clone(f.Tags)
 	c.Aliases = make([]Alias, len(f.Aliases))
 	for i, a := range f.Aliases {
 		c.Aliases[i] = a.Clone()
@@ -83,21 +88,27 @@ func (f *Function) Clone() *Function {
 // FunctionConfig is the configuration of one version of a function: what an
 // execution environment runs, and what GetFunctionConfiguration reports.
 type FunctionConfig struct {
-	Version          string            `json:"version"` // "$LATEST" or a published number
-	Runtime          string            `json:"runtime"`
-	Handler          string            `json:"handler"`
-	Role             string            `json:"role"`
-	Description      string            `json:"description"`
-	Timeout          int               `json:"timeout"`    // seconds
-	MemorySize       int               `json:"memorySize"` // MB
-	Environment      map[string]string `json:"environment,omitempty"`
-	Architectures    []string          `json:"architectures,omitempty"`
-	EphemeralStorage int               `json:"ephemeralStorage,omitempty"` // MB
-	PackageType      string            `json:"packageType,omitempty"`
+	Version     string            `json:"version"` // "$LATEST" or a published number
+	Runtime     string            `json:"runtime"`
+	Handler     string            `json:"handler"`
+	Role        string            `json:"role"`
+	Description string            `json:"description"`
+	Timeout     int               `json:"timeout"`    // seconds
+	MemorySize  int               `json:"memorySize"` // MB
+	Environment map[string]string `json:"environment,omitempty"`
+	// HasEnvironment is set once a request gave the Environment member,
+	// even with no variables: AWS then shows "Environment": {"Variables": {}}.
+	HasEnvironment   bool     `json:"hasEnvironment,omitempty"`
+	Architectures    []string `json:"architectures,omitempty"`
+	EphemeralStorage int      `json:"ephemeralStorage,omitempty"` // MB
+	PackageType      string   `json:"packageType,omitempty"`
 
 	// PublishedDigest is, for a published version, the ConfigDigest of the
 	// $LATEST it snapshotted (its Description may differ from $LATEST's).
 	PublishedDigest string `json:"publishedDigest,omitempty"`
+
+	// Status is where the preparation of this configuration stands.
+	Status
 
 	CodeSha256   string    `json:"codeSha256"` // base64 of the zip's SHA-256, as AWS reports it
 	CodeSize     int64     `json:"codeSize"`   // bytes of the zip

@@ -196,10 +196,11 @@ func CheckProvisionedAlias(f *Function, a *Alias) error {
 }
 
 // CheckProvisionedFloor returns AWS's error for reserving n executions for f
-// when n is below its provisioned concurrency.
+// when n is below its provisioned concurrency. AWS's text starts with a space,
+// has two after the member's name, and comes without "Type".
 func CheckProvisionedFloor(f *Function, n int) error {
 	if total := f.ProvisionedTotal(); n < total {
-		return Errorf(EINVALID, "ReservedConcurrentExecutions  %d should not be lower than function's total provisioned concurrency [%d].", n, total)
+		return &Error{Code: EINVALIDBARE, Message: fmt.Sprintf(" ReservedConcurrentExecutions  %d should not be lower than function's total provisioned concurrency [%d].", n, total)}
 	}
 	return nil
 }

@@ -110,13 +110,13 @@ func TestCheckProvisionedFloor(t *testing.T) {
 		msg string
 	}{
 		{3, ""}, {4, ""},
-		{2, "ReservedConcurrentExecutions  2 should not be lower than function's total provisioned concurrency [3]."},
-		{0, "ReservedConcurrentExecutions  0 should not be lower than function's total provisioned concurrency [3]."},
+		{2, " ReservedConcurrentExecutions  2 should not be lower than function's total provisioned concurrency [3]."},
+		{0, " ReservedConcurrentExecutions  0 should not be lower than function's total provisioned concurrency [3]."},
 	} {
 		err := lambada.CheckProvisionedFloor(f, tc.n)
 		wantCode := ""
 		if tc.msg != "" {
-			wantCode = lambada.EINVALID
+			wantCode = lambada.EINVALIDBARE
 		}
 		if lambada.ErrorCode(err) != wantCode || lambada.ErrorMessage(err) != tc.msg {
 			t.Errorf("reserve %d: got %v, want %q", tc.n, err, tc.msg)
@@ -470,5 +470,41 @@ func TestConcurrency_ReservedAndProvisioned(t *testing.T) {
 	c.SetReserved("r", nil)
 	if c.Unreserved() != 107 {
 		t.Fatalf("unreserved pool %d after removing the reservation, want 107", c.Unreserved())
+	}
+}
+
+func TestConcurrency_ProvisionedFillsReservation(t *testing.T) {
+	c := lambada.NewConcurrency(1000)
+	two := 2
+	c.SetReserved("r", &two)
+	c.SetProvisioned("r", map[string]int{"1": 2})
+	// Nothing is left on demand: $LATEST and unprovisioned versions are
+	// throttled even though nothing runs.
+	wantThrottled(t, c, "r", lambada.LatestVersion, lambada.ReasonReservedLimit)
+	wantThrottled(t, c, "r", "2", lambada.ReasonReservedLimit)
+	a := MustAdmit(t, c, "r", "1")
+	MustAdmit(t, c, "r", "1")
+	if !a.Provisioned {
+		t.Fatalf("version 1 did not take a provisioned slot: %+v", a)
+	}
+	wantThrottled(t, c, "r", "1", lambada.ReasonReservedLimit)
+
+	// A reservation above the provisioned total leaves the difference on
+	// demand, to every version (spill-over included).
+	three := 3
+	c.SetReserved("r", &three)
+	s := MustAdmit(t, c, "r", lambada.LatestVersion)
+	if !s.OnDemand {
+		t.Fatalf("$LATEST did not take an on-demand slot: %+v", s)
+	}
+	wantThrottled(t, c, "r", "1", lambada.ReasonReservedLimit)
+	c.Release(s)
+	MustAdmit(t, c, "r", "1")
+	wantThrottled(t, c, "r", lambada.LatestVersion, lambada.ReasonReservedLimit)
+	c.Release(a)
+	wantThrottled(t, c, "r", lambada.LatestVersion, lambada.ReasonReservedLimit)
+	MustAdmit(t, c, "r", "1")
+	if got := c.Running("r"); got != 3 {
+		t.Fatalf("running %d, want 3", got)
 	}
 }

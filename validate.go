@@ -1,8 +1,6 @@
 package lambada
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -83,7 +81,7 @@ type FunctionSettings struct {
 	Description      *string
 	Timeout          *int
 	MemorySize       *int
-	Environment      *map[string]string
+	Environment      *Variables
 	EphemeralStorage *EphemeralStorageSetting
 	Architectures    []string // nil when not given
 }
@@ -122,7 +120,7 @@ func (s *FunctionSettings) Validate(v *Validation) {
 		}
 	}
 	if s.Environment != nil {
-		for k := range *s.Environment {
+		for _, k := range s.Environment.keys {
 			if !environmentKeyRE.MatchString(k) {
 				// The variables are sensitive: AWS does not print them.
 				v.msgs = append(v.msgs, "Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "+EnvironmentKeyPattern+"]")
@@ -193,13 +191,8 @@ func (s *FunctionSettings) Apply(c *FunctionConfig) {
 		c.MemorySize = *s.MemorySize
 	}
 	if s.Environment != nil {
-		c.Environment = nil
-		if len(*s.Environment) > 0 {
-			c.Environment = make(map[string]string, len(*s.Environment))
-			for k, v := range *s.Environment {
-				c.Environment[k] = v
-			}
-		}
+		c.Environment = s.Environment.Map()
+		c.HasEnvironment = true
 	}
 	if s.EphemeralStorage != nil && s.EphemeralStorage.Size != nil {
 		c.EphemeralStorage = *s.EphemeralStorage.Size
@@ -219,84 +212,4 @@ func NewFunctionConfig() FunctionConfig {
 		EphemeralStorage: DefaultEphemeralStorage,
 		PackageType:      PackageTypeZip,
 	}
-}
-
-// reservedEnvironmentKeys are the variables Lambda sets itself and refuses
-// to take from a function's configuration (AWS's "reserved" list).
-var reservedEnvironmentKeys = map[string]bool{
-	"_HANDLER": true, "_X_AMZN_TRACE_ID": true,
-	"AWS_REGION": true, "AWS_DEFAULT_REGION": true, "AWS_EXECUTION_ENV": true,
-	"AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true,
-	"AWS_LAMBDA_FUNCTION_VERSION": true, "AWS_LAMBDA_INITIALIZATION_TYPE": true,
-	"AWS_LAMBDA_LOG_GROUP_NAME": true, "AWS_LAMBDA_LOG_STREAM_NAME": true,
-	"AWS_ACCESS_KEY": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true,
-	"AWS_SESSION_TOKEN": true, "AWS_LAMBDA_RUNTIME_API": true,
-	"LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true, "TZ": true,
-}
-
-// CheckEnvironment returns AWS's error for reserved keys or for variables
-// over MaxEnvironmentSize bytes as compact JSON.
-func CheckEnvironment(env map[string]string) error {
-	var reserved []string
-	for k := range env {
-		if reservedEnvironmentKeys[k] {
-			reserved = append(reserved, k)
-		}
-	}
-	if len(reserved) > 0 {
-		slices.Sort(reserved)
-		return Errorf(EINVALID, "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(reserved, ", "))
-	}
-	if s := EnvironmentJSON(env); len(s) > MaxEnvironmentSize {
-		return Errorf(EINVALID, "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", s)
-	}
-	return nil
-}
-
-// EnvironmentJSON renders env as the compact JSON object AWS measures.
-func EnvironmentJSON(env map[string]string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(env) // a map of strings always encodes
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-// runtimeEnumText is the enum AWS prints for a Runtime it does not know: the
-// runtimes it accepts for new functions, in AWS's own order.
-const runtimeEnumText = "[nodejs20.x, provided.al2023, python3.12, java17, nodejs16.x, dotnet8, python3.10, java11, python3.11, dotnet6, java21, nodejs18.x, provided.al2, java8.al2, ruby3.2, python3.8, python3.9, python3.13, nodejs22.x, ruby3.3, ruby3.4, python3.14, nodejs24.x, java25, dotnet10, ruby4.0]"
-
-// blockedRuntimes are in the API's enum, but AWS no longer lets functions be
-// created or updated with them.
-var blockedRuntimes = []string{
-	"nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x",
-	"nodejs12.x", "nodejs14.x", "java8", "python2.7", "python3.6", "python3.7",
-	"dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "go1.x",
-	"ruby2.5", "ruby2.7", "provided",
-}
-
-// OfferedRuntimes are the runtimes this node runs.
-var OfferedRuntimes = []string{RuntimeProvidedAL2023, RuntimeProvidedAL2}
-
-// acceptedRuntimes are the runtimes of runtimeEnumText.
-var acceptedRuntimes = strings.Split(strings.Trim(runtimeEnumText, "[]"), ", ")
-
-// KnownRuntime reports whether runtime is in the API's enum (case sensitive).
-func KnownRuntime(runtime string) bool {
-	return slices.Contains(acceptedRuntimes, runtime) || slices.Contains(blockedRuntimes, runtime)
-}
-
-// CheckRuntime returns the InvalidParameterValueException for a runtime a
-// function cannot be created or updated with here: one AWS does not know,
-// one AWS has retired, or one this node does not offer.
-func CheckRuntime(runtime string) error {
-	switch {
-	case slices.Contains(OfferedRuntimes, runtime):
-		return nil
-	case !KnownRuntime(runtime):
-		return Errorf(EINVALID, "Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s or be a valid ARN", runtime, runtimeEnumText)
-	case slices.Contains(blockedRuntimes, runtime):
-		return Errorf(EINVALID, "The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.", runtime)
-	}
-	return Errorf(EINVALID, "The runtime %s is not available on Lambada. Supported runtimes: %s.", runtime, strings.Join(OfferedRuntimes, ", "))
 }

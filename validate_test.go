@@ -1,6 +1,7 @@
 package lambada_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -8,6 +9,15 @@ import (
 )
 
 func ptr[T any](v T) *T { return &v }
+
+// vars decodes a JSON object of environment variables, as a request gives them.
+func vars(s string) *lambada.Variables {
+	var v lambada.Variables
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		panic(err)
+	}
+	return &v
+}
 
 func TestParseFunctionName(t *testing.T) {
 	long := "arn:aws:lambda:us-east-1:123456789012:function:" + strings.Repeat("a", 94)
@@ -68,8 +78,8 @@ func TestFunctionSettings_Validate(t *testing.T) {
 		{"timeout 901", lambada.FunctionSettings{Timeout: ptr(901)}, prefix + "Value '901' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900"},
 		{"memory 127", lambada.FunctionSettings{MemorySize: ptr(127)}, prefix + "Value '127' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"},
 		{"memory over model", lambada.FunctionSettings{MemorySize: ptr(32769)}, prefix + "Value '32769' at 'memorySize' failed to satisfy constraint: Member must have value less than or equal to 32768"},
-		{"env key", lambada.FunctionSettings{Environment: &map[string]string{"a-b": "x"}}, prefix + "Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"},
-		{"env key one letter", lambada.FunctionSettings{Environment: &map[string]string{"A": "x"}}, prefix + "Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"},
+		{"env key", lambada.FunctionSettings{Environment: vars(`{"a-b": "x"}`)}, prefix + "Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"},
+		{"env key one letter", lambada.FunctionSettings{Environment: vars(`{"A": "x"}`)}, prefix + "Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"},
 		{"ephemeral small", lambada.FunctionSettings{EphemeralStorage: &lambada.EphemeralStorageSetting{Size: ptr(511)}}, prefix + "Value '511' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value greater than or equal to 512"},
 		{"ephemeral large", lambada.FunctionSettings{EphemeralStorage: &lambada.EphemeralStorageSetting{Size: ptr(10241)}}, prefix + "Value '10241' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value less than or equal to 10240"},
 		{"ephemeral null", lambada.FunctionSettings{EphemeralStorage: &lambada.EphemeralStorageSetting{}}, prefix + "Value null at 'ephemeralStorage.size' failed to satisfy constraint: Member must not be null"},
@@ -103,15 +113,15 @@ func TestFunctionSettings_Check(t *testing.T) {
 	}{
 		{"offered al2023", lambada.FunctionSettings{Runtime: ptr("provided.al2023")}, "", ""},
 		{"offered al2", lambada.FunctionSettings{Runtime: ptr("provided.al2")}, "", ""},
-		{"unknown runtime", lambada.FunctionSettings{Runtime: ptr("non-existent-runtime")}, lambada.EINVALID, "Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs20.x, provided.al2023, "},
+		{"unknown runtime", lambada.FunctionSettings{Runtime: ptr("non-existent-runtime")}, lambada.EINVALID, "Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs20.x, python3.14, provided.al2023, "},
 		{"uppercase runtime", lambada.FunctionSettings{Runtime: ptr("PYTHON3.9")}, lambada.EINVALID, "Value PYTHON3.9 at 'runtime' failed to satisfy constraint: "},
 		{"go1.x", lambada.FunctionSettings{Runtime: ptr("go1.x")}, lambada.EINVALID, "The runtime parameter of go1.x is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."},
 		{"provided", lambada.FunctionSettings{Runtime: ptr("provided")}, lambada.EINVALID, "The runtime parameter of provided is no longer supported for creating or updating AWS Lambda functions."},
 		{"not offered", lambada.FunctionSettings{Runtime: ptr("python3.12")}, lambada.EINVALID, "The runtime python3.12 is not available on Lambada. Supported runtimes: provided.al2023, provided.al2."},
 		{"memory 10241", lambada.FunctionSettings{MemorySize: ptr(10241)}, lambada.EVALIDATION, "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to 10240"},
-		{"reserved", lambada.FunctionSettings{Environment: &map[string]string{"AWS_REGION": "x", "OK_KEY": "y", "AWS_ACCESS_KEY_ID": "z"}}, lambada.EINVALID, "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_ACCESS_KEY_ID, AWS_REGION"},
-		{"env at limit", lambada.FunctionSettings{Environment: &map[string]string{"BIG": big[1:]}}, "", ""},
-		{"env over limit", lambada.FunctionSettings{Environment: &map[string]string{"BIG": big}}, lambada.EINVALID, `Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {"BIG":"` + big + `"}`},
+		{"reserved", lambada.FunctionSettings{Environment: vars(`{"AWS_REGION": "x", "OK_KEY": "y", "AWS_ACCESS_KEY_ID": "z"}`)}, lambada.EINVALID, "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_ACCESS_KEY_ID, AWS_REGION"},
+		{"env at limit", lambada.FunctionSettings{Environment: ptr(lambada.VariablesOf(map[string]string{"BIG": big[1:]}))}, "", ""},
+		{"env over limit", lambada.FunctionSettings{Environment: ptr(lambada.VariablesOf(map[string]string{"BIG": big}))}, lambada.EINVALID, `Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {"BIG":"` + big + `"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,9 +165,9 @@ func TestFunctionSettings_Apply(t *testing.T) {
 	if c.Timeout != 30 || c.Description != "d" || c.Handler != "old" || c.MemorySize != 128 || c.Architectures[0] != "arm64" || c.Environment["A1"] != "x" {
 		t.Fatalf("after a partial Apply: %+v", c)
 	}
-	(&lambada.FunctionSettings{Environment: &map[string]string{}}).Apply(&c)
-	if c.Environment != nil {
-		t.Fatalf("empty Variables left %v", c.Environment)
+	(&lambada.FunctionSettings{Environment: vars(`{}`)}).Apply(&c)
+	if c.Environment != nil || !c.HasEnvironment {
+		t.Fatalf("empty Variables left %v (HasEnvironment %v)", c.Environment, c.HasEnvironment)
 	}
 	if c.EphemeralStorage != 512 || c.PackageType != "Zip" || c.Version != "$LATEST" {
 		t.Fatalf("defaults: %+v", c)

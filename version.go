@@ -113,14 +113,14 @@ func (f *Function) AliasesOf(v string) []string {
 }
 
 // Resolve returns the configuration an invocation of qualifier runs: $LATEST
-// for "" or "$LATEST", a published version for a number, and for an alias
+// (RunningLatest) for "" or "$LATEST", a published version for a number, and for an alias
 // its version, or its additional version when pick (uniform in [0, 1)) falls
 // under that version's weight. It returns ENOTFOUND (with no message; the
 // caller knows the ARN) when the version or alias does not exist.
 func (f *Function) Resolve(qualifier string, pick float64) (*FunctionConfig, error) {
 	switch {
 	case qualifier == "" || qualifier == LatestVersion:
-		return &f.Latest, nil
+		return f.RunningLatest(), nil
 	case IsVersionNumber(qualifier):
 		if v := f.Version(qualifier); v != nil {
 			return v, nil
@@ -138,7 +138,7 @@ func (f *Function) Resolve(qualifier string, pick float64) (*FunctionConfig, err
 		}
 	}
 	if target == LatestVersion {
-		return &f.Latest, nil
+		return f.RunningLatest(), nil
 	}
 	if v := f.Version(target); v != nil {
 		return v, nil
@@ -174,7 +174,7 @@ const (
 	MaxVersionLength    = 1024 // characters of a FunctionVersion or a routed version
 
 	routingMember = "routingConfig.additionalVersionWeights"
-	routingKeys   = "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]"
+	routingKeys   = "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]"
 	routingValues = "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]"
 )
 
@@ -225,16 +225,12 @@ func ValidateRoutingWeights(v *Validation, weights map[string]*float64) {
 	if !badKey && !badValue {
 		return
 	}
-	keys := slices.Sorted(maps.Keys(weights))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		w := "null"
-		if weights[k] != nil {
-			w = javaDouble(*weights[k])
+	value := javaMap(weights, func(w *float64) string {
+		if w == nil {
+			return "null"
 		}
-		parts[i] = k + "=" + w
-	}
-	value := "{" + strings.Join(parts, ", ") + "}"
+		return javaDouble(*w)
+	})
 	if badKey {
 		v.Add(value, routingMember, routingKeys)
 	}
@@ -260,6 +256,17 @@ func CheckRouting(target string, weights Routing) error {
 		}
 	}
 	return nil
+}
+
+// javaMap renders m as Java's Map.toString does, which is how AWS prints a
+// map in a validation message: "{k1=v1, k2=v2}", here in key order.
+func javaMap[V any](m map[string]V, format func(V) string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + format(m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // javaDouble formats f as Java's Double.toString does, which is how AWS

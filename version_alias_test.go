@@ -52,7 +52,7 @@ func TestValidateRoutingWeights(t *testing.T) {
 		prefix = "1 validation error detected: Value '"
 		member = "' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: "
 		values = "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]"
-		keys   = "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]"
+		keys   = "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]"
 	)
 	w := func(f float64) *float64 { return &f }
 	tests := []struct {

@@ -53,9 +53,11 @@ type flight struct {
 
 var errNoStore = errors.New("codecache: Cache.Store is not set")
 
-// StoreCode checks that zip unpacks, unpacks it into Dir, and stores it under
-// key, which must be its hex SHA-256. A bad archive is an EINVALID error with
-// AWS's message; nothing is stored then.
+// StoreCode checks zip as far as its directory shows (it opens as a zip,
+// its names stay inside the tree, its unpacked size is within the limit) and
+// stores it under key, which must be its hex SHA-256. It does not unpack it:
+// Path does, the first time it is asked. A bad archive is an EINVALID error
+// with AWS's message; nothing is stored then.
 func (c *Cache) StoreCode(ctx context.Context, key string, zip []byte) error {
 	if c.Store == nil {
 		return errNoStore
@@ -66,8 +68,7 @@ func (c *Cache) StoreCode(ctx context.Context, key string, zip []byte) error {
 	if sum := sha256.Sum256(zip); hex.EncodeToString(sum[:]) != key {
 		return fmt.Errorf("codecache: key %s is not the SHA-256 of the archive", key)
 	}
-	have := func(context.Context, string) ([]byte, error) { return zip, nil }
-	if err := c.ensure(ctx, key, have, true); err != nil {
+	if _, err := checkArchive(zip); err != nil {
 		return err
 	}
 	if err := c.Store.PutCode(ctx, key, zip); err != nil {

@@ -18,21 +18,31 @@ const maxLinkTarget = 4096
 // maxLinkHops bounds how many symlinks one path may pass through.
 const maxLinkHops = 40
 
-// symlink makes the symlink entry f under root. Its target must be relative.
-func symlink(root string, f *zip.File) error {
-	name, _ := entryName(f.Name)
+// linkTarget returns the target of the symlink entry f, which must be
+// relative.
+func linkTarget(f *zip.File) (string, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return badZip(f.Name + ": " + err.Error())
+		return "", badZip(f.Name + ": " + err.Error())
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, maxLinkTarget+1))
 	if err != nil {
-		return badZip(f.Name + ": " + err.Error())
+		return "", badZip(f.Name + ": " + err.Error())
 	}
 	target := string(b)
 	if target == "" || len(target) > maxLinkTarget || strings.ContainsRune(target, 0) || filepath.IsAbs(target) {
-		return badZip(f.Name + ": symlink leads out of the archive")
+		return "", badZip(f.Name + ": symlink leads out of the archive")
+	}
+	return target, nil
+}
+
+// symlink makes the symlink entry f under root.
+func symlink(root string, f *zip.File) error {
+	name, _ := entryName(f.Name)
+	target, err := linkTarget(f)
+	if err != nil {
+		return err
 	}
 	if err := mkdirs(root, filepath.Dir(name)); err != nil {
 		return err

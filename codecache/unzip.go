@@ -27,28 +27,55 @@ func tooLarge() error {
 	return lambada.Errorf(lambada.EINVALID, "Unzipped size must be smaller than %d bytes", lambada.MaxUnzippedSize)
 }
 
+// checkArchive opens data as a zip archive and checks what its directory
+// shows, without unpacking anything: every name stays inside the tree, every
+// entry is a file, a directory or a symlink with a relative target, and the
+// unpacked size is at most lambada.MaxUnzippedSize. Problems are EINVALID
+// errors with AWS's messages.
+func checkArchive(data []byte) (*zip.Reader, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, badZip(err.Error())
+	}
+	var total uint64
+	for _, f := range zr.File {
+		if f.UncompressedSize64 > lambada.MaxUnzippedSize {
+			return nil, tooLarge()
+		}
+		if total += f.UncompressedSize64; total > lambada.MaxUnzippedSize {
+			return nil, tooLarge()
+		}
+	}
+	for _, f := range zr.File {
+		if _, err := entryName(f.Name); err != nil {
+			return nil, err
+		}
+		switch mode := f.Mode(); {
+		case mode.IsRegular(), mode.IsDir():
+		case mode&fs.ModeSymlink != 0:
+			if _, err := linkTarget(f); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, badZip(fmt.Sprintf("%s: unsupported file type %s", f.Name, mode.Type()))
+		}
+	}
+	return zr, nil
+}
+
 // unzip unpacks data into the empty directory dir and makes the tree
-// read-only. Problems of the archive itself are EINVALID errors: names that
-// leave the tree, symlinks that lead out of it, special files, entries that
-// collide, corrupt data and an unpacked size over lambada.MaxUnzippedSize.
+// read-only. Problems of the archive itself are EINVALID errors: those
+// checkArchive finds, symlinks that lead out of the tree through other
+// symlinks, entries that collide and corrupt data.
 //
 // Regular files and directories are made first and symlinks last, through
 // directories that are checked not to be symlinks, so that nothing is ever
 // written through a symlink; every symlink is then checked to resolve, via
 // the tree's other symlinks, to a place inside the tree.
 func unzip(ctx context.Context, dir string, data []byte) error {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := checkArchive(data)
 	if err != nil {
-		return badZip(err.Error())
-	}
-	var total uint64
-	for _, f := range zr.File {
-		if f.UncompressedSize64 > lambada.MaxUnzippedSize {
-			return tooLarge()
-		}
-		if total += f.UncompressedSize64; total > lambada.MaxUnzippedSize {
-			return tooLarge()
-		}
+		return err
 	}
 
 	dirs := make(map[string]fs.FileMode) // directories the archive lists, with their modes
@@ -78,8 +105,6 @@ func unzip(ctx context.Context, dir string, data []byte) error {
 			if err := writeFile(f, filepath.Join(dir, name), perm(f, 0o644)); err != nil {
 				return err
 			}
-		default:
-			return badZip(fmt.Sprintf("%s: unsupported file type %s", f.Name, mode.Type()))
 		}
 	}
 	for _, f := range links {

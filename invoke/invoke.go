@@ -63,8 +63,8 @@ func (s *Service) pick() float64 {
 	return rand.Float64()
 }
 
-// Invoke resolves ref, checks inv.Payload (replacing an empty one with {}),
-// and for RequestResponse admits the invocation against the concurrency
+// Invoke resolves ref, checks inv.Payload (replacing an empty one with {})
+// and that the configuration it resolved to is Active, and for RequestResponse admits the invocation against the concurrency
 // limits, runs it and returns its result. For DryRun it stops after
 // resolving and checking (using no concurrency), and returns an empty
 // Result. inv.InvokedARN and inv.Release are set here.
@@ -82,6 +82,9 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 		return nil, err
 	}
 	if inv.Payload, err = lambada.CheckPayload(inv.Payload); err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckInvocable(); err != nil {
 		return nil, err
 	}
 	if inv.Type == lambada.DryRun {

@@ -35,6 +35,7 @@ func (s *Server) routeFunctions(handle func(string, func(http.ResponseWriter, *h
 	s.routeVersions(handle)
 	s.routeAliases(handle)
 	s.routeAccount(handle)
+	s.routeTags(handle)
 }
 
 // qualifierParam returns the Qualifier query parameter, or nil when the
@@ -152,20 +153,25 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name, qualifier 
 	return nil
 }
 
-// updateLatest applies change to the $LATEST configuration of the function
-// named name (see mutate). When revisionID is not empty it must be the
-// current RevisionId. Every write sets a new RevisionId and LastModified.
-func (s *Server) updateLatest(ctx context.Context, name, revisionID string, change func(*lambada.FunctionConfig) error) (*lambada.Function, error) {
-	return s.mutate(ctx, name, "", func(f *lambada.Function) error {
-		if revisionID != "" && revisionID != f.Latest.RevisionID {
-			return errRevision
-		}
-		if err := change(&f.Latest); err != nil {
-			return err
-		}
-		s.touch(&f.Latest)
-		return nil
-	})
+// checkUpdatable returns the error for changing f's code or configuration
+// (or publishing it): an update in progress, a function still being created,
+// or, when revisionID is not empty, a RevisionId that is not $LATEST's.
+func (s *Server) checkUpdatable(f *lambada.Function, revisionID string) error {
+	if err := f.Latest.CheckUpdatable(lambada.FunctionARN(s.Region, s.Account, f.Name, "")); err != nil {
+		return err
+	}
+	if revisionID != "" && revisionID != f.Latest.RevisionID {
+		return errRevision
+	}
+	return nil
+}
+
+// prepare has the Preparer make the function named name ready after a
+// change that left a configuration Pending or InProgress.
+func (s *Server) prepare(name string) {
+	if s.Preparer != nil {
+		s.Preparer.Prepare(name)
+	}
 }
 
 // touch gives c a new RevisionId and LastModified, as every change does.

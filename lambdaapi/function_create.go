@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/lambada-dev/lambada"
@@ -26,7 +27,7 @@ type createFunctionRequest struct {
 	Environment      *environmentRequest
 	Architectures    []string
 	EphemeralStorage *lambada.EphemeralStorageSetting
-	Tags             map[string]string // accepted, not kept
+	Tags             map[string]string
 }
 
 // functionCode is the Code member of CreateFunction; UpdateFunctionCode has
@@ -40,7 +41,7 @@ type functionCode struct {
 }
 
 type environmentRequest struct {
-	Variables map[string]string
+	Variables lambada.Variables
 }
 
 // settings returns the configuration members of the request.
@@ -60,15 +61,11 @@ func (req *createFunctionRequest) settings() *lambada.FunctionSettings {
 
 // variables returns the Variables an Environment member sets (none for
 // an Environment without Variables), or nil without an Environment member.
-func (e *environmentRequest) variables() *map[string]string {
+func (e *environmentRequest) variables() *lambada.Variables {
 	if e == nil {
 		return nil
 	}
-	vars := e.Variables
-	if vars == nil {
-		vars = map[string]string{}
-	}
-	return &vars
+	return &e.Variables
 }
 
 // createFunction handles CreateFunction: POST /2015-03-31/functions.
@@ -119,6 +116,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := settings.Check(); err != nil {
 		return err
 	}
+	if err := lambada.CheckTags(req.Tags); err != nil {
+		return err
+	}
 	if err := checkCodeSource(req.Code); err != nil {
 		return err
 	}
@@ -133,10 +133,14 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := &lambada.Function{Name: ref.Name, Latest: lambada.NewFunctionConfig()}
+	f := &lambada.Function{Name: ref.Name, Latest: lambada.NewFunctionConfig(), Tags: maps.Clone(req.Tags)}
+	if len(f.Tags) == 0 {
+		f.Tags = nil
+	}
 	settings.Apply(&f.Latest)
 	f.Latest.CodeSha256 = sha
 	f.Latest.CodeSize = int64(len(req.Code.ZipFile))
+	f.Latest.Status = lambada.Creating()
 	s.touch(&f.Latest)
 	var published *lambada.FunctionConfig
 	if req.Publish {
@@ -149,11 +153,12 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("write function %s: %w", ref.Name, err)
 	}
 	f.Revision = rev
+	s.prepare(f.Name)
 	if published != nil {
 		// AWS answers with version 1, under the unqualified ARN.
-		return writeJSON(w, http.StatusCreated, s.render(f.Name, published, "", statusCreating))
+		return writeJSON(w, http.StatusCreated, s.render(f.Name, published, "", viewFull))
 	}
-	return writeJSON(w, http.StatusCreated, s.configuration(f, "", statusCreating))
+	return writeJSON(w, http.StatusCreated, s.configuration(f))
 }
 
 func errExists(name string) error {
@@ -179,7 +184,7 @@ func checkCodeSource(c *functionCode) error {
 	return nil
 }
 
-// storeCode stores zip under its hex SHA-256 and returns AWS's CodeSha256,
+// storeCode checks zip and stores it under its hex SHA-256 and returns AWS's CodeSha256,
 // the base64 of that digest.
 func (s *Server) storeCode(ctx context.Context, zip []byte) (string, error) {
 	sum := sha256.Sum256(zip)

@@ -18,6 +18,7 @@ type getFunctionResponse struct {
 	Configuration *functionConfiguration `json:"Configuration"`
 	Code          functionCodeLocation   `json:"Code"`
 	Concurrency   *concurrencyBody       `json:"Concurrency,omitempty"`
+	Tags          map[string]string      `json:"Tags,omitempty"`
 }
 
 type functionCodeLocation struct {
@@ -80,7 +81,7 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 		host = "localhost"
 	}
 	out := &getFunctionResponse{
-		Configuration: s.render(f.Name, c, qualifier, statusActive),
+		Configuration: s.render(f.Name, c, qualifier, viewFull),
 		Code: functionCodeLocation{
 			RepositoryType: "S3",
 			Location:       scheme + "://" + host + codePath + c.CodeKey(),
@@ -88,6 +89,9 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 	if f.ReservedConcurrency != nil {
 		out.Concurrency = &concurrencyBody{ReservedConcurrentExecutions: f.ReservedConcurrency}
+	}
+	if len(f.Tags) > 0 {
+		out.Tags = f.Tags
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -99,7 +103,7 @@ func (s *Server) getFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.render(f.Name, c, qualifier, statusActive))
+	return writeJSON(w, http.StatusOK, s.render(f.Name, c, qualifier, viewFull))
 }
 
 // listFunctions handles ListFunctions: GET /2015-03-31/functions. With
@@ -156,7 +160,7 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 			if all {
 				qualifier, last = c.Version, f.Name+":"+c.Version
 			}
-			out.Functions = append(out.Functions, s.render(f.Name, c, qualifier, statusListed))
+			out.Functions = append(out.Functions, s.render(f.Name, c, qualifier, viewListed))
 		}
 	}
 	return writeJSON(w, http.StatusOK, &out)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/deploy"
 	"github.com/lambada-dev/lambada/inmem"
 	"github.com/lambada-dev/lambada/lambdaapi"
 )
@@ -39,8 +40,24 @@ var fnNow = time.Date(2024, 3, 1, 12, 0, 0, 123e6, time.UTC)
 // fnCode is the fake CodeStorer: a map, and the "could not unzip" check of
 // the real one reduced to the zip signature.
 type fnCode struct {
-	mu  sync.Mutex
-	zip map[string][]byte
+	mu   sync.Mutex
+	zip  map[string][]byte
+	gate chan struct{} // while not nil, Path waits for it to close
+}
+
+// hold makes Path wait, so that a test sees configurations while they are
+// being prepared, until the returned function is called.
+func (c *fnCode) hold() (release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gate := make(chan struct{})
+	c.gate = gate
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.gate = nil
+		close(gate)
+	}
 }
 
 func (c *fnCode) StoreCode(_ context.Context, key string, zip []byte) error {
@@ -59,6 +76,29 @@ func (c *fnCode) StoreCode(_ context.Context, key string, zip []byte) error {
 	return nil
 }
 
+// Path makes the code ready: the fake has nothing to unpack. A key whose
+// archive holds "broken" does not unpack.
+func (c *fnCode) Path(ctx context.Context, key string) (string, error) {
+	c.mu.Lock()
+	gate := c.gate
+	c.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	zip, err := c.Code(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if bytes.Contains(zip, []byte("broken")) {
+		return "", lambada.Errorf(lambada.EINVALID, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+	}
+	return "/code/" + key, nil
+}
+
 func (c *fnCode) Code(_ context.Context, key string) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -70,10 +110,11 @@ func (c *fnCode) Code(_ context.Context, key string) ([]byte, error) {
 
 // fnEnv is a Lambda API server on 127.0.0.1 and a real SDK client of it.
 type fnEnv struct {
-	srv    *httptest.Server
-	store  *inmem.Store
-	code   *fnCode
-	client *lambda.Client
+	srv      *httptest.Server
+	store    *inmem.Store
+	code     *fnCode
+	preparer *deploy.Preparer
+	client   *lambda.Client
 }
 
 // newFnEnv starts a server over store (a fresh inmem.Store when nil).
@@ -89,9 +130,15 @@ func newFnEnvWith(t *testing.T, store lambada.FunctionStore, configure func(*lam
 	if store == nil {
 		store = e.store
 	}
+	e.preparer = &deploy.Preparer{Functions: store, Code: e.code}
+	if err := e.preparer.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.preparer.Close() })
 	s := &lambdaapi.Server{
 		Functions: store,
 		Code:      e.code,
+		Preparer:  e.preparer,
 		Region:    fnRegion,
 		Account:   fnAccount,
 		Now:       func() time.Time { return fnNow },
@@ -151,7 +198,17 @@ func (e *fnEnv) MustCreate(tb testing.TB, name string, mods ...func(*lambda.Crea
 	if err != nil {
 		tb.Fatalf("CreateFunction %s: %v", name, err)
 	}
+	e.MustSettle(tb, name)
 	return out
+}
+
+// MustSettle waits until the function name is no longer being prepared:
+// Active after a create, Successful after an update (or Failed).
+func (e *fnEnv) MustSettle(tb testing.TB, name string) {
+	tb.Helper()
+	if err := e.preparer.Wait(tb.Context(), name); err != nil {
+		tb.Fatalf("wait for %s: %v", name, err)
+	}
 }
 
 // wantAPIError checks that err is the AWS error code with message msg (or,

@@ -25,6 +25,7 @@ func TestGetFunction_Qualified(t *testing.T) {
 	if _, err := e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("q"), ZipFile: MustZip(t, "new")}); err != nil {
 		t.Fatal(err)
 	}
+	e.MustSettle(t, "q")
 	e.MustAlias(t, "q", "live", "1")
 	e.MustAlias(t, "q", "edge", "$LATEST")
 	latest, err := e.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("q")})

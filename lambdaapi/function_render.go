@@ -13,32 +13,37 @@ const lastModifiedLayout = "2006-01-02T15:04:05.000-0700"
 // functionConfiguration is the FunctionConfiguration shape as AWS renders it
 // for a Zip function (the members Lambada has; the rest are omitted).
 type functionConfiguration struct {
-	FunctionName               string               `json:"FunctionName"`
-	FunctionArn                string               `json:"FunctionArn"`
-	Runtime                    string               `json:"Runtime"`
-	Role                       string               `json:"Role"`
-	Handler                    string               `json:"Handler"`
-	CodeSize                   int64                `json:"CodeSize"`
-	Description                string               `json:"Description"`
-	Timeout                    int                  `json:"Timeout"`
-	MemorySize                 int                  `json:"MemorySize"`
-	LastModified               string               `json:"LastModified"`
-	CodeSha256                 string               `json:"CodeSha256"`
-	Version                    string               `json:"Version"`
-	Environment                *environmentResponse `json:"Environment,omitempty"`
-	TracingConfig              tracingConfig        `json:"TracingConfig"`
-	RevisionID                 string               `json:"RevisionId"`
-	State                      string               `json:"State,omitempty"`
-	StateReason                string               `json:"StateReason,omitempty"`
-	StateReasonCode            string               `json:"StateReasonCode,omitempty"`
-	LastUpdateStatus           string               `json:"LastUpdateStatus,omitempty"`
-	LastUpdateStatusReason     string               `json:"LastUpdateStatusReason,omitempty"`
-	LastUpdateStatusReasonCode string               `json:"LastUpdateStatusReasonCode,omitempty"`
-	PackageType                string               `json:"PackageType"`
-	Architectures              []string             `json:"Architectures"`
-	EphemeralStorage           ephemeralStorage     `json:"EphemeralStorage"`
-	SnapStart                  snapStart            `json:"SnapStart"`
-	LoggingConfig              loggingConfig        `json:"LoggingConfig"`
+	FunctionName               string                `json:"FunctionName"`
+	FunctionArn                string                `json:"FunctionArn"`
+	Runtime                    string                `json:"Runtime"`
+	Role                       string                `json:"Role"`
+	Handler                    string                `json:"Handler"`
+	CodeSize                   int64                 `json:"CodeSize"`
+	Description                string                `json:"Description"`
+	Timeout                    int                   `json:"Timeout"`
+	MemorySize                 int                   `json:"MemorySize"`
+	LastModified               string                `json:"LastModified"`
+	CodeSha256                 string                `json:"CodeSha256"`
+	Version                    string                `json:"Version"`
+	Environment                *environmentResponse  `json:"Environment,omitempty"`
+	TracingConfig              tracingConfig         `json:"TracingConfig"`
+	RevisionID                 string                `json:"RevisionId"`
+	State                      string                `json:"State,omitempty"`
+	StateReason                string                `json:"StateReason,omitempty"`
+	StateReasonCode            string                `json:"StateReasonCode,omitempty"`
+	LastUpdateStatus           string                `json:"LastUpdateStatus,omitempty"`
+	LastUpdateStatusReason     string                `json:"LastUpdateStatusReason,omitempty"`
+	LastUpdateStatusReasonCode string                `json:"LastUpdateStatusReasonCode,omitempty"`
+	PackageType                string                `json:"PackageType"`
+	Architectures              []string              `json:"Architectures"`
+	EphemeralStorage           ephemeralStorage      `json:"EphemeralStorage"`
+	SnapStart                  snapStart             `json:"SnapStart"`
+	LoggingConfig              loggingConfig         `json:"LoggingConfig"`
+	RuntimeVersionConfig       *runtimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
+}
+
+type runtimeVersionConfig struct {
+	RuntimeVersionArn string `json:"RuntimeVersionArn"`
 }
 
 type environmentResponse struct {
@@ -63,25 +68,24 @@ type loggingConfig struct {
 	LogGroup  string `json:"LogGroup"`
 }
 
-// status says which State and LastUpdateStatus a rendering carries.
-type status int
+// view says what a rendering shows: a configuration as the Get, Create,
+// Update and Publish operations answer it, or as an item of a list, which AWS
+// gives without its state and its runtime version.
+type view int
 
 const (
-	statusActive   status = iota // Get: Active, last update Successful
-	statusCreating               // CreateFunction's answer, or a version published by an update: Pending, no last update
-	statusUpdating               // Update*'s answer: Active, last update InProgress
-	statusListed                 // ListFunctions: AWS shows neither
+	viewFull view = iota
+	viewListed
 )
 
-// configuration renders f's $LATEST. qualifier is "" for an unqualified
-// FunctionArn or "$LATEST" for a qualified one.
-func (s *Server) configuration(f *lambada.Function, qualifier string, st status) *functionConfiguration {
-	return s.render(f.Name, &f.Latest, qualifier, st)
+// configuration renders f's $LATEST with an unqualified FunctionArn.
+func (s *Server) configuration(f *lambada.Function) *functionConfiguration {
+	return s.render(f.Name, &f.Latest, "", viewFull)
 }
 
 // render renders c, a configuration of the function named name, with the
 // FunctionArn qualified by qualifier ("" for an unqualified one).
-func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string, st status) *functionConfiguration {
+func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string, v view) *functionConfiguration {
 	out := &functionConfiguration{
 		FunctionName:     name,
 		FunctionArn:      lambada.FunctionARN(s.Region, s.Account, name, qualifier),
@@ -115,20 +119,17 @@ func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string
 	if out.EphemeralStorage.Size == 0 {
 		out.EphemeralStorage.Size = lambada.DefaultEphemeralStorage
 	}
-	if len(c.Environment) > 0 {
+	if c.HasEnvironment || len(c.Environment) > 0 {
 		out.Environment = &environmentResponse{Variables: maps.Clone(c.Environment)}
+		if out.Environment.Variables == nil {
+			out.Environment.Variables = map[string]string{}
+		}
 	}
-	switch st {
-	case statusActive:
-		out.State, out.LastUpdateStatus = "Active", "Successful"
-	case statusCreating:
-		out.State, out.StateReason, out.StateReasonCode = "Pending", "The function is being created.", "Creating"
-	case statusUpdating:
-		out.State = "Active"
-		// "created", verbatim: AWS says so for updates too.
-		out.LastUpdateStatus = "InProgress"
-		out.LastUpdateStatusReason = "The function is being created."
-		out.LastUpdateStatusReasonCode = "Creating"
+	if v == viewFull {
+		st := c.Status.Shown()
+		out.State, out.StateReason, out.StateReasonCode = st.State, st.StateReason, st.StateReasonCode
+		out.LastUpdateStatus, out.LastUpdateStatusReason, out.LastUpdateStatusReasonCode = st.LastUpdateStatus, st.LastUpdateStatusReason, st.LastUpdateStatusReasonCode
+		out.RuntimeVersionConfig = &runtimeVersionConfig{RuntimeVersionArn: lambada.RuntimeVersionARN(s.Region, c.Runtime)}
 	}
 	return out
 }

@@ -62,11 +62,11 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if req.RevisionId != "" && req.RevisionId != f.Latest.RevisionID {
-		return errRevision
+	if err := s.checkUpdatable(f, req.RevisionId); err != nil {
+		return err
 	}
 	if req.DryRun {
-		return writeJSON(w, http.StatusOK, s.configuration(f, "", statusActive))
+		return writeJSON(w, http.StatusOK, s.configuration(f))
 	}
 	sha, err := s.storeCode(ctx, req.ZipFile)
 	if err != nil {
@@ -74,9 +74,10 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	}
 	var published *lambada.FunctionConfig
 	f, err = s.mutate(ctx, ref.Name, "", func(f *lambada.Function) error {
-		if req.RevisionId != "" && req.RevisionId != f.Latest.RevisionID {
-			return errRevision
+		if err := s.checkUpdatable(f, req.RevisionId); err != nil {
+			return err
 		}
+		f.StartUpdate()
 		f.Latest.CodeSha256 = sha
 		f.Latest.CodeSize = int64(len(req.ZipFile))
 		if req.Architectures != nil {
@@ -91,11 +92,12 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	s.prepare(f.Name)
 	if published != nil {
 		// AWS answers with the new version, still being created.
-		return writeJSON(w, http.StatusOK, s.render(f.Name, published, published.Version, statusCreating))
+		return writeJSON(w, http.StatusOK, s.render(f.Name, published, published.Version, viewFull))
 	}
-	return writeJSON(w, http.StatusOK, s.configuration(f, "", statusUpdating))
+	return writeJSON(w, http.StatusOK, s.configuration(f))
 }
 
 // updateFunctionConfiguration handles UpdateFunctionConfiguration:
@@ -128,14 +130,20 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if err := settings.Check(); err != nil {
 		return err
 	}
-	f, err := s.updateLatest(r.Context(), ref.Name, req.RevisionId, func(c *lambada.FunctionConfig) error {
-		settings.Apply(c)
+	f, err := s.mutate(r.Context(), ref.Name, "", func(f *lambada.Function) error {
+		if err := s.checkUpdatable(f, req.RevisionId); err != nil {
+			return err
+		}
+		f.StartUpdate()
+		settings.Apply(&f.Latest)
+		s.touch(&f.Latest)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.configuration(f, "", statusUpdating))
+	s.prepare(f.Name)
+	return writeJSON(w, http.StatusOK, s.configuration(f))
 }
 
 // deleteFunction handles DeleteFunction: DELETE /2015-03-31/functions/{name}.

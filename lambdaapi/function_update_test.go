@@ -26,6 +26,7 @@ func TestUpdateFunctionCode(t *testing.T) {
 	e := newFnEnv(t, nil)
 	ctx := context.Background()
 	created := e.MustCreate(t, "coded")
+	rev := e.latestRevision(t, "coded")
 	zip := MustZip(t, "new code")
 	sum := sha256.Sum256(zip)
 
@@ -33,14 +34,14 @@ func TestUpdateFunctionCode(t *testing.T) {
 	wantAPIError(t, err, "PreconditionFailedException", staleRevision)
 
 	dry, err := e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("coded"), ZipFile: zip, DryRun: true})
-	if err != nil || aws.ToString(dry.CodeSha256) != aws.ToString(created.CodeSha256) || aws.ToString(dry.RevisionId) != aws.ToString(created.RevisionId) {
+	if err != nil || aws.ToString(dry.CodeSha256) != aws.ToString(created.CodeSha256) || aws.ToString(dry.RevisionId) != rev {
 		t.Fatalf("DryRun changed the function: %v", err)
 	}
 
 	out, err := e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{
 		FunctionName:  aws.String("coded"),
 		ZipFile:       zip,
-		RevisionId:    created.RevisionId,
+		RevisionId:    aws.String(rev),
 		Architectures: []types.Architecture{types.ArchitectureArm64},
 	})
 	if err != nil {
@@ -48,13 +49,16 @@ func TestUpdateFunctionCode(t *testing.T) {
 	}
 	wantUpdating(t, out.LastUpdateStatus, out.LastUpdateStatusReason, out.LastUpdateStatusReasonCode, out.State)
 	if aws.ToString(out.CodeSha256) != base64.StdEncoding.EncodeToString(sum[:]) || out.CodeSize != int64(len(zip)) ||
-		aws.ToString(out.RevisionId) == aws.ToString(created.RevisionId) || out.Architectures[0] != types.ArchitectureArm64 ||
+		aws.ToString(out.RevisionId) == rev || out.Architectures[0] != types.ArchitectureArm64 ||
 		aws.ToString(out.Handler) != "bootstrap" || aws.ToString(out.LastModified) != "2024-03-01T12:00:00.123+0000" {
 		t.Fatalf("after UpdateFunctionCode: %+v", out)
 	}
+	// InProgress → Successful is a transition of its own.
+	e.MustSettle(t, "coded")
 	got, err := e.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("coded")})
-	if err != nil || aws.ToString(got.Configuration.CodeSha256) != aws.ToString(out.CodeSha256) || aws.ToString(got.Configuration.RevisionId) != aws.ToString(out.RevisionId) {
-		t.Fatalf("GetFunction after update: %v", err)
+	if err != nil || aws.ToString(got.Configuration.CodeSha256) != aws.ToString(out.CodeSha256) || aws.ToString(got.Configuration.RevisionId) == aws.ToString(out.RevisionId) ||
+		got.Configuration.LastUpdateStatus != types.LastUpdateStatusSuccessful || got.Configuration.LastUpdateStatusReason != nil {
+		t.Fatalf("GetFunction after update: %v %+v", err, got.Configuration)
 	}
 
 	errs := []struct {
@@ -92,7 +96,7 @@ func TestUpdateFunctionConfiguration(t *testing.T) {
 		Timeout:      aws.Int32(30),
 		MemorySize:   aws.Int32(512),
 		Environment:  &types.Environment{Variables: map[string]string{"NEW": "2"}},
-		RevisionId:   created.RevisionId,
+		RevisionId:   aws.String(e.latestRevision(t, "configured")),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +108,7 @@ func TestUpdateFunctionConfiguration(t *testing.T) {
 		t.Fatalf("partial update: %+v", out)
 	}
 
+	e.MustSettle(t, "configured")
 	_, err = e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("configured"), Description: aws.String("x"), RevisionId: created.RevisionId})
 	wantAPIError(t, err, "PreconditionFailedException", staleRevision)
 
@@ -113,7 +118,7 @@ func TestUpdateFunctionConfiguration(t *testing.T) {
 		Runtime:      types.RuntimeProvidedal2,
 		Handler:      aws.String("main"),
 	})
-	if err != nil || cleared.Environment != nil || cleared.Runtime != types.RuntimeProvidedal2 || aws.ToString(cleared.Handler) != "main" || aws.ToInt32(cleared.Timeout) != 30 {
+	if err != nil || cleared.Environment == nil || len(cleared.Environment.Variables) != 0 || cleared.Runtime != types.RuntimeProvidedal2 || aws.ToString(cleared.Handler) != "main" || aws.ToInt32(cleared.Timeout) != 30 {
 		t.Fatalf("second update: %v %+v", err, cleared)
 	}
 
@@ -212,6 +217,7 @@ func TestUpdate_LostRace(t *testing.T) {
 	if aws.ToInt32(out.Timeout) != 42 || aws.ToString(out.Description) != "written by the other writer" {
 		t.Fatalf("an update was lost: Timeout %d Description %q", aws.ToInt32(out.Timeout), aws.ToString(out.Description))
 	}
+	e.MustSettle(t, "raced")
 
 	// A RevisionId that the other writer made stale is a precondition failure.
 	got, _ := e.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("raced")})

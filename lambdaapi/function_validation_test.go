@@ -38,7 +38,7 @@ func TestCreateFunction_Errors(t *testing.T) {
 			in.FunctionName = aws.String("arn:aws:lambda:ap-southeast-1:123456789012:function:f")
 		}, "ResourceNotFoundException", "Functions from 'ap-southeast-1' are not reachable in this region ('us-east-1')"},
 		{"unknown runtime", func(in *lambda.CreateFunctionInput) { in.Runtime = "non-existent-runtime" },
-			"InvalidParameterValueException", "Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs20.x, provided.al2023, python3.12, …"},
+			"InvalidParameterValueException", "Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2] or be a valid ARN"},
 		{"go1.x", func(in *lambda.CreateFunctionInput) { in.Runtime = types.RuntimeGo1x },
 			"InvalidParameterValueException", "The runtime parameter of go1.x is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."},
 		{"provided", func(in *lambda.CreateFunctionInput) { in.Runtime = types.RuntimeProvided },

@@ -369,7 +369,7 @@ func TestProvisioned_Reserved(t *testing.T) {
 	}
 
 	_, err = e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("rf"), ReservedConcurrentExecutions: aws.Int32(2)})
-	wantAPIError(t, err, "InvalidParameterValueException", "ReservedConcurrentExecutions  2 should not be lower than function's total provisioned concurrency [3].")
+	wantAPIError(t, err, "InvalidParameterValueException", " ReservedConcurrentExecutions  2 should not be lower than function's total provisioned concurrency [3].")
 	got, err := e.client.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("rf")})
 	if err != nil || aws.ToInt32(got.ReservedConcurrentExecutions) != 5 {
 		t.Fatalf("a refused reservation changed it: %v %v", err, got)

@@ -33,6 +33,14 @@ type CodeStorer interface {
 	Code(ctx context.Context, key string) ([]byte, error)
 }
 
+// Preparer makes the code of new and updated configurations ready and
+// records their state transitions (deploy.Preparer).
+type Preparer interface {
+	// Prepare prepares, in the background, whatever of the function named
+	// name is Pending or InProgress.
+	Prepare(name string)
+}
+
 // Server is the Lambda API's HTTP handler.
 type Server struct {
 	Functions lambada.FunctionStore
@@ -42,6 +50,10 @@ type Server struct {
 	// Provisioner, when set, hears of every change to a function's
 	// concurrency settings, versions and aliases.
 	Provisioner Provisioner
+
+	// Preparer turns Pending and InProgress configurations Active and
+	// Successful; without one they stay as they are.
+	Preparer Preparer
 
 	Region  string
 	Account string

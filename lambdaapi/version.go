@@ -42,6 +42,7 @@ func (s *Server) publish(f *lambada.Function, description *string) (*lambada.Fun
 	v := f.Latest.Clone()
 	v.Version = strconv.Itoa(f.LastVersion)
 	v.PublishedDigest = digest
+	v.Status = f.Latest.Status.Published()
 	if description != nil {
 		v.Description = *description
 	}
@@ -70,8 +71,8 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out lambada.FunctionConfig
 	f, err := s.mutate(r.Context(), ref.Name, "", func(f *lambada.Function) error {
-		if req.RevisionId != "" && req.RevisionId != f.Latest.RevisionID {
-			return errRevision
+		if err := s.checkUpdatable(f, req.RevisionId); err != nil {
+			return err
 		}
 		if req.CodeSha256 != "" && req.CodeSha256 != f.Latest.CodeSha256 {
 			return lambada.Errorf(lambada.EINVALID, "CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", req.CodeSha256, f.Latest.CodeSha256)
@@ -87,7 +88,7 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, s.render(f.Name, &out, out.Version, statusActive))
+	return writeJSON(w, http.StatusCreated, s.render(f.Name, &out, out.Version, viewFull))
 }
 
 // listVersions handles ListVersionsByFunction:
@@ -129,7 +130,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
 			out.NextMarker = encodeMarker(out.Versions[maxItems-1].Version)
 			break
 		}
-		out.Versions = append(out.Versions, s.render(f.Name, c, c.Version, statusListed))
+		out.Versions = append(out.Versions, s.render(f.Name, c, c.Version, viewListed))
 	}
 	return writeJSON(w, http.StatusOK, &out)
 }

@@ -30,6 +30,7 @@ func (e *fnEnv) MustDescribe(tb testing.TB, name, description string) {
 	if err != nil {
 		tb.Fatalf("UpdateFunctionConfiguration %s: %v", name, err)
 	}
+	e.MustSettle(tb, name)
 }
 
 // latestRevision returns the RevisionId of $LATEST of the function name.
@@ -246,17 +247,34 @@ func TestUpdateFunctionCode_Publish(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.MustSettle(t, "shipped")
 		return out
 	}
-	out := update("v1")
+	// Hold the preparation to see the version while it is Pending.
+	release := e.code.hold()
+	out, err := e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("shipped"), ZipFile: MustZip(t, "v1"), Publish: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if aws.ToString(out.Version) != "1" || aws.ToString(out.FunctionArn) != arn("shipped")+":1" || out.State != types.StatePending ||
 		aws.ToString(out.StateReason) != "The function is being created." || out.StateReasonCode != types.StateReasonCodeCreating ||
 		out.LastUpdateStatus != "" || aws.ToString(out.CodeSha256) == aws.ToString(created.CodeSha256) {
 		t.Fatalf("update with Publish: %+v", out)
 	}
 	latest, err := e.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shipped"), Qualifier: aws.String("$LATEST")})
-	if err != nil || aws.ToString(latest.Configuration.CodeSha256) != aws.ToString(out.CodeSha256) || aws.ToString(latest.Configuration.RevisionId) == aws.ToString(out.RevisionId) {
+	if err != nil || aws.ToString(latest.Configuration.CodeSha256) != aws.ToString(out.CodeSha256) || aws.ToString(latest.Configuration.RevisionId) == aws.ToString(out.RevisionId) ||
+		latest.Configuration.LastUpdateStatus != types.LastUpdateStatusInProgress || latest.Configuration.State != types.StateActive {
 		t.Fatalf("$LATEST after update with Publish: %v", err)
+	}
+	v1, err := e.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shipped"), Qualifier: aws.String("1")})
+	if err != nil || v1.Configuration.State != types.StatePending || aws.ToString(v1.Configuration.RevisionId) != aws.ToString(out.RevisionId) || v1.Configuration.LastUpdateStatus != "" {
+		t.Fatalf("version 1 while being prepared: %v %+v", err, v1.Configuration)
+	}
+	release()
+	e.MustSettle(t, "shipped")
+	v1, err = e.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shipped"), Qualifier: aws.String("1")})
+	if err != nil || v1.Configuration.State != types.StateActive || aws.ToString(v1.Configuration.RevisionId) == aws.ToString(out.RevisionId) || v1.Configuration.LastUpdateStatus != types.LastUpdateStatusSuccessful {
+		t.Fatalf("version 1 once prepared: %v %+v", err, v1.Configuration)
 	}
 	if same := update("v1"); aws.ToString(same.Version) != "1" {
 		t.Errorf("same code again = version %s, want 1", aws.ToString(same.Version))

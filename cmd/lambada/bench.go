@@ -370,6 +370,11 @@ func coldStarts(ctx context.Context, api *lambda.Client, c *http.Client, endpoin
 			FunctionName: aws.String(name),
 			Environment:  &types.Environment{Variables: map[string]string{"BENCH_ITERATION": strconv.Itoa(i)}},
 		})
+		if err == nil {
+			// Until the update is prepared, invocations still run the
+			// previous configuration's (warm) environment.
+			err = waitReady(ctx, api, name)
+		}
 		if err != nil {
 			cold.Add(0, fmt.Errorf("update configuration: %w", err))
 			continue
@@ -568,6 +573,18 @@ func createBenchFunction(ctx context.Context, api *lambda.Client, name string, z
 	})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return waitReady(ctx, api, name)
+}
+
+// waitReady waits, as AWS's own waiters do but polling every few
+// milliseconds, until the function name is Active and its last update
+// Successful.
+func waitReady(ctx context.Context, api *lambda.Client, name string) error {
+	in := &lambda.GetFunctionInput{FunctionName: aws.String(name)}
+	fast := func(o *lambda.FunctionUpdatedV2WaiterOptions) { o.MinDelay, o.MaxDelay = 2*time.Millisecond, 50*time.Millisecond }
+	if err := lambda.NewFunctionUpdatedV2Waiter(api, fast).Wait(ctx, in, time.Minute); err != nil {
+		return fmt.Errorf("wait for %s: %w", name, err)
 	}
 	return nil
 }

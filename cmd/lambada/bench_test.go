@@ -104,6 +104,7 @@ func BenchmarkBurst(b *testing.B) {
 			FunctionName: aws.String("burst"), Description: aws.String(fmt.Sprint(i))}); err != nil {
 			b.Fatal(err)
 		}
+		MustSettle(b, api, "burst")
 		bare := bench.BareBurst(context.Background(), testfn.Bootstrap(), n)
 		b.StartTimer()
 		res := burst(context.Background(), invokeURL("http://"+m.Addr(), "burst"), n, sleep)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/lambada-dev/lambada/bench"
 	"github.com/lambada-dev/lambada/codecache"
+	"github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
@@ -91,6 +93,24 @@ func MustCreateFunction(tb testing.TB, c *lambda.Client, name string, timeout in
 	if _, err := c.CreateFunction(context.Background(), in); err != nil {
 		tb.Fatalf("create %s: %v", name, err)
 	}
+	MustSettle(tb, c, name)
+}
+
+// MustSettle waits until the function name is ready: Active, its last update
+// Successful. It fails tb when the function Failed.
+func MustSettle(tb testing.TB, c *lambda.Client, name string) {
+	tb.Helper()
+	poll.Until(tb, 30*time.Second, name+" is Active and its last update Successful", func() bool {
+		out, err := c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+		if err != nil {
+			tb.Fatalf("get %s: %v", name, err)
+		}
+		cfg := out.Configuration
+		if cfg.State == types.StateFailed || cfg.LastUpdateStatus == types.LastUpdateStatusFailed {
+			tb.Fatalf("%s failed: %s %s", name, aws.ToString(cfg.StateReason), aws.ToString(cfg.LastUpdateStatusReason))
+		}
+		return cfg.State == types.StateActive && cfg.LastUpdateStatus == types.LastUpdateStatusSuccessful
+	})
 }
 
 // awsCLI runs the real AWS CLI against m with retries off. It returns

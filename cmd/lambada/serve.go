@@ -18,6 +18,7 @@ import (
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/codecache"
+	"github.com/lambada-dev/lambada/deploy"
 	"github.com/lambada-dev/lambada/funclog"
 	"github.com/lambada-dev/lambada/invoke"
 	"github.com/lambada-dev/lambada/jetstream"
@@ -48,6 +49,7 @@ type Main struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
 	node      *jetstream.Node
+	preparer  *deploy.Preparer
 	limiter   *invoke.Limiter
 	sandboxes *sandbox.Manager
 	ln        net.Listener
@@ -79,6 +81,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
+	// Functions left Pending or InProgress by a previous run are prepared
+	// again.
+	m.preparer = &deploy.Preparer{Functions: m.node.Functions, Code: code, Logger: m.Logger.With("component", "deploy")}
+	if err := m.preparer.Open(ctx); err != nil {
+		return err
+	}
 	if m.Concurrency == 0 {
 		m.Concurrency = lambada.DefaultConcurrency
 	}
@@ -111,6 +119,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Code:        code,
 		Invoker:     invoker,
 		Provisioner: invoker,
+		Preparer:    m.preparer,
 		Region:      m.Region,
 		Account:     m.Account,
 		Concurrency: m.Concurrency,
@@ -155,6 +164,9 @@ func (m *Main) close() error {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.preparer != nil {
+		errs = append(errs, m.preparer.Close())
 	}
 	if m.sandboxes != nil {
 		errs = append(errs, m.sandboxes.Close())

@@ -58,6 +58,7 @@ func mustUpdateCode(t *testing.T, c *lambda.Client, name string, zip []byte) {
 	if _, err := c.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
 		t.Fatalf("update %s: %v", name, err)
 	}
+	MustSettle(t, c, name)
 }
 
 // Each version runs its own code; updating $LATEST changes none of them, and
@@ -71,6 +72,7 @@ func TestServe_VersionIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	MustSettle(t, c, "vfn")
 	if v := mustPublish(t, c, "vfn"); v != "1" {
 		t.Fatalf("first version %q", v)
 	}
@@ -137,6 +139,7 @@ func TestServe_WeightedAlias(t *testing.T) {
 	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("wfn"), Description: aws.String("two")}); err != nil {
 		t.Fatal(err)
 	}
+	MustSettle(t, c, "wfn")
 	mustPublish(t, c, "wfn")
 	_, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("wfn"), Name: aws.String("live"), FunctionVersion: aws.String("1"),
 		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"2": 0.3}}})
