@@ -582,7 +582,9 @@ func createBenchFunction(ctx context.Context, api *lambda.Client, name string, z
 // Successful.
 func waitReady(ctx context.Context, api *lambda.Client, name string) error {
 	in := &lambda.GetFunctionInput{FunctionName: aws.String(name)}
-	fast := func(o *lambda.FunctionUpdatedV2WaiterOptions) { o.MinDelay, o.MaxDelay = 2*time.Millisecond, 50*time.Millisecond }
+	fast := func(o *lambda.FunctionUpdatedV2WaiterOptions) {
+		o.MinDelay, o.MaxDelay = 2*time.Millisecond, 50*time.Millisecond
+	}
 	if err := lambda.NewFunctionUpdatedV2Waiter(api, fast).Wait(ctx, in, time.Minute); err != nil {
 		return fmt.Errorf("wait for %s: %w", name, err)
 	}
