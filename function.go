@@ -129,6 +129,17 @@ func (c FunctionConfig) Clone() FunctionConfig {
 	return c
 }
 
+// TotalCodeSize is what f counts towards the account's TotalCodeSize: the
+// code of $LATEST and of every published version, each version counted
+// even when it shares its archive with $LATEST (as AWS counts it).
+func (f *Function) TotalCodeSize() int64 {
+	n := f.Latest.CodeSize
+	for _, v := range f.Versions {
+		n += v.CodeSize
+	}
+	return n
+}
+
 // CodeKey returns the hex SHA-256 of the code archive, the key under which it
 // is stored and cached. It is derived from CodeSha256.
 func (c FunctionConfig) CodeKey() string { return CodeKey(c.CodeSha256) }

@@ -46,16 +46,20 @@ var (
 // the Update operations (at most 140 characters, no dots), adding violations
 // to v. Whether a qualifier suffix is allowed is the caller's decision.
 func ParseFunctionName(v *Validation, name string) FunctionRef {
-	m := newFunctionNameRE.FindStringSubmatch(name)
-	switch {
-	case len(name) > MaxFunctionNameARN:
-		v.Add(name, "functionName", fmt.Sprintf("Member must have length less than or equal to %d", MaxFunctionNameARN))
-		return FunctionRef{}
-	case len(name) < 1:
+	if len(name) < 1 {
 		v.Add(name, "functionName", "Member must have length greater than or equal to 1")
 		return FunctionRef{}
-	case m == nil:
+	}
+	// AWS reports the length and the pattern together when both fail.
+	tooLong := len(name) > MaxFunctionNameARN
+	if tooLong {
+		v.Add(name, "functionName", fmt.Sprintf("Member must have length less than or equal to %d", MaxFunctionNameARN))
+	}
+	m := newFunctionNameRE.FindStringSubmatch(name)
+	if m == nil {
 		v.Add(name, "functionName", "Member must satisfy regular expression pattern: "+NewFunctionNamePattern)
+	}
+	if m == nil || tooLong {
 		return FunctionRef{}
 	}
 	return FunctionRef{Region: m[1], Account: m[2], Name: m[3], Qualifier: m[4]}

@@ -21,6 +21,7 @@ func vars(s string) *lambada.Variables {
 
 func TestParseFunctionName(t *testing.T) {
 	long := "arn:aws:lambda:us-east-1:123456789012:function:" + strings.Repeat("a", 94)
+	badRegion := "arn:aws:lambda:invalid-region:123456789012:function:" + strings.Repeat("a", 100)
 	tests := []struct {
 		name string
 		in   string
@@ -35,6 +36,7 @@ func TestParseFunctionName(t *testing.T) {
 		{"bad chars", "invalid:function:name", lambada.FunctionRef{}, "1 validation error detected: Value 'invalid:function:name' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: " + lambada.NewFunctionNamePattern},
 		{"arn too long", long, lambada.FunctionRef{}, "1 validation error detected: Value '" + long + "' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 140"},
 		{"empty", "", lambada.FunctionRef{}, "1 validation error detected: Value '' at 'functionName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"arn too long in an invalid region", badRegion, lambada.FunctionRef{}, "2 validation errors detected: Value '" + badRegion + "' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 140; Value '" + badRegion + "' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: " + lambada.NewFunctionNamePattern},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

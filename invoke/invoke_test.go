@@ -120,3 +120,46 @@ func TestService_Errors(t *testing.T) {
 		t.Errorf("empty payload: %v %q", err, r.inv.Payload)
 	}
 }
+
+// TestService_States: a Pending or Failed configuration is refused with
+// AWS's 409 (after the payload check, before DryRun); while an update of
+// $LATEST is prepared, invocations run the configuration it replaced.
+func TestService_States(t *testing.T) {
+	s, r := newService(t, 0)
+	ctx := context.Background()
+	f, _ := s.Functions.Function(ctx, "fn")
+	c := f.Clone()
+	c.Versions[0].Status = lambada.Creating()
+	c.Versions[1].Status = lambada.Creating().Prepared(lambada.FailureInvalidZip)
+	c.StartUpdate()
+	c.Latest.CodeSha256 = "bmV3"
+	if _, err := s.Functions.(*inmem.Store).PutFunction(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		qualifier string
+		typ       lambada.InvocationType
+		payload   string
+		code, msg string
+	}{
+		{"1", lambada.RequestResponse, "{}", lambada.ECONFLICT, "The operation cannot be performed at this time. The function is currently in the following state: Pending"},
+		{"1", lambada.DryRun, "{}", lambada.ECONFLICT, "The operation cannot be performed at this time. The function is currently in the following state: Pending"},
+		{"2", lambada.RequestResponse, "{}", lambada.ECONFLICT, "The operation cannot be performed at this time. The function is currently in the following state: Failed"},
+		// pick 0 routes the alias to its additional version, 2.
+		{"live", lambada.RequestResponse, "{}", lambada.ECONFLICT, "The operation cannot be performed at this time. The function is currently in the following state: Failed"},
+		// The payload is checked first.
+		{"1", lambada.RequestResponse, "not json", lambada.ECONTENT, ""},
+	} {
+		_, err := s.Invoke(ctx, lambada.FunctionRef{Name: "fn", Qualifier: tc.qualifier}, &lambada.Invocation{Type: tc.typ, Payload: []byte(tc.payload)})
+		if lambada.ErrorCode(err) != tc.code || (tc.msg != "" && lambada.ErrorMessage(err) != tc.msg) {
+			t.Errorf("%s %v: %v, want %s %q", tc.qualifier, tc.typ, err, tc.code, tc.msg)
+		}
+	}
+	// $LATEST runs the configuration it had before the update.
+	if _, err := s.Invoke(ctx, lambada.FunctionRef{Name: "fn"}, &lambada.Invocation{Type: lambada.RequestResponse, Payload: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	if r.cfg.CodeDir != "/code/"+lambada.CodeKey("bGF0ZXN0") {
+		t.Fatalf("during the update $LATEST ran %s", r.cfg.CodeDir)
+	}
+}

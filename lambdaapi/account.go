@@ -63,7 +63,7 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request) erro
 		AccountUsage: accountUsage{FunctionCount: int64(len(fns))},
 	}
 	for _, f := range fns {
-		out.AccountUsage.TotalCodeSize += f.Latest.CodeSize
+		out.AccountUsage.TotalCodeSize += f.TotalCodeSize()
 	}
 	return writeJSON(w, http.StatusOK, &out)
 }

@@ -126,13 +126,15 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request) 
 	return writeJSON(w, http.StatusOK, &concurrencyBody{ReservedConcurrentExecutions: &n})
 }
 
-// getFunctionConcurrency handles GetFunctionConcurrency: {} when unset.
+// getFunctionConcurrency handles GetFunctionConcurrency: {} when unset. A
+// missing function is reported with its unqualified ARN (Put and Delete add
+// ":$LATEST").
 func (s *Server) getFunctionConcurrency(w http.ResponseWriter, r *http.Request) error {
 	ref, err := s.concurrencyRef(r)
 	if err != nil {
 		return err
 	}
-	f, err := s.lookup(r.Context(), ref.Name, lambada.LatestVersion)
+	f, err := s.lookup(r.Context(), ref.Name, "")
 	if err != nil {
 		return err
 	}

@@ -100,8 +100,9 @@ func TestFunctionConcurrency(t *testing.T) {
 	wantAPIError(t, err, "InvalidParameterValueException", "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.")
 	_, err = e.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("missing"), ReservedConcurrentExecutions: aws.Int32(1)})
 	wantAPIError(t, err, "ResourceNotFoundException", "Function not found: "+arn("missing")+":$LATEST")
+	// GetFunctionConcurrency names the function unqualified.
 	_, err = e.client.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("missing")})
-	wantAPIError(t, err, "ResourceNotFoundException", "Function not found: "+arn("missing")+":$LATEST")
+	wantAPIError(t, err, "ResourceNotFoundException", "Function not found: "+arn("missing"))
 	status, typ, body := e.do(t, "PUT", "/2017-10-31/functions/other/concurrency", `{"ReservedConcurrentExecutions":1}`)
 	if status != 400 || typ != "InvalidParameterValueException" || body != `{"message":"`+floor+`"}`+"\n" {
 		t.Fatalf("the floor error carries no Type: %d %s %s", status, typ, body)

@@ -64,7 +64,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if we.upper {
 		msgKey = "Message"
 	}
-	body[msgKey] = lambada.ErrorMessage(err)
+	if msg := lambada.ErrorMessage(err); msg != "" || code != lambada.EACCESSDENIED {
+		body[msgKey] = msg
+	} else {
+		body[msgKey] = nil // AWS's AccessDeniedException may carry a null message
+	}
 	if !we.noType {
 		if code == lambada.EINTERNAL {
 			body["Type"] = "Service"

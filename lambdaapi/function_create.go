@@ -101,7 +101,10 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+	if err := ref.CheckRegion(s.Region, s.Account); lambada.ErrorCode(err) == lambada.EACCESSDENIED {
+		// AWS says nothing more to CreateFunction: its message is null.
+		return &lambada.Error{Code: lambada.EACCESSDENIED}
+	} else if err != nil {
 		return err
 	}
 	if err := lambada.CheckNewFunctionName(ref.Name); err != nil {

@@ -76,8 +76,8 @@ func (c *fnCode) StoreCode(_ context.Context, key string, zip []byte) error {
 	return nil
 }
 
-// Path makes the code ready: the fake has nothing to unpack. A key whose
-// archive holds "broken" does not unpack.
+// Path makes the code ready: the fake has nothing to unpack. An archive
+// whose one file starts with "broken" does not unpack.
 func (c *fnCode) Path(ctx context.Context, key string) (string, error) {
 	c.mu.Lock()
 	gate := c.gate
@@ -89,12 +89,18 @@ func (c *fnCode) Path(ctx context.Context, key string) (string, error) {
 			return "", ctx.Err()
 		}
 	}
-	zip, err := c.Code(ctx, key)
+	archive, err := c.Code(ctx, key)
 	if err != nil {
 		return "", err
 	}
-	if bytes.Contains(zip, []byte("broken")) {
-		return "", lambada.Errorf(lambada.EINVALID, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+	if zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive))); err == nil && len(zr.File) == 1 {
+		if rc, err := zr.File[0].Open(); err == nil {
+			body, _ := io.ReadAll(rc)
+			rc.Close()
+			if bytes.HasPrefix(body, []byte("broken")) {
+				return "", lambada.Errorf(lambada.EINVALID, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+			}
+		}
 	}
 	return "/code/" + key, nil
 }

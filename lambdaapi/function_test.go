@@ -1,6 +1,7 @@
 package lambdaapi_test
 
 import (
+	"encoding/json"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -277,5 +278,52 @@ func TestGetAccountSettings(t *testing.T) {
 	}
 	if status, _, body := e.do(t, "GET", "/2016-08-19/account-settings/", ""); status != 200 || !strings.Contains(body, `"FunctionCount":2`) {
 		t.Errorf("trailing slash: %d %s", status, body)
+	}
+}
+
+// TestGetAccountSettings_TotalCodeSize: every published version counts its
+// code, even the same archive as $LATEST; a configuration change counts
+// nothing (test_account_settings_total_code_size*).
+func TestGetAccountSettings_TotalCodeSize(t *testing.T) {
+	e := newFnEnv(t, nil)
+	ctx := context.Background()
+	created := e.MustCreate(t, "sized")
+	usage := func() int64 {
+		out, err := e.client.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.AccountUsage.TotalCodeSize
+	}
+	size := created.CodeSize
+	if got := usage(); got != size {
+		t.Fatalf("after create: %d, want %d", got, size)
+	}
+	// The same code again, published: one more copy counted.
+	if _, err := e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("sized"), ZipFile: MustZip(t, "#!/bin/sh\nsized"), Publish: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.MustSettle(t, "sized")
+	if got := usage(); got != 2*size {
+		t.Fatalf("after publishing the same code: %d, want %d", got, 2*size)
+	}
+	e.MustDescribe(t, "sized", "config only")
+	if got := usage(); got != 2*size {
+		t.Fatalf("after a configuration change: %d, want %d", got, 2*size)
+	}
+	e.MustPublish(t, "sized")
+	if got := usage(); got != 3*size {
+		t.Fatalf("after publishing the configuration change: %d, want %d", got, 3*size)
+	}
+}
+
+// TestCreateFunction_OtherAccount: AWS answers 403 AccessDeniedException with
+// a null message.
+func TestCreateFunction_OtherAccount(t *testing.T) {
+	e := newFnEnv(t, nil)
+	zip, _ := json.Marshal(MustZip(t, "x"))
+	status, typ, body := e.do(t, "POST", "/2015-03-31/functions", `{"FunctionName":"arn:aws:lambda:us-east-1:210987654321:function:theirs","Role":"`+fnRole+`","Runtime":"provided.al2023","Handler":"bootstrap","Code":{"ZipFile":`+string(zip)+`}}`)
+	if status != 403 || typ != "AccessDeniedException" || body != `{"Message":null,"Type":"User"}`+"\n" {
+		t.Fatalf("%d %s %s", status, typ, body)
 	}
 }
