@@ -1,11 +1,11 @@
 package lambdaapi_test
 
 import (
-	"encoding/json"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
