@@ -234,3 +234,36 @@ func TestUpdate_LostRace(t *testing.T) {
 	_, err = e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("raced"), ZipFile: MustZip(t, "x")})
 	wantAPIError(t, err, "ResourceConflictException", "The operation cannot be performed at this time. An update is in progress for resource: "+arn("raced"))
 }
+
+// TestUpdate_RacedByAnotherUpdate: an update that starts between this
+// update's read and its write wins; this one gets AWS's 409 when it reads
+// again.
+func TestUpdate_RacedByAnotherUpdate(t *testing.T) {
+	store := &racingStore{Store: &inmem.Store{}}
+	e := newFnEnv(t, store)
+	ctx := context.Background()
+	e.MustCreate(t, "raced")
+	release := e.code.hold()
+	race := func() {
+		f, _ := store.Store.Function(ctx, "raced")
+		c := f.Clone()
+		c.StartUpdate()
+		c.Latest.Description = "the other update"
+		if _, err := store.Store.PutFunction(ctx, c); err != nil {
+			t.Error(err)
+		}
+	}
+	store.race = race
+	_, err := e.client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("raced"), ZipFile: MustZip(t, "mine")})
+	wantAPIError(t, err, "ResourceConflictException", inProgress+arn("raced"))
+	// Let the other update finish, then race the configuration's.
+	e.preparer.Prepare("raced")
+	release()
+	e.MustSettle(t, "raced")
+	if c := e.getConfig(t, "raced"); c.LastUpdateStatus != "Successful" || aws.ToString(c.Description) != "the other update" {
+		t.Fatalf("the other update: %s %q", c.LastUpdateStatus, aws.ToString(c.Description))
+	}
+	store.race = race
+	_, err = e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("raced"), Timeout: aws.Int32(8)})
+	wantAPIError(t, err, "ResourceConflictException", inProgress+arn("raced"))
+}

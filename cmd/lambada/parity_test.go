@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/lambada-dev/lambada/internal/testfn"
+)
+
+// bigFiles is how many extra files BIG_ZIP holds: enough that preparing it
+// (unpacking and syncing each file) takes far longer than a boto3 call, so
+// that the script sees a function while it is Pending or InProgress.
+const bigFiles = 3000
+
+// TestParity runs testdata/parity.py: the control plane's answers, checked
+// through boto3 against a real node, one subtest per case.
+func TestParity(t *testing.T) {
+	m := MustOpenMain(t, "")
+	dir := t.TempDir()
+	write := func(name string, files map[string]string) string {
+		zip, err := testfn.ZipWith(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, zip, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	big := func(tag string) map[string]string {
+		files := map[string]string{"tag.txt": tag}
+		for i := range bigFiles {
+			files[fmt.Sprintf("data/%04d.txt", i)] = fmt.Sprint(i)
+		}
+		return files
+	}
+	cmd := exec.Command("python3", "testdata/parity.py")
+	cmd.Env = append(os.Environ(), "LAMBADA_ENDPOINT=http://"+m.Addr(),
+		"FN_ZIP="+write("a.zip", map[string]string{"tag.txt": "A"}),
+		"FN_ZIP_B="+write("b.zip", map[string]string{"tag.txt": "B"}),
+		"BIG_ZIP="+write("big.zip", big("big")),
+		"BIG_ZIP_2="+write("big2.zip", big("big2")))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("parity.py: %v\n%s", err, stderr.Bytes())
+	}
+	cases := 0
+	for sc := bufio.NewScanner(bytes.NewReader(out)); sc.Scan(); {
+		var res struct {
+			Case  string  `json:"case"`
+			Error *string `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
+			t.Fatalf("parity.py printed %q", sc.Text())
+		}
+		cases++
+		t.Run(res.Case, func(t *testing.T) {
+			if res.Error != nil {
+				t.Fatal(*res.Error)
+			}
+		})
+	}
+	if cases == 0 {
+		t.Fatalf("parity.py ran no case\n%s", stderr.Bytes())
+	}
+}
