@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/lambada-dev/lambada/internal/poll"
 )
 
 func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
@@ -176,19 +178,13 @@ func TestDescendantsCPU(t *testing.T) {
 		t.Skip(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	poll.Until(t, 10*time.Second, "a busy child uses CPU time", func() bool {
 		d, err := DescendantsCPU(os.Getpid())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a busy child used no CPU time")
-		}
-		time.Sleep(10 * time.Millisecond) // the next poll
-	}
+		return d > 0
+	})
 	if _, err := DescendantsCPU(1 << 30); err == nil {
 		t.Error("no error for a process that does not exist")
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/internal/storetest"
 )
 
@@ -88,15 +89,5 @@ func TestOpen_NoDir(t *testing.T) {
 // eventually polls cond until it holds, failing t after a deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting until %s", what)
-		case <-tick.C:
-		}
-	}
+	poll.Until(t, 5*time.Second, what, cond)
 }

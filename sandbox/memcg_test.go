@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	pollpkg "github.com/lambada-dev/lambada/internal/poll"
 )
 
 // startSleeper starts a process through g and returns its pid; the test
@@ -186,16 +188,14 @@ func TestCgroup_Spare(t *testing.T) {
 		t.Fatal(err)
 	}
 	var spareDir string
-	for deadline := time.Now().Add(10 * time.Second); spareDir == ""; time.Sleep(time.Millisecond) {
+	pollpkg.Until(t, 10*time.Second, "a spare is made", func() bool {
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		if h.spare != nil {
 			spareDir = h.spare.dir
 		}
-		h.mu.Unlock()
-		if spareDir == "" && time.Now().After(deadline) {
-			t.Fatal("no spare made")
-		}
-	}
+		return spareDir != ""
+	})
 	second, err := newMemcg(h, 64)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	pollpkg "github.com/lambada-dev/lambada/internal/poll"
 )
 
 // memoryModes are the ways an environment's memory can be limited; each
@@ -91,14 +93,10 @@ func maxMemoryUsed(t *testing.T, tail []byte) int {
 // waitGone polls until path no longer exists.
 func waitGone(t *testing.T, path string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still exists", path)
-		}
-	}
+	pollpkg.Until(t, 10*time.Second, path+" is gone", func() bool {
+		_, err := os.Stat(path)
+		return errors.Is(err, os.ErrNotExist)
+	})
 }
 
 func TestMemory_OutOfMemory(t *testing.T) {
@@ -207,7 +205,7 @@ func TestMemory_CgroupLifecycle(t *testing.T) {
 // a while: a spare's thread leaves when it has ended.
 func mustHoldNoThreadOfOurs(t *testing.T, dir string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+	pollpkg.Until(t, 5*time.Second, "no thread of this process is in "+dir, func() bool {
 		tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
 		if err != nil {
 			tasks, err = os.ReadFile(filepath.Join(dir, "cgroup.threads"))
@@ -215,19 +213,13 @@ func mustHoldNoThreadOfOurs(t *testing.T, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ours := ""
 		for _, tid := range strings.Fields(string(tasks)) {
 			if _, err := os.Stat("/proc/self/task/" + tid); err == nil {
-				ours = tid
+				return false
 			}
 		}
-		if ours == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("thread %s of this process is in %s", ours, dir)
-		}
-	}
+		return true
+	})
 }
 
 // mustBeIdle checks that h holds nothing once its environments are gone.

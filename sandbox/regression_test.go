@@ -8,18 +8,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	pollpkg "github.com/lambada-dev/lambada/internal/poll"
 )
 
 // poll waits until cond holds, failing the test after a deadline.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	pollpkg.Until(t, 10*time.Second, what, cond)
 }
 
 // A new environment belongs to the invocation that started it, even when

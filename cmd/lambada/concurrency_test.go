@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,18 +13,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/lambada-dev/lambada/internal/poll"
 )
 
 // pollRunning waits until n executions of function hold a slot.
 func pollRunning(t *testing.T, m *Main, function string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for m.limiter.Running(function) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d executions hold a slot, want %d", function, m.limiter.Running(function), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 30*time.Second, fmt.Sprintf("%d executions of %s hold a slot", n, function), func() bool {
+		return m.limiter.Running(function) == n
+	})
 }
 
 // invokeAll invokes function with payload n times at once and returns the

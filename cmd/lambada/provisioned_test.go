@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,27 +12,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/lambada-dev/lambada/codecache"
+	"github.com/lambada-dev/lambada/internal/poll"
 )
 
 // pollProvisioned waits until the provisioned concurrency of qualifier of
 // function reports status, and returns it.
 func pollProvisioned(t *testing.T, c *lambda.Client, function, qualifier string, status types.ProvisionedConcurrencyStatusEnum) *lambda.GetProvisionedConcurrencyConfigOutput {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := c.GetProvisionedConcurrencyConfig(context.Background(), &lambda.GetProvisionedConcurrencyConfigInput{
+	var out *lambda.GetProvisionedConcurrencyConfigOutput
+	poll.Until(t, 30*time.Second, fmt.Sprintf("the provisioned concurrency of %s:%s is %s", function, qualifier, status), func() bool {
+		var err error
+		out, err = c.GetProvisionedConcurrencyConfig(context.Background(), &lambda.GetProvisionedConcurrencyConfigInput{
 			FunctionName: aws.String(function), Qualifier: aws.String(qualifier)})
 		if err != nil {
 			t.Fatalf("get provisioned concurrency: %v", err)
 		}
-		if out.Status == status {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("provisioned concurrency of %s:%s is %s (%s), want %s", function, qualifier, out.Status, aws.ToString(out.StatusReason), status)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return out.Status == status
+	})
+	return out
 }
 
 // initTypeOf invokes function's echo action and returns the

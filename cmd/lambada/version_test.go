@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
@@ -105,13 +106,10 @@ func TestServe_VersionIsolation(t *testing.T) {
 		}
 		done <- string(out.Payload)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, err := os.Stat(mark); err != nil; _, err = os.Stat(mark) {
-		if time.Now().After(deadline) {
-			t.Fatal("the invocation never started")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "the invocation starts", func() bool {
+		_, err := os.Stat(mark)
+		return err == nil
+	})
 	mustUpdateCode(t, c, "vfn", mustZipWithTag(t, "D"))
 	if tag, _ := tagOf(t, c, "vfn", ""); tag != "D" {
 		t.Errorf("after the update $LATEST ran %q", tag)
