@@ -15,11 +15,14 @@
 //     with its output captured per invocation, and a pool per function version.
 //   - jetstream stores functions in a NATS JetStream key-value bucket and code
 //     archives in an object store; inmem is the in-memory fake used by unit
-//     tests; codecache unpacks an archive once per SHA-256.
+//     tests; codecache checks an archive and unpacks it once per SHA-256.
+//   - deploy finishes what the control plane starts: a new function is
+//     Pending, an update InProgress, until its code is ready on the node
+//     (see Status for the states and their transitions).
 //   - cmd/lambada wires it all: `lambada serve`, `lambada invoke`.
 //
-// This package holds the nouns (Function, FunctionConfig, FunctionRef,
-// Invocation, Result), their validation, the store interfaces the adapters
+// This package holds the nouns (Function, FunctionConfig, Status, FunctionRef,
+// Invocation, Result, tags), their validation, the store interfaces the adapters
 // implement, and Error. It uses the standard library only, starts no
 // goroutines and does no I/O.
 package lambada

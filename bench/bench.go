@@ -6,7 +6,7 @@
 // cmd/lambada both use it.
 //
 // It owns the measuring: closed-loop load (Run), percentiles, a process's
-// CPU time, and the report with the targets of issue 4. It knows nothing of
+// CPU time, and the report with its speed targets. It knows nothing of
 // Lambada's packages and sends traffic to 127.0.0.1 only; deploying the
 // functions and starting the node belong to cmd/lambada.
 package bench

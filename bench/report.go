@@ -10,8 +10,8 @@ import (
 	"unicode/utf8"
 )
 
-// The targets of issue 4, each checked against figures measured in the
-// same run.
+// The speed targets Lambada sets itself, each checked against figures
+// measured in the same run.
 const (
 	TargetWarmP50      = 2.5                  // warm p50 at concurrency 1 ≤ 2.5× the floor's
 	TargetThroughput   = 0.3                  // warm throughput at TargetLevel ≥ 0.3× the floor's, no errors
