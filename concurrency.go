@@ -36,9 +36,9 @@ func CheckReservedConcurrency(n, limit, heldByOthers int) error {
 }
 
 // Concurrency counts running executions against the account limit and the
-// functions' reservations and provisioned concurrency. It is plain
-// arithmetic: the caller serialises access. The zero value has no limit set;
-// use NewConcurrency.
+// functions' reservations and provisioned concurrency, as AWS admits them
+// (docs/aws-behaviour.md §6.2). It is plain arithmetic: the caller
+// serialises access. The zero value has no limit set; use NewConcurrency.
 //
 // A function with a reservation runs at most that many executions, its
 // provisioned ones included: each version runs up to its provisioned

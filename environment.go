@@ -9,9 +9,9 @@ import (
 )
 
 // Variables are the environment variables a request sets, in the order the
-// request gave them: AWS measures the 4 KB limit over them, and prints what it
-// measured, in that order. A key given twice keeps its first place and its
-// last value. The zero value has no variables.
+// request gave them: AWS measures the 4 KB limit over them, and prints what
+// it measured, in that order (docs/aws-behaviour.md §7.3). A key given twice
+// keeps its first place and its last value. The zero value has no variables.
 type Variables struct {
 	keys   []string
 	values map[string]string

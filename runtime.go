@@ -31,7 +31,8 @@ func RuntimeVersionARN(region, runtime string) string {
 }
 
 // runtimeEnumText is the enum AWS prints for a Runtime it does not know: the
-// runtimes it accepts for new functions, in AWS's own order.
+// runtimes it accepts for new functions, in AWS's own order
+// (docs/aws-behaviour.md §7.2).
 const runtimeEnumText = "[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2]"
 
 // blockedRuntimes are in the API's enum, but AWS no longer lets functions be

@@ -3,7 +3,7 @@ package lambada
 import "fmt"
 
 // States of a function configuration, and the statuses of its last update,
-// as AWS reports them.
+// as AWS reports them (docs/aws-behaviour.md §7.6).
 //
 // CreateFunction stores $LATEST (and a version it publishes) Pending; once
 // its code is ready on the node it turns Active, or Failed. An update of

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// Tag limits, as AWS documents them for Lambda functions.
+// Tag limits, as AWS documents them for Lambda functions (docs/aws-behaviour.md
+// §7.8 has the rules and texts).
 const (
 	MaxTags         = 50
 	MaxTagKey       = 128 // characters

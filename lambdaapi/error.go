@@ -16,7 +16,8 @@ type wireError struct {
 	noType bool   // body has no "Type" member
 }
 
-// wire is the one map from domain codes to AWS's error types (SPEC §1, §3).
+// wire is the one map from domain codes to AWS's error types
+// (docs/aws-behaviour.md §1.2).
 var wire = map[string]wireError{
 	lambada.EVALIDATION:   {status: 400, typ: "ValidationException", noType: true},
 	lambada.EINVALID:      {status: 400, typ: "InvalidParameterValueException"},

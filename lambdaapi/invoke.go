@@ -11,7 +11,7 @@ import (
 )
 
 // invoke handles Invoke: POST /2015-03-31/functions/{name}/invocations.
-// Checks run in the order SPEC §2.7 infers from AWS's behaviour.
+// Checks run in the order docs/aws-behaviour.md §2.7 gives.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	// A synchronous invocation may run for up to 900 s: no server timeout
 	// applies once the headers are read.

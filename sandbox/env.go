@@ -9,8 +9,8 @@ import (
 
 // environ returns the process environment of an execution environment:
 // Lambda's variables and the function's own, nothing inherited from the
-// server (SPEC §8.3). The function's variables cannot override Lambda's
-// reserved ones (CreateFunction rejects them anyway).
+// server (docs/aws-behaviour.md §8.5). The function's variables cannot
+// override Lambda's reserved ones (CreateFunction rejects them anyway).
 func environ(cfg *Config, runtimeAPI string, now time.Time) []string {
 	env := make([]string, 0, 24+len(cfg.Environment))
 	for k, v := range cfg.Environment {
