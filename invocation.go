@@ -151,11 +151,10 @@ type Invocation struct {
 	Payload       []byte // the event, already checked
 	ClientContext []byte // decoded JSON, synchronous invocations only
 
-	// Release, when set, is called exactly once when the execution
-	// environment is done with the invocation (its runtime asked for the
-	// next one, or the invocation failed or never started): it frees the
-	// invocation's concurrency.
-	Release func()
+	// Slot is the concurrency the invocation was admitted with (see
+	// Concurrency.Admit). Whoever admitted it releases it, once the
+	// execution environment reports that it is done with the invocation.
+	Slot Slot
 }
 
 // Result is what a synchronous invocation answers.

@@ -3,6 +3,7 @@ package lambada
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -13,6 +14,13 @@ func StartLine(requestID, version string) string {
 
 // EndLine is the platform's line when the runtime has finished an invocation.
 func EndLine(requestID string) string { return "END RequestId: " + requestID + "\n" }
+
+// AppendEnd appends EndLine to b.
+func AppendEnd(b []byte, requestID string) []byte {
+	b = append(b, "END RequestId: "...)
+	b = append(b, requestID...)
+	return append(b, '\n')
+}
 
 // Report is what the REPORT line says of one invocation.
 type Report struct {
@@ -26,20 +34,39 @@ type Report struct {
 }
 
 // Line renders r exactly as AWS does, tab-separated with a trailing tab.
-func (r Report) Line() string {
+func (r Report) Line() string { return string(r.Append(nil)) }
+
+// Append appends r's line to b, without formatting through reflection: it
+// is written once per invocation.
+func (r Report) Append(b []byte) []byte {
 	ms := float64(r.Duration) / float64(time.Millisecond)
-	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-		r.RequestID, ms, int64(math.Ceil(ms)), r.MemorySize, r.MaxMemoryUsed)
+	b = append(b, "REPORT RequestId: "...)
+	b = append(b, r.RequestID...)
+	b = append(b, "\tDuration: "...)
+	b = strconv.AppendFloat(b, ms, 'f', 2, 64)
+	b = append(b, " ms\tBilled Duration: "...)
+	b = strconv.AppendInt(b, int64(math.Ceil(ms)), 10)
+	b = append(b, " ms\tMemory Size: "...)
+	b = strconv.AppendInt(b, int64(r.MemorySize), 10)
+	b = append(b, " MB\tMax Memory Used: "...)
+	b = strconv.AppendInt(b, int64(r.MaxMemoryUsed), 10)
+	b = append(b, " MB\t"...)
 	if r.InitDuration > 0 {
-		s += fmt.Sprintf("Init Duration: %.2f ms\t", float64(r.InitDuration)/float64(time.Millisecond))
+		b = append(b, "Init Duration: "...)
+		b = strconv.AppendFloat(b, float64(r.InitDuration)/float64(time.Millisecond), 'f', 2, 64)
+		b = append(b, " ms\t"...)
 	}
 	if r.Status != "" {
-		s += "Status: " + r.Status + "\t"
+		b = append(b, "Status: "...)
+		b = append(b, r.Status...)
+		b = append(b, '\t')
 		if r.ErrorType != "" {
-			s += "Error Type: " + r.ErrorType + "\t"
+			b = append(b, "Error Type: "...)
+			b = append(b, r.ErrorType...)
+			b = append(b, '\t')
 		}
 	}
-	return s + "\n"
+	return append(b, '\n')
 }
 
 // FaultLines are the lines that follow REPORT when the platform ended an

@@ -23,8 +23,10 @@ type Book struct {
 	fns map[string][]byte
 }
 
-// FunctionLog records one line of function's output (or a platform line).
-func (b *Book) FunctionLog(function, version string, line []byte) {
+// FunctionLog records lines of function's output (or platform lines): one
+// line, or several written together, each ending in a newline.
+func (b *Book) FunctionLog(function, version string, lines []byte) {
+	line := lines
 	keep := b.Keep
 	if keep <= 0 {
 		keep = DefaultKeep
@@ -42,7 +44,9 @@ func (b *Book) FunctionLog(function, version string, line []byte) {
 	b.fns[function] = buf
 	b.mu.Unlock()
 	if b.Logger != nil {
-		b.Logger.Info(string(bytes.TrimRight(line, "\n")), "function", function, "version", version)
+		for l := range bytes.Lines(lines) {
+			b.Logger.Info(string(bytes.TrimRight(l, "\n")), "function", function, "version", version)
+		}
 	}
 }
 

@@ -9,10 +9,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
-	"time"
 
 	"github.com/lambada-dev/lambada"
-	"github.com/lambada-dev/lambada/sandbox"
 )
 
 // FunctionGetter reads function records from memory.
@@ -25,15 +23,16 @@ type CodePather interface {
 	Path(ctx context.Context, key string) (string, error)
 }
 
-// Runner runs an invocation in an execution environment (sandbox.Manager).
+// Runner runs an invocation in an execution environment (sandbox.Manager),
+// and reports once, to the Limiter, when the environment is done with it.
 type Runner interface {
-	Run(ctx context.Context, cfg *sandbox.Config, inv *lambada.Invocation) (*lambada.Result, error)
+	Run(ctx context.Context, cfg *lambada.SandboxConfig, inv *lambada.Invocation) (*lambada.Result, error)
 }
 
 // Provisioner keeps environments initialised ahead of time
 // (sandbox.Manager).
 type Provisioner interface {
-	Provision(function string, want []sandbox.Provisioned)
+	Provision(function string, want []lambada.SandboxTarget)
 	Ready(function, version string) (ready int, failure string)
 	// Retire stops every environment of a deleted function.
 	Retire(function string)
@@ -67,7 +66,9 @@ func (s *Service) pick() float64 {
 // and that the configuration it resolved to is Active, and for RequestResponse admits the invocation against the concurrency
 // limits, runs it and returns its result. For DryRun it stops after
 // resolving and checking (using no concurrency), and returns an empty
-// Result. inv.InvokedARN and inv.Release are set here.
+// Result. inv.InvokedARN and inv.Slot are set here: the slot is the
+// Limiter's, freed when the Runner reports the invocation done (or here,
+// when it never reaches the Runner).
 func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
 	fn, err := s.Functions.Function(ctx, ref.Name)
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
@@ -92,35 +93,18 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 	}
 	inv.InvokedARN = lambada.FunctionARN(s.Region, s.Account, fn.Name, ref.Qualifier)
 	if s.Limiter != nil {
-		if inv.Release, err = s.Limiter.Admit(fn, cfg.Version); err != nil {
+		if inv.Slot, err = s.Limiter.Admit(fn, cfg.Version); err != nil {
 			return nil, err
 		}
 	}
 	dir, err := s.Code.Path(ctx, cfg.CodeKey())
 	if err != nil {
-		if inv.Release != nil {
-			inv.Release()
+		if s.Limiter != nil {
+			s.Limiter.Free(inv)
 		}
 		return nil, err
 	}
-	return s.Sandboxes.Run(ctx, s.sandboxConfig(fn.Name, cfg, dir), inv)
-}
-
-// sandboxConfig is what an environment of version cfg of the function named
-// name runs, with its code unpacked in dir.
-func (s *Service) sandboxConfig(name string, cfg *lambada.FunctionConfig, dir string) *sandbox.Config {
-	return &sandbox.Config{
-		Function:    name,
-		Version:     cfg.Version,
-		Generation:  cfg.Generation(),
-		Runtime:     cfg.Runtime,
-		Handler:     cfg.Handler,
-		MemorySize:  cfg.MemorySize,
-		Timeout:     time.Duration(cfg.Timeout) * time.Second,
-		Environment: cfg.Environment,
-		CodeDir:     dir,
-		Region:      s.Region,
-	}
+	return s.Sandboxes.Run(ctx, lambada.NewSandboxConfig(s.Region, fn.Name, cfg, dir), inv)
 }
 
 // notFound is Invoke's 404, which names $LATEST when no qualifier was given,

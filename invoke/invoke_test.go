@@ -7,16 +7,15 @@ import (
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/inmem"
-	"github.com/lambada-dev/lambada/sandbox"
 )
 
 // runner records what it was asked to run.
 type runner struct {
-	cfg *sandbox.Config
+	cfg *lambada.SandboxConfig
 	inv *lambada.Invocation
 }
 
-func (r *runner) Run(_ context.Context, cfg *sandbox.Config, inv *lambada.Invocation) (*lambada.Result, error) {
+func (r *runner) Run(_ context.Context, cfg *lambada.SandboxConfig, inv *lambada.Invocation) (*lambada.Result, error) {
 	r.cfg, r.inv = cfg, inv
 	return &lambada.Result{Payload: inv.Payload, ExecutedVersion: cfg.Version}, nil
 }

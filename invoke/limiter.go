@@ -2,7 +2,6 @@ package invoke
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -37,25 +36,21 @@ func (l *Limiter) setLocked(f *lambada.Function, versions map[string]int) {
 }
 
 // Admit takes a slot for one execution of version of f, or returns the
-// TooManyRequestsException AWS answers. The returned func releases the
-// slot; calling it more than once releases it once.
-func (l *Limiter) Admit(f *lambada.Function, version string) (func(), error) {
+// TooManyRequestsException AWS answers.
+func (l *Limiter) Admit(f *lambada.Function, version string) (lambada.Slot, error) {
 	versions := f.ProvisionedVersions() // nil, without allocating, for most functions
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.setLocked(f, versions) // the record is authoritative
-	slot, err := l.c.Admit(f.Name, version)
+	return l.c.Admit(f.Name, version)
+}
+
+// Free releases the slot inv was admitted with: its execution environment
+// is done with it. The sandbox calls it once per invocation it ran.
+func (l *Limiter) Free(inv *lambada.Invocation) {
+	l.mu.Lock()
+	l.c.Release(inv.Slot)
 	l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	var once atomic.Bool
-	return func() {
-		if once.CompareAndSwap(false, true) {
-			l.mu.Lock()
-			l.c.Release(slot)
-			l.mu.Unlock()
-		}
-	}, nil
 }
 
 // Running returns how many executions of function hold a slot now.

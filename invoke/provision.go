@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/lambada-dev/lambada"
-	"github.com/lambada-dev/lambada/sandbox"
 )
 
 // Apply makes the stored reserved and provisioned concurrency of the
@@ -34,14 +33,14 @@ func (s *Service) Apply(ctx context.Context, name string) error {
 		return nil
 	}
 	versions := cur.ProvisionedVersions()
-	want := make([]sandbox.Provisioned, 0, len(versions))
+	want := make([]lambada.SandboxTarget, 0, len(versions))
 	for v, n := range versions {
 		cfg := cur.Version(v)
 		dir, err := s.Code.Path(ctx, cfg.CodeKey())
 		if err != nil {
 			return fmt.Errorf("provision %s:%s: %w", cur.Name, v, err)
 		}
-		want = append(want, sandbox.Provisioned{Config: s.sandboxConfig(cur.Name, cfg, dir), N: n})
+		want = append(want, lambada.SandboxTarget{Config: lambada.NewSandboxConfig(s.Region, cur.Name, cfg, dir), N: n})
 	}
 	s.Provisioner.Provision(cur.Name, want)
 	if deleted {

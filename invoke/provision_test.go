@@ -6,13 +6,12 @@ import (
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/inmem"
-	"github.com/lambada-dev/lambada/sandbox"
 )
 
 // provisioner records what Apply asks for and reports ready environments
 // per version.
 type provisioner struct {
-	want    map[string][]sandbox.Provisioned
+	want    map[string][]lambada.SandboxTarget
 	ready   map[string]int
 	failure map[string]string
 	retired []string
@@ -20,7 +19,7 @@ type provisioner struct {
 
 func (p *provisioner) Retire(function string) { p.retired = append(p.retired, function) }
 
-func (p *provisioner) Provision(function string, want []sandbox.Provisioned) { p.want[function] = want }
+func (p *provisioner) Provision(function string, want []lambada.SandboxTarget) { p.want[function] = want }
 
 func (p *provisioner) Ready(function, version string) (int, string) {
 	return p.ready[version], p.failure[version]
@@ -28,7 +27,7 @@ func (p *provisioner) Ready(function, version string) (int, string) {
 
 func TestService_ApplyAndAllocated(t *testing.T) {
 	s, _ := newService(t, 0)
-	p := &provisioner{want: map[string][]sandbox.Provisioned{}, ready: map[string]int{}, failure: map[string]string{}}
+	p := &provisioner{want: map[string][]lambada.SandboxTarget{}, ready: map[string]int{}, failure: map[string]string{}}
 	s.Provisioner = p
 	s.Limiter = NewLimiter(105)
 	ctx := context.Background()
@@ -73,8 +72,8 @@ func TestService_ApplyAndAllocated(t *testing.T) {
 	if n, _ := s.Allocated(f, "live"); n != 4 {
 		t.Fatalf(`"live": %d allocated, want 4`, n)
 	}
-	p.ready["1"], p.failure["1"] = 1, sandbox.FailureInit
-	if n, why := s.Allocated(f, "live"); n != 2 || why != sandbox.FailureInit {
+	p.ready["1"], p.failure["1"] = 1, "FUNCTION_ERROR_INIT_FAILURE"
+	if n, why := s.Allocated(f, "live"); n != 2 || why != "FUNCTION_ERROR_INIT_FAILURE" {
 		t.Fatalf(`"live" with version 1 failing: %d allocated (%q)`, n, why)
 	}
 	if _, why := s.Allocated(f, "2"); why != "" {

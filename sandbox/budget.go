@@ -30,11 +30,13 @@ func (m *Manager) keepWarm() time.Duration {
 	return DefaultKeepWarm
 }
 
-// estimateLocked is what a new environment of p is expected to use: the
-// most its environments were seen to use, else a default, never more than
-// its MemorySize.
-func (p *pool) estimateLocked() int {
+// estimate is what a new environment of p is expected to use: the most its
+// environments were seen to use, else a default, never more than its
+// MemorySize.
+func (p *pool) estimate() int {
+	p.mu.Lock()
 	est := p.peakMB
+	p.mu.Unlock()
 	if est == 0 {
 		est = defaultEstimateMB
 	}
@@ -49,34 +51,34 @@ func (p *pool) estimateLocked() int {
 // returns the reservation. With no idle environment left to stop it refuses
 // with TooManyRequestsException.
 func (m *Manager) makeRoom(p *pool) (int, error) {
+	est := p.estimate()
 	m.mu.Lock()
-	est := p.estimateLocked()
-	var evicted []*Sandbox
+	var evicted []idleEnv
 	for m.MemoryMB > 0 && m.usedMB+est > m.MemoryMB {
-		s := m.oldestIdleLocked()
-		if s == nil {
+		e, ok := m.oldestIdleLocked()
+		if !ok {
 			m.mu.Unlock()
-			for _, s := range evicted {
-				s.stop()
+			for _, e := range evicted {
+				e.s.stopIdle(e.epoch)
 			}
 			return 0, lambada.Throttled(lambada.ReasonConcurrentLimit)
 		}
 		// Counted out now; remove, when it is reaped, finds nothing to subtract.
-		m.usedMB -= m.envs[s].memMB
-		m.envs[s].memMB = 0
-		evicted = append(evicted, s)
+		m.usedMB -= m.envs[e.s].memMB
+		m.envs[e.s].memMB = 0
+		evicted = append(evicted, e)
 	}
 	m.usedMB += est
 	m.mu.Unlock()
-	for _, s := range evicted {
-		s.stop()
+	for _, e := range evicted {
+		e.s.stopIdle(e.epoch)
 	}
 	return est, nil
 }
 
 // oldestIdleLocked takes the least recently used idle environment of any
-// pool out of its pool, or returns nil. m.mu is held.
-func (m *Manager) oldestIdleLocked() *Sandbox {
+// pool out of its pool and returns its entry, or false. m.mu is held.
+func (m *Manager) oldestIdleLocked() (idleEnv, bool) {
 	var oldest idleEnv
 	var from *pool
 	for _, p := range m.livePoolsLocked() {
@@ -93,15 +95,15 @@ func (m *Manager) oldestIdleLocked() *Sandbox {
 		p.mu.Unlock()
 	}
 	if from == nil {
-		return nil
+		return idleEnv{}, false
 	}
 	from.mu.Lock()
-	taken := from.unidleLocked(oldest.s)
+	e, taken := from.unidleLocked(oldest.s)
 	from.mu.Unlock()
 	if !taken { // taken for an invocation meanwhile: look again
 		return m.oldestIdleLocked()
 	}
-	return oldest.s
+	return e, true
 }
 
 // livePoolsLocked returns every pool that has environments, current or
@@ -127,19 +129,22 @@ func (m *Manager) unreserve(mb int) {
 // noteMemory counts what s was measured to use (its peak so far) instead of
 // its estimate.
 func (m *Manager) noteMemory(s *Sandbox) {
-	s.statusMu.Lock()
-	mb := s.peakMB
-	s.statusMu.Unlock()
+	mb := s.mem.lastPeak()
 	if mb == 0 {
 		return
 	}
 	m.mu.Lock()
-	if st, ok := m.envs[s]; ok && st.memMB != 0 {
+	st, ok := m.envs[s]
+	if ok && st.memMB != 0 {
 		m.usedMB += mb - st.memMB
 		st.memMB = mb
-		st.pool.peakMB = max(st.pool.peakMB, mb)
 	}
 	m.mu.Unlock()
+	if ok {
+		st.pool.mu.Lock()
+		st.pool.peakMB = max(st.pool.peakMB, mb)
+		st.pool.mu.Unlock()
+	}
 }
 
 // UsedMB returns the memory the live environments count against the budget.
@@ -167,12 +172,11 @@ func (m *Manager) reap(now time.Time) {
 	m.mu.Unlock()
 	for _, p := range pools {
 		p.mu.Lock()
-		var expired []*Sandbox
+		var expired []idleEnv
 		kept := p.idle[:0]
 		for _, e := range p.idle {
 			if e.since.Before(cutoff) && !e.s.provisioned.Load() {
-				e.s.inPool = false
-				expired = append(expired, e.s)
+				expired = append(expired, e)
 			} else {
 				kept = append(kept, e)
 			}
@@ -180,8 +184,8 @@ func (m *Manager) reap(now time.Time) {
 		clear(p.idle[len(kept):])
 		p.idle = kept
 		p.mu.Unlock()
-		for _, s := range expired {
-			s.stop()
+		for _, e := range expired {
+			e.s.stopIdle(e.epoch)
 		}
 	}
 }

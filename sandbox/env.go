@@ -5,13 +5,15 @@ import (
 	"encoding/hex"
 	"strconv"
 	"time"
+
+	"github.com/lambada-dev/lambada"
 )
 
 // environ returns the process environment of an execution environment:
 // Lambda's variables and the function's own, nothing inherited from the
 // server (docs/aws-behaviour.md §8.5). The function's variables cannot
 // override Lambda's reserved ones (CreateFunction rejects them anyway).
-func environ(cfg *Config, runtimeAPI string, now time.Time) []string {
+func environ(cfg *lambada.SandboxConfig, runtimeAPI string, now time.Time) []string {
 	env := make([]string, 0, 24+len(cfg.Environment))
 	for k, v := range cfg.Environment {
 		env = append(env, k+"="+v)

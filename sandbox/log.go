@@ -1,21 +1,17 @@
 package sandbox
 
 import (
-	"bytes"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/lambada-dev/lambada"
 )
 
-// beginLog starts collecting c's log. Its START line is written by
-// startLog once the runtime has the event, so that the line is off the
-// path of the event; any line of c's before that writes it first.
+// beginLog makes c the invocation whose output is collected. Its START line
+// is written by startLog once the runtime has the event, so that the line is
+// off the path of the event; any line of c's before that writes it first.
 func (s *Sandbox) beginLog(c *call) {
 	s.logMu.Lock()
 	s.logTo = c
-	c.startPending = true
 	s.logMu.Unlock()
 }
 
@@ -26,54 +22,35 @@ func (s *Sandbox) startLog(c *call) {
 	s.logMu.Unlock()
 }
 
-// startLocked writes c's START line if it is pending; s.logMu is held.
+// startLocked writes c's START line if it is not written yet; s.logMu is
+// held.
 func (s *Sandbox) startLocked(c *call) {
-	if c.startPending {
-		c.startPending = false
-		s.emitLocked(c, lambada.StartLine(c.inv.RequestID, c.version))
+	if !c.startWritten {
+		c.startWritten = true
+		s.emitLocked(c, []byte(lambada.StartLine(c.inv.RequestID, s.cfg.Version)))
 	}
 }
 
-// end writes c's END and REPORT lines (and the fault's lines, if the
-// platform ended it), after everything the function printed so far. The
-// caller then closes c.endedCh, which lets a Tail caller read the log, if
-// end reports that it ended c (and not an earlier call of end).
-func (s *Sandbox) end(c *call, status string, fault *lambada.FunctionFault) bool {
-	if !s.finish(c) {
-		return false
-	}
-	s.logEnd(c, status, fault, s.maxMemoryMB())
-	return true
-}
-
-// finish marks c ended and frees its concurrency slot. It reports false if
-// c was ended already.
-func (s *Sandbox) finish(c *call) bool {
+// logEnd writes c's END and REPORT lines (and the fault's lines, if the
+// platform ended it), in one batch, after everything the function printed
+// so far; START first if it was never written (a call that failed before
+// its delivery).
+func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault) {
 	s.mu.Lock()
-	if c.ended {
-		s.mu.Unlock()
-		return false
-	}
-	c.ended = true
+	delivered := !c.start.IsZero()
 	s.mu.Unlock()
-	if c.inv.Release != nil {
-		c.inv.Release()
+	if !delivered {
+		s.beginLog(c) // what its environment printed last is its
 	}
-	s.watchMemory(false)
-	return true
-}
-
-// logEnd writes the lines of end, for a call that finish ended; maxMB is
-// the environment's peak memory as REPORT shows it.
-func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault, maxMB int) {
 	s.out.flush()
 	report := lambada.Report{
 		RequestID:     c.inv.RequestID,
 		MemorySize:    s.cfg.MemorySize,
-		MaxMemoryUsed: maxMB,
+		MaxMemoryUsed: s.mem.peak(), // once per invocation
 		Status:        status,
 	}
-	if !c.start.IsZero() {
+	s.mu.Lock()
+	if delivered {
 		report.Duration = time.Since(c.start)
 	}
 	if c.cold {
@@ -82,29 +59,31 @@ func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault, m
 			report.InitDuration = time.Since(s.started)
 		}
 	}
+	s.mu.Unlock()
 	if fault != nil {
 		report.ErrorType = fault.Type
 	}
+	b := make([]byte, 0, 256)
+	b = lambada.AppendEnd(b, c.inv.RequestID)
+	b = report.Append(b)
+	if fault != nil {
+		b = append(b, fault.FaultLines()...)
+	}
 	s.logMu.Lock()
 	s.startLocked(c)
-	s.emitLocked(c, lambada.EndLine(c.inv.RequestID))
-	s.emitLocked(c, report.Line())
-	if fault != nil {
-		s.emitLocked(c, fault.FaultLines())
-	}
+	s.emitLocked(c, b)
 	if s.logTo == c {
 		s.logTo = nil
 	}
 	s.logMu.Unlock()
 }
 
-// emitLocked writes a platform line; s.logMu is held.
-func (s *Sandbox) emitLocked(c *call, line string) {
-	b := []byte(line) // once for both
+// emitLocked writes platform lines; s.logMu is held.
+func (s *Sandbox) emitLocked(c *call, lines []byte) {
 	if c.collect {
-		c.appendLog(b)
+		c.appendLog(lines)
 	}
-	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
+	s.pool.m.Logs.FunctionLog(s.cfg.Function, s.cfg.Version, lines)
 }
 
 // line receives one line of the function's output.
@@ -116,69 +95,14 @@ func (s *Sandbox) line(b []byte) {
 			c.appendLog(b)
 		}
 	}
-	s.logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
+	s.pool.m.Logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
 	s.logMu.Unlock()
 }
 
-// maxMemoryMB is the environment's peak memory in MB rounded up: its
-// memory cgroup's peak usage when it has one, else the runtime process's
-// peak resident memory from /proc (VmHWM); the last reading once the process
-// is gone. Like AWS's, it is the environment's peak so far, not reset per
-// invocation. The files stay open: a pread is a third of the cost of a
-// ReadFile.
-func (s *Sandbox) maxMemoryMB() int {
-	s.statusMu.Lock()
-	defer s.statusMu.Unlock()
-	if s.cg != nil {
-		if kb, ok := s.cg.peakKB(); ok { // the authority: a process's RSS also counts shared file pages
-			s.peakMB = (kb + 1023) / 1024
-			// An out-of-memory victim may charge a few pages past the
-			// limit while it exits; AWS never reports more than MemorySize.
-			if s.cfg.MemorySize > 0 {
-				s.peakMB = min(s.peakMB, s.cfg.MemorySize)
-			}
-			return s.peakMB
-		}
+// appendLog keeps b for the log tail, bounded.
+func (c *call) appendLog(b []byte) {
+	c.log = append(c.log, b...)
+	if len(c.log) > 4*lambada.LogTailSize {
+		c.log = append(c.log[:0], c.log[len(c.log)-lambada.LogTailSize:]...)
 	}
-	if s.status == nil && s.cmd.Process != nil {
-		s.status, _ = os.Open("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/status")
-	}
-	if s.status != nil {
-		if s.statusBuf == nil {
-			s.statusBuf = make([]byte, 4096)
-		}
-		n, _ := s.status.ReadAt(s.statusBuf, 0)
-		b := s.statusBuf[:n]
-		if i := bytes.Index(b, []byte("VmHWM:")); i >= 0 {
-			f := bytes.Fields(b[i+len("VmHWM:"):])
-			if len(f) > 0 {
-				if kb, err := strconv.Atoi(string(f[0])); err == nil {
-					s.peakMB = max(s.peakMB, (kb+1023)/1024)
-				}
-			}
-		}
-	}
-	return s.peakMB
-}
-
-// notePeakKB records a peak measured another way (the rusage of the reaped
-// process), so REPORT after an exit still says what the process used.
-func (s *Sandbox) notePeakKB(kb int) {
-	s.statusMu.Lock()
-	s.peakMB = max(s.peakMB, (kb+1023)/1024)
-	s.statusMu.Unlock()
-}
-
-// closeStatus releases the /proc status file.
-func (s *Sandbox) closeStatus() {
-	s.statusMu.Lock()
-	if s.status != nil {
-		s.status.Close()
-		s.status = nil
-	}
-	if s.cg != nil && s.cg.peak != nil {
-		s.cg.peak.Close()
-		s.cg.peak = nil
-	}
-	s.statusMu.Unlock()
 }

@@ -13,13 +13,26 @@ import (
 // DefaultKeepWarm is how long an idle environment is kept for reuse.
 const DefaultKeepWarm = 10 * time.Minute
 
+// DefaultHandoffWait bounds how long an invocation that finds no idle
+// environment waits for one whose runtime has answered and is about to ask
+// for its next event, before it starts a new one. The runtime usually asks
+// within a few hundred microseconds; a cold start costs milliseconds and a
+// process more.
+const DefaultHandoffWait = 10 * time.Millisecond
+
+// maxRequeues bounds how often one invocation is handed back by
+// environments that died or kept it waiting, before Run gives up.
+const maxRequeues = 8
+
 // Manager keeps one pool of execution environments per function version and
-// runs invocations on them: a warm idle environment when there is one, a new
-// one otherwise. Cold starts of different invocations run in parallel. Idle
+// runs invocations on them: a warm idle environment when there is one, one
+// about to be free (its runtime answered) when there is none, a new one
+// otherwise. Cold starts of different invocations run in parallel. Idle
 // environments are stopped after KeepWarm, and, when a new environment
 // would not fit in the memory budget, least recently used first.
 type Manager struct {
 	Logs   LogSink      // required
+	Slots  Slots        // hears when an invocation's environment is done with it; nil: nobody
 	Logger *slog.Logger // defaults to discarding
 
 	// KeepWarm is how long an idle environment is kept (DefaultKeepWarm
@@ -29,6 +42,9 @@ type Manager struct {
 	// actually use (not their MemorySize, which is only a ceiling); zero
 	// means no budget.
 	MemoryMB int
+	// HandoffWait bounds the wait for an environment about to be free
+	// (DefaultHandoffWait when zero; negative: never wait).
+	HandoffWait time.Duration
 	// Now is the clock of idle times (time.Now when nil).
 	Now func() time.Time
 
@@ -45,75 +61,105 @@ type Manager struct {
 
 type poolKey struct{ function, version string }
 
-// envState is the Manager's view of one live environment (guarded by
-// Manager.mu).
+// envState is the Manager's view of one live environment.
 type envState struct {
 	pool  *pool
 	memMB int // what it counts against the budget: measured, or the estimate it started with
 }
 
 // pool holds the environments of one function version at one generation of
-// its configuration.
+// its configuration, and knows which are available. Its lists are hints
+// checked against each environment's lifecycle: an entry names the epoch at
+// which its environment became available, and taking it fails if the
+// environment has moved on since.
 type pool struct {
-	m       *Manager
-	cfg     *Config
-	mu      sync.Mutex
-	idle    []idleEnv // most recently used last
-	retired bool
+	m   *Manager
+	cfg *lambada.SandboxConfig
 
-	peakMB int // the most any of its environments was seen to use (Manager.mu)
+	mu       sync.Mutex
+	idle     []idleEnv           // most recently used last
+	answered map[*Sandbox]uint64 // environments about to be free, at their epochs
+	retired  bool
+	peakMB   int // the most any of its environments was seen to use
 }
 
 type idleEnv struct {
 	s     *Sandbox
+	epoch uint64
 	since time.Time
 }
 
-// Run runs inv on an environment for cfg and returns its result. It calls
-// inv.Release exactly once, whatever happens: when the environment is done
-// with the invocation, or before returning if none took it. A
-// configuration whose Generation is newer than the pool's replaces the pool:
-// new invocations start new environments, in-flight ones finish on the old
-// code, and old environments are stopped as they become idle.
-func (m *Manager) Run(ctx context.Context, cfg *Config, inv *lambada.Invocation) (*lambada.Result, error) {
+// Run runs inv on an environment for cfg and returns its result. It tells
+// Slots exactly once that inv no longer holds an environment, whatever
+// happens. A configuration whose Generation is newer than the pool's
+// replaces the pool: new invocations start new environments, in-flight ones
+// finish on the old code, and old environments are stopped as they become
+// idle. If ctx ends first, an invocation not yet delivered is withdrawn,
+// and a delivered one goes on without its caller, as on AWS.
+func (m *Manager) Run(ctx context.Context, cfg *lambada.SandboxConfig, inv *lambada.Invocation) (*lambada.Result, error) {
 	p, err := m.pool(cfg)
 	if err != nil {
-		release(inv)
+		m.free(inv)
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		s := p.take()
+	c := newCall(inv)
+	handoff := m.handoffWait() > 0
+	for requeues := 0; ; {
+		s := p.take(c, handoff)
 		if s == nil {
 			t0 := time.Now()
-			s, err = p.start(nil)
+			c.cold = true
+			s, err = p.start(c, nil)
 			var se *StartError
 			if errors.As(err, &se) {
-				release(inv)
+				m.free(inv)
 				return p.startFailure(inv, se.Fault, time.Since(t0)), nil
 			} else if err != nil {
-				release(inv)
+				m.free(inv)
 				return nil, err
 			}
 		}
-		res, err := s.Invoke(ctx, inv)
-		switch {
-		case errors.Is(err, errGone) && attempt < 3:
-			continue // it died while idle; take another
-		case errors.Is(err, errGone), errors.Is(err, errBusy):
-			release(inv) // no environment took it
+		res, requeued, err := s.await(ctx, c)
+		if !requeued {
+			return res, err
 		}
-		return res, err
+		requeues++
+		switch {
+		case err != nil: // the caller left, and the call is Run's again
+			m.free(inv)
+			return nil, err
+		case requeues > maxRequeues:
+			m.free(inv)
+			return nil, errors.New("sandbox: no environment kept the invocation")
+		}
+		// Handed back: by an environment that died, or one whose runtime
+		// did not ask in time. Take an idle one or start one.
+		c.cold, handoff = false, false
 	}
 }
 
-// release frees inv's concurrency when no environment took it.
-func release(inv *lambada.Invocation) {
-	if inv.Release != nil {
-		inv.Release()
+// free tells Slots that inv no longer holds an environment.
+func (m *Manager) free(inv *lambada.Invocation) {
+	if m.Slots != nil {
+		m.Slots.Free(inv)
 	}
 }
 
-func (m *Manager) pool(cfg *Config) (*pool, error) {
+func (m *Manager) handoffWait() time.Duration {
+	if m.HandoffWait == 0 {
+		return DefaultHandoffWait
+	}
+	return m.HandoffWait
+}
+
+func (m *Manager) logger() *slog.Logger {
+	if m.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Logger
+}
+
+func (m *Manager) pool(cfg *lambada.SandboxConfig) (*pool, error) {
 	key := poolKey{cfg.Function, cfg.Version}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -129,7 +175,7 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 		if m.pools == nil {
 			m.pools = make(map[poolKey]*pool)
 		}
-		p = &pool{m: m, cfg: cfg}
+		p = &pool{m: m, cfg: cfg, answered: make(map[*Sandbox]uint64)}
 		m.pools[key] = p
 	}
 	// An invocation that read an older configuration than the pool's runs on
@@ -137,16 +183,86 @@ func (m *Manager) pool(cfg *Config) (*pool, error) {
 	return p, nil
 }
 
-// start starts a new environment, reserved for the caller, once the memory
-// budget has room for it. With t it is started for provisioned concurrency
-// and counted as one of t's environments, if t still wants one; t.starting
-// is decremented once, whatever happens.
-func (p *pool) start(t *target) (*Sandbox, error) {
-	m := p.m
-	logger := m.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// take assigns c to an available environment of p and returns it, or nil:
+// the most recently used idle one (c is delivered at once), else, when
+// handoff allows, one about to be free (c waits for its runtime to ask).
+func (p *pool) take(c *call, handoff bool) *Sandbox {
+	wait := p.m.handoffWait()
+	p.mu.Lock()
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		e := p.idle[n-1]
+		p.idle[n-1] = idleEnv{}
+		p.idle = p.idle[:n-1]
+		if eff, err := e.s.assign(c, e.epoch, wait); err == nil {
+			p.mu.Unlock()
+			e.s.apply(eff, nil)
+			return e.s
+		}
 	}
+	if handoff {
+		for s, epoch := range p.answered {
+			delete(p.answered, s)
+			if eff, err := s.assign(c, epoch, wait); err == nil {
+				p.mu.Unlock()
+				s.apply(eff, nil)
+				return s
+			}
+		}
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// put records that s became available at epoch: idle, or answered (about
+// to be free). It also counts what s now uses against the budget. An idle
+// environment of a retired pool is stopped instead.
+func (p *pool) put(s *Sandbox, epoch uint64, answered bool) {
+	if !answered {
+		p.m.noteMemory(s)
+	}
+	p.mu.Lock()
+	switch {
+	case p.retired:
+		p.mu.Unlock()
+		if !answered {
+			s.stopIdle(epoch)
+		}
+		return
+	case answered:
+		p.answered[s] = epoch
+	default:
+		delete(p.answered, s)
+		p.idle = append(p.idle, idleEnv{s: s, epoch: epoch, since: p.m.now()})
+	}
+	p.mu.Unlock()
+}
+
+// forget takes s out of p's lists.
+func (p *pool) forget(s *Sandbox) {
+	p.mu.Lock()
+	delete(p.answered, s)
+	p.unidleLocked(s)
+	p.mu.Unlock()
+}
+
+// unidleLocked takes s out of the idle list, if it is there, and returns
+// its entry.
+func (p *pool) unidleLocked(s *Sandbox) (idleEnv, bool) {
+	for i, e := range p.idle {
+		if e.s == s {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			return e, true
+		}
+	}
+	return idleEnv{}, false
+}
+
+// start starts a new environment for c (nil: ahead of time), once the
+// memory budget has room for it. With t it is started for provisioned
+// concurrency and counted as one of t's environments, if t still wants one;
+// t.starting is decremented once, whatever happens.
+func (p *pool) start(c *call, t *target) (*Sandbox, error) {
+	m := p.m
 	failed := func(err error) (*Sandbox, error) {
 		if t != nil {
 			m.mu.Lock()
@@ -166,21 +282,21 @@ func (p *pool) start(t *target) (*Sandbox, error) {
 		c.InitTimeout = ProvisionedInitTimeout
 		cfg = &c
 	}
-	s, err := start(cfg, m.Logs, logger, p.put, p.remove)
+	s, err := start(p, cfg, c, m.logger())
 	if err != nil {
 		m.unreserve(est)
 		return failed(err)
 	}
 	// Starts run in parallel; registering afterwards still lets Close see
 	// every environment, since one started after Close is closed here. One
-	// that exited already was not registered by remove, nor is it here.
+	// that exited already is not registered.
 	m.mu.Lock()
 	if t != nil {
 		t.starting--
 	}
 	closed, orphan := m.closed, false
 	switch {
-	case closed || s.removed:
+	case closed || s.gone.Load():
 		m.usedMB -= est
 		if t != nil && !closed {
 			m.crashedLocked(t) // it exited before it could be counted
@@ -226,64 +342,18 @@ func (m *Manager) adoptLocked(p *pool) (orphan bool) {
 	return true
 }
 
-// take pops the most recently used idle environment, or returns nil.
-func (p *pool) take() *Sandbox {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.idle); n > 0 {
-		s := p.idle[n-1].s
-		p.idle[n-1] = idleEnv{}
-		p.idle = p.idle[:n-1]
-		s.inPool = false
-		return s
-	}
-	return nil
-}
-
-// put returns an environment whose runtime waits for work. Putting one that
-// is already idle (its runtime asked again) or dead changes nothing. It also
-// counts what the environment now uses against the budget.
-func (p *pool) put(s *Sandbox) {
-	p.m.noteMemory(s)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case p.retired:
-		s.stop()
-	case s.inPool || s.isDead():
-	default:
-		s.inPool = true
-		p.idle = append(p.idle, idleEnv{s: s, since: p.m.now()})
-	}
-}
-
 // remove forgets an environment whose process has exited.
 func (p *pool) remove(s *Sandbox) {
-	p.mu.Lock()
-	p.unidleLocked(s)
-	p.mu.Unlock()
+	p.forget(s)
 	exit := s.exitInfo()
 	m := p.m
 	m.mu.Lock()
-	s.removed = true
 	if st, ok := m.envs[s]; ok {
 		m.usedMB -= st.memMB
 		delete(m.envs, s)
 	}
 	m.forgetProvisionedLocked(s, exit)
 	m.mu.Unlock()
-}
-
-// unidleLocked takes s out of the idle list, if it is there.
-func (p *pool) unidleLocked(s *Sandbox) bool {
-	for i, e := range p.idle {
-		if e.s == s {
-			p.idle = append(p.idle[:i], p.idle[i+1:]...)
-			s.inPool = false
-			return true
-		}
-	}
-	return false
 }
 
 // retire stops the idle environments; busy ones stop when they come back.
@@ -294,7 +364,7 @@ func (p *pool) retire() {
 	p.idle = nil
 	p.mu.Unlock()
 	for _, e := range idle {
-		e.s.stop()
+		e.s.stopIdle(e.epoch)
 	}
 }
 
@@ -337,6 +407,13 @@ func (m *Manager) Close() error {
 	}
 	m.provisioning.Wait()
 	return nil
+}
+
+// Environments returns how many environments are alive, in any phase.
+func (m *Manager) Environments() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.envs)
 }
 
 // startFailure is the result of an invocation whose environment could not be

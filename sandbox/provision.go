@@ -12,13 +12,6 @@ import (
 // function's timeout when that is longer: the limit here is their sum).
 const ProvisionedInitTimeout = 130 * time.Second
 
-// Provisioned is a number of environments of one function version to keep
-// initialised ahead of time.
-type Provisioned struct {
-	Config *Config
-	N      int
-}
-
 // Init failure reasons a target reports.
 const (
 	// FailureInit: an environment failed its init.
@@ -31,7 +24,7 @@ const (
 // (guarded by Manager.mu).
 type target struct {
 	key      poolKey
-	cfg      *Config
+	cfg      *lambada.SandboxConfig
 	n        int
 	envs     map[*Sandbox]bool // started for it, ready or not
 	starting int
@@ -51,7 +44,7 @@ const maxProvisionedCrashes = 3
 // none: their environments become ordinary ones, stopped now if idle.
 // Environments start in the background; Ready reports their progress. An
 // init failure stops further starts for that version until the next call.
-func (m *Manager) Provision(function string, want []Provisioned) {
+func (m *Manager) Provision(function string, want []lambada.SandboxTarget) {
 	var excess []*Sandbox
 	m.mu.Lock()
 	if m.closed {
@@ -84,8 +77,8 @@ func (m *Manager) Provision(function string, want []Provisioned) {
 	}
 	stop := m.idleOfLocked(excess)
 	m.mu.Unlock()
-	for _, s := range stop {
-		s.stop()
+	for _, e := range stop {
+		e.s.stopIdle(e.epoch)
 	}
 }
 
@@ -141,12 +134,11 @@ func (m *Manager) crashedLocked(t *target) {
 }
 
 // provisionOne starts one environment of cfg for t and hands it to its pool.
-func (m *Manager) provisionOne(t *target, cfg *Config) {
+func (m *Manager) provisionOne(t *target, cfg *lambada.SandboxConfig) {
 	defer m.provisioning.Done()
-	var s *Sandbox
 	p, err := m.pool(cfg)
 	if err == nil {
-		s, err = p.start(t) // decrements t.starting
+		_, err = p.start(nil, t) // decrements t.starting; the environment pools itself once ready
 	} else {
 		m.mu.Lock()
 		t.starting--
@@ -168,9 +160,6 @@ func (m *Manager) provisionOne(t *target, cfg *Config) {
 		}
 	}
 	m.mu.Unlock()
-	if s != nil {
-		s.unreserve() // an ordinary environment if t no longer wanted it
-	}
 }
 
 // trimLocked demotes the environments t has beyond t.n to ordinary ones and
@@ -189,17 +178,17 @@ func (m *Manager) trimLocked(t *target) []*Sandbox {
 }
 
 // idleOfLocked takes the idle ones of envs out of their pools and returns
-// them.
-func (m *Manager) idleOfLocked(envs []*Sandbox) []*Sandbox {
-	var idle []*Sandbox
+// their entries.
+func (m *Manager) idleOfLocked(envs []*Sandbox) []idleEnv {
+	var idle []idleEnv
 	for _, s := range envs {
 		st := m.envs[s]
 		if st == nil {
 			continue
 		}
 		st.pool.mu.Lock()
-		if st.pool.unidleLocked(s) {
-			idle = append(idle, s)
+		if e, ok := st.pool.unidleLocked(s); ok {
+			idle = append(idle, e)
 		}
 		st.pool.mu.Unlock()
 	}

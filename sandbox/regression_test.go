@@ -18,9 +18,9 @@ func poll(t *testing.T, what string, cond func() bool) {
 	pollpkg.Until(t, 10*time.Second, what, cond)
 }
 
-// A new environment belongs to the invocation that started it, even when
-// its runtime asks for work before that invocation is handed over: it must
-// not reach the idle pool, where a second invocation could take it.
+// A new environment belongs to the invocation that started it: while it
+// starts, no other invocation can take it; a caller that leaves meanwhile
+// frees its slot, and the environment then waits idle for others.
 func TestSandbox_StartedEnvironmentIsReserved(t *testing.T) {
 	m, _ := newManager(t)
 	cfg := testConfig(3*time.Second, nil)
@@ -28,21 +28,17 @@ func TestSandbox_StartedEnvironmentIsReserved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := p.start(nil)
+	c := newCall(invocation(`{"action":"echo"}`))
+	s, err := p.start(c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "the runtime's first next", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.initDone
-	})
-	if got := p.take(); got != nil {
-		t.Fatalf("the starter's environment was in the idle pool")
+	if got := p.take(newCall(invocation(`{}`)), true); got != nil {
+		t.Fatalf("the starter's environment was available to another invocation")
 	}
-	res, err := s.Invoke(context.Background(), invocation(`{"action":"echo"}`))
-	if err != nil || res.FunctionError != "" {
-		t.Fatalf("starter's invocation: %v %v", err, res)
+	res, requeued, err := s.await(context.Background(), c)
+	if err != nil || requeued || res.FunctionError != "" {
+		t.Fatalf("starter's invocation: %v %v %v", err, requeued, res)
 	}
 }
 
@@ -57,13 +53,10 @@ func TestSandbox_RepeatedNextPoolsOnce(t *testing.T) {
 	cfg := testConfig(3*time.Second, nil)
 	cfg.CodeDir = dir
 	p, _ := m.pool(cfg)
-	s, err := p.start(nil)
+	s, err := p.start(nil, nil) // started for no invocation
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	s.reserved = false // as if its starter had withdrawn
-	s.mu.Unlock()
 	for range 2 { // the runtime's next, cut off by a client timeout, then again
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		if _, err := s.Next(ctx); err == nil {

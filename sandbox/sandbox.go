@@ -1,24 +1,25 @@
 // Package sandbox owns execution environments: one process group each,
 // started with Lambda's environment, serving its own Runtime API (package
-// runtimeapi) on a loopback port, with its output captured per invocation.
-// It enforces timeouts and memory limits (a memory cgroup per environment,
-// or a watch of resident memory where the host has none: cgroup.go), resets
-// an environment after a timeout, an exit, an out-of-memory kill or an init
-// failure, and keeps a pool of warm environments per function version. It
-// knows nothing of HTTP callers or stores.
+// runtimeapi) on a loopback port, with its output captured per invocation,
+// and a pool of them per function version. It enforces timeouts and memory
+// limits (a memory cgroup per environment, or a watch of resident memory
+// where the host has none), resets an environment after a timeout, an exit,
+// an out-of-memory kill or an init failure, and reports when an invocation
+// no longer holds an environment (Slots). It knows nothing of HTTP callers,
+// stores or concurrency limits.
 //
-// Lifecycle of an environment: Start execs the bootstrap; the runtime's first
-// GET next ends init. Invoke reserves the environment for one invocation and
-// hands the event to the runtime's pending next; the runtime's response (or
-// error) answers the caller at once; its following next ends the invocation
-// (END and REPORT are logged then) and returns the environment to its pool.
+// An environment's life is a pure state machine (lifecycle, in
+// lifecycle.go, with every transition in a table test); Sandbox is the thin
+// shell around it: the process, the Runtime API, timers and logs. Each
+// event (the runtime asked for work, answered, failed its init; a timeout;
+// the process exited; a caller left) is applied under the Sandbox's mutex,
+// and the effects it returns are carried out after unlocking.
 package sandbox
 
 import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -40,103 +41,86 @@ import (
 // DefaultInitTimeout bounds a runtime's init phase, as on AWS.
 const DefaultInitTimeout = 10 * time.Second
 
-// Config is what an execution environment runs.
-type Config struct {
-	Function    string
-	Version     string
-	Generation  uint64 // increases whenever code or configuration changes
-	Runtime     string
-	Handler     string
-	MemorySize  int // MB
-	Timeout     time.Duration
-	Environment map[string]string
-	CodeDir     string // the unpacked code, LAMBDA_TASK_ROOT and working directory
-	Region      string
-
-	InitializationType string        // AWS_LAMBDA_INITIALIZATION_TYPE; "on-demand" when empty
-	InitTimeout        time.Duration // DefaultInitTimeout when zero
-}
-
 // LogSink receives every log line of every function, in order per
-// environment. FunctionLog must not retain line.
+// environment. FunctionLog must not retain lines, which may hold several
+// lines written together.
 type LogSink interface {
-	FunctionLog(function, version string, line []byte)
+	FunctionLog(function, version string, lines []byte)
 }
 
-// errGone means the environment died before it took the invocation; the
-// caller may try another one.
-var errGone = errors.New("sandbox: environment is gone")
-
-// errBusy means the environment was handed to two invocations: a bug.
-var errBusy = errors.New("sandbox: environment handed to two invocations")
+// Slots hears when an invocation no longer holds an execution environment,
+// so that whoever admitted it frees its concurrency (invoke.Limiter). Run
+// calls Free exactly once per invocation, whatever happens to it.
+type Slots interface {
+	Free(inv *lambada.Invocation)
+}
 
 var _ runtimeapi.Runtime = (*Sandbox)(nil)
 
 // Sandbox is one execution environment.
 type Sandbox struct {
-	cfg    *Config
-	logs   LogSink
+	cfg    *lambada.SandboxConfig
+	pool   *pool
 	logger *slog.Logger
-	onIdle func(*Sandbox) // the runtime is waiting for work
-	onGone func(*Sandbox) // the process has exited
 
-	cmd     *exec.Cmd
-	srv     *http.Server
-	out     *output
-	started time.Time
-	exited  chan struct{} // closed once the process is reaped
-	wake    chan struct{} // capacity 1: a call was set for the runtime
+	cmd        *exec.Cmd
+	srv        *http.Server
+	out        *output
+	started    time.Time
+	deliveries chan *call    // capacity 1: a call delivered while the runtime waits
+	dying      chan struct{} // closed when the environment dies
+	exited     chan struct{} // closed once the process is reaped and its pool forgot it
 
 	mu        sync.Mutex
-	cur       *call
-	reserved  bool // started for an invocation that has not called Invoke yet
-	inPool    bool // guarded by the pool's mutex, not mu
-	initDone  bool
-	served    bool // an invocation was delivered
-	stopped   bool // stop was called
+	life      lifecycle
 	initDur   time.Duration
 	initTimer *time.Timer
-	dead      bool
+	exit      lambada.FunctionFault // how the process ended, once it has (Message without the request id)
+	dyingDone bool
 
 	logMu sync.Mutex
-	logTo *call // the invocation whose log is being collected
+	logTo *call // the invocation whose output is being collected
 
-	statusMu  sync.Mutex
-	status    *os.File // /proc/<pid>/status, kept open
-	statusBuf []byte
-	peakMB    int // last reading of the process's peak memory
+	mem memory // the environment's memory wall and its readings
 
 	provisioned atomic.Bool // one of a target's environments: never reaped nor evicted
-	removed     bool        // its pool forgot it (guarded by Manager.mu)
-
-	cg    *memcg    // the environment's memory cgroup, or nil
-	watch *rssWatch // the fallback where there is no cgroup, or nil
+	gone        atomic.Bool // the process was reaped
 }
 
-// call is one invocation on one environment.
+// call is one invocation on the environments it is assigned to, one at a
+// time. The lifecycle of the environment that holds it decides its fate;
+// Run owns it otherwise.
 type call struct {
-	inv       *lambada.Invocation
-	version   string
-	cold      bool
-	delivered bool // the runtime has the event
-	finished  bool // the caller has its result
-	ended     bool // END and REPORT are logged
-	start     time.Time
-	timer     *time.Timer
-	done      chan *lambada.Result // capacity 1
-	endedCh   chan struct{}
-	collect   bool // keep the log for the tail
-	log       []byte
+	inv     *lambada.Invocation
+	collect bool // keep the log for the tail
+	cold    bool // the environment started for it: REPORT shows Init Duration
 
-	startPending bool // its START line is not written yet (guarded by logMu)
+	// Guarded by the mutex of the environment that holds it.
+	requeued bool // an environment handed it back to Run
+	start    time.Time
+	timer    *time.Timer // its timeout, once delivered
+	handoff  *time.Timer // the bound on waiting for an answered environment
+
+	done  chan outcome  // capacity 1: the result, or a requeue
+	ended chan struct{} // closed once END and REPORT are written
+
+	// Guarded by the environment's logMu.
+	log          []byte
+	startWritten bool
 }
 
-func (c *call) appendLog(b []byte) {
-	c.log = append(c.log, b...)
-	if len(c.log) > 4*lambada.LogTailSize {
-		c.log = append(c.log[:0], c.log[len(c.log)-lambada.LogTailSize:]...)
-	}
+// outcome is what Run hears of a call from its environment.
+type outcome struct {
+	res     *lambada.Result
+	requeue bool
 }
+
+func newCall(inv *lambada.Invocation) *call {
+	return &call{inv: inv, collect: inv.LogType == lambada.LogTail,
+		done: make(chan outcome, 1), ended: make(chan struct{})}
+}
+
+func (c *call) id() string { return c.inv.RequestID }
 
 // StartError is a failure to start the bootstrap, reported to the invocation
 // that asked for the environment.
@@ -144,18 +128,17 @@ type StartError struct{ Fault lambada.FunctionFault }
 
 func (e *StartError) Error() string { return "sandbox: start: " + e.Fault.Message }
 
-// start execs the bootstrap and serves its Runtime API. It does not wait for
-// init to finish: the first Invoke does. The new environment is reserved for
-// the caller, which must call Invoke (or Close) next: its runtime's first
-// next does not return it to the pool.
-func start(cfg *Config, logs LogSink, logger *slog.Logger, onIdle, onGone func(*Sandbox)) (*Sandbox, error) {
+// start execs the bootstrap of cfg for p and serves its Runtime API, for c
+// (nil: started ahead of time). It does not wait for init to finish: c is
+// delivered when the runtime first asks for work.
+func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*Sandbox, error) {
 	bootstrap := filepath.Join(cfg.CodeDir, "bootstrap")
 	if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() {
 		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint",
 			Message: fmt.Sprintf("Couldn't find valid bootstrap(s): [%s /opt/bootstrap]", bootstrap)}}
 	}
-	s := &Sandbox{cfg: cfg, logs: logs, logger: logger, onIdle: onIdle, onGone: onGone,
-		exited: make(chan struct{}), wake: make(chan struct{}, 1), reserved: true}
+	s := &Sandbox{cfg: cfg, pool: p, logger: logger, life: newLifecycle(c),
+		deliveries: make(chan *call, 1), dying: make(chan struct{}), exited: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: runtime api listener: %w", err)
@@ -206,138 +189,81 @@ func start(cfg *Config, logs LogSink, logger *slog.Logger, onIdle, onGone func(*
 	return s, nil
 }
 
-// Invoke runs inv on s, which the caller has reserved, and returns its
-// result. If ctx ends first the invocation goes on without a caller (as on
-// AWS) and Invoke returns ctx's error.
-func (s *Sandbox) Invoke(ctx context.Context, inv *lambada.Invocation) (*lambada.Result, error) {
-	c := &call{inv: inv, version: s.cfg.Version, done: make(chan *lambada.Result, 1), endedCh: make(chan struct{}),
-		collect: inv.LogType == lambada.LogTail}
+// assign offers c to s, which its pool saw available at epoch, and returns
+// the effects to carry out (apply) once the pool's lock is released. When
+// s's runtime answered and has not asked for work yet, c is handed off: it
+// waits for the runtime's next request, at most wait.
+func (s *Sandbox) assign(c *call, epoch uint64, wait time.Duration) (effects, error) {
 	s.mu.Lock()
-	if s.dead {
-		s.mu.Unlock()
-		return nil, errGone
+	defer s.mu.Unlock()
+	c.requeued = false
+	e, err := s.life.assign(c, epoch)
+	if err == nil && e.deliver == nil {
+		c.handoff = time.AfterFunc(wait, func() { s.handoffExpired(c) })
 	}
-	if s.cur != nil {
-		s.mu.Unlock()
-		return nil, errBusy
-	}
-	c.cold = !s.initDone
-	s.cur = c
-	s.reserved = false
-	s.mu.Unlock()
-	s.watchMemory(true)
+	return e, err
+}
+
+// await waits for c's outcome on s. When ctx ends first, c is withdrawn if
+// it was not delivered yet (its slot is freed), and goes on without a
+// caller otherwise (as on AWS); requeued reports that c came back to Run,
+// which owns it again.
+func (s *Sandbox) await(ctx context.Context, c *call) (res *lambada.Result, requeued bool, err error) {
 	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	select {
-	case res := <-c.done:
+	case o := <-c.done:
+		if o.requeue {
+			return nil, true, nil
+		}
 		if c.collect {
 			select {
-			case <-c.endedCh:
+			case <-c.ended:
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, false, ctx.Err()
 			}
 			s.logMu.Lock()
-			res.LogTail = append([]byte(nil), lambada.Tail(c.log)...)
+			o.res.LogTail = append([]byte(nil), lambada.Tail(c.log)...)
 			s.logMu.Unlock()
 		}
-		return res, nil
+		return o.res, false, nil
 	case <-ctx.Done():
-		s.withdraw(c)
-		return nil, ctx.Err()
-	}
-}
-
-// withdraw takes back a call whose caller left before the runtime took it.
-func (s *Sandbox) withdraw(c *call) {
-	s.mu.Lock()
-	if s.cur != c || c.delivered {
+		s.mu.Lock()
+		e := s.life.callerLeft(c)
+		requeued = c.requeued
 		s.mu.Unlock()
-		return
-	}
-	s.cur = nil
-	c.finished = true
-	// A runtime parked in Next is not in the pool: put it back. One still
-	// initialising will pool itself when it first asks for work.
-	release := s.initDone && !s.dead
-	s.mu.Unlock()
-	if c.inv.Release != nil {
-		c.inv.Release()
-	}
-	s.watchMemory(false)
-	if release {
-		s.onIdle(s)
+		s.apply(e, nil)
+		return nil, requeued, ctx.Err()
 	}
 }
 
-// Next implements runtimeapi.Runtime: it ends the previous invocation, if
-// any, returns the environment to its pool and waits for the next one. A
-// runtime that asks while its invocation is unanswered gets
-// InvalidStateTransition (403), as on AWS.
+// Next implements runtimeapi.Runtime: it ends the answered invocation, if
+// any, and waits for the next one.
 func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
-	var ended *call
 	s.mu.Lock()
-	if c := s.cur; c != nil && c.delivered {
-		if !c.finished {
-			// As on AWS, a runtime must answer before it asks again: the
-			// invocation goes on (until its timeout, or the runtime's exit).
-			s.mu.Unlock()
-			return nil, &runtimeapi.StateError{From: runtimeapi.StateRunning}
-		}
-		s.cur = nil
-		c.timer.Stop()
-		s.mu.Unlock()
-		if s.finish(c) {
-			ended = c
-		}
-		s.mu.Lock()
+	e, err := s.life.asked()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
-	if !s.initDone {
-		s.initDone = true
-		s.initDur = time.Since(s.started)
-		s.initTimer.Stop()
+	c := e.deliver
+	e.deliver = nil // handed over here, not through deliveries
+	if c != nil {
+		s.delivered(c)
 	}
-	// The environment is idle once its slot is free: it goes back to its
-	// pool before END and REPORT are written, so that an invocation arriving
-	// meanwhile takes it instead of starting another. That invocation is
-	// delivered below, after them.
-	var maxMB int
-	if ended != nil {
-		maxMB = s.maxMemoryMB() // read first: the pool counts it
-	}
-	if s.cur == nil && !s.dead && !s.reserved {
-		s.mu.Unlock()
-		s.onIdle(s)
-		s.mu.Lock()
-	}
-	if ended != nil {
-		s.mu.Unlock()
-		s.logEnd(ended, "", nil, maxMB)
-		// Released first: a Tail caller finds the environment idle.
-		close(ended.endedCh)
-		s.mu.Lock()
-	}
-	for s.cur == nil || s.cur.delivered {
-		if s.dead {
-			s.mu.Unlock()
-			return nil, errGone
-		}
-		s.mu.Unlock()
+	s.apply(e, nil)
+	if c == nil {
 		select {
-		case <-s.wake:
+		case c = <-s.deliveries:
+		case <-s.dying:
+			return nil, errGone
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		s.mu.Lock()
 	}
-	c := s.cur
-	c.delivered = true
-	s.served = true
-	c.start = time.Now()
-	c.timer = time.AfterFunc(s.cfg.Timeout, func() { s.timedOut(c) })
-	s.beginLog(c) // before anything can end c
-	s.mu.Unlock()
+	return s.event(c), nil
+}
+
+// event is what the runtime's next answers for c.
+func (s *Sandbox) event(c *call) *runtimeapi.Event {
 	return &runtimeapi.Event{
 		RequestID:     c.inv.RequestID,
 		DeadlineMs:    c.start.Add(s.cfg.Timeout).UnixMilli(),
@@ -346,7 +272,7 @@ func (s *Sandbox) Next(ctx context.Context) (*runtimeapi.Event, error) {
 		ClientContext: c.inv.ClientContext,
 		Payload:       c.inv.Payload,
 		Delivered:     func() { s.startLog(c) },
-	}, nil
+	}
 }
 
 // traceID is an X-Ray trace header for a request that starts at t:
@@ -367,17 +293,11 @@ func traceID(t time.Time) string {
 // Respond implements runtimeapi.Runtime.
 func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
 	s.mu.Lock()
-	c := s.cur
-	switch {
-	case c == nil || !c.delivered || c.inv.RequestID != id:
-		s.mu.Unlock()
-		return runtimeapi.ErrInvalidRequestID
-	case c.finished:
-		s.mu.Unlock()
-		return &runtimeapi.StateError{From: runtimeapi.StateResponseSent}
-	}
-	c.finished = true
+	e, err := s.life.responded(id)
 	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	res := &lambada.Result{Payload: r.Body, ExecutedVersion: s.cfg.Version}
 	switch {
 	case r.TooLarge:
@@ -385,7 +305,7 @@ func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
 	case r.Error:
 		res.FunctionError = lambada.UnhandledFunctionErr
 	}
-	c.done <- res
+	s.apply(e, res)
 	// The caller waiting for res is now runnable on this P, and would wait
 	// until another thread steals it while this goroutine acknowledges the
 	// runtime (a write that keeps the P): yield, so that the caller answers
@@ -395,88 +315,72 @@ func (s *Sandbox) Respond(id string, r runtimeapi.Response) error {
 	return nil
 }
 
-// InitError implements runtimeapi.Runtime: the pending invocation fails with
-// the runtime's error and the environment is discarded.
+// InitError implements runtimeapi.Runtime: the invocation the environment
+// started for fails with the runtime's error, and the environment is reset.
 func (s *Sandbox) InitError(r runtimeapi.Response) error {
 	s.mu.Lock()
-	if s.initDone {
-		from := runtimeapi.StateReady
-		if s.cur != nil {
-			from = runtimeapi.StateRunning
-		}
-		s.mu.Unlock()
-		return &runtimeapi.StateError{From: from}
-	}
-	s.dead = true
-	c := s.cur
-	s.cur = nil
-	first := c != nil && !c.finished
-	if c != nil {
-		c.finished = true
-	}
+	e, err := s.life.initFailed()
 	s.mu.Unlock()
-	if first {
-		s.beginLog(c)
-		c.done <- &lambada.Result{Payload: r.Body, FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version}
-		errorType := r.ErrorType
-		if errorType == "" {
-			errorType = "Runtime.Unknown"
-		}
-		if s.end(c, "error", &lambada.FunctionFault{Type: errorType, Message: "RequestId: " + c.inv.RequestID + " Error: init failed"}) {
-			close(c.endedCh)
-		}
+	if err != nil {
+		return err
 	}
-	s.kill()
+	errorType := r.ErrorType
+	if errorType == "" {
+		errorType = "Runtime.Unknown"
+	}
+	s.mu.Lock()
+	s.exit = lambada.FunctionFault{Type: errorType, Message: "init failed"}
+	s.mu.Unlock()
+	s.apply(e, &lambada.Result{Payload: r.Body, FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version})
 	return nil
 }
 
-// timedOut ends c when it outlives the function's timeout, and resets the
-// environment.
+// timedOut is c's timeout.
 func (s *Sandbox) timedOut(c *call) {
 	s.mu.Lock()
-	if s.cur != c || c.ended {
-		s.mu.Unlock()
-		return
-	}
-	s.cur = nil
-	s.dead = true
-	first := !c.finished
-	c.finished = true
+	e := s.life.timedOut(c)
 	s.mu.Unlock()
-	s.kill()
-	fault := lambada.Fault("Sandbox.Timedout", c.inv.RequestID, lambada.TimeoutMessage(int(s.cfg.Timeout/time.Second)))
-	if first {
-		c.done <- s.faultResult(fault)
-	}
-	if s.end(c, "timeout", &fault) {
-		close(c.endedCh)
-	}
+	s.apply(e, nil)
 }
 
-// initTimedOut resets an environment whose runtime never asked for work.
+// initTimedOut is the end of the time the runtime's init may take.
 func (s *Sandbox) initTimedOut() {
 	s.mu.Lock()
-	if s.initDone || s.dead {
-		s.mu.Unlock()
-		return
-	}
-	s.dead = true
-	c := s.cur
-	s.cur = nil
-	first := c != nil && !c.finished
-	if c != nil {
-		c.finished = true
-	}
+	e := s.life.initTimedOut()
 	s.mu.Unlock()
-	s.kill()
-	if first {
-		fault := lambada.Fault("Sandbox.Timedout", c.inv.RequestID, lambada.TimeoutMessage(int(s.cfg.Timeout/time.Second)))
-		s.beginLog(c)
-		c.done <- s.faultResult(fault)
-		if s.end(c, "timeout", &fault) {
-			close(c.endedCh)
-		}
-	}
+	s.apply(e, nil)
+}
+
+// handoffExpired ends c's wait for s's runtime to ask for work.
+func (s *Sandbox) handoffExpired(c *call) {
+	s.mu.Lock()
+	e := s.life.handoffExpired(c)
+	s.mu.Unlock()
+	s.apply(e, nil)
+}
+
+// stop kills the environment without waiting for it to be reaped; its
+// calls end when its exit is seen.
+func (s *Sandbox) stop() {
+	s.mu.Lock()
+	e := s.life.stop()
+	s.mu.Unlock()
+	s.apply(e, nil)
+}
+
+// stopIdle stops s if it is still idle at epoch, and reports whether it did.
+func (s *Sandbox) stopIdle(epoch uint64) bool {
+	s.mu.Lock()
+	e, ok := s.life.stopIdle(epoch)
+	s.mu.Unlock()
+	s.apply(e, nil)
+	return ok
+}
+
+// Close stops the environment and waits until its process is reaped.
+func (s *Sandbox) Close() {
+	s.stop()
+	<-s.exited
 }
 
 // wait reaps the process and fails whatever it was doing.
@@ -484,43 +388,25 @@ func (s *Sandbox) wait() {
 	err := s.cmd.Wait()
 	s.kill() // the rest of the process group
 	errorType := "Runtime.ExitError"
-	if s.outOfMemory() {
+	if s.mem.outOfMemory() {
 		errorType = errTypeOutOfMemory
 	}
 	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		s.notePeakKB(int(ru.Maxrss))
+		s.mem.notePeakKB(int(ru.Maxrss))
 	}
 	s.mu.Lock()
-	s.dead = true
+	if s.exit.Type == "" {
+		s.exit = lambada.FunctionFault{Type: errorType, Message: exitReason(err)}
+	}
+	e := s.life.exited()
 	s.initTimer.Stop()
-	c := s.cur
-	s.cur = nil
-	first := c != nil && !c.finished
-	pending := c != nil && !c.ended
-	if c != nil {
-		c.finished = true
-		if c.timer != nil {
-			c.timer.Stop()
-		}
-	}
 	s.mu.Unlock()
-	if pending {
-		fault := lambada.Fault(errorType, c.inv.RequestID, exitReason(err))
-		if !c.delivered {
-			s.beginLog(c)
-		}
-		if first {
-			c.done <- s.faultResult(fault)
-		}
-		if s.end(c, "error", &fault) {
-			close(c.endedCh)
-		}
-	}
+	s.apply(e, nil)
 	s.out.closeRead()
-	s.closeStatus()
-	s.releaseMemory()
+	s.mem.close(s.logger)
 	_ = s.srv.Close()
-	s.onGone(s) // before exited: Close returns once the pool has forgotten s
+	s.gone.Store(true)
+	s.pool.remove(s) // before exited: Close returns once the pool has forgotten s
 	close(s.exited)
 }
 
@@ -532,10 +418,6 @@ func exitReason(err error) string {
 	return "Runtime exited with error: " + err.Error()
 }
 
-func (s *Sandbox) faultResult(f lambada.FunctionFault) *lambada.Result {
-	return &lambada.Result{Payload: f.Payload(), FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version}
-}
-
 // kill stops the whole process group.
 func (s *Sandbox) kill() {
 	if s.cmd.Process != nil {
@@ -543,56 +425,144 @@ func (s *Sandbox) kill() {
 	}
 }
 
-// stop kills the environment without waiting for it to be reaped.
-func (s *Sandbox) stop() {
-	s.mu.Lock()
-	s.dead = true
-	s.stopped = true
-	s.mu.Unlock()
-	s.kill()
-}
-
-// Close stops the environment and waits until its process is reaped.
-func (s *Sandbox) Close() {
-	s.stop()
-	<-s.exited
-}
-
 // exitInfo is what an environment had done when it exited.
 type exitInfo struct {
 	initDone bool // its runtime finished init
 	served   bool // it took an invocation
-	stopped  bool // the pool stopped it (stop or Close), not a failure of its own
+	stopped  bool // its owner stopped it (stop or Close), not a failure of its own
 }
 
 func (s *Sandbox) exitInfo() exitInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return exitInfo{initDone: s.initDone, served: s.served, stopped: s.stopped}
+	return exitInfo{initDone: s.life.initDone, served: s.life.served, stopped: s.life.stopped}
 }
 
 // ready reports whether the environment is initialised and alive.
 func (s *Sandbox) ready() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.initDone && !s.dead
+	return s.life.initDone && s.life.phase != dead
 }
 
-// unreserve hands an environment started for no caller to its pool: at once
-// if its runtime already waits for work, else when it first asks.
-func (s *Sandbox) unreserve() {
+// phase returns where the environment is in its life.
+func (s *Sandbox) phase() phase {
 	s.mu.Lock()
-	s.reserved = false
-	idle := s.initDone && s.cur == nil && !s.dead
+	defer s.mu.Unlock()
+	return s.life.phase
+}
+
+// delivered readies c to run on s: its timeout starts, its log is
+// collected, the memory watch runs.
+func (s *Sandbox) delivered(c *call) {
+	s.mu.Lock()
+	c.start = time.Now()
+	if c.handoff != nil {
+		c.handoff.Stop()
+	}
+	c.timer = time.AfterFunc(s.cfg.Timeout, func() { s.timedOut(c) })
 	s.mu.Unlock()
-	if idle {
-		s.onIdle(s)
+	s.beginLog(c)
+	s.mem.running(true)
+}
+
+// apply carries out the effects of a transition. res is the result the
+// event brought (the runtime's response, or its init error); faults are
+// made here.
+func (s *Sandbox) apply(e effects, res *lambada.Result) {
+	if e.initDone {
+		s.mu.Lock()
+		s.initDur = time.Since(s.started)
+		s.initTimer.Stop()
+		s.mu.Unlock()
+	}
+	if e.kill {
+		s.kill()
+		s.mu.Lock()
+		if !s.dyingDone {
+			s.dyingDone = true
+			close(s.dying)
+		}
+		s.mu.Unlock()
+	}
+	if c := e.deliver; c != nil {
+		s.delivered(c)
+		select {
+		case s.deliveries <- c:
+		default:
+			// A delivery nobody took: its runtime stopped waiting for it
+			// (it times out). The lifecycle delivers one at a time.
+			<-s.deliveries
+			s.deliveries <- c
+		}
+	}
+	if c := e.answer; c != nil {
+		if e.fault != noFault && e.fault != initFault {
+			res = s.faultResult(c, e.fault)
+		}
+		c.done <- outcome{res: res}
+	}
+	// Available before END and REPORT are written: an invocation arriving
+	// meanwhile takes this environment instead of starting another.
+	if e.available {
+		s.pool.put(s, e.epoch, e.answered)
+	}
+	if c := e.end; c != nil {
+		s.end(c, e.status, e.fault)
+	}
+	if c := e.free; c != nil {
+		s.stopTimers(c)
+		s.pool.m.free(c.inv)
+	}
+	if c := e.requeue; c != nil {
+		s.mu.Lock()
+		c.requeued = true
+		s.mu.Unlock()
+		s.stopTimers(c)
+		c.done <- outcome{requeue: true}
 	}
 }
 
-// isDead reports whether the environment can take no more invocations.
-func (s *Sandbox) isDead() bool {
+// stopTimers stops c's timers.
+func (s *Sandbox) stopTimers(c *call) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dead
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.handoff != nil {
+		c.handoff.Stop()
+	}
+	s.mu.Unlock()
+}
+
+// fault is the platform fault of kind that ends c.
+func (s *Sandbox) fault(c *call, kind faultKind) *lambada.FunctionFault {
+	var f lambada.FunctionFault
+	switch kind {
+	case timeout:
+		f = lambada.Fault("Sandbox.Timedout", c.id(), lambada.TimeoutMessage(int(s.cfg.Timeout/time.Second)))
+	case exitFault, initFault:
+		s.mu.Lock()
+		f = lambada.Fault(s.exit.Type, c.id(), s.exit.Message)
+		s.mu.Unlock()
+	default:
+		return nil
+	}
+	return &f
+}
+
+// faultResult is what c's caller gets for a platform fault of kind.
+func (s *Sandbox) faultResult(c *call, kind faultKind) *lambada.Result {
+	return &lambada.Result{Payload: s.fault(c, kind).Payload(), FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: s.cfg.Version}
+}
+
+// end ends c: its timers stop, END and REPORT (and the fault's lines) are
+// written after everything the function printed so far, a Tail caller may
+// read the log, and its slot is freed.
+func (s *Sandbox) end(c *call, status string, kind faultKind) {
+	s.stopTimers(c)
+	s.mem.running(false)
+	s.logEnd(c, status, s.fault(c, kind))
+	close(c.ended)
+	s.pool.m.free(c.inv)
 }

@@ -51,16 +51,55 @@ func (b *logBook) text() string {
 	return strings.Join(b.lines, "")
 }
 
+// slotBook counts the slots freed per invocation: each must be freed once.
+type slotBook struct {
+	mu    sync.Mutex
+	freed map[*lambada.Invocation]int
+}
+
+func (b *slotBook) Free(inv *lambada.Invocation) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.freed == nil {
+		b.freed = make(map[*lambada.Invocation]int)
+	}
+	b.freed[inv]++
+}
+
+// times returns how often inv's slot was freed.
+func (b *slotBook) times(inv *lambada.Invocation) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.freed[inv]
+}
+
+// check fails t for every slot freed more than once.
+func (b *slotBook) check(t *testing.T) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for inv, n := range b.freed {
+		if n != 1 {
+			t.Errorf("invocation %s freed its slot %d times", inv.RequestID, n)
+		}
+	}
+}
+
+// newManager is a Manager whose every freed slot is checked once it is
+// closed.
 func newManager(t *testing.T) (*Manager, *logBook) {
 	t.Helper()
 	logs := &logBook{}
-	m := &Manager{Logs: logs}
-	t.Cleanup(func() { m.Close() })
+	slots := &slotBook{}
+	m := &Manager{Logs: logs, Slots: slots}
+	t.Cleanup(func() {
+		m.Close()
+		slots.check(t)
+	})
 	return m, logs
 }
 
-func testConfig(timeout time.Duration, env map[string]string) *Config {
-	return &Config{Function: "fn", Version: "$LATEST", Generation: 1, Runtime: "provided.al2023", Handler: "bootstrap",
+func testConfig(timeout time.Duration, env map[string]string) *lambada.SandboxConfig {
+	return &lambada.SandboxConfig{Function: "fn", Version: "$LATEST", Generation: 1, Runtime: "provided.al2023", Handler: "bootstrap",
 		MemorySize: 128, Timeout: timeout, Environment: env, CodeDir: codeDir, Region: "us-east-1"}
 }
 
@@ -79,7 +118,7 @@ type echo struct {
 	DeadlineMs  int64             `json:"deadlineMs"`
 }
 
-func mustRun(t *testing.T, m *Manager, cfg *Config, inv *lambada.Invocation) *lambada.Result {
+func mustRun(t *testing.T, m *Manager, cfg *lambada.SandboxConfig, inv *lambada.Invocation) *lambada.Result {
 	t.Helper()
 	res, err := m.Run(context.Background(), cfg, inv)
 	if err != nil {
@@ -88,7 +127,7 @@ func mustRun(t *testing.T, m *Manager, cfg *Config, inv *lambada.Invocation) *la
 	return res
 }
 
-func mustEcho(t *testing.T, m *Manager, cfg *Config) echo {
+func mustEcho(t *testing.T, m *Manager, cfg *lambada.SandboxConfig) echo {
 	t.Helper()
 	inv := invocation(`{"action":"echo"}`)
 	res := mustRun(t, m, cfg, inv)

@@ -93,7 +93,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	limiter := invoke.NewLimiter(m.Concurrency)
 	m.limiter = limiter
 	logs := &funclog.Book{Logger: m.Logger.With("component", "function")}
-	m.sandboxes = &sandbox.Manager{Logs: logs, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB}
+	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB}
 	invoker := &invoke.Service{
 		Functions:   m.node.Functions,
 		Code:        code,

@@ -1,0 +1,46 @@
+package lambada
+
+import "time"
+
+// SandboxConfig is what one execution environment (a sandbox) runs: one
+// version of a function at one generation of its configuration, with its
+// code unpacked in CodeDir.
+type SandboxConfig struct {
+	Function    string
+	Version     string
+	Generation  uint64 // increases whenever code or configuration changes
+	Runtime     string
+	Handler     string
+	MemorySize  int // MB
+	Timeout     time.Duration
+	Environment map[string]string
+	CodeDir     string // the unpacked code: LAMBDA_TASK_ROOT and the working directory
+	Region      string
+
+	InitializationType string        // AWS_LAMBDA_INITIALIZATION_TYPE; "on-demand" when empty
+	InitTimeout        time.Duration // how long init may take; the sandbox's default when zero
+}
+
+// NewSandboxConfig returns what an environment of configuration cfg of the
+// function named name runs in region, its code unpacked in dir.
+func NewSandboxConfig(region, name string, cfg *FunctionConfig, dir string) *SandboxConfig {
+	return &SandboxConfig{
+		Function:    name,
+		Version:     cfg.Version,
+		Generation:  cfg.Generation(),
+		Runtime:     cfg.Runtime,
+		Handler:     cfg.Handler,
+		MemorySize:  cfg.MemorySize,
+		Timeout:     time.Duration(cfg.Timeout) * time.Second,
+		Environment: cfg.Environment,
+		CodeDir:     dir,
+		Region:      region,
+	}
+}
+
+// SandboxTarget is a number of environments of one configuration to keep
+// initialised ahead of time (provisioned concurrency).
+type SandboxTarget struct {
+	Config *SandboxConfig
+	N      int
+}
