@@ -19,7 +19,9 @@ type provisioner struct {
 
 func (p *provisioner) Retire(function string) { p.retired = append(p.retired, function) }
 
-func (p *provisioner) Provision(function string, want []lambada.SandboxTarget) { p.want[function] = want }
+func (p *provisioner) Provision(function string, want []lambada.SandboxTarget) {
+	p.want[function] = want
+}
 
 func (p *provisioner) Ready(function, version string) (int, string) {
 	return p.ready[version], p.failure[version]
