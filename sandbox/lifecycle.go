@@ -139,7 +139,7 @@ func (l *lifecycle) asked() (effects, error) {
 	case starting:
 		l.initDone, e.initDone = true, true
 	case answered:
-		e.end, l.cur = l.cur, nil
+		e.end, l.cur, l.replied = l.cur, nil, false
 	}
 	if c := l.next; c != nil {
 		l.next = nil
@@ -206,7 +206,7 @@ func (l *lifecycle) timedOut(c *call) effects {
 		e.answer = c
 	}
 	l.die(&e)
-	l.cur = nil
+	l.cur, l.replied = nil, false
 	e.end, e.status, e.fault = c, "timeout", timeout
 	e.requeue, l.next = l.next, nil
 	return e
@@ -240,7 +240,7 @@ func (l *lifecycle) exited() effects {
 			e.answer = l.cur
 		}
 		e.end, e.status, e.fault = l.cur, "error", exitFault
-		l.cur = nil
+		l.cur, l.replied = nil, false
 		e.requeue, l.next = l.next, nil
 	case l.next != nil && !l.initDone:
 		e.answer, e.end, e.status, e.fault = l.next, l.next, "error", exitFault
