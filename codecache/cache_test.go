@@ -260,3 +260,22 @@ func TestCache_NoStore(t *testing.T) {
 		t.Error("StoreCode without a Store succeeded")
 	}
 }
+
+// TestPath_TamperedArchive: an archive read back from the store that is not
+// what its key says (corrupted or replaced there) is refused, not unpacked.
+func TestPath_TamperedArchive(t *testing.T) {
+	store := &inmem.Store{}
+	c := MustCache(t, store)
+	good := Zip(t, File("bootstrap", "#!/bin/sh\necho good\n", 0o755))
+	evil := Zip(t, File("bootstrap", "#!/bin/sh\necho evil\n", 0o755))
+	key := storetest.Key(good)
+	if err := store.PutCode(t.Context(), key, evil); err != nil {
+		t.Fatal(err)
+	}
+	if dir, err := c.Path(t.Context(), key); err == nil {
+		t.Fatalf("Path unpacked an archive whose digest is not its key, into %s", dir)
+	}
+	if entries, _ := os.ReadDir(c.Dir); len(entries) != 0 {
+		t.Fatalf("Dir holds %d entries after a refused archive", len(entries))
+	}
+}

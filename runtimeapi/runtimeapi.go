@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -123,6 +124,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.response(w, r)
 			return
 		}
+	}
+	if p == "" || p[0] != '/' || path.Clean(p) != p {
+		// The mux would redirect to the clean path: no runtime asks so.
+		http.NotFound(w, r)
+		return
 	}
 	h.mux.ServeHTTP(w, r)
 }

@@ -183,6 +183,13 @@ func TestHandler_RoutesAsTheMux(t *testing.T) {
 				got, gotID = rec, rt.respondID
 			}
 		}
+		if want.Code == http.StatusTemporaryRedirect {
+			// Where the mux would redirect to a clean path, the handler
+			// answers 404: no runtime asks for an unclean path.
+			want = httptest.NewRecorder()
+			want.Code = http.StatusNotFound
+			want.Body.WriteString("404 page not found\n")
+		}
 		if got.Code != want.Code || got.Body.String() != want.Body.String() || gotID != wantID ||
 			got.Header().Get("Location") != want.Header().Get("Location") || got.Header().Get("Allow") != want.Header().Get("Allow") {
 			t.Errorf("%s %s: got %d %q (id %q), the mux %d %q (id %q)", tc.method, tc.target,

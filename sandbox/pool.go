@@ -120,15 +120,10 @@ func (m *Manager) Run(ctx context.Context, cfg *lambada.SandboxConfig, inv *lamb
 			}
 		}
 		res, requeued, err := s.await(ctx, c)
-		if !requeued {
+		if !requeued || err != nil {
 			return res, err
 		}
-		requeues++
-		switch {
-		case err != nil: // the caller left, and the call is Run's again
-			m.free(inv)
-			return nil, err
-		case requeues > maxRequeues:
+		if requeues++; requeues > maxRequeues {
 			m.free(inv)
 			return nil, errors.New("sandbox: no environment kept the invocation")
 		}

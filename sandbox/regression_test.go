@@ -2,8 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -146,4 +149,128 @@ func TestSandbox_NextBeforeAnswer(t *testing.T) {
 		t.Fatalf("next before answering: %q %s", res.FunctionError, res.Payload)
 	}
 	mustEcho(t, m, cfg) // the environment still works
+}
+
+// A timed-out invocation's process is killed, not left to run on.
+func TestSandbox_TimeoutKillsTheProcess(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(time.Second, nil)
+	res := mustRun(t, m, cfg, invocation(`{"action":"sleep","ms":60000}`))
+	if !strings.Contains(string(res.Payload), "Sandbox.Timedout") {
+		t.Fatalf("result %s", res.Payload)
+	}
+	// The function printed its pid before sleeping.
+	i := strings.Index(string(res.LogTail), "pid=")
+	if i < 0 {
+		t.Fatalf("no pid in the tail %q", res.LogTail)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(res.LogTail[i+len("pid="):]))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the timed-out process to be killed", func() bool { return syscall.Kill(pid, 0) != nil })
+}
+
+// A response posted for another request id is refused (400
+// InvalidRequestID) and does not answer the invocation.
+func TestSandbox_WrongRequestID(t *testing.T) {
+	m, _ := newManager(t)
+	res := mustRun(t, m, testConfig(3*time.Second, nil), invocation(`{"action":"wrongid"}`))
+	want := `{"body":{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"},"status":400}`
+	if res.FunctionError != "" || string(res.Payload) != want {
+		t.Fatalf("the invocation answered %q %s, want %s", res.FunctionError, res.Payload, want)
+	}
+}
+
+// A caller that leaves before its invocation is delivered frees its slot at
+// once; one that leaves after has it freed when the invocation ends, which
+// it does on its own.
+func TestSandbox_CallerLeavesFreesTheSlot(t *testing.T) {
+	m, _ := newManager(t)
+	slots := m.Slots.(*slotBook)
+	slow := testConfig(3*time.Second, map[string]string{"TESTFN_INIT": "slow"}) // init takes 1.5 s
+	inv := invocation(`{"action":"echo"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := m.Run(ctx, slow, inv); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := slots.times(inv); n != 1 {
+		t.Fatalf("a caller that left during the cold start freed its slot %d times", n)
+	}
+
+	cfg := testConfig(3*time.Second, nil)
+	mustEcho(t, m, cfg) // a warm environment
+	mark := filepath.Join(t.TempDir(), "started")
+	inv = invocation(`{"action":"file","msg":"bootstrap","ms":300,"mark":"` + mark + `"}`)
+	ctx, cancel = context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := m.Run(ctx, cfg, inv); done <- err }()
+	poll(t, "the invocation starts", func() bool { _, err := os.Stat(mark); return err == nil })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := slots.times(inv); n != 0 {
+		t.Fatalf("a delivered invocation freed its slot when its caller left, before it ended")
+	}
+	poll(t, "the invocation ends and frees its slot", func() bool { return slots.times(inv) == 1 })
+}
+
+// answeredEnv is an environment of p without a process, whose runtime has
+// answered an invocation and not asked for the next: an invocation can be
+// handed off to it.
+func answeredEnv(p *pool) *Sandbox {
+	s := &Sandbox{cfg: p.cfg, pool: p, logger: p.m.logger(),
+		life:       lifecycle{phase: answered, cur: newCall(invocation(`{}`)), replied: true, epoch: 1, initDone: true, served: true},
+		deliveries: make(chan *call, 1), dying: make(chan struct{}), exited: make(chan struct{})}
+	p.put(s, 1, true)
+	return s
+}
+
+// A call handed back to Run (requeued) whose caller then leaves is freed
+// once; a call requeued, handed off again and withdrawn there is freed once
+// too (Run does not free it again).
+func TestSandbox_RequeueAndCallerLeaving(t *testing.T) {
+	m, _ := newManager(t)
+	slots := m.Slots.(*slotBook)
+	cfg := testConfig(3*time.Second, nil)
+	p, _ := m.pool(cfg)
+	left, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	// Requeued, and its caller gone before Run reads the outcome.
+	a := answeredEnv(p)
+	c := newCall(invocation(`{}`))
+	if got := p.take(c, true); got != a {
+		t.Fatal("the call was not handed off")
+	}
+	a.handoffExpired(c)
+	<-c.done // as if the caller's context won the race with the outcome
+	if _, requeued, err := a.await(left, c); !requeued || err == nil {
+		t.Fatalf("await after a requeue: requeued %v, err %v", requeued, err)
+	}
+	if n := slots.times(c.inv); n != 1 {
+		t.Fatalf("a requeued call whose caller left was freed %d times", n)
+	}
+
+	// Requeued by one environment, handed off to another, withdrawn there.
+	a, b := answeredEnv(p), answeredEnv(p)
+	c = newCall(invocation(`{}`))
+	first := p.take(c, true)
+	first.handoffExpired(c)
+	<-c.done
+	second := a
+	if first == a {
+		second = b
+	}
+	if got := p.take(c, true); got != second {
+		t.Fatal("the requeued call was not handed off again")
+	}
+	if _, requeued, err := second.await(left, c); requeued || err == nil {
+		t.Fatalf("await of a withdrawn call: requeued %v, err %v", requeued, err)
+	}
+	if n := slots.times(c.inv); n != 1 {
+		t.Fatalf("a call requeued, handed off again and withdrawn was freed %d times", n)
+	}
 }

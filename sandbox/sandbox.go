@@ -204,10 +204,11 @@ func (s *Sandbox) assign(c *call, epoch uint64, wait time.Duration) (effects, er
 	return e, err
 }
 
-// await waits for c's outcome on s. When ctx ends first, c is withdrawn if
-// it was not delivered yet (its slot is freed), and goes on without a
-// caller otherwise (as on AWS); requeued reports that c came back to Run,
-// which owns it again.
+// await waits for c's outcome on s; requeued reports that c came back to
+// Run, which owns it again. When ctx ends first, c is withdrawn if it was
+// not delivered yet, and goes on without a caller otherwise (as on AWS); if
+// it had come back to Run meanwhile, its slot is freed here: either way the
+// caller is gone.
 func (s *Sandbox) await(ctx context.Context, c *call) (res *lambada.Result, requeued bool, err error) {
 	select {
 	case o := <-c.done:
@@ -231,6 +232,9 @@ func (s *Sandbox) await(ctx context.Context, c *call) (res *lambada.Result, requ
 		requeued = c.requeued
 		s.mu.Unlock()
 		s.apply(e, nil)
+		if requeued {
+			s.pool.m.free(c.inv)
+		}
 		return nil, requeued, ctx.Err()
 	}
 }

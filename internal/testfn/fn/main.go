@@ -88,6 +88,16 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		var body json.RawMessage
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		return map[string]any{"status": resp.StatusCode, "body": body}, nil
+	case "wrongid": // answers another request id first; returns what the Runtime API said
+		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/not-" + lc.AwsRequestID + "/response"
+		resp, err := http.Post(url, "application/json", strings.NewReader(`"forged"`))
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var body json.RawMessage
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return map[string]any{"status": resp.StatusCode, "body": body}, nil
 	case "file": // a file of the deployment package, read after ms
 		if ev.Mark != "" { // tells the test the invocation has started
 			_ = os.WriteFile(ev.Mark, nil, 0o644)
