@@ -18,11 +18,15 @@ var (
 )
 
 // Lifecycles in every phase, each at epoch 3.
-func lcStarting() lifecycle        { return lifecycle{phase: starting, epoch: 3} }
-func lcStartingFor() lifecycle     { return lifecycle{phase: starting, next: callA, epoch: 3} }
-func lcIdle() lifecycle            { return lifecycle{phase: idle, epoch: 3, initDone: true} }
-func lcRunning() lifecycle         { return lifecycle{phase: running, cur: callA, epoch: 3, initDone: true, served: true} }
-func lcAnswered() lifecycle        { return lifecycle{phase: answered, cur: callA, replied: true, epoch: 3, initDone: true, served: true} }
+func lcStarting() lifecycle    { return lifecycle{phase: starting, epoch: 3} }
+func lcStartingFor() lifecycle { return lifecycle{phase: starting, next: callA, epoch: 3} }
+func lcIdle() lifecycle        { return lifecycle{phase: idle, epoch: 3, initDone: true} }
+func lcRunning() lifecycle {
+	return lifecycle{phase: running, cur: callA, epoch: 3, initDone: true, served: true}
+}
+func lcAnswered() lifecycle {
+	return lifecycle{phase: answered, cur: callA, replied: true, epoch: 3, initDone: true, served: true}
+}
 func lcAnsweredHandoff() lifecycle { l := lcAnswered(); l.next = callB; return l }
 func lcDeadRunning() lifecycle     { l := lcRunning(); l.phase, l.stopped = dead, true; return l }
 func lcDead() lifecycle            { return lifecycle{phase: dead, epoch: 3, initDone: true} }
