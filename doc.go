@@ -13,6 +13,9 @@
 //   - sandbox owns execution environments: one process group each, started with
 //     Lambda's environment, serving its own Runtime API (package runtimeapi),
 //     with its output captured per invocation, and a pool per function version.
+//     An environment's life is a pure state machine under a thin shell; it
+//     reports when an invocation no longer holds it, and invoke frees the
+//     invocation's concurrency then. walls keeps each one in (its memory).
 //   - jetstream stores functions in a NATS JetStream key-value bucket and code
 //     archives in an object store; inmem is the in-memory fake used by unit
 //     tests; codecache checks an archive and unpacks it once per SHA-256.

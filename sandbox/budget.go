@@ -129,7 +129,7 @@ func (m *Manager) unreserve(mb int) {
 // noteMemory counts what s was measured to use (its peak so far) instead of
 // its estimate.
 func (m *Manager) noteMemory(s *Sandbox) {
-	mb := s.mem.lastPeak()
+	mb := s.mem.LastPeak()
 	if mb == 0 {
 		return
 	}

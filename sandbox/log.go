@@ -46,7 +46,7 @@ func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault) {
 	report := lambada.Report{
 		RequestID:     c.inv.RequestID,
 		MemorySize:    s.cfg.MemorySize,
-		MaxMemoryUsed: s.mem.peak(), // once per invocation
+		MaxMemoryUsed: s.mem.Peak(), // once per invocation
 		Status:        status,
 	}
 	s.mu.Lock()

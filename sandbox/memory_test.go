@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,70 +11,37 @@ import (
 	"time"
 
 	pollpkg "github.com/lambada-dev/lambada/internal/poll"
+	"github.com/lambada-dev/lambada/walls"
 )
 
 // memoryModes are the ways an environment's memory can be limited; each
 // test runs in every one the host offers.
 var memoryModes = []string{"cgroup-v2", "cgroup-v1", "watch"}
 
-// useMemoryMode makes the environments started from now on use mode, or
-// skips the test where the host does not offer it. It returns the hierarchy
-// (nil for "watch"). Call it before newManager, so that the manager closes
-// first.
-func useMemoryMode(t *testing.T, mode string) *hierarchy {
+// useMemoryMode makes m's environments use mode, or skips the test where
+// the host does not offer it, and returns the walls.
+func useMemoryMode(t *testing.T, m *Manager, mode string) *walls.Host {
 	t.Helper()
-	var h *hierarchy
+	w := walls.WatchOnly()
 	if mode != "watch" {
 		var err error
-		if h, err = testHierarchy(mode == "cgroup-v2"); err != nil {
+		if w, err = walls.Probe(mode == "cgroup-v2"); err != nil {
 			t.Skipf("%s with the memory controller is not available on this host: %v", mode, err)
 		}
 	}
-	old := hostHierarchy
-	hostHierarchy = func(*slog.Logger) *hierarchy { return h }
-	t.Cleanup(func() { hostHierarchy = old })
-	return h
-}
-
-// testHierarchy finds a usable hierarchy of one version, independently of
-// the one the package detected.
-func testHierarchy(v2 bool) (*hierarchy, error) {
-	mountinfo, err1 := os.ReadFile("/proc/self/mountinfo")
-	self, err2 := os.ReadFile("/proc/self/cgroup")
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, err
-	}
-	errs := []error{errors.New("no mounted hierarchy shows this process's cgroup")}
-	for _, h := range candidates(mountinfo, self) {
-		if h.v2 != v2 {
-			continue
-		}
-		err := h.probe()
-		if err == nil {
-			return h, nil
-		}
-		errs = append(errs[:0], err)
-	}
-	return nil, errors.Join(errs...)
+	m.Walls = w
+	return w
 }
 
 // envCgroup returns the cgroup directory that process pid is in, which must
-// be an environment's cgroup of h.
-func envCgroup(t *testing.T, h *hierarchy, pid int) string {
+// be an environment's cgroup of w.
+func envCgroup(t *testing.T, w *walls.Host, pid int) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	dir, err := w.CgroupOf(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, v1 := parseProcCgroup(b)
-	path := v1
-	if h.v2 {
-		path = v2
-	}
-	if !strings.Contains(path, "/lambada/") {
-		t.Fatalf("process %d is in cgroup %q, not in an environment's cgroup", pid, path)
-	}
-	return filepath.Join(h.parent, filepath.Base(path))
+	return dir
 }
 
 var maxMemoryRE = regexp.MustCompile(`Max Memory Used: (\d+) MB`)
@@ -102,12 +68,13 @@ func waitGone(t *testing.T, path string) {
 func TestMemory_OutOfMemory(t *testing.T) {
 	for _, mode := range memoryModes {
 		t.Run(mode, func(t *testing.T) {
-			h := useMemoryMode(t, mode)
 			m, _ := newManager(t)
+			h := useMemoryMode(t, m, mode)
+			cgroups := mode != "watch"
 			cfg := testConfig(30*time.Second, nil)
 			a := mustEcho(t, m, cfg)
 			var dir string
-			if h != nil {
+			if cgroups {
 				dir = envCgroup(t, h, a.PID)
 			}
 			// The watch needs the memory to stay a while: it samples.
@@ -127,14 +94,14 @@ func TestMemory_OutOfMemory(t *testing.T) {
 					t.Errorf("tail lacks %q:\n%s", line, tail)
 				}
 			}
-			if used := maxMemoryUsed(t, res.LogTail); used < 128 || (h != nil && used != 128) {
+			if used := maxMemoryUsed(t, res.LogTail); used < 128 || (cgroups && used != 128) {
 				t.Errorf("Max Memory Used: %d MB after an out-of-memory kill at 128 MB", used)
 			}
 			b := mustEcho(t, m, cfg)
 			if b.PID == a.PID || b.Invocations != 1 {
 				t.Fatalf("the next invocation ran in pid %d (invocation %d), want a fresh environment", b.PID, b.Invocations)
 			}
-			if h != nil {
+			if cgroups {
 				waitGone(t, dir)
 				if dir == envCgroup(t, h, b.PID) {
 					t.Errorf("the fresh environment reuses cgroup %s", dir)
@@ -147,8 +114,8 @@ func TestMemory_OutOfMemory(t *testing.T) {
 func TestMemory_UnderLimit(t *testing.T) {
 	for _, mode := range memoryModes {
 		t.Run(mode, func(t *testing.T) {
-			useMemoryMode(t, mode)
 			m, _ := newManager(t)
+			useMemoryMode(t, m, mode)
 			cfg := testConfig(10*time.Second, nil)
 			a := mustEcho(t, m, cfg)
 			res := mustRun(t, m, cfg, invocation(`{"action":"alloc","size":64}`))
@@ -170,14 +137,14 @@ func TestMemory_UnderLimit(t *testing.T) {
 func TestMemory_CgroupLifecycle(t *testing.T) {
 	for _, mode := range memoryModes[:2] {
 		t.Run(mode, func(t *testing.T) {
-			h := useMemoryMode(t, mode)
 			m, _ := newManager(t)
+			h := useMemoryMode(t, m, mode)
 			cfg := testConfig(10*time.Second, nil)
 			cfg.MemorySize = 256
 			a := mustEcho(t, m, cfg)
 			dir := envCgroup(t, h, a.PID)
 			limits := map[string]string{"memory.limit_in_bytes": "268435456", "memory.memsw.limit_in_bytes": "268435456"}
-			if h.v2 {
+			if h.V2() {
 				limits = map[string]string{"memory.max": "268435456", "memory.swap.max": "0", "memory.oom.group": "1"}
 			}
 			for file, want := range limits {
@@ -222,12 +189,10 @@ func mustHoldNoThreadOfOurs(t *testing.T, dir string) {
 	})
 }
 
-// mustBeIdle checks that h holds nothing once its environments are gone.
-func mustBeIdle(t *testing.T, h *hierarchy) {
+// mustBeIdle checks that w holds nothing once its environments are gone.
+func mustBeIdle(t *testing.T, w *walls.Host) {
 	t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.envs != 0 || h.spare != nil || h.filling != nil || len(h.orphans) != 0 {
-		t.Errorf("hierarchy not idle: %d environments, spare %v, filling %v, orphans %q", h.envs, h.spare, h.filling != nil, h.orphans)
+	if err := w.Idle(); err != nil {
+		t.Error(err)
 	}
 }

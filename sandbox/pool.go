@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/walls"
 )
 
 // DefaultKeepWarm is how long an idle environment is kept for reuse.
@@ -47,6 +48,8 @@ type Manager struct {
 	HandoffWait time.Duration
 	// Now is the clock of idle times (time.Now when nil).
 	Now func() time.Time
+	// Walls is where environments' walls are made (walls.Detect when nil).
+	Walls *walls.Host
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
@@ -145,6 +148,13 @@ func (m *Manager) handoffWait() time.Duration {
 		return DefaultHandoffWait
 	}
 	return m.HandoffWait
+}
+
+func (m *Manager) wallsHost() *walls.Host {
+	if m.Walls == nil {
+		return walls.Detect(m.logger())
+	}
+	return m.Walls
 }
 
 func (m *Manager) logger() *slog.Logger {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/runtimeapi"
+	"github.com/lambada-dev/lambada/walls"
 )
 
 // DefaultInitTimeout bounds a runtime's init phase, as on AWS.
@@ -81,7 +82,7 @@ type Sandbox struct {
 	logMu sync.Mutex
 	logTo *call // the invocation whose output is being collected
 
-	mem memory // the environment's memory wall and its readings
+	mem *walls.Memory // the environment's memory wall and its readings; nil until it starts
 
 	provisioned atomic.Bool // one of a target's environments: never reaped nor evicted
 	gone        atomic.Bool // the process was reaped
@@ -392,11 +393,11 @@ func (s *Sandbox) wait() {
 	err := s.cmd.Wait()
 	s.kill() // the rest of the process group
 	errorType := "Runtime.ExitError"
-	if s.mem.outOfMemory() {
+	if s.mem.OutOfMemory() {
 		errorType = errTypeOutOfMemory
 	}
 	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		s.mem.notePeakKB(int(ru.Maxrss))
+		s.mem.NotePeakKB(int(ru.Maxrss))
 	}
 	s.mu.Lock()
 	if s.exit.Type == "" {
@@ -407,7 +408,7 @@ func (s *Sandbox) wait() {
 	s.mu.Unlock()
 	s.apply(e, nil)
 	s.out.closeRead()
-	s.mem.close(s.logger)
+	s.mem.Close(s.logger)
 	_ = s.srv.Close()
 	s.gone.Store(true)
 	s.pool.remove(s) // before exited: Close returns once the pool has forgotten s
@@ -467,7 +468,7 @@ func (s *Sandbox) delivered(c *call) {
 	c.timer = time.AfterFunc(s.cfg.Timeout, func() { s.timedOut(c) })
 	s.mu.Unlock()
 	s.beginLog(c)
-	s.mem.running(true)
+	s.mem.Running(true)
 }
 
 // apply carries out the effects of a transition. res is the result the
@@ -565,7 +566,7 @@ func (s *Sandbox) faultResult(c *call, kind faultKind) *lambada.Result {
 // read the log, and its slot is freed.
 func (s *Sandbox) end(c *call, status string, kind faultKind) {
 	s.stopTimers(c)
-	s.mem.running(false)
+	s.mem.Running(false)
 	s.logEnd(c, status, s.fault(c, kind))
 	close(c.ended)
 	s.pool.m.free(c.inv)

@@ -1,4 +1,4 @@
-package sandbox
+package walls
 
 // Memory cgroups: where Lambada can make them on this host.
 //
@@ -46,19 +46,6 @@ func (h *hierarchy) String() string {
 		return "cgroup v2 " + h.parent
 	}
 	return "cgroup v1 " + h.parent
-}
-
-// hostHierarchy is the memory cgroup hierarchy of this host, detected on
-// first use; nil where no cgroup can be made (environments are then watched
-// by an rssWatch). Tests replace it.
-var hostHierarchy = func(logger *slog.Logger) *hierarchy {
-	host.once.Do(func() { host.h = detectHierarchy(logger) })
-	return host.h
-}
-
-var host struct {
-	once sync.Once
-	h    *hierarchy
 }
 
 // detectHierarchy probes this process's cgroup candidates, v2 first, and
@@ -248,7 +235,7 @@ func (h *hierarchy) newDir() (string, error) {
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("sandbox: memory cgroup: %w", err)
+		return "", fmt.Errorf("walls: memory cgroup: %w", err)
 	}
 	return dir, nil
 }

@@ -1,4 +1,4 @@
-package sandbox
+package walls
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 
 // errNotEntered means a process could not be started inside its cgroup
 // for a reason of the cgroup's, not of the bootstrap's.
-var errNotEntered = errors.New("sandbox: cannot start a process in its memory cgroup")
+var errNotEntered = errors.New("walls: cannot start a process in its memory cgroup")
 
 // memcg is the memory cgroup of one execution environment: its limit is
 // MemorySize, without swap, and every process of the environment is born
@@ -51,7 +51,7 @@ func newMemcg(h *hierarchy, mb int) (*memcg, error) {
 	}
 	if err := setLimit(g.dir, h.v2, int64(mb)<<20); err != nil {
 		g.remove(slog.New(slog.DiscardHandler))
-		return nil, fmt.Errorf("sandbox: memory cgroup %s: %w", g.dir, err)
+		return nil, fmt.Errorf("walls: memory cgroup %s: %w", g.dir, err)
 	}
 	peak := "memory.max_usage_in_bytes"
 	if h.v2 {
@@ -197,7 +197,7 @@ func removeCgroup(dir string, logger *slog.Logger) {
 			return
 		}
 		if time.Now().After(deadline) {
-			logger.Warn("sandbox: memory cgroup not removed", "cgroup", dir, "err", err)
+			logger.Warn("walls: memory cgroup not removed", "cgroup", dir, "err", err)
 			return
 		}
 		// v1 lists this process while one of its threads is still there.

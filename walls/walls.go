@@ -1,0 +1,274 @@
+// Package walls owns what keeps an execution environment in: today its
+// memory limit, a memory cgroup of its own (v2 or v1, whichever the host
+// offers: cgroup.go, memcg.go, spare.go) or, where no cgroup can be made, a
+// watch of its processes' resident memory (memwatch.go). It starts the
+// environment's process inside its walls and reports what they saw (the
+// peak memory, an out-of-memory kill). It does not know what runs inside,
+// nor when: package sandbox does.
+package walls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Host is where this host lets Lambada put environments' walls: a memory
+// cgroup hierarchy, or none (memory is then watched).
+type Host struct {
+	h *hierarchy // nil: no cgroups
+}
+
+var detected struct {
+	once sync.Once
+	host *Host
+}
+
+// Detect returns this host's walls, probed on the first call (which logs
+// what it found).
+func Detect(logger *slog.Logger) *Host {
+	detected.once.Do(func() { detected.host = &Host{h: detectHierarchy(logger)} })
+	return detected.host
+}
+
+// Probe returns the walls of one cgroup version on this host (v2 or v1's
+// memory hierarchy), or why there are none. Tests use it to run in each.
+func Probe(v2 bool) (*Host, error) {
+	mountinfo, err1 := os.ReadFile("/proc/self/mountinfo")
+	self, err2 := os.ReadFile("/proc/self/cgroup")
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	errs := []error{errors.New("no mounted hierarchy shows this process's cgroup")}
+	for _, h := range candidates(mountinfo, self) {
+		if h.v2 != v2 {
+			continue
+		}
+		err := h.probe()
+		if err == nil {
+			return &Host{h: h}, nil
+		}
+		errs = append(errs[:0], err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// WatchOnly is a host without cgroups: every environment's memory is
+// watched.
+func WatchOnly() *Host { return &Host{} }
+
+// String says what the walls are.
+func (w *Host) String() string {
+	if w.h == nil {
+		return "resident memory watch"
+	}
+	return w.h.String()
+}
+
+// V2 reports whether the walls are cgroup v2 ones.
+func (w *Host) V2() bool { return w.h != nil && w.h.v2 }
+
+// CgroupOf returns the directory of the environment's cgroup that process
+// pid is in, or an error when it is not in one of this host's.
+func (w *Host) CgroupOf(pid int) (string, error) {
+	if w.h == nil {
+		return "", errors.New("walls: no cgroups")
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return "", err
+	}
+	v2, v1 := parseProcCgroup(b)
+	path := v1
+	if w.h.v2 {
+		path = v2
+	}
+	if !strings.Contains(path, "/lambada/") {
+		return "", fmt.Errorf("walls: process %d is in cgroup %q, not in an environment's", pid, path)
+	}
+	return filepath.Join(w.h.parent, filepath.Base(path)), nil
+}
+
+// Idle returns an error naming what the host still holds once every
+// environment's walls are closed.
+func (w *Host) Idle() error {
+	if w.h == nil {
+		return nil
+	}
+	h := w.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.envs != 0 || h.spare != nil || h.filling != nil || len(h.orphans) != 0 {
+		return fmt.Errorf("walls: not idle: %d environments, spare %v, filling %v, orphans %q", h.envs, h.spare != nil, h.filling != nil, h.orphans)
+	}
+	return nil
+}
+
+// Memory is one environment's memory wall and the readings of its peak. Its
+// methods are safe for concurrent use.
+type Memory struct {
+	limit int // MB; zero: none
+	pid   int
+	cg    *memcg    // the environment's memory cgroup, or nil
+	watch *rssWatch // the fallback where there is no cgroup, or nil
+
+	mu     sync.Mutex
+	status *os.File // /proc/<pid>/status, kept open
+	buf    []byte
+	peakMB int // the last reading of the environment's peak memory
+}
+
+// Start starts cmd limited to mb megabytes (none when mb ≤ 0): born in a
+// memory cgroup of its own where the host offers one (and it can be made),
+// else watched, kill being how the watch ends it. A cgroup that cannot be
+// entered falls back to the watch, logged.
+func (w *Host) Start(cmd *exec.Cmd, mb int, logger *slog.Logger, kill func()) (*Memory, error) {
+	m := &Memory{limit: mb}
+	if mb <= 0 {
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		m.pid = cmd.Process.Pid
+		return m, nil
+	}
+	if w.h != nil {
+		g, err := newMemcg(w.h, mb)
+		if err == nil {
+			if err = g.start(cmd); err == nil {
+				m.cg, m.pid = g, cmd.Process.Pid
+				return m, nil
+			}
+			g.remove(logger)
+			if !errors.Is(err, errNotEntered) {
+				return nil, err
+			}
+		}
+		logger.Warn("walls: no memory cgroup for this environment; watching resident memory instead", "err", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m.pid = cmd.Process.Pid
+	m.watch = newRSSWatch(m.pid, mb, kill)
+	return m, nil
+}
+
+// Running tells the watch, if any, whether an invocation runs.
+func (m *Memory) Running(on bool) {
+	if m != nil && m.watch != nil {
+		m.watch.running(on)
+	}
+}
+
+// OutOfMemory reports, once the process has exited, whether the
+// environment ran out of memory: the kernel's OOM killer killed one of its
+// processes (each environment has a fresh cgroup, so any kill counted there
+// is this environment's, even one of a child that the runtime outlived for
+// a while), or the watch killed it.
+func (m *Memory) OutOfMemory() bool {
+	switch {
+	case m == nil:
+		return false
+	case m.cg != nil:
+		return m.cg.oomKilled()
+	case m.watch != nil:
+		return m.watch.killed.Load()
+	}
+	return false
+}
+
+// Peak is the environment's peak memory in MB rounded up: its memory
+// cgroup's peak usage when it has one, else the process's peak resident
+// memory from /proc (VmHWM); the last reading once the process is gone.
+// Like AWS's, it is the environment's peak so far, not reset per
+// invocation. The files stay open: a pread is a third of the cost of a
+// ReadFile.
+func (m *Memory) Peak() int {
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cg != nil {
+		if kb, ok := m.cg.peakKB(); ok { // the authority: a process's RSS also counts shared file pages
+			m.peakMB = (kb + 1023) / 1024
+			// An out-of-memory victim may charge a few pages past the
+			// limit while it exits; AWS never reports more than MemorySize.
+			if m.limit > 0 {
+				m.peakMB = min(m.peakMB, m.limit)
+			}
+			return m.peakMB
+		}
+	}
+	if m.status == nil && m.pid > 0 {
+		m.status, _ = os.Open("/proc/" + strconv.Itoa(m.pid) + "/status")
+	}
+	if m.status != nil {
+		if m.buf == nil {
+			m.buf = make([]byte, 4096)
+		}
+		n, _ := m.status.ReadAt(m.buf, 0)
+		b := m.buf[:n]
+		if i := bytes.Index(b, []byte("VmHWM:")); i >= 0 {
+			f := bytes.Fields(b[i+len("VmHWM:"):])
+			if len(f) > 0 {
+				if kb, err := strconv.Atoi(string(f[0])); err == nil {
+					m.peakMB = max(m.peakMB, (kb+1023)/1024)
+				}
+			}
+		}
+	}
+	return m.peakMB
+}
+
+// LastPeak is the last reading of Peak, without reading again.
+func (m *Memory) LastPeak() int {
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peakMB
+}
+
+// NotePeakKB records a peak measured another way (the rusage of the reaped
+// process), so that a reading after the exit still says what it used.
+func (m *Memory) NotePeakKB(kb int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.peakMB = max(m.peakMB, (kb+1023)/1024)
+	m.mu.Unlock()
+}
+
+// Close releases the readings' files and the wall, once the process is
+// reaped and its group killed: the watch stops, the cgroup is removed.
+func (m *Memory) Close(logger *slog.Logger) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	if m.status != nil {
+		m.status.Close()
+		m.status = nil
+	}
+	if m.cg != nil && m.cg.peak != nil {
+		m.cg.peak.Close()
+		m.cg.peak = nil
+	}
+	m.mu.Unlock()
+	if m.watch != nil {
+		m.watch.close()
+	}
+	if m.cg != nil {
+		m.cg.remove(logger)
+	}
+}
