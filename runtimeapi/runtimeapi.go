@@ -1,21 +1,20 @@
 // Package runtimeapi serves the Lambda Runtime API (2018-06-01) that one
 // execution environment offers to its runtime process: next, response, error
-// and init/error. It owns the HTTP details (long-poll headers, chunked bodies
-// with trailers as aws-lambda-go sends them, the response size limit, the
-// error bodies a runtime expects) and nothing else: the state machine of an
-// environment lives in package sandbox, behind the Runtime interface.
+// and init/error. It owns the HTTP details (its own HTTP/1.1 server for this
+// one kind of client, long-poll headers, chunked bodies with trailers as
+// aws-lambda-go sends them, the response size limit, the error bodies a
+// runtime expects) and nothing else: the state machine of an environment
+// lives in package sandbox, behind the Runtime interface.
 package runtimeapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"path"
 	"strconv"
-	"strings"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -84,56 +83,7 @@ func (e *StateError) Error() string { return "invalid state transition from " + 
 // Is makes a StateError match ErrInvalidState.
 func (e *StateError) Is(target error) bool { return target == ErrInvalidState }
 
-// The paths of the two requests of every invocation.
-const (
-	pathNext       = "/2018-06-01/runtime/invocation/next"
-	pathInvocation = "/2018-06-01/runtime/invocation/"
-	suffixResponse = "/response"
-)
-
-// NewHandler returns the Runtime API routes served to rt's process.
-func NewHandler(rt Runtime) http.Handler {
-	h := &handler{rt: rt, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET "+pathNext, h.next)
-	h.mux.HandleFunc("POST "+pathInvocation+"{id}"+suffixResponse, h.response)
-	h.mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", h.error)
-	h.mux.HandleFunc("POST /2018-06-01/runtime/init/error", h.initError)
-	h.mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong") })
-	return h
-}
-
-type handler struct {
-	rt  Runtime
-	mux *http.ServeMux
-}
-
-// ServeHTTP routes next and response, the requests of every invocation,
-// without the mux when their path is plain (what the mux would route to
-// them unchanged), and everything else through it.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case r.Method == http.MethodGet && p == pathNext:
-		h.next(w, r)
-		return
-	case r.Method == http.MethodPost && len(p) > len(pathInvocation)+len(suffixResponse) &&
-		strings.HasPrefix(p, pathInvocation) && strings.HasSuffix(p, suffixResponse) && r.URL.RawPath == "":
-		id := p[len(pathInvocation) : len(p)-len(suffixResponse)]
-		if id != "" && id != "." && id != ".." && !strings.Contains(id, "/") {
-			r.SetPathValue("id", id)
-			h.response(w, r)
-			return
-		}
-	}
-	if p == "" || p[0] != '/' || path.Clean(p) != p {
-		// The mux would redirect to the clean path: no runtime asks so.
-		http.NotFound(w, r)
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-// Canonical header keys, assigned directly to skip canonicalisation.
+// Canonical header keys.
 const (
 	hRequestID     = "Lambda-Runtime-Aws-Request-Id"
 	hDeadline      = "Lambda-Runtime-Deadline-Ms"
@@ -144,119 +94,163 @@ const (
 	hErrorBody     = "Lambda-Runtime-Function-Error-Body"
 )
 
-func (h *handler) next(w http.ResponseWriter, r *http.Request) {
-	ev, err := h.rt.Next(r.Context())
+// route answers one request whose head q holds, reading its body from r,
+// and reports whether the connection may serve another.
+func route(ctx context.Context, rt Runtime, q *request, r *bufio.Reader, w *bufio.Writer) bool {
+	seg, ok := q.segments()
+	switch {
+	case !ok:
+	case len(seg) == 4 && seg[0] == "2018-06-01" && seg[1] == "runtime" && seg[2] == "invocation" && seg[3] == "next":
+		if q.method != http.MethodGet {
+			return methodNotAllowed(q, r, w, http.MethodGet)
+		}
+		return next(ctx, rt, w)
+	case len(seg) == 5 && seg[0] == "2018-06-01" && seg[1] == "runtime" && seg[2] == "invocation" && seg[3] != "" &&
+		(seg[4] == "response" || seg[4] == "error"):
+		if q.method != http.MethodPost {
+			return methodNotAllowed(q, r, w, http.MethodPost)
+		}
+		return post(rt, q, r, w, seg[3], seg[4] == "error")
+	case len(seg) == 4 && seg[0] == "2018-06-01" && seg[1] == "runtime" && seg[2] == "init" && seg[3] == "error":
+		if q.method != http.MethodPost {
+			return methodNotAllowed(q, r, w, http.MethodPost)
+		}
+		return initError(rt, q, r, w)
+	case len(seg) == 1 && seg[0] == "ping" && q.method == http.MethodGet:
+		if !discard(q, r, w) {
+			return false
+		}
+		writeText(w, q, http.StatusOK, "pong", "")
+		return true
+	}
+	if !discard(q, r, w) {
+		return false
+	}
+	writeText(w, q, http.StatusNotFound, "404 page not found", "")
+	return true
+}
+
+// discard reads and drops a body no route wants.
+func discard(q *request, r *bufio.Reader, w *bufio.Writer) bool {
+	_, res := q.readBody(r, w, lambada.MaxResponsePayload)
+	return res == bodyOK
+}
+
+func methodNotAllowed(q *request, r *bufio.Reader, w *bufio.Writer, allow string) bool {
+	if !discard(q, r, w) {
+		return false
+	}
+	writeText(w, q, http.StatusMethodNotAllowed, "Method Not Allowed", allow)
+	return true
+}
+
+func next(ctx context.Context, rt Runtime, w *bufio.Writer) bool {
+	ev, err := rt.Next(ctx)
 	if err != nil {
 		renderError(w, err, StateReady)
-		return
+		return false
 	}
-	hd := w.Header()
-	// One backing array for the header values: one allocation, not seven.
-	v := &[7]string{ev.RequestID, strconv.FormatInt(ev.DeadlineMs, 10), ev.InvokedARN, ev.TraceID, "",
-		"application/json", strconv.Itoa(len(ev.Payload))}
-	hd[hRequestID] = v[0:1:1]
-	hd[hDeadline] = v[1:2:2]
-	hd[hInvokedARN] = v[2:3:3]
+	writeHead(w, http.StatusOK, "application/json", len(ev.Payload))
+	writeHeader(w, hRequestID, ev.RequestID)
+	var num [20]byte
+	writeHeader(w, hDeadline, string(strconv.AppendInt(num[:0], ev.DeadlineMs, 10)))
+	writeHeader(w, hInvokedARN, ev.InvokedARN)
 	if ev.TraceID != "" {
-		hd[hTraceID] = v[3:4:4]
+		writeHeader(w, hTraceID, ev.TraceID)
 	}
 	if len(ev.ClientContext) > 0 {
-		v[4] = string(ev.ClientContext)
-		hd[hClientContext] = v[4:5:5]
+		writeHeader(w, hClientContext, string(ev.ClientContext))
 	}
-	hd["Content-Type"] = v[5:6:6]
-	hd["Content-Length"] = v[6:7:7]
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(ev.Payload)
+	endHead(w, ev.Payload)
+	if w.Flush() != nil {
+		return false
+	}
 	if ev.Delivered != nil {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
 		ev.Delivered()
 	}
+	return true
 }
 
-func (h *handler) response(w http.ResponseWriter, r *http.Request) {
-	resp := readResponse(r)
-	resp.ContentType = r.Header.Get("Content-Type")
-	err := h.rt.Respond(r.PathValue("id"), resp)
-	switch {
-	case err != nil:
-		renderError(w, err, StateInvocationResponse)
-	case resp.TooLarge:
-		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Exceeded maximum allowed payload size ("+strconv.Itoa(lambada.MaxResponsePayload)+" bytes).")
-	default:
-		acknowledge(w, resp)
+// post answers POST …/invocation/{id}/response (or /error).
+func post(rt Runtime, q *request, r *bufio.Reader, w *bufio.Writer, id string, isError bool) bool {
+	resp := readResponse(q, r, w)
+	resp.ContentType = q.contentType
+	if isError {
+		resp.Error = true
+		if q.errorType != "" {
+			resp.ErrorType = q.errorType
+		}
 	}
+	to := StateInvocationResponse
+	if isError {
+		to = StateInvocationErrorResponse
+	}
+	if err := rt.Respond(id, resp); err != nil {
+		renderError(w, err, to)
+		return !resp.TooLarge && !resp.Truncated
+	}
+	return acknowledge(w, resp)
 }
 
-func (h *handler) error(w http.ResponseWriter, r *http.Request) {
-	resp := readResponse(r)
+func initError(rt Runtime, q *request, r *bufio.Reader, w *bufio.Writer) bool {
+	resp := readResponse(q, r, w)
 	resp.Error = true
-	if t := r.Header.Get(hErrorType); t != "" {
-		resp.ErrorType = t
-	}
-	if err := h.rt.Respond(r.PathValue("id"), resp); err != nil {
-		renderError(w, err, StateInvocationErrorResponse)
-		return
-	}
-	acknowledge(w, resp)
-}
-
-func (h *handler) initError(w http.ResponseWriter, r *http.Request) {
-	resp := readResponse(r)
-	resp.Error = true
-	resp.ErrorType = r.Header.Get(hErrorType)
-	if err := h.rt.InitError(resp); err != nil {
+	resp.ErrorType = q.errorType
+	if err := rt.InitError(resp); err != nil {
 		renderError(w, err, StateInitError)
-		return
+		return !resp.TooLarge && !resp.Truncated
 	}
-	acknowledge(w, resp)
+	return acknowledge(w, resp)
 }
 
 // readResponse reads a posted body up to the response limit. aws-lambda-go
 // sends chunked bodies and, when reading its handler's result failed, the
 // trailers Lambda-Runtime-Function-Error-Type and -Body (base64 JSON): the
 // invocation is then an error whose payload is that body.
-func readResponse(r *http.Request) Response {
-	b, err := io.ReadAll(io.LimitReader(r.Body, lambada.MaxResponsePayload+1))
-	if err != nil {
+func readResponse(q *request, r *bufio.Reader, w *bufio.Writer) Response {
+	b, res := q.readBody(r, w, lambada.MaxResponsePayload)
+	switch res {
+	case bodyTruncated:
 		return Response{Error: true, Truncated: true, ErrorType: "Runtime.TruncatedResponse", Body: lambada.FunctionFault{Type: "Runtime.TruncatedResponse", Message: "HTTP request detected as truncated"}.Payload()}
-	}
-	if len(b) > lambada.MaxResponsePayload {
+	case bodyTooLarge:
 		return Response{TooLarge: true}
 	}
-	if t := r.Trailer.Get(hErrorType); t != "" {
-		body, derr := base64.StdEncoding.DecodeString(r.Trailer.Get(hErrorBody))
+	if t := q.trailerType; t != "" {
+		body, derr := base64.StdEncoding.DecodeString(q.trailerBody)
 		if derr != nil || len(body) == 0 {
 			body = lambada.FunctionFault{Type: t, Message: "the runtime reported an error while sending its response"}.Payload()
 		}
 		return Response{Error: true, ErrorType: t, Body: body}
+	}
+	if b == nil {
+		b = []byte{}
 	}
 	return Response{Body: b}
 }
 
 var statusOK = []byte(`{"status":"OK"}` + "\n")
 
-// acknowledge answers a posted response: 202, or 400 when its body was
-// truncated (the invocation has Runtime.TruncatedResponse).
-func acknowledge(w http.ResponseWriter, resp Response) {
-	if resp.Truncated {
+// acknowledge answers a posted response: 202; 413 when its body was too
+// large (the invocation has Function.ResponseSizeTooLarge); 400 when it was
+// truncated (the invocation has Runtime.TruncatedResponse). After the last
+// two the connection closes: the rest of the body was not read.
+func acknowledge(w *bufio.Writer, resp Response) bool {
+	switch {
+	case resp.Truncated:
 		writeError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
-		return
+		return false
+	case resp.TooLarge:
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Exceeded maximum allowed payload size ("+strconv.Itoa(lambada.MaxResponsePayload)+" bytes).")
+		return false
 	}
-	accepted(w)
-}
-
-func accepted(w http.ResponseWriter) {
-	w.Header()["Content-Type"] = []string{"application/json"}
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(statusOK)
+	writeHead(w, http.StatusAccepted, "application/json", len(statusOK))
+	endHead(w, statusOK)
+	return true
 }
 
 // renderError answers a request the Runtime refused; to is the state the
 // request would have moved the runtime to.
-func renderError(w http.ResponseWriter, err error, to string) {
+func renderError(w *bufio.Writer, err error, to string) {
 	switch {
 	case errors.Is(err, ErrInvalidRequestID):
 		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
@@ -267,16 +261,16 @@ func renderError(w http.ResponseWriter, err error, to string) {
 		}
 		writeError(w, http.StatusForbidden, "InvalidStateTransition", "State transition from "+from+" to "+to+" failed for runtime. Error: State transition is not allowed")
 	default: // the environment is stopping
-
 		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.")
 	}
 }
 
-func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header()["Content-Type"] = []string{"application/json"}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
+func writeError(w *bufio.Writer, status int, typ, msg string) {
+	b, _ := json.Marshal(struct {
 		ErrorMessage string `json:"errorMessage"`
 		ErrorType    string `json:"errorType"`
 	}{msg, typ})
+	b = append(b, '\n')
+	writeHead(w, status, "application/json", len(b))
+	endHead(w, b)
 }

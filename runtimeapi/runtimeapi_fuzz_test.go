@@ -5,8 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 )
 
@@ -32,10 +32,12 @@ func (f *fuzzRuntime) Respond(id string, r Response) error {
 
 func (f *fuzzRuntime) InitError(Response) error { return &StateError{From: StateReady} }
 
-// FuzzHandler feeds arbitrary HTTP/1.1 requests (chunked bodies and
-// trailers included) to the Runtime API handlers: none may panic, every
-// answer has a status the Runtime API uses, and every error answer is the
-// JSON body runtimes expect. Run with go test ./runtimeapi -fuzz FuzzHandler.
+// FuzzHandler feeds arbitrary bytes, as a runtime's connection would send
+// them (requests with chunked bodies and trailers included), to the Runtime
+// API's server: it may not panic, every answer is a well-formed HTTP/1.1
+// response with a status the Runtime API uses, and every JSON error answer
+// is the body runtimes expect. Run with go test ./runtimeapi -fuzz
+// FuzzHandler.
 func FuzzHandler(f *testing.F) {
 	for _, seed := range []string{
 		"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -50,24 +52,38 @@ func FuzzHandler(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	allowed := map[int]bool{200: true, 202: true, 400: true, 403: true, 404: true, 405: true, 413: true, 500: true}
+	allowed := map[int]bool{100: true, 200: true, 202: true, 400: true, 403: true, 404: true, 405: true, 413: true, 500: true}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
-		if err != nil {
-			return // not a request net/http would hand to a handler
-		}
-		w := httptest.NewRecorder()
-		NewHandler(&fuzzRuntime{}).ServeHTTP(w, req)
-		if !allowed[w.Code] {
-			t.Fatalf("status %d for %q", w.Code, raw)
-		}
-		if w.Code >= 400 && w.Code != 404 && w.Code != 405 {
-			var body struct {
-				ErrorMessage string `json:"errorMessage"`
-				ErrorType    string `json:"errorType"`
+		var out bytes.Buffer
+		w := bufio.NewWriter(&out)
+		serve(context.Background(), &fuzzRuntime{}, bufio.NewReaderSize(bytes.NewReader(raw), maxLine), w)
+		_ = w.Flush()
+		// Every answer is a well-formed HTTP/1.1 response with a status the
+		// Runtime API uses; error answers are the JSON runtimes expect.
+		r := bufio.NewReader(&out)
+		for n := 0; ; n++ {
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				if out.Len() > 0 {
+					t.Fatalf("unparsable answer after %d: %v (left %q) for %q", n, err, out.Bytes(), raw)
+				}
+				return
 			}
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.ErrorType == "" || body.ErrorMessage == "" {
-				t.Fatalf("error answer %d %q for %q", w.Code, w.Body.String(), raw)
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("answer body: %v", err)
+			}
+			if !allowed[resp.StatusCode] {
+				t.Fatalf("status %d for %q", resp.StatusCode, raw)
+			}
+			if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") == "application/json" {
+				var e struct {
+					ErrorMessage string `json:"errorMessage"`
+					ErrorType    string `json:"errorType"`
+				}
+				if err := json.Unmarshal(body, &e); err != nil || e.ErrorType == "" || e.ErrorMessage == "" {
+					t.Fatalf("error answer %d %q for %q", resp.StatusCode, body, raw)
+				}
 			}
 		}
 	})

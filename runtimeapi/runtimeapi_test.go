@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -35,17 +34,25 @@ func (f *fakeRuntime) InitError(r Response) error {
 	return nil
 }
 
-func serve(t *testing.T, rt Runtime) *httptest.Server {
+// testServer is a Runtime API served on a loopback port.
+type testServer struct{ URL string }
+
+func serveTest(t *testing.T, rt Runtime) *testServer {
 	t.Helper()
-	srv := httptest.NewServer(NewHandler(rt))
-	t.Cleanup(srv.Close)
-	return srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(rt)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return &testServer{URL: "http://" + ln.Addr().String()}
 }
 
 func TestNext_Headers(t *testing.T) {
 	rt := &fakeRuntime{event: &Event{RequestID: "id-1", DeadlineMs: 1700000000123, InvokedARN: "arn:aws:lambda:us-east-1:000000000000:function:f:live",
 		TraceID: "Root=1-2-3;Sampled=0", ClientContext: []byte(`{"custom":{}}`), Payload: []byte(`{"a":1}`)}}
-	srv := serve(t, rt)
+	srv := serveTest(t, rt)
 	resp, err := http.Get(srv.URL + "/2018-06-01/runtime/invocation/next")
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +78,7 @@ func TestNext_Headers(t *testing.T) {
 }
 
 // post sends body chunked (as aws-lambda-go does), with trailers.
-func post(t *testing.T, url string, header http.Header, body string, trailer http.Header) (int, string) {
+func postChunked(t *testing.T, url string, header http.Header, body string, trailer http.Header) (int, string) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest(http.MethodPost, url, pr)
@@ -99,17 +106,17 @@ func post(t *testing.T, url string, header http.Header, body string, trailer htt
 
 func TestResponseAndErrors(t *testing.T) {
 	rt := &fakeRuntime{}
-	srv := serve(t, rt)
+	srv := serveTest(t, rt)
 	base := srv.URL + "/2018-06-01/runtime/"
 
-	status, body := post(t, base+"invocation/id-1/response", http.Header{"Content-Type": {"application/octet-stream"}}, `{"ok":true}`, nil)
+	status, body := postChunked(t, base+"invocation/id-1/response", http.Header{"Content-Type": {"application/octet-stream"}}, `{"ok":true}`, nil)
 	if status != 202 || body != `{"status":"OK"}`+"\n" || rt.respondID != "id-1" || string(rt.resp.Body) != `{"ok":true}` || rt.resp.Error {
 		t.Fatalf("response: %d %s %+v", status, body, rt.resp)
 	}
 
 	// aws-lambda-go reports a failure to read its handler's result in trailers.
 	errBody := `{"errorMessage":"broken","errorType":"ReadError"}`
-	status, _ = post(t, base+"invocation/id-1/response", http.Header{}, `partial`, http.Header{
+	status, _ = postChunked(t, base+"invocation/id-1/response", http.Header{}, `partial`, http.Header{
 		"Lambda-Runtime-Function-Error-Type": {"ReadError"},
 		"Lambda-Runtime-Function-Error-Body": {base64.StdEncoding.EncodeToString([]byte(errBody))},
 	})
@@ -117,17 +124,17 @@ func TestResponseAndErrors(t *testing.T) {
 		t.Fatalf("trailer error: %d %+v", status, rt.resp)
 	}
 
-	status, _ = post(t, base+"invocation/id-1/error", http.Header{"Lambda-Runtime-Function-Error-Type": {"Runtime.Custom"}}, `{"errorMessage":"m"}`, nil)
+	status, _ = postChunked(t, base+"invocation/id-1/error", http.Header{"Lambda-Runtime-Function-Error-Type": {"Runtime.Custom"}}, `{"errorMessage":"m"}`, nil)
 	if status != 202 || !rt.resp.Error || rt.resp.ErrorType != "Runtime.Custom" || string(rt.resp.Body) != `{"errorMessage":"m"}` {
 		t.Fatalf("error: %d %+v", status, rt.resp)
 	}
 
-	status, body = post(t, base+"invocation/id-1/response", http.Header{}, strings.Repeat("x", lambada.MaxResponsePayload+1), nil)
+	status, body = postChunked(t, base+"invocation/id-1/response", http.Header{}, strings.Repeat("x", lambada.MaxResponsePayload+1), nil)
 	if status != 413 || !rt.resp.TooLarge || body != `{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}`+"\n" {
 		t.Fatalf("too large: %d %s", status, body)
 	}
 
-	status, _ = post(t, base+"init/error", http.Header{"Lambda-Runtime-Function-Error-Type": {"Runtime.ImportModuleError"}}, `{"errorMessage":"no"}`, nil)
+	status, _ = postChunked(t, base+"init/error", http.Header{"Lambda-Runtime-Function-Error-Type": {"Runtime.ImportModuleError"}}, `{"errorMessage":"no"}`, nil)
 	if status != 202 || rt.initResp == nil || rt.initResp.ErrorType != "Runtime.ImportModuleError" {
 		t.Fatalf("init error: %d %+v", status, rt.initResp)
 	}
@@ -142,58 +149,56 @@ func TestResponseAndErrors(t *testing.T) {
 		{&StateError{From: StateResponseSent}, 403, `{"errorMessage":"State transition from RuntimeResponseSentState to InvocationResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}`},
 	} {
 		rt.respErr = tc.err
-		status, body := post(t, base+"invocation/other/response", http.Header{}, `{}`, nil)
+		status, body := postChunked(t, base+"invocation/other/response", http.Header{}, `{}`, nil)
 		if status != tc.status || !strings.Contains(body, tc.body) {
 			t.Errorf("%v: %d %s", tc.err, status, body)
 		}
 	}
 }
 
-// The handler's own routing of next and response answers every request as
-// the mux alone would.
-func TestHandler_RoutesAsTheMux(t *testing.T) {
-	for _, tc := range []struct{ method, target string }{
-		{"GET", "/2018-06-01/runtime/invocation/next"},
-		{"HEAD", "/2018-06-01/runtime/invocation/next"},
-		{"PUT", "/2018-06-01/runtime/invocation/next"},
-		{"GET", "/2018-06-01/runtime/invocation/next/"},
-		{"POST", "/2018-06-01/runtime/invocation/id-1/response"},
-		{"POST", "/2018-06-01/runtime/invocation/id%2D1/response"},
-		{"POST", "/2018-06-01/runtime/invocation/a%2Fb/response"},
-		{"POST", "/2018-06-01/runtime/invocation/a/b/response"},
-		{"POST", "/2018-06-01/runtime/invocation//response"},
-		{"POST", "/2018-06-01/runtime/invocation/../response"},
-		{"POST", "/2018-06-01/runtime/invocation/./response"},
-		{"POST", "/2018-06-01/runtime/invocation/response"},
-		{"GET", "/2018-06-01/runtime/invocation/id-1/response"},
-		{"POST", "/2018-06-01/runtime/invocation/id-1/error"},
+// Every route answers its method, and only it; paths no runtime sends are
+// not found, never redirected.
+func TestRoutes(t *testing.T) {
+	rt := &fakeRuntime{event: &Event{RequestID: "id-1", Payload: []byte(`{}`)}}
+	srv := serveTest(t, rt)
+	for _, tc := range []struct {
+		method, target string
+		status         int
+		id             string // the id Respond saw
+	}{
+		{"GET", "/2018-06-01/runtime/invocation/next", 200, ""},
+		{"HEAD", "/2018-06-01/runtime/invocation/next", 405, ""},
+		{"PUT", "/2018-06-01/runtime/invocation/next", 405, ""},
+		{"GET", "/2018-06-01/runtime/invocation/next/", 404, ""},
+		{"GET", "/2018-06-01/runtime/invocation/next?x=1", 200, ""},
+		{"POST", "/2018-06-01/runtime/invocation/id-1/response", 202, "id-1"},
+		{"POST", "/2018-06-01/runtime/invocation/id%2D1/response", 202, "id-1"},
+		{"POST", "/2018-06-01/runtime/invocation/a%2Fb/response", 202, "a/b"},
+		{"POST", "/2018-06-01/runtime/invocation/a/b/response", 404, ""},
+		{"POST", "/2018-06-01/runtime/invocation//response", 404, ""},
+		{"POST", "/2018-06-01/runtime/invocation/../response", 404, ""},
+		{"POST", "/2018-06-01/runtime/invocation/./response", 404, ""},
+		{"POST", "/2018-06-01/runtime/invocation/response", 404, ""},
+		{"GET", "/2018-06-01/runtime/invocation/id-1/response", 405, ""},
+		{"POST", "/2018-06-01/runtime/invocation/id-1/error", 202, "id-1"},
+		{"POST", "/2018-06-01/runtime/init/error", 202, ""},
+		{"GET", "/ping", 200, ""},
+		{"GET", "/nowhere", 404, ""},
 	} {
-		var got, want *httptest.ResponseRecorder
-		var gotID, wantID string
-		for _, viaMux := range []bool{false, true} {
-			rt := &fakeRuntime{event: &Event{RequestID: "id-1", Payload: []byte(`{}`)}}
-			h := NewHandler(rt).(*handler)
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(`{"ok":1}`))
-			if viaMux {
-				h.mux.ServeHTTP(rec, req)
-				want, wantID = rec, rt.respondID
-			} else {
-				h.ServeHTTP(rec, req)
-				got, gotID = rec, rt.respondID
-			}
+		rt.respondID = ""
+		var body io.Reader
+		if tc.method == "POST" || tc.method == "PUT" {
+			body = strings.NewReader(`{"ok":1}`)
 		}
-		if want.Code == http.StatusTemporaryRedirect {
-			// Where the mux would redirect to a clean path, the handler
-			// answers 404: no runtime asks for an unclean path.
-			want = httptest.NewRecorder()
-			want.Code = http.StatusNotFound
-			want.Body.WriteString("404 page not found\n")
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.target, body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.method, tc.target, err)
 		}
-		if got.Code != want.Code || got.Body.String() != want.Body.String() || gotID != wantID ||
-			got.Header().Get("Location") != want.Header().Get("Location") || got.Header().Get("Allow") != want.Header().Get("Allow") {
-			t.Errorf("%s %s: got %d %q (id %q), the mux %d %q (id %q)", tc.method, tc.target,
-				got.Code, got.Body.String(), gotID, want.Code, want.Body.String(), wantID)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || rt.respondID != tc.id {
+			t.Errorf("%s %s: %d (id %q), want %d (id %q)", tc.method, tc.target, resp.StatusCode, rt.respondID, tc.status, tc.id)
 		}
 	}
 }
@@ -202,7 +207,7 @@ func TestHandler_RoutesAsTheMux(t *testing.T) {
 // 400 TruncatedHTTPRequest; the invocation gets Runtime.TruncatedResponse.
 func TestResponse_Truncated(t *testing.T) {
 	rt := &fakeRuntime{}
-	srv := serve(t, rt)
+	srv := serveTest(t, rt)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +64,7 @@ type Sandbox struct {
 	logger *slog.Logger
 
 	cmd        *exec.Cmd
-	srv        *http.Server
+	srv        *runtimeapi.Server
 	out        *output
 	started    time.Time
 	deliveries chan *call    // capacity 1: a call delivered while the runtime waits
@@ -144,7 +143,7 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: runtime api listener: %w", err)
 	}
-	s.srv = &http.Server{Handler: runtimeapi.NewHandler(s), ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	s.srv = runtimeapi.NewServer(s)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		ln.Close()
