@@ -43,6 +43,7 @@ type Cache struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // unpacks under way, by key
+	ready   sync.Map           // keys known to be unpacked: Path answers them without touching the disk
 }
 
 // flight is one unpack that concurrent callers for the same key share.
@@ -89,13 +90,18 @@ func (c *Cache) Code(ctx context.Context, key string) ([]byte, error) {
 // from the store first if this node has not yet. Concurrent callers for one
 // key share one unpack. It returns ENOTFOUND when the store lacks the key.
 func (c *Cache) Path(ctx context.Context, key string) (string, error) {
+	if p, ok := c.ready.Load(key); ok { // every warm invocation asks
+		return p.(string), nil
+	}
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
 	if err := c.ensure(ctx, key, c.fetch, false); err != nil {
 		return "", err
 	}
-	return filepath.Join(c.dir(), key), nil
+	p := filepath.Join(c.dir(), key)
+	c.ready.Store(key, p)
+	return p, nil
 }
 
 // fetch reads archive key from the store and checks its digest.

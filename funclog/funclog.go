@@ -6,8 +6,10 @@ package funclog
 
 import (
 	"bytes"
-	"log/slog"
+	"io"
+	"strconv"
 	"sync"
+	"time"
 )
 
 // DefaultKeep is how many bytes of recent output a Book keeps per function.
@@ -16,38 +18,60 @@ const DefaultKeep = 256 << 10
 // Book is the log of every function. The zero value keeps DefaultKeep bytes
 // per function and copies nothing to a server log.
 type Book struct {
-	Logger *slog.Logger // the server's log; nil to copy nothing
-	Keep   int          // bytes kept per function
+	// Out is the server log that every line is copied to, one record per
+	// line in the server log's text format (that of log/slog's
+	// TextHandler), formatted here without slog: it is written on every
+	// invocation. Nil copies nothing.
+	Out  io.Writer
+	Keep int // bytes kept per function
 
 	mu  sync.Mutex
 	fns map[string][]byte
+	buf []byte // the records of one call, reused
+	Now func() time.Time
 }
 
 // FunctionLog records lines of function's output (or platform lines): one
 // line, or several written together, each ending in a newline.
 func (b *Book) FunctionLog(function, version string, lines []byte) {
-	line := lines
 	keep := b.Keep
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.fns == nil {
 		b.fns = make(map[string][]byte)
 	}
-	buf := append(b.fns[function], line...)
+	buf := append(b.fns[function], lines...)
 	if len(buf) > 2*keep {
 		// Slide the newest keep bytes down, in place: Recent hands out
 		// copies, so nothing else holds buf.
 		buf = buf[:copy(buf, buf[len(buf)-keep:])]
 	}
 	b.fns[function] = buf
-	b.mu.Unlock()
-	if b.Logger != nil {
-		for l := range bytes.Lines(lines) {
-			b.Logger.Info(string(bytes.TrimRight(l, "\n")), "function", function, "version", version)
-		}
+	if b.Out == nil {
+		return
 	}
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	stamp := now().UTC()
+	out := b.buf[:0]
+	for line := range bytes.Lines(lines) {
+		out = append(out, "time="...)
+		out = stamp.AppendFormat(out, "2006-01-02T15:04:05.000Z07:00")
+		out = append(out, " level=INFO msg="...)
+		out = strconv.AppendQuote(out, string(bytes.TrimRight(line, "\n")))
+		out = append(out, " component=function function="...)
+		out = append(out, function...)
+		out = append(out, " version="...)
+		out = append(out, version...)
+		out = append(out, '\n')
+	}
+	b.buf = out
+	_, _ = b.Out.Write(out) // the server log's writer copies
 }
 
 // Recent returns up to the last n bytes of function's log.

@@ -5,11 +5,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBook_KeepsPerFunctionAndCopiesToServerLog(t *testing.T) {
 	var server bytes.Buffer
-	b := &Book{Logger: slog.New(slog.NewTextHandler(&server, nil)), Keep: 16}
+	b := &Book{Out: &server, Keep: 16}
 	b.FunctionLog("a", "$LATEST", []byte("hello from a\n"))
 	b.FunctionLog("b", "1", []byte("hello from b\n"))
 	if got := string(b.Recent("a", 100)); got != "hello from a\n" {
@@ -18,8 +19,8 @@ func TestBook_KeepsPerFunctionAndCopiesToServerLog(t *testing.T) {
 	if got := string(b.Recent("b", 5)); got != "om b\n" {
 		t.Fatalf("last 5 bytes of b's log %q", got)
 	}
-	if !strings.Contains(server.String(), `msg="hello from a" function=a version=$LATEST`) ||
-		!strings.Contains(server.String(), `msg="hello from b" function=b version=1`) {
+	if !strings.Contains(server.String(), `level=INFO msg="hello from a" component=function function=a version=$LATEST`+"\n") ||
+		!strings.Contains(server.String(), `level=INFO msg="hello from b" component=function function=b version=1`+"\n") {
 		t.Fatalf("server log:\n%s", server.String())
 	}
 	// The kept log is bounded: after many lines only the newest remain.
@@ -32,5 +33,26 @@ func TestBook_KeepsPerFunctionAndCopiesToServerLog(t *testing.T) {
 	b.Forget("a")
 	if got := b.Recent("a", 100); len(got) != 0 {
 		t.Fatalf("forgotten log %q", got)
+	}
+}
+
+// TestBook_ServerLogFormat: each line of a batch is one record, formatted as
+// log/slog's TextHandler formats it.
+func TestBook_ServerLogFormat(t *testing.T) {
+	now := time.Date(2026, 12, 2, 19, 12, 53, 836e6, time.UTC)
+	var got, want bytes.Buffer
+	b := &Book{Out: &got, Now: func() time.Time { return now }}
+	b.FunctionLog("fn", "$LATEST", []byte("END RequestId: r\nREPORT RequestId: r\tDuration: 1.00 ms\t\n"))
+	logger := slog.New(slog.NewTextHandler(&want, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			a.Value = slog.TimeValue(now)
+		}
+		return a
+	}}))
+	for _, line := range []string{"END RequestId: r", "REPORT RequestId: r\tDuration: 1.00 ms\t"} {
+		logger.Info(line, "component", "function", "function", "fn", "version", "$LATEST")
+	}
+	if got.String() != want.String() {
+		t.Fatalf("server log\n got %q\nwant %q", got.String(), want.String())
 	}
 }

@@ -35,6 +35,10 @@ type Main struct {
 	Region  string
 	Account string
 	Logger  *slog.Logger
+	// FunctionLog is where function output and platform lines are echoed
+	// (the server log's writer, which must copy what it is given); nil:
+	// nowhere.
+	FunctionLog io.Writer
 
 	// Concurrency is the account's concurrency limit (default 1000).
 	Concurrency int
@@ -92,7 +96,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	limiter := invoke.NewLimiter(m.Concurrency)
 	m.limiter = limiter
-	logs := &funclog.Book{Logger: m.Logger.With("component", "function")}
+	logs := &funclog.Book{Out: m.FunctionLog}
 	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB}
 	invoker := &invoke.Service{
 		Functions:   m.node.Functions,
@@ -226,6 +230,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	logw := newLogWriter(c.Stderr)
 	defer logw.Close()
 	m.Logger = slog.New(slog.NewTextHandler(logw, nil))
+	m.FunctionLog = logw
 	m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Minute, time.Minute, 2*time.Minute
 	if err := m.Open(ctx); err != nil {
 		return fmt.Errorf("lambada serve: %w", err)
