@@ -48,7 +48,12 @@ func (r FunctionRef) VersionOrLatest() string {
 // with the parameter, which AWS checks after validation, ClientContext and the
 // ARN's region. qualifier is nil when the request had no Qualifier parameter.
 func ParseFunctionRef(v *Validation, name string, qualifier *string) (FunctionRef, error) {
-	m := functionRefRE.FindStringSubmatch(name)
+	var m []string
+	if plainName(name) { // what nearly every invocation names: no regexp
+		m = []string{name, "", "", name, ""}
+	} else {
+		m = functionRefRE.FindStringSubmatch(name)
+	}
 	switch {
 	case len(name) > MaxFunctionRefLength:
 		v.Add(name, "functionName", fmt.Sprintf("Member must have length less than or equal to %d", MaxFunctionRefLength))
@@ -72,6 +77,22 @@ func ParseFunctionRef(v *Validation, name string, qualifier *string) (FunctionRe
 		ref.Qualifier = *qualifier
 	}
 	return ref, nil
+}
+
+// plainName reports whether name is a plain function name of at most
+// MaxFunctionRefLength characters: letters, digits, '-', '_' and '.', not
+// starting with "arn:" nor holding a ':' (the pattern's last group).
+func plainName(name string) bool {
+	if len(name) == 0 || len(name) > MaxFunctionRefLength {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateQualifier adds the violations of a Qualifier parameter to v.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultKeep is how many bytes of recent output a Book keeps per function.
@@ -63,7 +65,7 @@ func (b *Book) FunctionLog(function, version string, lines []byte) {
 		out = append(out, "time="...)
 		out = stamp.AppendFormat(out, "2006-01-02T15:04:05.000Z07:00")
 		out = append(out, " level=INFO msg="...)
-		out = strconv.AppendQuote(out, string(bytes.TrimRight(line, "\n")))
+		out = appendValue(out, bytes.TrimRight(line, "\n"))
 		out = append(out, " component=function function="...)
 		out = append(out, function...)
 		out = append(out, " version="...)
@@ -90,4 +92,36 @@ func (b *Book) Forget(function string) {
 	b.mu.Lock()
 	delete(b.fns, function)
 	b.mu.Unlock()
+}
+
+// appendValue appends s as log/slog's TextHandler writes a string value:
+// quoted (strconv.Quote) when it is empty or holds a space, '=', '"', a
+// control character, or a rune that is not printable; bare otherwise.
+func appendValue(b, s []byte) []byte {
+	if needsQuoting(s) {
+		return strconv.AppendQuote(b, string(s))
+	}
+	return append(b, s...)
+}
+
+func needsQuoting(s []byte) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == '=' || c == '"' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
 }

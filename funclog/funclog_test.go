@@ -42,14 +42,16 @@ func TestBook_ServerLogFormat(t *testing.T) {
 	now := time.Date(2026, 12, 2, 19, 12, 53, 836e6, time.UTC)
 	var got, want bytes.Buffer
 	b := &Book{Out: &got, Now: func() time.Time { return now }}
-	b.FunctionLog("fn", "$LATEST", []byte("END RequestId: r\nREPORT RequestId: r\tDuration: 1.00 ms\t\n"))
+	lines := []string{"END RequestId: r", "REPORT RequestId: r\tDuration: 1.00 ms\t", "bare", "a=b", `say "hi"`, "", "back\\slash",
+		"tab\there", "naïve", "no\u00a0break", "bell\a", "\xff\xfe", "{\"json\":1}", "del\x7f"}
+	b.FunctionLog("fn", "$LATEST", []byte(strings.Join(lines, "\n")+"\n"))
 	logger := slog.New(slog.NewTextHandler(&want, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey {
 			a.Value = slog.TimeValue(now)
 		}
 		return a
 	}}))
-	for _, line := range []string{"END RequestId: r", "REPORT RequestId: r\tDuration: 1.00 ms\t"} {
+	for _, line := range lines {
 		logger.Info(line, "component", "function", "function", "fn", "version", "$LATEST")
 	}
 	if got.String() != want.String() {

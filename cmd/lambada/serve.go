@@ -216,6 +216,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&m.Concurrency, "concurrency", lambada.DefaultConcurrency, "the account's concurrency limit: executions at once")
 	fs.DurationVar(&m.KeepWarm, "keep-warm", sandbox.DefaultKeepWarm, "how long an idle execution environment is kept for reuse")
 	fs.IntVar(&m.MemoryMB, "memory", defaultMemoryMB(), "MB that live execution environments may use together (idle ones are stopped, least recently used first, to make room); 0 for no budget")
+	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
 		fs.PrintDefaults()
@@ -230,7 +231,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	logw := newLogWriter(c.Stderr)
 	defer logw.Close()
 	m.Logger = slog.New(slog.NewTextHandler(logw, nil))
-	m.FunctionLog = logw
+	if *logFunctions {
+		m.FunctionLog = logw
+	}
 	m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Minute, time.Minute, 2*time.Minute
 	if err := m.Open(ctx); err != nil {
 		return fmt.Errorf("lambada serve: %w", err)

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/lambada-dev/lambada/internal/poll"
+)
+
+// syncBuffer is a strings.Builder safe for the serve command's writer.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// `lambada serve` copies function lines to its log only with
+// --log-functions.
+func TestServeCommand_LogFunctions(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		var log syncBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		args := []string{"--listen", addr, "--data", t.TempDir()}
+		if on {
+			args = append(args, "--log-functions")
+		}
+		go func() { done <- (&serveCommand{Stderr: &log}).Run(ctx, args) }()
+		poll.Until(t, 30*time.Second, "lambada serve listens", func() bool {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+		c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
+			Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
+		MustCreateFunction(t, c, "logged", 3, nil)
+		if _, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("logged"), Payload: []byte(`{"action":"print","msg":"hello-log"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		got := log.String()
+		copied := strings.Contains(got, `msg=hello-log component=function function=logged version=$LATEST`) &&
+			strings.Contains(got, `msg="START RequestId: `)
+		if copied != on {
+			t.Errorf("--log-functions=%v: function lines copied %v; log:\n%s", on, copied, got)
+		}
+	}
+}
