@@ -200,17 +200,32 @@ func results(n int, d time.Duration, wall time.Duration, errs int) Result {
 }
 
 func goodReport() *Report {
+	levels := func(r1, r8, r64 Result) map[int]Result { return map[int]Result{1: r1, 8: r8, 64: r64} }
+	cpu := func(perReq float64) map[int]*CPU {
+		return map[int]*CPU{1: {Used: ms(perReq * 100), Requests: 100}, 8: {Used: ms(perReq * 100), Requests: 100}, 64: {Used: ms(perReq * 100), Requests: 100}}
+	}
 	return &Report{
 		Levels: []int{1, 8, 64},
-		Floor: map[int]Result{1: results(100, ms(0.12), time.Second/60, 0), 8: results(100, ms(0.4), time.Second/200, 0),
-			64: results(100, ms(3), time.Second/200, 0)},
-		Warm: map[int]Result{1: results(100, ms(0.25), time.Second/30, 0), 8: results(100, ms(1), time.Second/100, 0),
-			64: results(100, ms(8), time.Second/100, 0)}, // 0.5× the floor's throughput at 64
-		ServerCPU: &CPU{Used: ms(60), Requests: 300}, FloorCPU: &CPU{Used: ms(30), Requests: 300},
-		Cold: &Result{Latencies: []time.Duration{ms(4), ms(5)}}, Bare: &Result{Latencies: []time.Duration{ms(3), ms(3.5)}},
-		Burst: &Result{Latencies: []time.Duration{ms(1200), ms(2500)}, Wall: ms(2600)}, BurstSize: 2, BurstSleep: time.Second,
-		FunctionCPU: &CPU{Used: ms(75), Requests: 300},
-		Alone:       &FunctionResult{Result: results(100, ms(0.15), time.Second/50, 0), CPU: CPU{Used: ms(25), Requests: 100}},
+		Floor: levels(results(100, ms(0.12), time.Second/60, 0), results(100, ms(0.4), time.Second/200, 0),
+			results(100, ms(3), time.Second/200, 0)), // 20000/s at 64
+		FloorCPU: cpu(0.03),
+		Functions: []*FunctionRun{
+			{Name: Realistic,
+				Warm: levels(results(100, ms(0.4), time.Second/30, 0), results(100, ms(1), time.Second/50, 0),
+					results(100, ms(8), time.Second/70, 0)), // 7000/s at 64
+				NodeCPU: cpu(0.12), FunctionCPU: &CPU{Used: ms(75), Requests: 300},
+				Alone:        &FunctionResult{Result: results(100, ms(0.15), time.Second/50, 0), CPU: CPU{Used: ms(25), Requests: 100}}, // bound 8000/s
+				Environments: map[int]int{1: 1, 8: 8, 64: 70}},
+			{Name: Minimal,
+				Warm: levels(results(100, ms(0.25), time.Second/30, 0), results(100, ms(1), time.Second/100, 0),
+					results(100, ms(8), time.Second/80, 0)), // 8000/s at 64: 0.4× the floor
+				NodeCPU: cpu(0.09), FunctionCPU: &CPU{Used: ms(3), Requests: 300},
+				Alone:        &FunctionResult{Result: results(100, ms(0.01), time.Second/50, 0), CPU: CPU{Used: ms(2), Requests: 100}},
+				Environments: map[int]int{1: 1, 8: 8, 64: 64}},
+		},
+		Cold: &Result{Latencies: []time.Duration{ms(4), ms(4.2)}}, Bare: &Result{Latencies: []time.Duration{ms(3), ms(3.5)}},
+		Burst: &Result{Latencies: []time.Duration{ms(1200), ms(2400)}, Wall: ms(2600)}, BurstSize: 2, BurstSleep: time.Second,
+		BareBurst: &Result{Latencies: []time.Duration{ms(500), ms(1000)}}, // p99 floor 2 s: the target 2.5 s
 	}
 }
 
@@ -225,47 +240,74 @@ func marks(r *Report) map[string]Mark {
 }
 
 func TestReport_Targets(t *testing.T) {
+	defer func(n int) { NumCPU = n }(NumCPU)
+	NumCPU = 2
 	want := func(t *testing.T, r *Report, figure string, mark Mark) {
 		t.Helper()
 		if got := marks(r)[figure]; got != mark {
 			t.Errorf("%s: %q, want %q", figure, got, mark)
 		}
 	}
+	min, real := func(r *Report) *FunctionRun { return r.Functions[1] }, func(r *Report) *FunctionRun { return r.Functions[0] }
 	t.Run("all pass", func(t *testing.T) {
 		r := goodReport()
-		for _, f := range []string{"warm p50, c=1", "throughput, c=64", "cold start p50", "burst p99"} {
+		for _, f := range []string{"minimal: warm p50, c=1", "minimal: throughput, c=64", "minimal: node CPU per invocation, c=64",
+			"aws-lambda-go: throughput, c=64", "aws-lambda-go: environments alive, c=64", "minimal: environments alive, c=64",
+			"cold start p50", "burst p99"} {
 			want(t, r, f, Pass)
 		}
 		if r.Failed() {
 			t.Error("Failed with every target met")
 		}
 	})
-	t.Run("warm p50 over 2.5×", func(t *testing.T) {
+	t.Run("minimal p50 over 2.5×", func(t *testing.T) {
 		r := goodReport()
-		r.Warm[1] = results(100, ms(0.31), time.Second/30, 0)
-		want(t, r, "warm p50, c=1", Fail)
+		min(r).Warm[1] = results(100, ms(0.31), time.Second/30, 0)
+		want(t, r, "minimal: warm p50, c=1", Fail)
 		if !r.Failed() {
 			t.Error("not Failed")
 		}
 	})
-	t.Run("warm p50 at exactly 2.5×", func(t *testing.T) {
+	t.Run("minimal p50 at exactly 2.5×", func(t *testing.T) {
 		r := goodReport()
-		r.Warm[1] = results(100, ms(0.3), time.Second/30, 0)
-		want(t, r, "warm p50, c=1", Pass)
+		min(r).Warm[1] = results(100, ms(0.3), time.Second/30, 0)
+		want(t, r, "minimal: warm p50, c=1", Pass)
 	})
-	t.Run("throughput under 0.3×", func(t *testing.T) {
+	t.Run("the realistic function has no p50 target", func(t *testing.T) {
 		r := goodReport()
-		r.Warm[64] = results(100, ms(8), time.Second/50, 0) // 0.25×
-		want(t, r, "throughput, c=64", Fail)
+		real(r).Warm[1] = results(100, ms(5), time.Second/30, 0)
+		if r.Failed() {
+			t.Error("Failed")
+		}
 	})
-	t.Run("throughput with errors", func(t *testing.T) {
+	t.Run("minimal throughput under 0.35×", func(t *testing.T) {
 		r := goodReport()
-		r.Warm[64] = results(100, ms(8), time.Second/100, 1)
-		want(t, r, "throughput, c=64", Fail)
+		min(r).Warm[64] = results(100, ms(8), time.Second/68, 0) // 0.34×
+		want(t, r, "minimal: throughput, c=64", Fail)
 	})
-	t.Run("cold over bare + 2 ms", func(t *testing.T) {
+	t.Run("minimal throughput with errors", func(t *testing.T) {
 		r := goodReport()
-		r.Cold = &Result{Latencies: []time.Duration{ms(5.1), ms(6)}}
+		min(r).Warm[64] = results(100, ms(8), time.Second/80, 1)
+		want(t, r, "minimal: throughput, c=64", Fail)
+	})
+	t.Run("node CPU over 3.5×", func(t *testing.T) {
+		r := goodReport()
+		min(r).NodeCPU[64] = &CPU{Used: ms(10.6), Requests: 100} // 106 µs against 30
+		want(t, r, "minimal: node CPU per invocation, c=64", Fail)
+	})
+	t.Run("realistic under 0.75× its alone bound", func(t *testing.T) {
+		r := goodReport()
+		real(r).Warm[64] = results(100, ms(8), time.Second/59, 0) // 5900/s against 8000
+		want(t, r, "aws-lambda-go: throughput, c=64", Fail)
+	})
+	t.Run("too many environments", func(t *testing.T) {
+		r := goodReport()
+		real(r).Environments[64] = 73
+		want(t, r, "aws-lambda-go: environments alive, c=64", Fail)
+	})
+	t.Run("cold over bare + 1.5 ms", func(t *testing.T) {
+		r := goodReport()
+		r.Cold = &Result{Latencies: []time.Duration{ms(4.6), ms(6)}}
 		want(t, r, "cold start p50", Fail)
 	})
 	t.Run("burst error", func(t *testing.T) {
@@ -273,25 +315,28 @@ func TestReport_Targets(t *testing.T) {
 		r.Burst.Errors = 1
 		want(t, r, "burst p99", Fail)
 	})
-	t.Run("burst p99 at 3 s", func(t *testing.T) {
+	t.Run("burst p99 over 1.25× bare+sleep", func(t *testing.T) {
 		r := goodReport()
-		r.Burst.Latencies[1] = 3 * time.Second
+		r.Burst.Latencies[1] = ms(2501)
 		want(t, r, "burst p99", Fail)
 	})
 	t.Run("skipped sections are not measured", func(t *testing.T) {
 		r := goodReport()
-		r.Cold, r.Bare, r.Burst, r.ServerCPU = nil, nil, nil, &CPU{Missing: "in-process"}
+		r.Cold, r.Bare, r.Burst = nil, nil, nil
+		min(r).NodeCPU[64] = &CPU{Missing: "in-process"}
+		min(r).Environments = nil
 		want(t, r, "cold start", NotMeasured)
 		want(t, r, "burst", NotMeasured)
-		want(t, r, "server CPU per request", NotMeasured)
+		want(t, r, "minimal: node CPU per invocation, c=64", NotMeasured)
+		want(t, r, "minimal: environments alive, c=64", NotMeasured)
 		if r.Failed() {
 			t.Error("Failed without measurements")
 		}
 	})
 	t.Run("no successful warm request", func(t *testing.T) {
 		r := goodReport()
-		r.Warm[1] = Result{Errors: 5}
-		want(t, r, "warm p50, c=1", NotMeasured)
+		min(r).Warm[1] = Result{Errors: 5}
+		want(t, r, "minimal: warm p50, c=1", NotMeasured)
 	})
 }
 
@@ -311,17 +356,18 @@ func TestReport_WriteTable(t *testing.T) {
 		cells[c[0]] = c
 	}
 	for figure, want := range map[string][]string{
-		"figure":                               {"figure", "lambada", "floor", "ratio", "target", "result"},
-		"warm p50, c=1":                        {"warm p50, c=1", "250 µs", "floor 120 µs", "2.08×", "≤ 2.5× floor", "pass"},
-		"throughput, c=64":                     {"throughput, c=64", "10000/s", "floor 20000/s", "0.50×", "≥ 0.3× floor, no errors", "pass"},
-		"server CPU per request":               {"server CPU per request", "200 µs", "floor 100 µs", "2.00×", "reported", ""},
-		"cold start p50":                       {"cold start p50", "4.00 ms", "bare 3.00 ms", "1.33× (+1.00 ms)", "≤ bare + 2 ms", "pass"},
-		"burst 2 × sleep 1s, p50":              {"burst 2 × sleep 1s, p50", "1.20 s", "sleep 1.00 s", "1.20×", "", ""},
-		"burst p99":                            {"burst p99", "2.50 s", "sleep 1.00 s", "2.50×", "no errors, p99 < 3 s", "pass"},
-		"burst errors":                         {"burst errors", "0 of 2", "", "", "", ""},
-		"function CPU per request":             {"function CPU per request", "250 µs", "alone 250 µs", "1.00×", "", ""},
-		"function alone: event → response p50": {"function alone: event → response p50", "150 µs", "", "", "", ""},
-		"function alone: CPU per invocation":   {"function alone: CPU per invocation", "250 µs", "at most 8000/s on 2 CPUs", "", "", ""},
+		"figure":                                     {"figure", "lambada", "floor", "ratio", "target", "result"},
+		"minimal: warm p50, c=1":                     {"minimal: warm p50, c=1", "250 µs", "floor 120 µs", "2.08×", "≤ 2.5× floor", "pass"},
+		"aws-lambda-go: warm p50, c=1":               {"aws-lambda-go: warm p50, c=1", "400 µs", "floor 120 µs", "3.33×", "", ""},
+		"minimal: throughput, c=64":                  {"minimal: throughput, c=64", "8000/s", "floor 20000/s", "0.40×", "≥ 0.35× floor, no errors", "pass"},
+		"aws-lambda-go: throughput, c=64":            {"aws-lambda-go: throughput, c=64", "7000/s", "alone bound 8000/s", "0.88×", "≥ 0.75× alone bound, no errors", "pass"},
+		"minimal: node CPU per invocation, c=64":     {"minimal: node CPU per invocation, c=64", "90 µs", "floor server 30 µs", "3.00×", "≤ 3.5× floor server", "pass"},
+		"aws-lambda-go: environments alive, c=64":    {"aws-lambda-go: environments alive, c=64", "70", "", "", "≤ 72", "pass"},
+		"cold start p50":                             {"cold start p50", "4.00 ms", "bare 3.00 ms", "1.33× (+1.00 ms)", "≤ bare + 1.5 ms", "pass"},
+		"burst p99":                                  {"burst p99", "2.40 s", "bare+sleep 2.00 s", "1.20×", "no errors, ≤ 1.25× bare+sleep", "pass"},
+		"burst errors":                               {"burst errors", "0 of 2", "", "", "", ""},
+		"aws-lambda-go: function CPU per invocation": {"aws-lambda-go: function CPU per invocation", "250 µs", "alone 250 µs", "1.00×", "", ""},
+		"aws-lambda-go: alone, CPU per invocation":   {"aws-lambda-go: alone, CPU per invocation", "250 µs", "at most 8000/s on 2 CPUs", "", "", ""},
 	} {
 		if got := cells[figure]; !slices.Equal(got, want) {
 			t.Errorf("row %q:\n got %q\nwant %q", figure, got, want)

@@ -82,3 +82,31 @@ func DescendantsCPU(pid int) (time.Duration, error) {
 	}
 	return total, nil
 }
+
+// Children counts the live child processes of pid whose working directory
+// satisfies in (for a node: its environments' runtimes, each in its code's
+// directory).
+func Children(pid int, in func(cwd string) bool) (int, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	seen := map[int]bool{}
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(f)
+			if err != nil || seen[child] {
+				continue
+			}
+			seen[child] = true
+		}
+	}
+	n := 0
+	for child := range seen {
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", child)); err == nil && in(cwd) {
+			n++
+		}
+	}
+	return n, nil
+}

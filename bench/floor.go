@@ -11,18 +11,14 @@ import (
 	"strings"
 )
 
-// floorEnv tells a re-executed binary to serve the floor instead of its
-// usual work.
-const floorEnv = "LAMBADA_BENCH_FLOOR_SERVER"
+// FloorCommand is the hidden subcommand (or, in a test binary, the first
+// argument) that makes a binary serve the floor: StartFloor runs it.
+const FloorCommand = "bench-floor"
 
-// MaybeServeFloor serves the trivial floor server and exits if this process
-// was started by StartFloor; otherwise it returns at once. Call it first
-// thing in main (the lambada binary) or TestMain (a test binary), before
-// flags are parsed.
-func MaybeServeFloor() {
-	if os.Getenv(floorEnv) != "1" {
-		return
-	}
+// ServeFloor serves the trivial floor server on a free 127.0.0.1 port,
+// prints its address, and exits when stdin closes. The lambada binary runs
+// it as its hidden subcommand FloorCommand, a test binary from TestMain.
+func ServeFloor() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -51,17 +47,13 @@ type Floor struct {
 }
 
 // StartFloor re-executes this binary as the floor server; the binary must
-// call MaybeServeFloor first thing. args are passed to it as a safety net:
-// a test binary should pass "-test.run=^$" so that, should its TestMain not
-// call MaybeServeFloor, it runs no test instead of the whole suite again.
-// The lambada binary passes none.
-func StartFloor(args ...string) (*Floor, error) {
+// serve it when its first argument is FloorCommand (see ServeFloor).
+func StartFloor() (*Floor, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), floorEnv+"=1")
+	cmd := exec.Command(exe, FloorCommand)
 	// No Pdeathsig: it fires when the forking OS thread ends, which Go does
 	// to a thread whose goroutine exits locked to it (an in-process node's
 	// cgroup forks do), killing the floor in the middle of a run. The floor

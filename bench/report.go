@@ -13,30 +13,37 @@ import (
 // The speed targets Lambada sets itself, each checked against figures
 // measured in the same run.
 const (
-	TargetWarmP50      = 2.5                  // warm p50 at concurrency 1 ≤ 2.5× the floor's
-	TargetThroughput   = 0.3                  // warm throughput at TargetLevel ≥ 0.3× the floor's, no errors
-	TargetLevel        = 64                   // the concurrency of the throughput target
-	TargetColdOverBare = 2 * time.Millisecond // cold start p50 ≤ bare start p50 + 2 ms
-	TargetBurstP99     = 3 * time.Second      // burst: no errors and p99 < 3 s
+	TargetLevel = 64 // the concurrency of the throughput, CPU and environment targets
+
+	TargetMinimalP50        = 2.5  // minimal function, c=1: warm p50 ≤ 2.5× the floor's
+	TargetMinimalThroughput = 0.35 // minimal function, c=TargetLevel: ≥ 0.35× the floor's throughput, no errors
+	TargetNodeCPU           = 3.5  // minimal function, c=TargetLevel: node CPU per invocation ≤ 3.5× the floor server's per request
+	TargetAloneShare        = 0.75 // realistic function, c=TargetLevel: ≥ 0.75× its function-alone bound, no errors
+	TargetEnvironments      = 72   // environments alive at the end of the c=TargetLevel load
+
+	TargetColdOverBare = 1500 * time.Microsecond // cold start p50 ≤ bare start p50 + 1.5 ms
+	TargetBurstRatio   = 1.25                    // burst: no errors, p99 ≤ 1.25× (bare burst p99 + sleep)
+)
+
+// The functions a report measures.
+const (
+	Realistic = "aws-lambda-go" // the test function, built with aws-lambda-go
+	Minimal   = "minimal"       // a raw Runtime API loop: the platform's own cost
 )
 
 var (
 	coldTarget  = fmt.Sprintf("≤ bare + %g ms", TargetColdOverBare.Seconds()*1000)
-	burstTarget = fmt.Sprintf("no errors, p99 < %g s", TargetBurstP99.Seconds())
+	burstTarget = fmt.Sprintf("no errors, ≤ %g× bare+sleep", TargetBurstRatio)
 )
 
 // Report is one run's figures beside their floors. A nil section was not
 // measured.
 type Report struct {
-	Levels      []int          // concurrency levels, the first is the latency level
-	Warm, Floor map[int]Result // by concurrency level
+	Levels   []int          // concurrency levels, the first is the latency level
+	Floor    map[int]Result // the floor's loads, by concurrency level
+	FloorCPU map[int]*CPU   // the floor server's CPU time over each load
 
-	ServerCPU, FloorCPU *CPU // CPU time of the server and of the floor over the measured warm loads
-	FunctionCPU         *CPU // CPU time of the server's functions (its descendants) over the same loads; nil: not measured
-
-	// Alone is the function driven by a trivial Runtime API, back to back
-	// (FunctionAlone); nil: not measured.
-	Alone *FunctionResult
+	Functions []*FunctionRun // each function's warm loads through the node
 
 	Cold, Bare *Result // cold starts through Lambada, bare starts of the same bootstrap
 
@@ -44,6 +51,16 @@ type Report struct {
 	BareBurst  *Result // the same number of bare starts at once (BareBurst); nil: not measured
 	BurstSize  int
 	BurstSleep time.Duration // how long each burst invocation sleeps: the burst's floor
+}
+
+// FunctionRun is one function's warm loads through the node.
+type FunctionRun struct {
+	Name         string
+	Warm         map[int]Result // by concurrency level
+	NodeCPU      map[int]*CPU   // the node's CPU time over each load
+	FunctionCPU  *CPU           // the CPU time of the node's functions over all loads; nil: not measured
+	Alone        *FunctionResult
+	Environments map[int]int // environments alive at the end of each load; absent: not counted
 }
 
 // NumCPU is the number of CPUs the "at most" bound of the function alone
@@ -63,6 +80,17 @@ func (c *CPU) PerRequest() time.Duration {
 		return 0
 	}
 	return c.Used / time.Duration(c.Requests)
+}
+
+func (c *CPU) measured() bool { return c != nil && c.Missing == "" && c.Requests > 0 }
+
+// Bound is the throughput the function alone allows on NumCPU CPUs: what no
+// node can exceed with it.
+func (a *FunctionResult) Bound() float64 {
+	if a == nil || a.CPU.PerRequest() == 0 {
+		return 0 // not measured (CPU time is counted in 10 ms ticks)
+	}
+	return Ratio(float64(NumCPU)*float64(time.Second), float64(a.CPU.PerRequest()))
 }
 
 // Mark is a row's verdict on its target.
@@ -94,114 +122,176 @@ func (r *Report) Failed() bool {
 // Rows returns the table's rows with every target checked.
 func (r *Report) Rows() []Row {
 	var rows []Row
+	for _, f := range r.Functions {
+		rows = append(rows, r.functionRows(f)...)
+	}
+	var floorErrs, floorN int
+	for _, l := range r.Levels {
+		floorErrs, floorN = floorErrs+r.Floor[l].Errors, floorN+r.Floor[l].Requests()
+	}
+	if len(r.Levels) > 0 {
+		rows = append(rows, Row{Figure: "floor errors", Value: of(floorErrs, floorN)})
+	}
+	return append(append(rows, r.coldRows()...), r.burstRows()...)
+}
+
+// functionRows are the rows of one function's warm loads.
+func (r *Report) functionRows(f *FunctionRun) []Row {
+	var rows []Row
+	name := func(s string) string { return f.Name + ": " + s }
+	minimal, realistic := f.Name == Minimal, f.Name == Realistic
 	if len(r.Levels) > 0 {
 		l := r.Levels[0]
-		w, f := r.Warm[l], r.Floor[l]
-		p50 := Row{Figure: fmt.Sprintf("warm p50, c=%d", l), Target: fmt.Sprintf("≤ %g× floor", TargetWarmP50)}
-		p50.fill(w.Percentile(0.5), f.Percentile(0.5), "floor", len(w.Latencies) > 0 && len(f.Latencies) > 0)
-		if p50.Mark == "" {
-			p50.Mark = verdict(float64(w.Percentile(0.5)) <= TargetWarmP50*float64(f.Percentile(0.5)))
+		w, fl := f.Warm[l], r.Floor[l]
+		measured := len(w.Latencies) > 0 && len(fl.Latencies) > 0
+		p50 := Row{Figure: name(fmt.Sprintf("warm p50, c=%d", l))}
+		if minimal {
+			p50.Target = fmt.Sprintf("≤ %g× floor", TargetMinimalP50)
 		}
-		p99 := Row{Figure: fmt.Sprintf("warm p99, c=%d", l)}
-		p99.fill(w.Percentile(0.99), f.Percentile(0.99), "floor", len(w.Latencies) > 0 && len(f.Latencies) > 0)
+		p50.fill(w.Percentile(0.5), fl.Percentile(0.5), "floor", measured)
+		if minimal && measured {
+			p50.Mark = verdict(float64(w.Percentile(0.5)) <= TargetMinimalP50*float64(fl.Percentile(0.5)))
+		}
+		p99 := Row{Figure: name(fmt.Sprintf("warm p99, c=%d", l))}
+		p99.fill(w.Percentile(0.99), fl.Percentile(0.99), "floor", measured)
 		rows = append(rows, p50, p99)
 	}
-	var warmErrs, warmN, floorErrs, floorN int
+	var errs, n int
 	for _, l := range r.Levels {
-		w, f := r.Warm[l], r.Floor[l]
-		warmErrs, warmN = warmErrs+w.Errors, warmN+w.Requests()
-		floorErrs, floorN = floorErrs+f.Errors, floorN+f.Requests()
-		row := Row{Figure: fmt.Sprintf("throughput, c=%d", l), Value: rate(w.Throughput()), Floor: "floor " + rate(f.Throughput()),
-			Ratio: times(Ratio(w.Throughput(), f.Throughput()))}
+		w, fl := f.Warm[l], r.Floor[l]
+		errs, n = errs+w.Errors, n+w.Requests()
+		row := Row{Figure: name(fmt.Sprintf("throughput, c=%d", l)), Value: rate(w.Throughput()), Floor: "floor " + rate(fl.Throughput()),
+			Ratio: times(Ratio(w.Throughput(), fl.Throughput()))}
 		if l == TargetLevel {
-			row.Target = fmt.Sprintf("≥ %g× floor, no errors", TargetThroughput)
-			row.Mark = NotMeasured
-			if w.Requests() > 0 && f.Requests() > 0 {
-				row.Mark = verdict(w.Errors == 0 && Ratio(w.Throughput(), f.Throughput()) >= TargetThroughput)
+			switch {
+			case minimal:
+				row.Target = fmt.Sprintf("≥ %g× floor, no errors", TargetMinimalThroughput)
+				row.Mark = NotMeasured
+				if w.Requests() > 0 && fl.Requests() > 0 {
+					row.Mark = verdict(w.Errors == 0 && Ratio(w.Throughput(), fl.Throughput()) >= TargetMinimalThroughput)
+				}
+			case realistic:
+				bound := f.Alone.Bound()
+				row.Floor, row.Ratio = "alone bound n/a", "—"
+				if bound > 0 {
+					row.Floor, row.Ratio = "alone bound "+rate(bound), times(Ratio(w.Throughput(), bound))
+				}
+				row.Target = fmt.Sprintf("≥ %g× alone bound, no errors", TargetAloneShare)
+				row.Mark = NotMeasured
+				if w.Requests() > 0 && bound > 0 {
+					row.Mark = verdict(w.Errors == 0 && Ratio(w.Throughput(), bound) >= TargetAloneShare)
+				}
 			}
 		}
 		rows = append(rows, row)
 	}
 	if len(r.Levels) > 0 {
-		rows = append(rows, Row{Figure: "warm errors", Value: of(warmErrs, warmN), Floor: "floor " + of(floorErrs, floorN)})
+		rows = append(rows, Row{Figure: name("warm errors"), Value: of(errs, n)})
 	}
-	cpu := Row{Figure: "server CPU per request", Target: "reported"}
-	switch {
-	case r.ServerCPU == nil || r.ServerCPU.Missing != "":
-		cpu.Value = "n/a"
-		if r.ServerCPU != nil {
-			cpu.Value += " (" + r.ServerCPU.Missing + ")"
+	for _, l := range r.Levels {
+		if l != TargetLevel {
+			continue
 		}
-		if r.FloorCPU != nil && r.FloorCPU.Missing == "" {
-			cpu.Floor = "floor " + duration(r.FloorCPU.PerRequest())
+		cpu := Row{Figure: name(fmt.Sprintf("node CPU per invocation, c=%d", l))}
+		if minimal {
+			cpu.Target = fmt.Sprintf("≤ %g× floor server", TargetNodeCPU)
 		}
-		cpu.Mark = NotMeasured
-	case r.FloorCPU == nil || r.FloorCPU.Missing != "":
-		cpu.Value, cpu.Mark = duration(r.ServerCPU.PerRequest()), NotMeasured
-	default:
-		cpu.fill(r.ServerCPU.PerRequest(), r.FloorCPU.PerRequest(), "floor", true)
+		node, floor := f.NodeCPU[l], r.FloorCPU[l]
+		switch {
+		case !node.measured():
+			cpu.Value = "n/a"
+			if node != nil && node.Missing != "" {
+				cpu.Value += " (" + node.Missing + ")"
+			}
+			if cpu.Target != "" {
+				cpu.Mark = NotMeasured
+			}
+		case !floor.measured():
+			cpu.Value = duration(node.PerRequest())
+			if cpu.Target != "" {
+				cpu.Mark = NotMeasured
+			}
+		default:
+			cpu.fill(node.PerRequest(), floor.PerRequest(), "floor server", true)
+			if minimal {
+				cpu.Mark = verdict(float64(node.PerRequest()) <= TargetNodeCPU*float64(floor.PerRequest()))
+			}
+		}
+		env := Row{Figure: name(fmt.Sprintf("environments alive, c=%d", l)), Target: fmt.Sprintf("≤ %d", TargetEnvironments), Mark: NotMeasured, Value: "n/a"}
+		if n, ok := f.Environments[l]; ok {
+			env.Value, env.Mark = fmt.Sprint(n), verdict(n <= TargetEnvironments)
+		}
+		rows = append(rows, cpu, env)
 	}
-	rows = append(rows, cpu)
-	if c := r.FunctionCPU; c != nil {
-		row := Row{Figure: "function CPU per request", Value: "n/a (" + c.Missing + ")"}
+	if c := f.FunctionCPU; c != nil {
+		row := Row{Figure: name("function CPU per invocation"), Value: "n/a (" + c.Missing + ")"}
 		if c.Missing == "" {
 			row.Value = duration(c.PerRequest())
-			if a := r.Alone; a != nil && a.CPU.Requests > 0 {
+			if a := f.Alone; a != nil && a.CPU.Requests > 0 {
 				row.Floor = "alone " + duration(a.CPU.PerRequest())
 				row.Ratio = times(Ratio(float64(c.PerRequest()), float64(a.CPU.PerRequest())))
 			}
 		}
 		rows = append(rows, row)
 	}
-	if a := r.Alone; a != nil && len(a.Latencies) > 0 {
-		rows = append(rows, Row{Figure: "function alone: event → response p50", Value: duration(a.Percentile(0.5))},
-			Row{Figure: "function alone: CPU per invocation", Value: duration(a.CPU.PerRequest()),
-				Floor: fmt.Sprintf("at most %.0f/s on %d CPUs", Ratio(float64(NumCPU)*float64(time.Second), float64(a.CPU.PerRequest())), NumCPU)})
+	if a := f.Alone; a != nil && len(a.Latencies) > 0 {
+		rows = append(rows, Row{Figure: name("alone, event → response p50"), Value: duration(a.Percentile(0.5))},
+			Row{Figure: name("alone, CPU per invocation"), Value: duration(a.CPU.PerRequest()),
+				Floor: fmt.Sprintf("at most %.0f/s on %d CPUs", a.Bound(), NumCPU)})
 	}
+	return rows
+}
 
+func (r *Report) coldRows() []Row {
 	if r.Cold == nil || r.Bare == nil {
-		rows = append(rows, Row{Figure: "cold start", Value: "skipped", Target: coldTarget, Mark: NotMeasured})
-	} else {
-		c50, b50 := r.Cold.Percentile(0.5), r.Bare.Percentile(0.5)
-		p50 := Row{Figure: "cold start p50", Target: coldTarget}
-		p50.fill(c50, b50, "bare", len(r.Cold.Latencies) > 0 && len(r.Bare.Latencies) > 0)
-		if p50.Mark == "" {
-			p50.Ratio += fmt.Sprintf(" (%+.2f ms)", float64(c50-b50)/float64(time.Millisecond))
-			p50.Mark = verdict(c50 <= b50+TargetColdOverBare)
-		}
-		p99 := Row{Figure: "cold start p99"}
-		p99.fill(r.Cold.Percentile(0.99), r.Bare.Percentile(0.99), "bare", len(r.Cold.Latencies) > 0 && len(r.Bare.Latencies) > 0)
-		rows = append(rows, p50, p99,
-			Row{Figure: "cold errors", Value: of(r.Cold.Errors, r.Cold.Requests()), Floor: "bare " + of(r.Bare.Errors, r.Bare.Requests())})
+		return []Row{{Figure: "cold start", Value: "skipped", Target: coldTarget, Mark: NotMeasured}}
 	}
+	c50, b50 := r.Cold.Percentile(0.5), r.Bare.Percentile(0.5)
+	p50 := Row{Figure: "cold start p50", Target: coldTarget}
+	p50.fill(c50, b50, "bare", len(r.Cold.Latencies) > 0 && len(r.Bare.Latencies) > 0)
+	if p50.Mark == "" {
+		p50.Ratio += fmt.Sprintf(" (%+.2f ms)", float64(c50-b50)/float64(time.Millisecond))
+		p50.Mark = verdict(c50 <= b50+TargetColdOverBare)
+	}
+	p99 := Row{Figure: "cold start p99"}
+	p99.fill(r.Cold.Percentile(0.99), r.Bare.Percentile(0.99), "bare", len(r.Cold.Latencies) > 0 && len(r.Bare.Latencies) > 0)
+	return []Row{p50, p99,
+		{Figure: "cold errors", Value: of(r.Cold.Errors, r.Cold.Requests()), Floor: "bare " + of(r.Bare.Errors, r.Bare.Requests())}}
+}
 
+func (r *Report) burstRows() []Row {
 	if r.Burst == nil {
-		rows = append(rows, Row{Figure: "burst", Value: "skipped", Target: burstTarget, Mark: NotMeasured})
-	} else {
-		b := r.Burst
-		name := fmt.Sprintf("burst %d × sleep %v", r.BurstSize, r.BurstSleep)
-		// The floor: the sleep after a bare start of the same rank, when
-		// the bare burst was measured.
-		floor, floorName := func(q float64) time.Duration { return r.BurstSleep }, "sleep"
-		if bb := r.BareBurst; bb != nil && len(bb.Latencies) > 0 {
-			floor = func(q float64) time.Duration { return r.BurstSleep + bb.Percentile(q) }
-			floorName = "bare+sleep"
-		}
-		p50 := Row{Figure: name + ", p50"}
-		p50.fill(b.Percentile(0.5), floor(0.5), floorName, len(b.Latencies) > 0)
-		p99 := Row{Figure: "burst p99", Target: burstTarget}
-		p99.fill(b.Percentile(0.99), floor(0.99), floorName, len(b.Latencies) > 0)
-		if p99.Mark == "" {
-			p99.Mark = verdict(b.Errors == 0 && b.Requests() == r.BurstSize && b.Percentile(0.99) < TargetBurstP99)
-		}
-		wall := Row{Figure: "burst wall time"}
-		wall.fill(b.Wall, r.BurstSleep, "sleep", b.Requests() > 0)
-		rows = append(rows, p50, p99, wall, Row{Figure: "burst errors", Value: of(b.Errors, r.BurstSize)})
-		if bb := r.BareBurst; bb != nil {
-			rows = append(rows, Row{Figure: fmt.Sprintf("bare burst: %d starts to first next, p50", r.BurstSize), Value: duration(bb.Percentile(0.5))},
-				Row{Figure: "bare burst p99", Value: duration(bb.Percentile(0.99))},
-				Row{Figure: "bare burst errors", Value: of(bb.Errors, r.BurstSize)})
-		}
+		return []Row{{Figure: "burst", Value: "skipped", Target: burstTarget, Mark: NotMeasured}}
+	}
+	b := r.Burst
+	name := fmt.Sprintf("burst %d × sleep %v", r.BurstSize, r.BurstSleep)
+	// The floor: the sleep after a bare start of the same rank, when the
+	// bare burst was measured.
+	bare := r.BareBurst != nil && len(r.BareBurst.Latencies) > 0
+	floor, floorName := func(q float64) time.Duration { return r.BurstSleep }, "sleep"
+	if bare {
+		floor = func(q float64) time.Duration { return r.BurstSleep + r.BareBurst.Percentile(q) }
+		floorName = "bare+sleep"
+	}
+	p50 := Row{Figure: name + ", p50"}
+	p50.fill(b.Percentile(0.5), floor(0.5), floorName, len(b.Latencies) > 0)
+	p99 := Row{Figure: "burst p99", Target: burstTarget}
+	p99.fill(b.Percentile(0.99), floor(0.99), floorName, len(b.Latencies) > 0)
+	switch {
+	case p99.Mark != "":
+	case !bare:
+		p99.Mark = NotMeasured
+	default:
+		p99.Mark = verdict(b.Errors == 0 && b.Requests() == r.BurstSize &&
+			float64(b.Percentile(0.99)) <= TargetBurstRatio*float64(floor(0.99)))
+	}
+	wall := Row{Figure: "burst wall time"}
+	wall.fill(b.Wall, r.BurstSleep, "sleep", b.Requests() > 0)
+	rows := []Row{p50, p99, wall, {Figure: "burst errors", Value: of(b.Errors, r.BurstSize)}}
+	if bb := r.BareBurst; bb != nil {
+		rows = append(rows, Row{Figure: fmt.Sprintf("bare burst: %d starts to first next, p50", r.BurstSize), Value: duration(bb.Percentile(0.5))},
+			Row{Figure: "bare burst p99", Value: duration(bb.Percentile(0.99))},
+			Row{Figure: "bare burst errors", Value: of(bb.Errors, r.BurstSize)})
 	}
 	return rows
 }

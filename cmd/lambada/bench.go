@@ -1,35 +1,27 @@
 package main
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/lambada-dev/lambada/bench"
 	"github.com/lambada-dev/lambada/codecache"
-	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
 const benchUsage = `Usage: lambada bench [flags]
@@ -37,12 +29,17 @@ const benchUsage = `Usage: lambada bench [flags]
 Measures Lambada beside floors taken in the same run, and prints a table of
 each figure, its floor, their ratio and the target it must meet:
 
-  warm       synchronous invocations of a no-op aws-lambda-go function at
-             concurrency 1 (p50, p99) and throughput at 1, 8 and 64, beside
-             a keep-alive loopback round trip to a trivial Go server in its
-             own process (the floor), same client, same 100-byte body
-  CPU        the server process's CPU time per warm invocation beside the
-             floor server's per request (from /proc/<pid>/stat)
+  warm       synchronous invocations of two functions at concurrency 1
+             (p50, p99) and throughput at 1, 8 and 64, beside a keep-alive
+             loopback round trip to a trivial Go server in its own process
+             (the floor), same client, same 100-byte body: an aws-lambda-go
+             function (the realistic case) and a minimal runtime, a raw
+             Runtime API loop (the platform's own cost)
+  CPU        the node's CPU time per warm invocation at 64 beside the floor
+             server's per request (from /proc/<pid>/stat), and each
+             function's, in the node and alone (driven back to back by a
+             trivial Runtime API: what the machine allows at most)
+  envs       the environments alive after each load
   cold       invocations that must start a new environment (forced by a
              configuration change) beside starts of the same bootstrap by
              hand, timed to its first GET next; the two alternate
@@ -52,10 +49,10 @@ By default the node under test is 'lambada serve' re-executed from this
 binary on a free 127.0.0.1 port with its data in a temporary directory.
 --in-process runs it inside this process instead (no CPU figure);
 --endpoint-url measures a running server on this machine (its CPU figure
-needs --server-pid). The benchmark deploys the test function of
-internal/testfn, built with 'go build' from the module source this binary
-was built from (so it needs the Go toolchain and the source tree), or
---function-zip: a zip of that function's bootstrap.
+needs --server-pid). The benchmark deploys the functions of
+internal/testfn (fn and minimal), built with 'go build' from the module
+source this binary was built from (so it needs the Go toolchain and the
+source tree), or --function-zip and --minimal-zip: zips of their bootstrap.
 
 Traffic goes to 127.0.0.1 only. Figures from a busy machine are noisy:
 compare ratios, not absolutes.
@@ -86,6 +83,7 @@ type benchConfig struct {
 	ServerPid   int
 	InProcess   bool
 	FunctionZip string
+	MinimalZip  string
 	Check       bool
 	Keep        bool
 }
@@ -109,6 +107,7 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	fs.IntVar(&cfg.ServerPid, "server-pid", 0, "with --endpoint-url: the server's process id, to measure its CPU time")
 	fs.BoolVar(&cfg.InProcess, "in-process", false, "run the node inside this process (its CPU time cannot be told apart)")
 	fs.StringVar(&cfg.FunctionZip, "function-zip", "", "the test function's deployment package (default: built from internal/testfn/fn)")
+	fs.StringVar(&cfg.MinimalZip, "minimal-zip", "", "the minimal runtime's deployment package (default: built from internal/testfn/minimal)")
 	fs.BoolVar(&cfg.Check, "check", false, "fail when a measured figure misses its target")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory: the node's log (serve.log) and data")
 	fs.Usage = func() {
@@ -178,7 +177,11 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 		defer codecache.RemoveAll(dir)
 	}
 
-	zipped, bootstrap, err := benchFunction(dir, cfg.FunctionZip)
+	realistic, err := benchFunction(dir, cfg.FunctionZip)
+	if err != nil {
+		return err
+	}
+	minimal, err := minimalFunction(dir, cfg.MinimalZip)
 	if err != nil {
 		return err
 	}
@@ -196,51 +199,64 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 
 	api := benchAPI(srv.URL)
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	names := map[string]int32{"bench-noop-" + suffix: 30, "bench-cold-" + suffix: 30, "bench-sleep-" + suffix: 30}
-	for name, timeout := range names {
-		if err := createBenchFunction(ctx, api, name, zipped, timeout); err != nil {
+	noop, minName, coldName, sleepName := "bench-noop-"+suffix, "bench-min-"+suffix, "bench-cold-"+suffix, "bench-sleep-"+suffix
+	for _, f := range []struct {
+		name string
+		fn   *benchFn
+	}{{noop, realistic}, {minName, minimal}, {coldName, realistic}, {sleepName, realistic}} {
+		if err := createBenchFunction(ctx, api, f.name, f.fn.zip, 30); err != nil {
 			return err
 		}
 		if cfg.EndpointURL != "" { // leave the server as it was
 			defer func() {
-				_, _ = api.DeleteFunction(context.WithoutCancel(ctx), &lambda.DeleteFunctionInput{FunctionName: aws.String(name)})
+				_, _ = api.DeleteFunction(context.WithoutCancel(ctx), &lambda.DeleteFunctionInput{FunctionName: aws.String(f.name)})
 			}()
 		}
 	}
 	client := bench.NewClient(2 * bench.TargetLevel)
-	r := &bench.Report{Levels: benchLevels}
-
+	r := &bench.Report{Levels: benchLevels, Floor: map[int]bench.Result{}, FloorCPU: map[int]*bench.CPU{}}
 	load := bench.Load{Duration: cfg.Duration, Requests: cfg.Requests}
-	warm := &warmTarget{Name: "lambada", Do: bench.Poster(client, invokeURL(srv.URL, "bench-noop-"+suffix), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU}
 	floorT := &warmTarget{Name: "floor", Do: bench.Poster(client, floor.URL, bench.Body), Pid: floor.Pid()}
+	fns := []*warmTarget{
+		{Name: bench.Realistic, Do: bench.Poster(client, invokeURL(srv.URL, noop), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU, fn: realistic},
+		{Name: bench.Minimal, Do: bench.Poster(client, invokeURL(srv.URL, minName), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU, fn: minimal},
+	}
 	for _, level := range benchLevels {
-		c.progress("warm invocations and the floor at concurrency %d", level)
 		load.Concurrency = level
-		for _, t := range []*warmTarget{floorT, warm} {
+		c.progress("warm invocations and the floor at concurrency %d", level)
+		for _, t := range append([]*warmTarget{floorT}, fns...) {
 			t.WarmUp(ctx, level)
-			cpu, children, n := t.cpu, t.children, t.requests
-			t.Measure(ctx, load)
-			if n := t.requests - n; n > 0 {
-				c.progress("  %s: %.0f/s, CPU per request: server %v, its functions %v", t.Name, t.Results[level].Throughput(),
-					(t.cpu-cpu)/time.Duration(n), (t.children-children)/time.Duration(n))
+			res := t.Measure(ctx, load)
+			cpu := t.NodeCPU[level]
+			c.progress("  %s: %.0f/s, CPU per request: server %v, its functions %v", t.Name, res.Throughput(), cpu.PerRequest(),
+				t.levelChildren[level]/time.Duration(max(res.Requests(), 1)))
+			if t.fn != nil && srv.EnvParent != 0 {
+				key := t.fn.key
+				if n, err := bench.Children(srv.EnvParent, func(cwd string) bool { return strings.HasSuffix(cwd, key) }); err == nil {
+					t.Environments[level] = n
+					c.progress("  %s: %d environments alive", t.Name, n)
+				}
 			}
 		}
 	}
-	r.Warm, r.ServerCPU, r.FunctionCPU = warm.Results, warm.CPU(), warm.FunctionCPU()
-	r.Floor, r.FloorCPU = floorT.Results, floorT.CPU()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.progress("the function alone, driven by a trivial Runtime API")
-	if alone, err := bench.FunctionAlone(ctx, bootstrap, bench.Body, load); err != nil {
-		c.progress("  the function alone: %v", err)
-	} else {
-		r.Alone = &alone
+	r.Floor, r.FloorCPU = floorT.Results, floorT.NodeCPU
+	for _, t := range fns {
+		run := &bench.FunctionRun{Name: t.Name, Warm: t.Results, NodeCPU: t.NodeCPU, FunctionCPU: t.FunctionCPU(), Environments: t.Environments}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.progress("%s alone, driven by a trivial Runtime API", t.Name)
+		if alone, err := bench.FunctionAlone(ctx, t.fn.bootstrap, bench.Body, load); err != nil {
+			c.progress("  %s alone: %v", t.Name, err)
+		} else {
+			run.Alone = &alone
+		}
+		r.Functions = append(r.Functions, run)
 	}
 
 	if !cfg.SkipCold {
 		c.progress("%d cold starts beside %d bare starts", cfg.Cold, cfg.Cold)
-		cold, bare := coldStarts(ctx, api, client, srv.URL, "bench-cold-"+suffix, bootstrap, cfg.Cold)
+		cold, bare := coldStarts(ctx, api, client, srv.URL, coldName, realistic.bootstrap, cfg.Cold)
 		r.Cold, r.Bare = &cold, &bare
 		if err := ctx.Err(); err != nil {
 			return err
@@ -249,8 +265,8 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 
 	if !cfg.SkipBurst {
 		c.progress("a burst of %d bare starts, then of %d invocations sleeping %v", cfg.Burst, cfg.Burst, cfg.BurstSleep)
-		bare := bench.BareBurst(ctx, bootstrap, cfg.Burst)
-		res := burst(ctx, invokeURL(srv.URL, "bench-sleep-"+suffix), cfg.Burst, cfg.BurstSleep)
+		bare := bench.BareBurst(ctx, realistic.bootstrap, cfg.Burst)
+		res := burst(ctx, invokeURL(srv.URL, sleepName), cfg.Burst, cfg.BurstSleep)
 		r.Burst, r.BareBurst, r.BurstSize, r.BurstSleep = &res, &bare, cfg.Burst, cfg.BurstSleep
 		if err := ctx.Err(); err != nil {
 			return err
@@ -267,10 +283,17 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	if err := r.WriteTable(c.Stdout); err != nil {
 		return err
 	}
-	for _, e := range []struct {
+	kinds := []struct {
 		what string
 		r    *bench.Result
-	}{{"warm", mergeLevels(r.Warm)}, {"floor", mergeLevels(r.Floor)}, {"cold", r.Cold}, {"bare", r.Bare}, {"burst", r.Burst}, {"bare burst", r.BareBurst}} {
+	}{{"floor", mergeLevels(r.Floor)}, {"cold", r.Cold}, {"bare", r.Bare}, {"burst", r.Burst}, {"bare burst", r.BareBurst}}
+	for _, f := range r.Functions {
+		kinds = append(kinds, struct {
+			what string
+			r    *bench.Result
+		}{f.Name + " warm", mergeLevels(f.Warm)})
+	}
+	for _, e := range kinds {
 		if e.r != nil && e.r.Errors > 0 {
 			fmt.Fprintf(c.Stdout, "\n%s errors by kind:\n", e.what)
 			kinds := slices.Collect(maps.Keys(e.r.Kinds))
@@ -300,11 +323,14 @@ type warmTarget struct {
 	Do      func(context.Context) error
 	Pid     int    // 0: CPU time not measured
 	Missing string // why not
+	fn      *benchFn
 
-	Results  map[int]bench.Result // by concurrency
-	cpu      time.Duration
-	children time.Duration // the CPU time of the server's descendants: its functions
-	requests int
+	Results       map[int]bench.Result // by concurrency
+	NodeCPU       map[int]*bench.CPU   // the server's CPU time over each load
+	Environments  map[int]int          // environments alive after each load
+	levelChildren map[int]time.Duration
+	children      time.Duration // the CPU time of the server's descendants: its functions
+	requests      int
 }
 
 // WarmUp sends a few rounds of requests at the given concurrency, so that
@@ -316,6 +342,10 @@ func (t *warmTarget) WarmUp(ctx context.Context, concurrency int) {
 
 // Measure applies load and reads the server's CPU time around it.
 func (t *warmTarget) Measure(ctx context.Context, load bench.Load) bench.Result {
+	if t.Results == nil {
+		t.Results, t.NodeCPU = make(map[int]bench.Result), make(map[int]*bench.CPU)
+		t.Environments, t.levelChildren = make(map[int]int), make(map[int]time.Duration)
+	}
 	var before, childrenBefore time.Duration
 	if t.Pid != 0 {
 		var err error
@@ -325,29 +355,21 @@ func (t *warmTarget) Measure(ctx context.Context, load bench.Load) bench.Result 
 		childrenBefore, _ = bench.DescendantsCPU(t.Pid)
 	}
 	res := bench.Run(ctx, load, t.Do)
+	t.NodeCPU[load.Concurrency] = &bench.CPU{Missing: t.Missing}
 	if t.Pid != 0 {
 		after, err := bench.ProcessCPU(t.Pid)
 		if err != nil {
 			t.Pid, t.Missing = 0, err.Error()
 		}
 		childrenAfter, _ := bench.DescendantsCPU(t.Pid)
-		t.cpu += after - before
-		t.children += max(childrenAfter-childrenBefore, 0)
+		t.NodeCPU[load.Concurrency] = &bench.CPU{Used: after - before, Requests: res.Requests(), Missing: t.Missing}
+		d := max(childrenAfter-childrenBefore, 0)
+		t.levelChildren[load.Concurrency] = d
+		t.children += d
 		t.requests += res.Requests()
-	}
-	if t.Results == nil {
-		t.Results = make(map[int]bench.Result)
 	}
 	t.Results[load.Concurrency] = res
 	return res
-}
-
-// CPU is the server's CPU time over the measured loads.
-func (t *warmTarget) CPU() *bench.CPU {
-	if t.Pid == 0 {
-		return &bench.CPU{Missing: t.Missing}
-	}
-	return &bench.CPU{Used: t.cpu, Requests: t.requests}
 }
 
 // FunctionCPU is the CPU time of the server's functions over the measured
@@ -397,198 +419,6 @@ func burst(ctx context.Context, u string, n int, sleep time.Duration) bench.Resu
 	c := bench.NewClient(n)
 	defer c.CloseIdleConnections()
 	return bench.Run(ctx, bench.Load{Concurrency: n, Requests: n}, bench.Poster(c, u, bench.SleepBody(int(sleep/time.Millisecond))))
-}
-
-// benchServer is the node under test.
-type benchServer struct {
-	URL   string
-	Pid   int    // whose CPU time to read; 0: none
-	NoCPU string // why there is none
-	Desc  string
-	close func() error
-}
-
-func (s *benchServer) Close() error { return s.close() }
-
-func (c *benchCommand) startServer(ctx context.Context, cfg *benchConfig, dir string) (*benchServer, error) {
-	switch {
-	case cfg.EndpointURL != "":
-		s := &benchServer{URL: cfg.EndpointURL, Pid: cfg.ServerPid, Desc: "at " + cfg.EndpointURL, close: func() error { return nil }}
-		if s.Pid == 0 {
-			s.NoCPU = "no --server-pid"
-		} else {
-			s.Desc += fmt.Sprintf(" (pid %d)", s.Pid)
-		}
-		return s, nil
-	case cfg.InProcess:
-		logf, err := os.Create(filepath.Join(dir, "serve.log"))
-		if err != nil {
-			return nil, err
-		}
-		m := &Main{Listen: "127.0.0.1:0", Data: filepath.Join(dir, "data"), Region: "us-east-1", Account: "000000000000",
-			Logger: slog.New(slog.NewTextHandler(logf, nil))}
-		if err := m.Open(ctx); err != nil {
-			logf.Close()
-			return nil, err
-		}
-		return &benchServer{URL: "http://" + m.Addr(), NoCPU: "in-process", Desc: "in this process at http://" + m.Addr(),
-			close: func() error { return errors.Join(m.Close(), logf.Close()) }}, nil
-	}
-	return c.startChild(ctx, dir)
-}
-
-// startChild runs `lambada serve` from this binary on a free port, with its
-// log in dir, and waits until it answers.
-func (c *benchCommand) startChild(ctx context.Context, dir string) (*benchServer, error) {
-	self := c.Self
-	if len(self) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		self = []string{exe}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	logPath := filepath.Join(dir, "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close() // the child has its own descriptor
-	cmd := exec.Command(self[0], append(self[1:], "serve", "--listen", addr, "--data", filepath.Join(dir, "data"))...)
-	cmd.Env = append(os.Environ(), c.SelfEnv...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		t := time.NewTimer(15 * time.Second)
-		defer t.Stop()
-		select {
-		case err := <-exited:
-			return err
-		case <-t.C:
-			_ = cmd.Process.Kill()
-			<-exited
-			return errors.New("lambada serve did not stop within 15 s: killed")
-		}
-	}
-	s := &benchServer{URL: "http://" + addr, Pid: cmd.Process.Pid, close: stop,
-		Desc: fmt.Sprintf("in a child process ('lambada serve', pid %d) at http://%s", cmd.Process.Pid, addr)}
-	deadline := time.Now().Add(30 * time.Second)
-	probe := bench.NewClient(1)
-	defer probe.CloseIdleConnections()
-	for {
-		resp, err := probe.Get(s.URL + "/2015-03-31/functions/")
-		if err == nil {
-			resp.Body.Close()
-			return s, nil
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("lambada serve exited (%v):\n%s", err, tail(log, 2048))
-		case <-ctx.Done():
-			return nil, errors.Join(ctx.Err(), stop())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return nil, errors.Join(errors.New("lambada serve did not answer within 30 s"), stop())
-		}
-	}
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
-// benchFunction returns the test function's deployment package and the
-// path of its bootstrap unpacked under dir, for bare starts.
-func benchFunction(dir, zipPath string) ([]byte, string, error) {
-	var zipped []byte
-	var err error
-	if zipPath != "" {
-		zipped, err = os.ReadFile(zipPath)
-	} else if zipped, err = testfn.Zip(dir); err != nil {
-		err = fmt.Errorf("%w\n(build the test function yourself and pass --function-zip)", err)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
-	if err != nil {
-		return nil, "", fmt.Errorf("function zip: %w", err)
-	}
-	f, err := zr.Open("bootstrap")
-	if err != nil {
-		return nil, "", fmt.Errorf("function zip: %w", err)
-	}
-	defer f.Close()
-	bootstrap := filepath.Join(dir, "bare", "bootstrap")
-	if err := os.MkdirAll(filepath.Dir(bootstrap), 0o755); err != nil {
-		return nil, "", err
-	}
-	out, err := os.OpenFile(bootstrap, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return nil, "", err
-	}
-	if _, err := io.Copy(out, f); err != nil {
-		out.Close()
-		return nil, "", err
-	}
-	return zipped, bootstrap, out.Close()
-}
-
-// benchAPI is a Lambda API client for the node, with retries off.
-func benchAPI(endpoint string) *lambda.Client {
-	return lambda.New(lambda.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider(localAccessKeyID, localSecretAccessKey, ""),
-		RetryMaxAttempts: 1,
-	})
-}
-
-func createBenchFunction(ctx context.Context, api *lambda.Client, name string, zipped []byte, timeout int32) error {
-	_, err := api.CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String(name),
-		Runtime:      types.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
-		Role:         aws.String("arn:aws:iam::000000000000:role/lambada-bench"),
-		Code:         &types.FunctionCode{ZipFile: zipped},
-		Timeout:      aws.Int32(timeout),
-	})
-	if err != nil {
-		return fmt.Errorf("create %s: %w", name, err)
-	}
-	return waitReady(ctx, api, name)
-}
-
-// waitReady waits, as AWS's own waiters do but polling every few
-// milliseconds, until the function name is Active and its last update
-// Successful.
-func waitReady(ctx context.Context, api *lambda.Client, name string) error {
-	in := &lambda.GetFunctionInput{FunctionName: aws.String(name)}
-	fast := func(o *lambda.FunctionUpdatedV2WaiterOptions) {
-		o.MinDelay, o.MaxDelay = 2*time.Millisecond, 50*time.Millisecond
-	}
-	if err := lambda.NewFunctionUpdatedV2Waiter(api, fast).Wait(ctx, in, time.Minute); err != nil {
-		return fmt.Errorf("wait for %s: %w", name, err)
-	}
-	return nil
 }
 
 // invokeURL is where a synchronous invocation of name is posted, unsigned

@@ -27,7 +27,7 @@ import (
 // bootstrap.
 
 func BenchmarkFloor(b *testing.B) {
-	f, err := bench.StartFloor("-test.run=^$")
+	f, err := bench.StartFloor()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,10 +56,10 @@ func benchmarkLevels(b *testing.B, t *warmTarget) {
 			}
 			reportLatency(b, "", res)
 			b.ReportMetric(res.Throughput(), "req/s")
+			if cpu := t.NodeCPU[level]; cpu.Requests > 0 {
+				b.ReportMetric(float64(cpu.PerRequest().Microseconds()), "server-cpu-µs/req")
+			}
 		})
-	}
-	if cpu := t.CPU(); cpu.Requests > 0 {
-		b.Logf("server CPU per request: %v over %d requests", cpu.PerRequest(), cpu.Requests)
 	}
 }
 

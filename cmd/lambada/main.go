@@ -28,8 +28,6 @@ Run 'lambada <command> -h' for a command's flags.
 `
 
 func main() {
-	// `lambada bench` re-executes this binary as its floor server.
-	bench.MaybeServeFloor()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -55,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&invokeCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "bench":
 		return (&benchCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case bench.FloorCommand: // hidden: `lambada bench` runs this binary as its floor server
+		bench.ServeFloor()
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -26,7 +26,9 @@ import (
 var fnZip []byte
 
 func TestMain(m *testing.M) {
-	bench.MaybeServeFloor()
+	if len(os.Args) > 1 && os.Args[1] == bench.FloorCommand { // BenchmarkFloor's floor server
+		bench.ServeFloor()
+	}
 	dir, err := os.MkdirTemp("", "lambada-test")
 	if err != nil {
 		panic(err)

@@ -1,5 +1,6 @@
 // Package testfn builds the real aws-lambda-go function that Lambada's tests
-// deploy (./fn), once per test binary.
+// deploy (./fn), once per test binary, and the minimal raw Runtime API loop
+// the benchmark measures the platform with (./minimal).
 package testfn
 
 import (
@@ -18,14 +19,25 @@ var (
 	built   []byte
 	builtFn string
 	err     error
+
+	minimalOnce sync.Once
+	minimal     []byte
+	minimalErr  error
 )
 
 // Zip returns the function's deployment package: a zip holding one
 // executable named bootstrap. The first call builds it (into dir, which the
 // caller removes) with the go toolchain that runs the tests.
 func Zip(dir string) ([]byte, error) {
-	once.Do(func() { built, builtFn, err = build(dir) })
+	once.Do(func() { built, builtFn, err = build(dir, "fn") })
 	return built, err
+}
+
+// MinimalZip returns the deployment package of the minimal runtime (see
+// ./minimal), built on the first call into dir like Zip's.
+func MinimalZip(dir string) ([]byte, error) {
+	minimalOnce.Do(func() { minimal, _, minimalErr = build(filepath.Join(dir, "minimal"), "minimal") })
+	return minimal, minimalErr
 }
 
 // Bootstrap returns the path of the built bootstrap (after Zip).
@@ -68,9 +80,11 @@ func zipOf(bin []byte, files map[string]string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func build(dir string) ([]byte, string, error) {
+// build builds the command in the directory name beside this file into
+// dir/bootstrap and zips it.
+func build(dir, name string) ([]byte, string, error) {
 	_, self, _, _ := runtime.Caller(0)
-	src := filepath.Join(filepath.Dir(self), "fn")
+	src := filepath.Join(filepath.Dir(self), name)
 	out := filepath.Join(dir, "bootstrap")
 	cmd := exec.Command("go", "build", "-o", out, ".")
 	cmd.Dir = src
