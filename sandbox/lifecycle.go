@@ -67,8 +67,8 @@ const (
 )
 
 // effects is what the shell must do after a transition, in this order:
-// stop the init timer, kill the process group, deliver, answer, announce
-// availability, end, free and requeue.
+// stop the init timer, kill the process group, deliver, announce
+// availability, answer, end, free and requeue.
 type effects struct {
 	initDone  bool  // init ended: stop the init timer, note the init duration
 	kill      bool  // kill the process group

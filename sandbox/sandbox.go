@@ -500,16 +500,18 @@ func (s *Sandbox) apply(e effects, res *lambada.Result) {
 			s.deliveries <- c
 		}
 	}
+	// Available before the caller has its answer (its client may send the
+	// next request at once) and before END and REPORT are written: an
+	// invocation arriving meanwhile takes this environment instead of
+	// starting another.
+	if e.available {
+		s.pool.put(s, e.epoch, e.answered)
+	}
 	if c := e.answer; c != nil {
 		if e.fault != noFault && e.fault != initFault {
 			res = s.faultResult(c, e.fault)
 		}
 		c.done <- outcome{res: res}
-	}
-	// Available before END and REPORT are written: an invocation arriving
-	// meanwhile takes this environment instead of starting another.
-	if e.available {
-		s.pool.put(s, e.epoch, e.answered)
 	}
 	if c := e.end; c != nil {
 		s.end(c, e.status, e.fault)
