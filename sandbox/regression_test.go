@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lambada-dev/lambada"
 	pollpkg "github.com/lambada-dev/lambada/internal/poll"
 )
 
@@ -272,5 +273,21 @@ func TestSandbox_RequeueAndCallerLeaving(t *testing.T) {
 	}
 	if n := slots.times(c.inv); n != 1 {
 		t.Fatalf("a call requeued, handed off again and withdrawn was freed %d times", n)
+	}
+}
+
+// Invocations one after the other run in one environment: one that arrives
+// while the runtime has answered but not yet asked for the next event waits
+// for it (a handoff) instead of starting another environment.
+func TestManager_HandoffKeepsOneEnvironment(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(3*time.Second, nil)
+	for range 200 {
+		inv := invocation(`{"action":"noop"}`)
+		inv.LogType = lambada.LogNone // the caller returns at the answer, before the runtime asks again
+		mustRun(t, m, cfg, inv)
+	}
+	if n := m.Environments(); n != 1 {
+		t.Fatalf("200 invocations in a row kept %d environments, want 1", n)
 	}
 }
