@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // The Runtime API's HTTP/1.1, written for its one kind of client: a runtime
@@ -104,12 +105,15 @@ func (s *Server) serveConn(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
-	serve(s.ctx, s.rt, bufio.NewReaderSize(c, maxLine), bufio.NewWriterSize(c, 16<<10))
+	if serve(s.ctx, s.rt, bufio.NewReaderSize(c, maxLine), bufio.NewWriterSize(c, 16<<10)) {
+		linger(c)
+	}
 }
 
 // serve answers the requests read from r on w until the connection must
-// close (or the client closes it).
-func serve(ctx context.Context, rt Runtime, r *bufio.Reader, w *bufio.Writer) {
+// close (or the client closes it). It reports whether it ended the
+// connection while the client may still be sending.
+func serve(ctx context.Context, rt Runtime, r *bufio.Reader, w *bufio.Writer) (unread bool) {
 	var req request
 	for {
 		err := req.readHead(r)
@@ -117,14 +121,40 @@ func serve(ctx context.Context, rt Runtime, r *bufio.Reader, w *bufio.Writer) {
 			if !errors.Is(err, io.EOF) || req.started {
 				writeText(w, nil, http.StatusBadRequest, "malformed request", "")
 				_ = w.Flush()
+				return true
 			}
-			return
+			return false
 		}
-		keep := route(ctx, rt, &req, r, w) && !req.close
-		if w.Flush() != nil || !keep {
-			return
+		keep := route(ctx, rt, &req, r, w)
+		if w.Flush() != nil {
+			return false
+		}
+		if !keep {
+			return true
+		}
+		if req.close {
+			return false
 		}
 	}
+}
+
+// Lingering bounds what linger reads and how long it waits.
+const (
+	lingerBytes = 256 << 10
+	lingerFor   = 500 * time.Millisecond
+)
+
+// linger closes the sending half of c and reads what the client still
+// sends, for a while, before c is closed: closing a socket with unread
+// input resets the connection, and the reset can destroy the answer before
+// the client reads it.
+func linger(c net.Conn) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok || tc.CloseWrite() != nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(lingerFor))
+	_, _ = io.CopyN(io.Discard, c, lingerBytes)
 }
 
 // request is the head of one request, and what was read of its body.
@@ -373,12 +403,15 @@ func endHead(w *bufio.Writer, body []byte) {
 }
 
 // writeText writes a text/plain response to q (q nil: a request that could
-// not be read), with an Allow header when allow is not empty; a HEAD
-// request gets no body.
+// not be read, after which the connection closes), with an Allow header
+// when allow is not empty; a HEAD request gets no body.
 func writeText(w *bufio.Writer, q *request, status int, text, allow string) {
 	writeHead(w, status, "text/plain; charset=utf-8", len(text)+1)
 	if allow != "" {
 		writeHeader(w, "Allow", allow)
+	}
+	if q == nil {
+		writeHeader(w, "Connection", "close")
 	}
 	if q != nil && q.method == http.MethodHead {
 		endHead(w, nil)

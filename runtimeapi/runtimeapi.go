@@ -147,7 +147,7 @@ func methodNotAllowed(q *request, r *bufio.Reader, w *bufio.Writer, allow string
 func next(ctx context.Context, rt Runtime, w *bufio.Writer) bool {
 	ev, err := rt.Next(ctx)
 	if err != nil {
-		renderError(w, err, StateReady)
+		renderError(w, err, StateReady, true)
 		return false
 	}
 	writeHead(w, http.StatusOK, "application/json", len(ev.Payload))
@@ -186,7 +186,7 @@ func post(rt Runtime, q *request, r *bufio.Reader, w *bufio.Writer, id string, i
 		to = StateInvocationErrorResponse
 	}
 	if err := rt.Respond(id, resp); err != nil {
-		renderError(w, err, to)
+		renderError(w, err, to, resp.TooLarge || resp.Truncated)
 		return !resp.TooLarge && !resp.Truncated
 	}
 	return acknowledge(w, resp)
@@ -197,7 +197,7 @@ func initError(rt Runtime, q *request, r *bufio.Reader, w *bufio.Writer) bool {
 	resp.Error = true
 	resp.ErrorType = q.errorType
 	if err := rt.InitError(resp); err != nil {
-		renderError(w, err, StateInitError)
+		renderError(w, err, StateInitError, resp.TooLarge || resp.Truncated)
 		return !resp.TooLarge && !resp.Truncated
 	}
 	return acknowledge(w, resp)
@@ -233,14 +233,15 @@ var statusOK = []byte(`{"status":"OK"}` + "\n")
 // acknowledge answers a posted response: 202; 413 when its body was too
 // large (the invocation has Function.ResponseSizeTooLarge); 400 when it was
 // truncated (the invocation has Runtime.TruncatedResponse). After the last
-// two the connection closes: the rest of the body was not read.
+// two the connection closes (and says so): the rest of the body was not
+// read.
 func acknowledge(w *bufio.Writer, resp Response) bool {
 	switch {
 	case resp.Truncated:
-		writeError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated")
+		writeError(w, http.StatusBadRequest, "TruncatedHTTPRequest", "HTTP request detected as truncated", true)
 		return false
 	case resp.TooLarge:
-		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Exceeded maximum allowed payload size ("+strconv.Itoa(lambada.MaxResponsePayload)+" bytes).")
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Exceeded maximum allowed payload size ("+strconv.Itoa(lambada.MaxResponsePayload)+" bytes).", true)
 		return false
 	}
 	writeHead(w, http.StatusAccepted, "application/json", len(statusOK))
@@ -249,28 +250,35 @@ func acknowledge(w *bufio.Writer, resp Response) bool {
 }
 
 // renderError answers a request the Runtime refused; to is the state the
-// request would have moved the runtime to.
-func renderError(w *bufio.Writer, err error, to string) {
+// request would have moved the runtime to; closing: the connection closes
+// after the answer.
+func renderError(w *bufio.Writer, err error, to string, closing bool) {
 	switch {
 	case errors.Is(err, ErrInvalidRequestID):
-		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
+		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID", closing)
 	case errors.Is(err, ErrInvalidState):
 		from := StateRunning
 		if se, ok := errors.AsType[*StateError](err); ok {
 			from = se.From
 		}
-		writeError(w, http.StatusForbidden, "InvalidStateTransition", "State transition from "+from+" to "+to+" failed for runtime. Error: State transition is not allowed")
+		writeError(w, http.StatusForbidden, "InvalidStateTransition", "State transition from "+from+" to "+to+" failed for runtime. Error: State transition is not allowed", closing)
 	default: // the environment is stopping
-		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.")
+		writeError(w, http.StatusInternalServerError, "Runtime.Unknown", "Container error. Non-recoverable state. Runtime should exit promptly.", closing)
 	}
 }
 
-func writeError(w *bufio.Writer, status int, typ, msg string) {
+// writeError writes an error answer; closing: the connection closes after
+// it, which the answer says, so that the client does not send another
+// request on it.
+func writeError(w *bufio.Writer, status int, typ, msg string, closing bool) {
 	b, _ := json.Marshal(struct {
 		ErrorMessage string `json:"errorMessage"`
 		ErrorType    string `json:"errorType"`
 	}{msg, typ})
 	b = append(b, '\n')
 	writeHead(w, status, "application/json", len(b))
+	if closing {
+		writeHeader(w, "Connection", "close")
+	}
 	endHead(w, b)
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -230,5 +232,37 @@ func TestResponse_Truncated(t *testing.T) {
 	}
 	if rt.respondID != "id-1" || !rt.resp.Truncated || !rt.resp.Error || rt.resp.ErrorType != "Runtime.TruncatedResponse" {
 		t.Fatalf("the invocation got %+v", rt.resp)
+	}
+}
+
+// A response over the limit is refused with 413 and Connection: close, and
+// the connection ends with the server's FIN once the client has read the
+// answer, not with a reset that could destroy it: the server reads what the
+// client still sends for a while first.
+func TestResponse_TooLargeClosesCleanly(t *testing.T) {
+	rt := &fakeRuntime{}
+	srv := serveTest(t, rt)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := "POST /2018-06-01/runtime/invocation/id-1/response HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(lambada.MaxResponsePayload+1) + "\r\n\r\n"
+	// The start of the body, which the server never reads as a body.
+	if _, err := io.WriteString(conn, head+strings.Repeat("x", 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !resp.Close || !rt.resp.TooLarge {
+		t.Fatalf("too large: %d close=%v %s; the invocation got %+v", resp.StatusCode, resp.Close, body, rt.resp)
+	}
+	if n, err := r.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("after the answer: %d bytes, %v; want the server's FIN (EOF)", n, err)
 	}
 }
