@@ -132,10 +132,10 @@ func TestSandbox_ParallelColdStarts(t *testing.T) {
 // Init slower than the init limit is retried under the function's timeout.
 func TestSandbox_SlowInit(t *testing.T) {
 	m, _ := newManager(t)
-	cfg := testConfig(5*time.Second, map[string]string{"TESTFN_INIT": "slow"})
-	cfg.InitTimeout = time.Second
+	cfg := testConfig(time.Second, map[string]string{"TESTFN_INIT": "slow", "TESTFN_INIT_MS": "300"})
+	cfg.InitTimeout = 100 * time.Millisecond
 	if res := mustRun(t, m, cfg, invocation(`{"action":"echo"}`)); res.FunctionError != "" {
-		t.Fatalf("init of 1.5 s with a 1 s init limit and a 5 s timeout: %s", res.Payload)
+		t.Fatalf("init of 300 ms with a 100 ms init limit and a 1 s timeout: %s", res.Payload)
 	}
 }
 
@@ -155,7 +155,7 @@ func TestSandbox_NextBeforeAnswer(t *testing.T) {
 // A timed-out invocation's process is killed, not left to run on.
 func TestSandbox_TimeoutKillsTheProcess(t *testing.T) {
 	m, _ := newManager(t)
-	cfg := testConfig(time.Second, nil)
+	cfg := testConfig(200*time.Millisecond, nil)
 	res := mustRun(t, m, cfg, invocation(`{"action":"sleep","ms":60000}`))
 	if !strings.Contains(string(res.Payload), "Sandbox.Timedout") {
 		t.Fatalf("result %s", res.Payload)
@@ -189,7 +189,7 @@ func TestSandbox_WrongRequestID(t *testing.T) {
 func TestSandbox_CallerLeavesFreesTheSlot(t *testing.T) {
 	m, _ := newManager(t)
 	slots := m.Slots.(*slotBook)
-	slow := testConfig(3*time.Second, map[string]string{"TESTFN_INIT": "slow"}) // init takes 1.5 s
+	slow := testConfig(3*time.Second, map[string]string{"TESTFN_INIT": "slow", "TESTFN_INIT_MS": "400"})
 	inv := invocation(`{"action":"echo"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -281,6 +281,7 @@ func TestSandbox_RequeueAndCallerLeaving(t *testing.T) {
 // for it (a handoff) instead of starting another environment.
 func TestManager_HandoffKeepsOneEnvironment(t *testing.T) {
 	m, _ := newManager(t)
+	m.HandoffWait = time.Minute // on a busy machine a runtime may take longer than the default to ask
 	cfg := testConfig(3*time.Second, nil)
 	for range 200 {
 		inv := invocation(`{"action":"noop"}`)

@@ -224,7 +224,7 @@ func TestSandbox_ResetAfterFailure(t *testing.T) {
 		{"panic", `{"action":"panic","msg":"oh no"}`, `"errorType":"string"`, `"errorMessage":"oh no"`, 3 * time.Second},
 		{"exit", `{"action":"exit","code":3}`, `"errorType":"Runtime.ExitError"`, `Error: Runtime exited with error: exit status 3"`, 3 * time.Second},
 		{"exit0", `{"action":"exit","code":0}`, `"errorType":"Runtime.ExitError"`, `Error: Runtime exited without providing a reason"`, 3 * time.Second},
-		{"timeout", `{"action":"sleep","ms":5000}`, `"errorType":"Sandbox.Timedout"`, `Error: Task timed out after 1.00 seconds"`, time.Second},
+		{"timeout", `{"action":"sleep","ms":5000}`, `"errorType":"Sandbox.Timedout"`, `Error: Task timed out after 0.00 seconds"`, 200 * time.Millisecond}, // whole seconds, as AWS's timeouts are
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, logs := newManager(t)

@@ -36,6 +36,7 @@ func init() {
 // TestBench runs `lambada bench` with tiny counts against a node in a child
 // process and checks the table, not the speed.
 func TestBench(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a node, a floor server and a burst of functions")
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -90,12 +91,26 @@ func (c *benchCommand) startChild(ctx context.Context, dir string) (*benchServer
 	cmd := exec.Command(self[0], append(self[1:], "serve", "--listen", addr, "--data", filepath.Join(dir, "data"))...)
 	cmd.Env = append(os.Environ(), c.SelfEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Pdeathsig fires when the thread that forked the child ends, and Go
+	// ends a thread whose goroutine exits locked to it (walls does, for an
+	// in-process node in tests): the child is forked from a thread locked
+	// until it exits.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	stop := func() error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		t := time.NewTimer(15 * time.Second)

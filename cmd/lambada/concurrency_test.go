@@ -65,6 +65,7 @@ func collect(ch <-chan string, n int) map[string]int {
 // reasons, no slot leaked by timeouts, crashes or callers that leave, and a
 // reservation of zero.
 func TestServe_Concurrency(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, "", func(m *Main) { m.Concurrency = 105 })
 	c := client(m)
 	ctx := context.Background()

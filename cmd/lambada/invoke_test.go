@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -677,37 +678,38 @@ func TestInvoke_MatchesAWSCLI(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_DEFAULT_OUTPUT", "json")
-	fake := newFakeLambda(t)
-	fake.respond("full", fakeResponse{status: 200,
-		header: map[string]string{
-			"X-Amz-Function-Error":        "Unhandled",
-			"X-Amz-Log-Result":            "U1RBUlQgUmVxdWVzdElkOiAx",
-			"X-Amz-Executed-Version":      "$LATEST",
-			"X-Amz-Durable-Execution-Arn": "arn:aws:lambda:us-east-1:000000000000:function:full:$LATEST/durable-execution/x",
-		},
-		body: `{"errorMessage":"boom","errorType":"Exception"}`})
-	fake.respond("odd", fakeResponse{status: 200,
-		header: map[string]string{"X-Amz-Function-Error": "caf\xe9 \"<&>\\ \u2028"},
-		body:   "\x00\xff"})
-	fake.respond("event", fakeResponse{status: 202})
-	fake.respond("dry", fakeResponse{status: 204})
-	fake.respond("missing", fakeResponse{status: 404,
-		header: map[string]string{"X-Amzn-ErrorType": "ResourceNotFoundException", "Content-Type": "application/json"},
-		body:   `{"Type":"User","Message":"Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST"}`})
-	fake.respond("invalid", fakeResponse{status: 400,
-		header: map[string]string{"X-Amzn-ErrorType": "ValidationException"},
-		body:   `{"message":"1 validation error detected: Value 'x' at 'qualifier' failed to satisfy constraint: Member must have length less than or equal to 128"}`})
-	fake.respond("throttled", fakeResponse{status: 429,
-		header: map[string]string{"X-Amzn-ErrorType": "TooManyRequestsException"},
-		body:   `{"Reason":"ConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}`})
-	fake.respond("nocode", fakeResponse{status: 502, body: `{"message":"Bad gateway"}`})
-	fake.respond("denied", fakeResponse{status: 403,
-		header: map[string]string{"X-Amzn-ErrorType": "AccessDeniedException"},
-		body:   `{}`})
+	responses := map[string]fakeResponse{
+		"full": fakeResponse{status: 200,
+			header: map[string]string{
+				"X-Amz-Function-Error":        "Unhandled",
+				"X-Amz-Log-Result":            "U1RBUlQgUmVxdWVzdElkOiAx",
+				"X-Amz-Executed-Version":      "$LATEST",
+				"X-Amz-Durable-Execution-Arn": "arn:aws:lambda:us-east-1:000000000000:function:full:$LATEST/durable-execution/x",
+			},
+			body: `{"errorMessage":"boom","errorType":"Exception"}`},
+		"odd": fakeResponse{status: 200,
+			header: map[string]string{"X-Amz-Function-Error": "caf\xe9 \"<&>\\ \u2028"},
+			body:   "\x00\xff"},
+		"event": fakeResponse{status: 202},
+		"dry":   fakeResponse{status: 204},
+		"missing": fakeResponse{status: 404,
+			header: map[string]string{"X-Amzn-ErrorType": "ResourceNotFoundException", "Content-Type": "application/json"},
+			body:   `{"Type":"User","Message":"Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST"}`},
+		"invalid": fakeResponse{status: 400,
+			header: map[string]string{"X-Amzn-ErrorType": "ValidationException"},
+			body:   `{"message":"1 validation error detected: Value 'x' at 'qualifier' failed to satisfy constraint: Member must have length less than or equal to 128"}`},
+		"throttled": fakeResponse{status: 429,
+			header: map[string]string{"X-Amzn-ErrorType": "TooManyRequestsException"},
+			body:   `{"Reason":"ConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}`},
+		"nocode": fakeResponse{status: 502, body: `{"message":"Bad gateway"}`},
+		"denied": fakeResponse{status: 403,
+			header: map[string]string{"X-Amzn-ErrorType": "AccessDeniedException"},
+			body:   `{}`},
+	}
 
 	crlf := mustWriteFile(t, filepath.Join(dir, "crlf.json"), "{\"a\": \"é\",\r\n\"b\": 1}\r\n")
 
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		args []string
 	}{
@@ -723,21 +725,46 @@ func TestInvoke_MatchesAWSCLI(t *testing.T) {
 		{"throttled", []string{"--function-name", "throttled"}},
 		{"no message", []string{"--function-name", "denied"}},
 		{"no code", []string{"--function-name", "nocode"}},
-	} {
+	}
+
+	// The CLI's runs (a Python start each) go in parallel, each against a
+	// fake of its own; then each case runs ours against the same fake.
+	type cliRun struct {
+		fake           *fakeLambda
+		out            string
+		stdout, stderr bytes.Buffer
+		err            error
+	}
+	runs := make([]*cliRun, len(cases))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, tc := range cases {
+		r := &cliRun{fake: newFakeLambda(t), out: filepath.Join(dir, fmt.Sprintf("cli-%d.out", i))}
+		for name, resp := range responses {
+			r.fake.respond(name, resp)
+		}
+		runs[i] = r
+		cli := exec.Command(awsPath, append([]string{"--endpoint-url", r.fake.URL, "lambda", "invoke", r.out}, tc.args...)...)
+		cli.Stdout, cli.Stderr = &r.stdout, &r.stderr
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r.err = cli.Run()
+		}()
+	}
+	wg.Wait()
+
+	for i, tc := range cases {
+		r := runs[i]
 		t.Run(tc.name, func(t *testing.T) {
-			cliOut := filepath.Join(dir, "cli.out")
-			oursOut := filepath.Join(dir, "ours.out")
-			os.Remove(cliOut)
-			os.Remove(oursOut)
+			cliOut, oursOut := r.out, filepath.Join(dir, fmt.Sprintf("ours-%d.out", i))
+			cliErr := r.err
+			cliReq := r.fake.last(t)
 
-			cli := exec.Command(awsPath, append([]string{"--endpoint-url", fake.URL, "lambda", "invoke", cliOut}, tc.args...)...)
-			var cliStdout, cliStderr bytes.Buffer
-			cli.Stdout, cli.Stderr = &cliStdout, &cliStderr
-			cliErr := cli.Run()
-			cliReq := fake.last(t)
-
-			stdout, _, err := runInvoke(t, "", append([]string{"--endpoint-url", fake.URL, oursOut}, tc.args...)...)
-			ourReq := fake.last(t)
+			stdout, _, err := runInvoke(t, "", append([]string{"--endpoint-url", r.fake.URL, oursOut}, tc.args...)...)
+			ourReq := r.fake.last(t)
 
 			if cliReq.Function != ourReq.Function || cliReq.Query != ourReq.Query || cliReq.Body != ourReq.Body {
 				t.Errorf("request: CLI %q ?%q body %q; ours %q ?%q body %q",
@@ -749,15 +776,15 @@ func TestInvoke_MatchesAWSCLI(t *testing.T) {
 				}
 			}
 			if cliErr != nil {
-				want := strings.TrimSuffix(strings.TrimPrefix(cliStderr.String(), "\n"), "\n")
+				want := strings.TrimSuffix(strings.TrimPrefix(r.stderr.String(), "\n"), "\n")
 				if err == nil || err.Error() != want {
 					t.Errorf("error: CLI %q\n       ours %v", want, err)
 				}
 			} else if err != nil {
 				t.Errorf("CLI succeeded, ours failed: %v", err)
 			}
-			if stdout != cliStdout.String() {
-				t.Errorf("stdout: CLI %q\n        ours %q", cliStdout.String(), stdout)
+			if stdout != r.stdout.String() {
+				t.Errorf("stdout: CLI %q\n        ours %q", r.stdout.String(), stdout)
 			}
 			cliFile, cliFileErr := os.ReadFile(cliOut)
 			ourFile, ourFileErr := os.ReadFile(oursOut)

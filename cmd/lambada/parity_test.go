@@ -16,11 +16,12 @@ import (
 // bigFiles is how many extra files BIG_ZIP holds: enough that preparing it
 // (unpacking and syncing each file) takes far longer than a boto3 call, so
 // that the script sees a function while it is Pending or InProgress.
-const bigFiles = 3000
+const bigFiles = 800
 
 // TestParity runs testdata/parity.py: the control plane's answers, checked
 // through boto3 against a real node, one subtest per case.
 func TestParity(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, "")
 	dir := t.TempDir()
 	write := func(name string, files map[string]string) string {

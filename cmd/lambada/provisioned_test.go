@@ -49,6 +49,7 @@ func initTypeOf(t *testing.T, c *lambda.Client, function string) (string, string
 // running in them warm, the unreserved pool shrinking, a restart that
 // provisions them again, and deletion.
 func TestServe_ProvisionedConcurrency(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	t.Cleanup(func() { codecache.RemoveAll(dir) })
 	configure := func(m *Main) { m.Concurrency = 105 }

@@ -35,6 +35,7 @@ func (s *syncBuffer) String() string {
 // `lambada serve` copies function lines to its log only with
 // --log-functions.
 func TestServeCommand_LogFunctions(t *testing.T) {
+	t.Parallel()
 	for _, on := range []bool{false, true} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

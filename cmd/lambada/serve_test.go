@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +60,7 @@ func sdkInvoke(t *testing.T, c *lambda.Client, in *lambda.InvokeInput) (*lambda.
 }
 
 func TestServe_InvokeWithAWSCLI(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, "")
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "fn.zip")
@@ -123,6 +126,7 @@ func TestServe_InvokeWithAWSCLI(t *testing.T) {
 }
 
 func TestServe_InvokeWithSDK(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, "")
 	c := client(m)
 	MustCreateFunction(t, c, "fn", 1, map[string]string{"COLOR": "blue"})
@@ -248,6 +252,7 @@ func TestServe_InvokeWithSDK(t *testing.T) {
 }
 
 func TestServe_Restart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	t.Cleanup(func() { codecache.RemoveAll(dir) })
 	m := MustOpenMain(t, dir)
@@ -291,13 +296,45 @@ func TestServe_RelativeDataDir(t *testing.T) {
 // A synchronous invocation outlives every server timeout once its headers
 // are read.
 func TestServe_InvokeLongerThanServerTimeouts(t *testing.T) {
-	m := MustOpenMain(t, "", func(m *Main) { m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Second, time.Second, time.Second })
+	t.Parallel()
+	// The function is deployed before the timeouts are set this short:
+	// reading its 6 MB upload may take longer on a busy machine.
+	dir := t.TempDir()
+	t.Cleanup(func() { codecache.RemoveAll(dir) })
+	m := MustOpenMain(t, dir)
+	MustCreateFunction(t, client(m), "slow", 10, nil)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 100 * time.Millisecond
+	m = MustOpenMain(t, dir, func(m *Main) { m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = limit, limit, limit })
 	c := client(m)
-	MustCreateFunction(t, c, "slow", 10, nil)
 	start := time.Now()
-	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{"action":"sleep","ms":3000}`)})
-	if out.FunctionError != nil || out.StatusCode != 200 || time.Since(start) < 3*time.Second {
+	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{"action":"sleep","ms":300}`)})
+	if out.FunctionError != nil || out.StatusCode != 200 || time.Since(start) < 3*limit {
 		t.Fatalf("%d %q %s after %v", out.StatusCode, aws.ToString(out.FunctionError), out.Payload, time.Since(start))
+	}
+
+	// A payload that arrives slowly after its headers is read to its end.
+	body, w := io.Pipe()
+	go func() {
+		io.WriteString(w, `{"action":`)
+		<-time.After(3 * limit) // the client is slow on purpose
+		io.WriteString(w, `"echo"}`)
+		w.Close()
+	}()
+	req, err := http.NewRequest(http.MethodPost, invokeURL("http://"+m.Addr(), "slow"), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(`{"action":"echo"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("slow payload: %v", err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" {
+		t.Fatalf("slow payload: %d %s", resp.StatusCode, b)
 	}
 }
 

@@ -65,6 +65,7 @@ func mustUpdateCode(t *testing.T, c *lambda.Client, name string, zip []byte) {
 // Each version runs its own code; updating $LATEST changes none of them, and
 // an invocation in flight finishes on the code it started with.
 func TestServe_VersionIsolation(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, "")
 	c := client(m)
 	ctx := context.Background()
@@ -129,6 +130,7 @@ func TestServe_VersionIsolation(t *testing.T) {
 // probability 2e-9, and fails one that ignores the weight (0 or 400), inverts
 // it (280) or halves it (60) with probability ~1.
 func TestServe_WeightedAlias(t *testing.T) {
+	t.Parallel()
 	m := MustOpenMain(t, "")
 	c := client(m)
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,8 +146,12 @@ func main() {
 		os.Exit(1)
 	case "hang":
 		select {}
-	case "slow":
-		time.Sleep(1500 * time.Millisecond)
+	case "slow": // TESTFN_INIT_MS long (default 1500)
+		ms, err := strconv.Atoi(os.Getenv("TESTFN_INIT_MS"))
+		if err != nil {
+			ms = 1500
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 	lambda.Start(handle)
 }
