@@ -39,6 +39,17 @@ func (f *fakeRuntime) InitError(r Response) error {
 // testServer is a Runtime API served on a loopback port.
 type testServer struct{ URL string }
 
+// dial opens a raw connection to the server, closed when the test ends.
+func (s *testServer) dial(t *testing.T) *net.TCPConn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn.(*net.TCPConn)
+}
+
 func serveTest(t *testing.T, rt Runtime) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -210,15 +221,11 @@ func TestRoutes(t *testing.T) {
 func TestResponse_Truncated(t *testing.T) {
 	rt := &fakeRuntime{}
 	srv := serveTest(t, rt)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := srv.dial(t)
 	if _, err := io.WriteString(conn, "POST /2018-06-01/runtime/invocation/id-1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}"); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+	if err := conn.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -242,11 +249,7 @@ func TestResponse_Truncated(t *testing.T) {
 func TestResponse_TooLargeClosesCleanly(t *testing.T) {
 	rt := &fakeRuntime{}
 	srv := serveTest(t, rt)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := srv.dial(t)
 	head := "POST /2018-06-01/runtime/invocation/id-1/response HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(lambada.MaxResponsePayload+1) + "\r\n\r\n"
 	// The start of the body, which the server never reads as a body.
 	if _, err := io.WriteString(conn, head+strings.Repeat("x", 64<<10)); err != nil {
