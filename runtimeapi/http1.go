@@ -199,21 +199,13 @@ func (q *request) readHead(r *bufio.Reader) error {
 	}
 	q.target = string(target)
 	for n := 0; ; n++ {
-		line, err := readLine(r)
+		k, v, end, err := readField(r, n)
 		if err != nil {
 			return errMalformed
 		}
-		if len(line) == 0 {
+		if end {
 			break
 		}
-		if n == maxHeaders {
-			return errMalformed
-		}
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return errMalformed
-		}
-		v = bytes.TrimSpace(v)
 		switch {
 		case bytes.EqualFold(k, []byte("Content-Length")):
 			n, err := strconv.ParseInt(string(v), 10, 64)
@@ -240,6 +232,27 @@ func (q *request) readHead(r *bufio.Reader) error {
 		q.contentLength = -1
 	}
 	return nil
+}
+
+// readField reads the n-th field (from 0) of a header or trailer section:
+// its name and trimmed value, or end at the blank line that ends the
+// section. More than maxHeaders fields, or a line without a colon, is
+// malformed.
+func readField(r *bufio.Reader, n int) (k, v []byte, end bool, err error) {
+	line, err := readLine(r)
+	switch {
+	case err != nil:
+		return nil, nil, false, err
+	case len(line) == 0:
+		return nil, nil, true, nil
+	case n == maxHeaders:
+		return nil, nil, false, errMalformed
+	}
+	k, v, ok := bytes.Cut(line, []byte(":"))
+	if !ok {
+		return nil, nil, false, errMalformed
+	}
+	return k, bytes.TrimSpace(v), false, nil
 }
 
 // readLine reads one line without its CRLF (or LF).
@@ -326,21 +339,10 @@ func (q *request) readBody(r *bufio.Reader, w *bufio.Writer, limit int64) ([]byt
 // readTrailers reads the trailer section of a chunked body.
 func (q *request) readTrailers(r *bufio.Reader) error {
 	for n := 0; ; n++ {
-		line, err := readLine(r)
-		if err != nil {
+		k, v, end, err := readField(r, n)
+		if err != nil || end {
 			return err
 		}
-		if len(line) == 0 {
-			return nil
-		}
-		if n == maxHeaders {
-			return errMalformed
-		}
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return errMalformed
-		}
-		v = bytes.TrimSpace(v)
 		switch {
 		case bytes.EqualFold(k, []byte(hErrorType)):
 			q.trailerType = string(v)

@@ -269,3 +269,27 @@ func TestResponse_TooLargeClosesCleanly(t *testing.T) {
 		t.Fatalf("after the answer: %d bytes, %v; want the server's FIN (EOF)", n, err)
 	}
 }
+
+// A request with more than maxHeaders header lines is malformed: 400, and
+// the connection closes.
+func TestRequest_TooManyHeaders(t *testing.T) {
+	srv := serveTest(t, &fakeRuntime{event: &Event{RequestID: "id-1", Payload: []byte("{}")}})
+	for _, tc := range []struct {
+		headers int
+		status  int
+	}{{maxHeaders, 200}, {maxHeaders + 1, 400}} {
+		conn := srv.dial(t)
+		req := "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n" + strings.Repeat("X-Filler: x\r\n", tc.headers) + "\r\n"
+		if _, err := io.WriteString(conn, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%d headers: %d, want %d", tc.headers, resp.StatusCode, tc.status)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	pollpkg "github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/walls"
+	"github.com/lambada-dev/lambada/walls/wallstest"
 )
 
 // memoryModes are the ways an environment's memory can be limited; each
@@ -157,7 +158,7 @@ func TestMemory_CgroupLifecycle(t *testing.T) {
 			if f := strings.Fields(string(procs)); len(f) != 1 || f[0] != strconv.Itoa(a.PID) {
 				t.Errorf("cgroup.procs = %q, want only the runtime %d", procs, a.PID)
 			}
-			mustHoldNoThreadOfOurs(t, dir)
+			wallstest.MustHoldNoThreadOfOurs(t, dir)
 			m.Close()
 			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s remains after Close: %v", dir, err)
@@ -165,28 +166,6 @@ func TestMemory_CgroupLifecycle(t *testing.T) {
 			mustBeIdle(t, h)
 		})
 	}
-}
-
-// mustHoldNoThreadOfOurs checks that no thread of this process is in the
-// cgroup dir (v1 lists threads in tasks; v2's cgroup.threads), polling for
-// a while: a spare's thread leaves when it has ended.
-func mustHoldNoThreadOfOurs(t *testing.T, dir string) {
-	t.Helper()
-	pollpkg.Until(t, 5*time.Second, "no thread of this process is in "+dir, func() bool {
-		tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
-		if err != nil {
-			tasks, err = os.ReadFile(filepath.Join(dir, "cgroup.threads"))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tid := range strings.Fields(string(tasks)) {
-			if _, err := os.Stat("/proc/self/task/" + tid); err == nil {
-				return false
-			}
-		}
-		return true
-	})
 }
 
 // mustBeIdle checks that w holds nothing once its environments are gone.

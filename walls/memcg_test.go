@@ -14,6 +14,7 @@ import (
 	"time"
 
 	pollpkg "github.com/lambada-dev/lambada/internal/poll"
+	"github.com/lambada-dev/lambada/walls/wallstest"
 )
 
 // startSleeper starts a process through g and returns its pid; the test
@@ -59,7 +60,7 @@ func TestCgroup_StartInside(t *testing.T) {
 			if dir := envCgroup(t, h, pid); dir != g.dir {
 				t.Fatalf("process in %s, want %s", dir, g.dir)
 			}
-			mustHoldNoThreadOfOurs(t, g.dir)
+			wallstest.MustHoldNoThreadOfOurs(t, g.dir)
 		}
 	})
 	t.Run("v1 from the main thread", func(t *testing.T) {
@@ -91,7 +92,7 @@ func TestCgroup_StartInside(t *testing.T) {
 		if dir := envCgroup(t, h, cmd.Process.Pid); dir != g.dir {
 			t.Fatalf("process in %s, want %s", dir, g.dir)
 		}
-		mustHoldNoThreadOfOurs(t, g.dir)
+		wallstest.MustHoldNoThreadOfOurs(t, g.dir)
 	})
 	t.Run("v2", func(t *testing.T) {
 		// Without the memory controller this still shows how processes
@@ -210,7 +211,7 @@ func TestCgroup_Spare(t *testing.T) {
 	if dir := envCgroup(t, h, pid); dir != second.dir {
 		t.Fatalf("process in %s, want %s", dir, second.dir)
 	}
-	mustHoldNoThreadOfOurs(t, second.dir)
+	wallstest.MustHoldNoThreadOfOurs(t, second.dir)
 	t.Cleanup(func() { // after the sleeper is killed
 		first.remove(quiet)
 		second.remove(quiet)

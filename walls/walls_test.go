@@ -1,14 +1,6 @@
 package walls
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
-
-	pollpkg "github.com/lambada-dev/lambada/internal/poll"
-)
+import "testing"
 
 // testHierarchy finds a usable hierarchy of one version, independently of
 // the one Detect found.
@@ -37,26 +29,4 @@ func mustBeIdle(t *testing.T, h *hierarchy) {
 	if err := (&Host{h: h}).Idle(); err != nil {
 		t.Error(err)
 	}
-}
-
-// mustHoldNoThreadOfOurs checks that no thread of this process is in the
-// cgroup dir (v1 lists threads in tasks; v2's cgroup.threads), polling for
-// a while: a spare's thread leaves when it has ended.
-func mustHoldNoThreadOfOurs(t *testing.T, dir string) {
-	t.Helper()
-	pollpkg.Until(t, 5*time.Second, "no thread of this process is in "+dir, func() bool {
-		tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
-		if err != nil {
-			tasks, err = os.ReadFile(filepath.Join(dir, "cgroup.threads"))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tid := range strings.Fields(string(tasks)) {
-			if _, err := os.Stat("/proc/self/task/" + tid); err == nil {
-				return false
-			}
-		}
-		return true
-	})
 }
