@@ -102,16 +102,20 @@ func (l *lifecycle) deliver(c *call, e *effects) {
 	e.deliver = c
 }
 
-// assign offers c to an environment the pool saw available at epoch. An
-// idle one takes it at once (deliver); an answered one without a next call
-// keeps it as next, for when its runtime asks. Anything else is errTaken,
-// or errGone once dead.
+// anyEpoch assigns to an environment whatever epoch it is at, as long as
+// it is free.
+const anyEpoch = ^uint64(0)
+
+// assign offers c to an environment the pool saw available at epoch (or
+// anyEpoch). An idle one takes it at once (deliver); an answered one without
+// a next call keeps it as next, for when its runtime asks. Anything else is
+// errTaken, or errGone once dead.
 func (l *lifecycle) assign(c *call, epoch uint64) (effects, error) {
 	var e effects
 	switch {
 	case l.phase == dead:
 		return e, errGone
-	case epoch != l.epoch:
+	case epoch != l.epoch && epoch != anyEpoch:
 		return e, errTaken
 	case l.phase == idle:
 		l.deliver(c, &e)

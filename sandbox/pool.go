@@ -207,9 +207,12 @@ func (p *pool) take(c *call, handoff bool) *Sandbox {
 		}
 	}
 	if handoff {
-		for s, epoch := range p.answered {
+		// An answered environment whose runtime has asked again since is
+		// idle, but the pool may not have heard of it yet: it is taken at
+		// whatever epoch it is, as long as it is free.
+		for s := range p.answered {
 			delete(p.answered, s)
-			if eff, err := s.assign(c, epoch, wait); err == nil {
+			if eff, err := s.assign(c, anyEpoch, wait); err == nil {
 				p.mu.Unlock()
 				s.apply(eff, nil)
 				return s

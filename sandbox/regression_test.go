@@ -276,6 +276,34 @@ func TestSandbox_RequeueAndCallerLeaving(t *testing.T) {
 	}
 }
 
+// An answered environment whose runtime has asked for work again is taken
+// even before its pool has heard that it is idle: the invocation does not
+// start another environment in that moment.
+func TestSandbox_HandoffWhileTurningIdle(t *testing.T) {
+	m, _ := newManager(t)
+	p, _ := m.pool(testConfig(3*time.Second, nil))
+	a := answeredEnv(p)
+	a.mu.Lock()
+	_, err := a.life.asked() // idle now; its effects (the pool's idle list) not applied yet
+	a.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCall(invocation(`{}`))
+	if got := p.take(c, true); got != a {
+		t.Fatalf("took %p, want the environment turning idle %p", got, a)
+	}
+	a.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop() // the environment has no process to time out
+	}
+	ph := a.life.phase
+	a.mu.Unlock()
+	if ph != running {
+		t.Fatalf("the environment is %v, want running", ph)
+	}
+}
+
 // Invocations one after the other run in one environment: one that arrives
 // while the runtime has answered but not yet asked for the next event waits
 // for it (a handoff) instead of starting another environment.
