@@ -58,25 +58,21 @@ func DescendantsCPU(pid int) (time.Duration, error) {
 	for len(todo) > 0 {
 		p := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
-		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		children, err := childrenOf(p)
 		if err != nil {
 			if p == pid {
 				return 0, err
 			}
 			continue // it exited meanwhile
 		}
-		for _, t := range tasks {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", p, t.Name()))
-			for _, f := range strings.Fields(string(b)) {
-				child, err := strconv.Atoi(f)
-				if err != nil || seen[child] {
-					continue
-				}
-				seen[child] = true
-				todo = append(todo, child)
-				if d, err := ProcessCPU(child); err == nil {
-					total += d
-				}
+		for _, child := range children {
+			if seen[child] {
+				continue
+			}
+			seen[child] = true
+			todo = append(todo, child)
+			if d, err := ProcessCPU(child); err == nil {
+				total += d
 			}
 		}
 	}
@@ -87,10 +83,27 @@ func DescendantsCPU(pid int) (time.Duration, error) {
 // satisfies in (for a node: its environments' runtimes, each in its code's
 // directory).
 func Children(pid int, in func(cwd string) bool) (int, error) {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	children, err := childrenOf(pid)
 	if err != nil {
 		return 0, err
 	}
+	n := 0
+	for _, child := range children {
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", child)); err == nil && in(cwd) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// childrenOf lists the live children of pid, each once, from
+// /proc/<pid>/task/*/children.
+func childrenOf(pid int) ([]int, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
+	var children []int
 	seen := map[int]bool{}
 	for _, t := range tasks {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
@@ -100,13 +113,8 @@ func Children(pid int, in func(cwd string) bool) (int, error) {
 				continue
 			}
 			seen[child] = true
+			children = append(children, child)
 		}
 	}
-	n := 0
-	for child := range seen {
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", child)); err == nil && in(cwd) {
-			n++
-		}
-	}
-	return n, nil
+	return children, nil
 }

@@ -81,24 +81,10 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	case "next": // asks the Runtime API for work before answering; returns its answer
-		resp, err := http.Get("http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/next")
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		var body json.RawMessage
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return map[string]any{"status": resp.StatusCode, "body": body}, nil
+		return runtimeAnswer(http.Get("http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/next"))
 	case "wrongid": // answers another request id first; returns what the Runtime API said
 		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/not-" + lc.AwsRequestID + "/response"
-		resp, err := http.Post(url, "application/json", strings.NewReader(`"forged"`))
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		var body json.RawMessage
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return map[string]any{"status": resp.StatusCode, "body": body}, nil
+		return runtimeAnswer(http.Post(url, "application/json", strings.NewReader(`"forged"`)))
 	case "file": // a file of the deployment package, read after ms
 		if ev.Mark != "" { // tells the test the invocation has started
 			_ = os.WriteFile(ev.Mark, nil, 0o644)
@@ -128,6 +114,18 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		"invocations":   invocations,
 		"wd":            wd,
 	}, nil
+}
+
+// runtimeAnswer is what the Runtime API answered a request of the
+// function's own: its status and JSON body.
+func runtimeAnswer(resp *http.Response, err error) (map[string]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body json.RawMessage
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return map[string]any{"status": resp.StatusCode, "body": body}, nil
 }
 
 func main() {
