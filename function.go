@@ -53,6 +53,9 @@ type Function struct {
 	Provisioned []ProvisionedConfig `json:"provisioned,omitempty"`
 	// Tags are the function's tags (TagResource); nil when it has none.
 	Tags map[string]string `json:"tags,omitempty"`
+	// EventInvokeConfigs are the asynchronous invocation settings of its
+	// qualifiers, sorted by qualifier.
+	EventInvokeConfigs []EventInvokeConfig `json:"eventInvokeConfigs,omitempty"`
 
 	// Revision is the store's revision of this record, used for
 	// compare-and-set writes. Zero means "not stored yet". It is not part of
@@ -78,6 +81,10 @@ func (f *Function) Clone() *Function {
 	}
 	c.Provisioned = slices.Clone(f.Provisioned)
 	c.Tags = maps.Clone(f.Tags)
+	c.EventInvokeConfigs = make([]EventInvokeConfig, len(f.EventInvokeConfigs))
+	for i, e := range f.EventInvokeConfigs {
+		c.EventInvokeConfigs[i] = e.Clone()
+	}
 	c.Aliases = make([]Alias, len(f.Aliases))
 	for i, a := range f.Aliases {
 		c.Aliases[i] = a.Clone()
@@ -102,6 +109,9 @@ type FunctionConfig struct {
 	Architectures    []string `json:"architectures,omitempty"`
 	EphemeralStorage int      `json:"ephemeralStorage,omitempty"` // MB
 	PackageType      string   `json:"packageType,omitempty"`
+	// DeadLetterTarget is the ARN of the queue that receives events whose
+	// asynchronous invocation failed for good; "" for none.
+	DeadLetterTarget string `json:"deadLetterTarget,omitempty"`
 
 	// PublishedDigest is, for a published version, the ConfigDigest of the
 	// $LATEST it snapshotted (its Description may differ from $LATEST's).

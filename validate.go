@@ -88,6 +88,7 @@ type FunctionSettings struct {
 	Environment      *Variables
 	EphemeralStorage *EphemeralStorageSetting
 	Architectures    []string // nil when not given
+	DeadLetterTarget *string  // DeadLetterConfig.TargetArn; "" removes it
 }
 
 // EphemeralStorageSetting is the EphemeralStorage member; Size is required.
@@ -145,7 +146,15 @@ func (s *FunctionSettings) Validate(v *Validation) {
 	if s.Architectures != nil {
 		ValidateArchitectures(v, s.Architectures)
 	}
+	if t := s.DeadLetterTarget; t != nil && !deadLetterRE.MatchString(*t) {
+		v.Add(*t, "deadLetterConfig.targetArn", "Member must satisfy regular expression pattern: "+DeadLetterPattern)
+	}
 }
+
+// DeadLetterPattern is the API model's pattern for DeadLetterConfig.TargetArn.
+const DeadLetterPattern = `(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()`
+
+var deadLetterRE = regexp.MustCompile(`^(?:` + DeadLetterPattern + `)$`)
 
 // ValidateArchitectures adds the violations of an Architectures list to v.
 func ValidateArchitectures(v *Validation, archs []string) {
@@ -172,7 +181,14 @@ func (s *FunctionSettings) Check() error {
 		return Errorf(EVALIDATION, "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to %d", MaxMemorySize)
 	}
 	if s.Environment != nil {
-		return CheckEnvironment(*s.Environment)
+		if err := CheckEnvironment(*s.Environment); err != nil {
+			return err
+		}
+	}
+	if t := s.DeadLetterTarget; t != nil && *t != "" {
+		if kind, _ := ParseDestination(*t); kind != DestinationSQS {
+			return Errorf(EINVALID, "The provided target arn is invalid: %s. Lambada delivers dead letters to SQS queues only.", *t)
+		}
 	}
 	return nil
 }
@@ -203,6 +219,9 @@ func (s *FunctionSettings) Apply(c *FunctionConfig) {
 	}
 	if s.Architectures != nil {
 		c.Architectures = slices.Clone(s.Architectures)
+	}
+	if s.DeadLetterTarget != nil {
+		c.DeadLetterTarget = *s.DeadLetterTarget
 	}
 }
 

@@ -84,6 +84,7 @@ func (f *Function) DeleteAlias(name string) bool {
 	for i := range f.Aliases {
 		if f.Aliases[i].Name == name {
 			f.Aliases = slices.Delete(f.Aliases, i, i+1)
+			f.DeleteEventInvokeConfig(name)
 			return true
 		}
 	}
@@ -95,6 +96,7 @@ func (f *Function) DeleteVersion(v string) bool {
 	for i := range f.Versions {
 		if f.Versions[i].Version == v {
 			f.Versions = slices.Delete(f.Versions, i, i+1)
+			f.DeleteEventInvokeConfig(v)
 			return true
 		}
 	}

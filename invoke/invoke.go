@@ -9,6 +9,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -38,6 +39,11 @@ type Provisioner interface {
 	Retire(function string)
 }
 
+// Enqueuer stores accepted asynchronous events (lambada.EventQueue).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, e *lambada.AsyncEvent) error
+}
+
 // Service runs invocations.
 type Service struct {
 	Functions   FunctionGetter
@@ -45,12 +51,16 @@ type Service struct {
 	Sandboxes   Runner
 	Provisioner Provisioner // nil: provisioned concurrency starts nothing
 	Limiter     *Limiter    // nil: no concurrency limit
+	Queue       Enqueuer    // nil: Event invocations are refused
 	Region      string
 	Account     string
 
 	// Rand returns a uniform number in [0, 1) for weighted alias routing;
 	// math/rand/v2's Float64 when nil.
 	Rand func() float64
+	// Now is the clock asynchronous events are stamped with; time.Now when
+	// nil.
+	Now func() time.Time
 
 	applyMu sync.Mutex // one Apply at a time
 }
@@ -63,23 +73,16 @@ func (s *Service) pick() float64 {
 }
 
 // Invoke resolves ref, checks inv.Payload (replacing an empty one with {})
-// and that the configuration it resolved to is Active, and for RequestResponse admits the invocation against the concurrency
-// limits, runs it and returns its result. For DryRun it stops after
-// resolving and checking (using no concurrency), and returns an empty
-// Result. inv.InvokedARN and inv.Slot are set here: the slot is the
-// Limiter's, freed when the Runner reports the invocation done (or here,
-// when it never reaches the Runner).
+// and that the configuration it resolved to is Active. Then, for
+// RequestResponse, it admits the invocation against the concurrency limits,
+// runs it and returns its result; for Event it stores the event in the
+// queue and returns an empty Result; for DryRun it stops (using no
+// concurrency) and returns an empty Result. inv.InvokedARN and inv.Slot are
+// set here: the slot is the Limiter's, freed when the Runner reports the
+// invocation done (or here, when it never reaches the Runner).
 func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
-	fn, err := s.Functions.Function(ctx, ref.Name)
-	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
-		return nil, s.notFound(ref)
-	} else if err != nil {
-		return nil, err
-	}
-	cfg, err := fn.Resolve(ref.Qualifier, s.pick())
-	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
-		return nil, s.notFound(ref)
-	} else if err != nil {
+	fn, cfg, err := s.resolve(ctx, ref)
+	if err != nil {
 		return nil, err
 	}
 	if inv.Payload, err = lambada.CheckPayload(inv.Payload); err != nil {
@@ -88,9 +91,72 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 	if err := cfg.CheckInvocable(); err != nil {
 		return nil, err
 	}
-	if inv.Type == lambada.DryRun {
+	switch inv.Type {
+	case lambada.DryRun:
 		return &lambada.Result{ExecutedVersion: cfg.Version}, nil
+	case lambada.Event:
+		return &lambada.Result{}, s.enqueue(ctx, fn.Name, ref.Qualifier, inv)
 	}
+	return s.run(ctx, fn, cfg, ref, inv)
+}
+
+// enqueue stores an accepted Event invocation.
+func (s *Service) enqueue(ctx context.Context, name, qualifier string, inv *lambada.Invocation) error {
+	if s.Queue == nil {
+		return lambada.Errorf(lambada.EINVALID, "Asynchronous invocation is not available on this node")
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return s.Queue.Enqueue(ctx, &lambada.AsyncEvent{
+		RequestID: inv.RequestID,
+		Function:  name,
+		Qualifier: qualifier,
+		Payload:   inv.Payload,
+		Accepted:  now(),
+	})
+}
+
+// RunEvent runs one attempt of a queued asynchronous event: the function
+// and qualifier are resolved now (queued $LATEST events run the code
+// current when they run), admitted against the concurrency limits like a
+// synchronous invocation, and run. The error is the invocation's (a
+// throttle, a state, a missing function), never the function's.
+func (s *Service) RunEvent(ctx context.Context, e *lambada.AsyncEvent) (*lambada.Result, error) {
+	ref := e.Ref()
+	fn, cfg, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckInvocable(); err != nil {
+		return nil, err
+	}
+	inv := &lambada.Invocation{RequestID: e.RequestID, Type: lambada.Event, LogType: lambada.LogNone, Payload: e.Payload}
+	return s.run(ctx, fn, cfg, ref, inv)
+}
+
+// resolve finds the function and the configuration ref names, or Invoke's
+// 404.
+func (s *Service) resolve(ctx context.Context, ref lambada.FunctionRef) (*lambada.Function, *lambada.FunctionConfig, error) {
+	fn, err := s.Functions.Function(ctx, ref.Name)
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		return nil, nil, s.notFound(ref)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := fn.Resolve(ref.Qualifier, s.pick())
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		return nil, nil, s.notFound(ref)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return fn, cfg, nil
+}
+
+// run admits inv and runs it in an execution environment of cfg.
+func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.FunctionConfig, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
+	var err error
 	inv.InvokedARN = lambada.FunctionARN(s.Region, s.Account, fn.Name, ref.Qualifier)
 	if s.Limiter != nil {
 		if inv.Slot, err = s.Limiter.Admit(fn, cfg.Version); err != nil {

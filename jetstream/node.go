@@ -34,6 +34,10 @@ const (
 // fresh start (about 28 ms).
 const readyTimeout = 30 * time.Second
 
+// maxPayload is the largest message the embedded server takes: an Event
+// invocation (1 MiB) with its headers.
+const maxPayload = 4 << 20
+
 // Config says where a Node keeps its data.
 type Config struct {
 	// Dir holds the embedded server's JetStream storage (in Dir/nats). It is
@@ -43,6 +47,13 @@ type Config struct {
 	// Logger receives the store's and the embedded server's messages.
 	// Defaults to discarding them.
 	Logger *slog.Logger
+
+	// EventBytes is how many bytes of accepted asynchronous events the
+	// queue may hold; zero means DefaultEventCap.
+	EventBytes int64
+	// AckWait is how long a delivered event may go without news before it
+	// is delivered again; zero means DefaultAckWait.
+	AckWait time.Duration
 }
 
 // Node is an embedded NATS server with JetStream, a connection to it, and the
@@ -50,6 +61,7 @@ type Config struct {
 type Node struct {
 	Functions *FunctionStore
 	Code      *CodeStore
+	Events    *EventQueue
 
 	server *server.Server
 	conn   *nats.Conn
@@ -83,6 +95,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		NoSigs:     true,
 		JetStream:  true,
 		StoreDir:   filepath.Join(cfg.Dir, "nats"),
+		// An Event invocation's payload alone may be 1 MiB.
+		MaxPayload: maxPayload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: new server: %w", err)
@@ -125,6 +139,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("jetstream: object store %s: %w", CodeBucket, err)
 	}
 	n.Code = &CodeStore{obj: obj}
+	if n.Events, err = openEventQueue(ctx, n.js, cfg.EventBytes, cfg.AckWait, n.logger); err != nil {
+		return nil, err
+	}
 	if n.Functions, err = openFunctionStore(ctx, n.kv, n.logger); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ func (s *Server) routeAccount(handle func(string, func(http.ResponseWriter, *htt
 	handle("GET /2016-08-19/account-settings/{$}", s.getAccountSettings)
 	s.routeConcurrency(handle)
 	s.routeProvisioned(handle)
+	s.routeEventInvoke(handle)
 }
 
 // getAccountSettings handles GetAccountSettings: the limits, and the code

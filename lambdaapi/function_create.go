@@ -27,7 +27,26 @@ type createFunctionRequest struct {
 	Environment      *environmentRequest
 	Architectures    []string
 	EphemeralStorage *lambada.EphemeralStorageSetting
+	DeadLetterConfig *deadLetterConfig
 	Tags             map[string]string
+}
+
+// deadLetterConfig is the DeadLetterConfig member, in requests and answers.
+type deadLetterConfig struct {
+	TargetArn *string `json:"TargetArn,omitempty"`
+}
+
+// target returns the TargetArn it sets ("" removes the queue), or nil
+// without a DeadLetterConfig member.
+func (d *deadLetterConfig) target() *string {
+	if d == nil {
+		return nil
+	}
+	if d.TargetArn == nil {
+		empty := ""
+		return &empty
+	}
+	return d.TargetArn
 }
 
 // functionCode is the Code member of CreateFunction; UpdateFunctionCode has
@@ -56,6 +75,7 @@ func (req *createFunctionRequest) settings() *lambada.FunctionSettings {
 		Environment:      req.Environment.variables(),
 		EphemeralStorage: req.EphemeralStorage,
 		Architectures:    req.Architectures,
+		DeadLetterTarget: req.DeadLetterConfig.target(),
 	}
 }
 

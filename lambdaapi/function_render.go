@@ -40,6 +40,7 @@ type functionConfiguration struct {
 	SnapStart                  snapStart             `json:"SnapStart"`
 	LoggingConfig              loggingConfig         `json:"LoggingConfig"`
 	RuntimeVersionConfig       *runtimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
+	DeadLetterConfig           *deadLetterConfig     `json:"DeadLetterConfig,omitempty"`
 }
 
 type runtimeVersionConfig struct {
@@ -124,6 +125,9 @@ func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string
 		if out.Environment.Variables == nil {
 			out.Environment.Variables = map[string]string{}
 		}
+	}
+	if c.DeadLetterTarget != "" {
+		out.DeadLetterConfig = &deadLetterConfig{TargetArn: &c.DeadLetterTarget}
 	}
 	if v == viewFull {
 		st := c.Status.Shown()

@@ -30,6 +30,7 @@ type updateFunctionConfigurationRequest struct {
 	Runtime          *string
 	RevisionId       string
 	EphemeralStorage *lambada.EphemeralStorageSetting
+	DeadLetterConfig *deadLetterConfig
 }
 
 // updateFunctionCode handles UpdateFunctionCode:
@@ -117,6 +118,7 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		MemorySize:       req.MemorySize,
 		Environment:      req.Environment.variables(),
 		EphemeralStorage: req.EphemeralStorage,
+		DeadLetterTarget: req.DeadLetterConfig.target(),
 	}
 	var v lambada.Validation
 	ref, refErr := s.parseUpdateRef(&v, r)

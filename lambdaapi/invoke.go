@@ -39,10 +39,12 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	if mismatch != nil {
 		return mismatch
 	}
+	var payload []byte
 	if typ == lambada.Event {
-		return lambada.Errorf(lambada.EINVALID, "Asynchronous invocation is not available yet")
+		payload, err = readEventPayload(r)
+	} else {
+		payload, err = readPayload(r, lambada.MaxSyncPayload)
 	}
-	payload, err := readPayload(r, lambada.MaxSyncPayload)
 	if err != nil {
 		return err
 	}
@@ -60,8 +62,12 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if typ == lambada.DryRun {
+	switch typ {
+	case lambada.DryRun:
 		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case lambada.Event:
+		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
 	h := w.Header()
@@ -77,6 +83,26 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res.Payload)
 	return nil
+}
+
+// readEventPayload reads an Event invocation's body, answering 413 with
+// AWS's text for the Event limit, which names the size received.
+func readEventPayload(r *http.Request) ([]byte, error) {
+	const limit = lambada.MaxAsyncPayload
+	tooLarge := func(n int64) error {
+		return lambada.Errorf(lambada.ETOOLARGE, "%d byte payload is too large for the Event invocation type (limit %d bytes)", n, limit)
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge(r.ContentLength)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, lambada.MaxSyncPayload+1))
+	if err != nil {
+		return nil, lambada.Errorf(lambada.ECONTENT, "Could not read request body: %v", err)
+	}
+	if len(b) > limit {
+		return nil, tooLarge(int64(len(b)))
+	}
+	return b, nil
 }
 
 // readPayload reads the request body, answering 413 when it exceeds limit.

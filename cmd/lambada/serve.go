@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/async"
 	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/deploy"
 	"github.com/lambada-dev/lambada/funclog"
@@ -48,6 +49,14 @@ type Main struct {
 	// means no budget.
 	MemoryMB int
 
+	// AsyncTimeScale multiplies the asynchronous queue's retry delays,
+	// back-offs and maximum event age (AWS's minutes become seconds in
+	// tests); zero means 1.
+	AsyncTimeScale float64
+	// EventBytes is how many bytes of accepted asynchronous events the
+	// queue may hold; zero means the store's default (1 GiB).
+	EventBytes int64
+
 	// Server timeouts for requests other than a synchronous invocation's
 	// wait, which has none.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -55,6 +64,7 @@ type Main struct {
 	node      *jetstream.Node
 	preparer  *deploy.Preparer
 	limiter   *invoke.Limiter
+	async     *async.Dispatcher
 	sandboxes *sandbox.Manager
 	ln        net.Listener
 	srv       *http.Server
@@ -81,7 +91,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(m.Data, 0o755); err != nil {
 		return err
 	}
-	if m.node, err = jetstream.Open(ctx, jetstream.Config{Dir: m.Data, Logger: m.Logger.With("component", "store")}); err != nil {
+	if m.AsyncTimeScale <= 0 {
+		m.AsyncTimeScale = 1
+	}
+	ackWait := max(time.Second, time.Duration(float64(jetstream.DefaultAckWait)*m.AsyncTimeScale))
+	if m.node, err = jetstream.Open(ctx, jetstream.Config{Dir: m.Data, Logger: m.Logger.With("component", "store"),
+		EventBytes: m.EventBytes, AckWait: ackWait}); err != nil {
 		return err
 	}
 	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
@@ -104,6 +119,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Sandboxes:   m.sandboxes,
 		Provisioner: m.sandboxes,
 		Limiter:     limiter,
+		Queue:       m.node.Events,
 		Region:      m.Region,
 		Account:     m.Account,
 	}
@@ -129,6 +145,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Concurrency: m.Concurrency,
 		Logger:      m.Logger.With("component", "api"),
 	}
+	m.async = &async.Dispatcher{
+		Queue:     m.node.Events,
+		Functions: m.node.Functions,
+		Runner:    invoker,
+		Region:    m.Region,
+		Account:   m.Account,
+		Scale:     m.AsyncTimeScale,
+		AckWait:   ackWait,
+		Logger:    m.Logger.With("component", "async"),
+	}
+	m.async.Open()
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return err
 	}
@@ -168,6 +195,9 @@ func (m *Main) close() error {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.async != nil {
+		errs = append(errs, m.async.Close())
 	}
 	if m.preparer != nil {
 		errs = append(errs, m.preparer.Close())
@@ -216,6 +246,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&m.Concurrency, "concurrency", lambada.DefaultConcurrency, "the account's concurrency limit: executions at once")
 	fs.DurationVar(&m.KeepWarm, "keep-warm", sandbox.DefaultKeepWarm, "how long an idle execution environment is kept for reuse")
 	fs.IntVar(&m.MemoryMB, "memory", defaultMemoryMB(), "MB that live execution environments may use together (idle ones are stopped, least recently used first, to make room); 0 for no budget")
+	fs.Float64Var(&m.AsyncTimeScale, "async-time-scale", 1, "multiplies the asynchronous queue's retry delays (1 and 2 min), back-offs (1 s to 5 min) and maximum event age; 0.01 turns a minute into 0.6 s")
+	fs.Int64Var(&m.EventBytes, "async-queue-bytes", jetstream.DefaultEventCap, "bytes of accepted asynchronous events the queue may hold; beyond that Event invocations are refused")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")

@@ -230,8 +230,6 @@ func TestServe_InvokeWithSDK(t *testing.T) {
 			"Client context must be a valid Base64-encoded JSON object."},
 		{"other region", &lambda.InvokeInput{FunctionName: aws.String("arn:aws:lambda:eu-west-1:000000000000:function:fn")}, "ResourceNotFoundException",
 			"Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"},
-		{"event not yet", &lambda.InvokeInput{FunctionName: aws.String("fn"), InvocationType: types.InvocationTypeEvent}, "InvalidParameterValueException",
-			"Asynchronous invocation is not available yet"},
 	}
 	for _, tc := range errorCases {
 		t.Run(tc.name, func(t *testing.T) {

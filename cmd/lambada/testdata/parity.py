@@ -309,6 +309,99 @@ def case_tags():
              "Invalid tag key. Tag keys cannot start with 'aws:' (case insensitive)")
 
 
+def case_event_invocation():
+    ready("event-fn")
+    out = lam.invoke(FunctionName="event-fn", InvocationType="Event", Payload=b'{"action":"noop"}')
+    equal(out["StatusCode"], 202, "status")
+    equal(out["Payload"].read(), b"", "body")
+    headers = out["ResponseMetadata"]["HTTPHeaders"]
+    expect("x-amz-executed-version" not in headers and "x-amz-function-error" not in headers, f"headers {headers}")
+    expect(len(out["ResponseMetadata"]["RequestId"]) == 36, "request id")
+    too_big = b'"' + b"x" * 1048575 + b'"'
+    error_is(fails(lam.invoke, FunctionName="event-fn", InvocationType="Event", Payload=too_big), 413, "RequestEntityTooLargeException",
+             "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)")
+    error_is(fails(lam.invoke, FunctionName="missing", InvocationType="Event"), 404, "ResourceNotFoundException",
+             f"Function not found: {arn('missing', '$LATEST')}")
+
+
+def case_event_invoke_config():
+    ready("eic")
+    ready("eic-target")
+    lam.publish_version(FunctionName="eic")
+    lam.create_alias(FunctionName="eic", Name="live", FunctionVersion="1")
+    target = arn("eic-target")
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
+
+    out = lam.put_function_event_invoke_config(FunctionName="eic", MaximumRetryAttempts=1,
+                                               DestinationConfig={"OnFailure": {"Destination": target}})
+    equal(out["FunctionArn"], arn("eic", "$LATEST"), "FunctionArn")
+    equal(out["MaximumRetryAttempts"], 1, "MaximumRetryAttempts")
+    expect("MaximumEventAgeInSeconds" not in out, "no MaximumEventAgeInSeconds")
+    equal(out["DestinationConfig"], {"OnSuccess": {}, "OnFailure": {"Destination": target}}, "DestinationConfig")
+    expect(out["LastModified"].year >= 2024, f"LastModified {out['LastModified']}")
+
+    # Update merges; Put replaces.
+    out = lam.update_function_event_invoke_config(FunctionName="eic", MaximumEventAgeInSeconds=120,
+                                                  DestinationConfig={"OnSuccess": {"Destination": queue}})
+    equal((out["MaximumRetryAttempts"], out["MaximumEventAgeInSeconds"]), (1, 120), "merged limits")
+    equal(out["DestinationConfig"], {"OnSuccess": {"Destination": queue}, "OnFailure": {"Destination": target}}, "merged destinations")
+    out = lam.put_function_event_invoke_config(FunctionName="eic", MaximumEventAgeInSeconds=60)
+    expect("MaximumRetryAttempts" not in out, "Put replaced the whole configuration")
+    equal(out["DestinationConfig"], {"OnSuccess": {}, "OnFailure": {}}, "replaced destinations")
+    equal(lam.get_function_event_invoke_config(FunctionName="eic")["MaximumEventAgeInSeconds"], 60, "Get")
+
+    lam.put_function_event_invoke_config(FunctionName="eic", Qualifier="1", MaximumRetryAttempts=0)
+    lam.put_function_event_invoke_config(FunctionName=arn("eic", "live"), MaximumRetryAttempts=2)
+    listed = lam.list_function_event_invoke_configs(FunctionName="eic")["FunctionEventInvokeConfigs"]
+    equal([c["FunctionArn"] for c in listed], [arn("eic", q) for q in ("$LATEST", "1", "live")], "List")
+    page = lam.list_function_event_invoke_configs(FunctionName="eic", MaxItems=2)
+    equal(len(page["FunctionEventInvokeConfigs"]), 2, "first page")
+    rest = lam.list_function_event_invoke_configs(FunctionName="eic", Marker=page["NextMarker"])
+    equal([c["FunctionArn"] for c in rest["FunctionEventInvokeConfigs"]], [arn("eic", "live")], "second page")
+
+    lam.delete_function_event_invoke_config(FunctionName="eic", Qualifier="1")
+    error_is(fails(lam.get_function_event_invoke_config, FunctionName="eic", Qualifier="1"), 404, "ResourceNotFoundException",
+             f"The function {arn('eic', '1')} doesn't have an EventInvokeConfig")
+    error_is(fails(lam.delete_function_event_invoke_config, FunctionName="eic", Qualifier="1"), 404, "ResourceNotFoundException",
+             f"The function {arn('eic', '1')} doesn't have an EventInvokeConfig")
+    error_is(fails(lam.update_function_event_invoke_config, FunctionName="eic", Qualifier="1", MaximumRetryAttempts=1), 404,
+             "ResourceNotFoundException", f"The function {arn('eic', '1')} doesn't have an EventInvokeConfig")
+    lam.delete_alias(FunctionName="eic", Name="live")
+    equal([c["FunctionArn"] for c in lam.list_function_event_invoke_configs(FunctionName="eic")["FunctionEventInvokeConfigs"]],
+          [arn("eic", "$LATEST")], "an alias's configuration goes with it")
+
+    error_is(fails(lam.put_function_event_invoke_config, FunctionName="eic"), 400, "InvalidParameterValueException",
+             "You must specify at least one of error handling or destination setting.")
+    error_is(fails(lam.put_function_event_invoke_config, FunctionName="missing", MaximumRetryAttempts=1), 404,
+             "ResourceNotFoundException", "The function doesn't exist.")
+    error_is(fails(lam.list_function_event_invoke_configs, FunctionName="missing"), 404, "ResourceNotFoundException", "The function doesn't exist.")
+    error_is(fails(lam.put_function_event_invoke_config, FunctionName="eic", DestinationConfig={"OnFailure": {"Destination": arn("eic")}}),
+             400, "InvalidParameterValueException", "You can't specify the function as a destination for itself.")
+    error_is(fails(lam.put_function_event_invoke_config, FunctionName="eic", DestinationConfig={"OnFailure": {"Destination": arn("doesnotexist")}}),
+             400, "InvalidParameterValueException", f"The destination ARN {arn('doesnotexist')} is invalid.")
+    dynamo = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t"
+    error_is(fails(lam.put_function_event_invoke_config, FunctionName="eic", DestinationConfig={"OnSuccess": {"Destination": dynamo}}),
+             400, "InvalidParameterValueException",
+             f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={dynamo}), onFailure=null) is invalid.")
+    resp = fails(lam.put_function_event_invoke_config, FunctionName="eic", MaximumRetryAttempts=3, MaximumEventAgeInSeconds=59)
+    error_is(resp, 400, "ValidationException",
+             "2 validation errors detected: Value '3' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 2; "
+             "Value '59' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value greater than or equal to 60")
+    error_is(fails(lam.put_function_event_invoke_config, FunctionName="eic", DestinationConfig={"OnFailure": {"Destination": "not-an-arn"}}),
+             400, "ValidationException",
+             "1 validation error detected: Value 'not-an-arn' at 'destinationConfig.onFailure.destination' failed to satisfy constraint: "
+             "Member must satisfy regular expression pattern: $|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)")
+
+
+def case_dead_letter_config():
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
+    out = ready("dlq-fn", DeadLetterConfig={"TargetArn": queue})
+    equal(out["DeadLetterConfig"], {"TargetArn": queue}, "Create")
+    equal(lam.get_function_configuration(FunctionName="dlq-fn")["DeadLetterConfig"], {"TargetArn": queue}, "Get")
+    out = lam.update_function_configuration(FunctionName="dlq-fn", DeadLetterConfig={"TargetArn": ""})
+    expect("DeadLetterConfig" not in out, f"an empty TargetArn removes the queue: {out.get('DeadLetterConfig')}")
+
+
 def main():
     only = set(sys.argv[1:])
     cases = [(name[len("case_"):], fn) for name, fn in globals().items() if name.startswith("case_") and callable(fn)]

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	lc, _ := lambdacontext.FromContext(ctx)
 	var ev event
 	_ = json.Unmarshal(raw, &ev)
+	if sink := os.Getenv("TESTFN_SINK"); sink != "" { // every event, one line each: a destination's records
+		return nil, appendLine(sink, compact(raw))
+	}
 	if ev.Action != "noop" {
 		fmt.Printf("pid=%d\n", os.Getpid())
 	}
@@ -85,6 +89,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "wrongid": // answers another request id first; returns what the Runtime API said
 		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/not-" + lc.AwsRequestID + "/response"
 		return runtimeAnswer(http.Post(url, "application/json", strings.NewReader(`"forged"`)))
+	case "record": // appends "<request id> <TESTFN_TAG>" to the file mark; fails while the id has been seen at most count times
+		return record(lc.AwsRequestID, ev)
 	case "file": // a file of the deployment package, read after ms
 		if ev.Mark != "" { // tells the test the invocation has started
 			_ = os.WriteFile(ev.Mark, nil, 0o644)
@@ -152,4 +158,44 @@ func main() {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 	lambda.Start(handle)
+}
+
+// appendLine appends line and a newline to the file path in one write.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// compact is raw JSON on one line.
+func compact(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// record appends a line for this attempt of requestID to ev.Mark (one
+// write with O_APPEND: lines of concurrent environments never mix) and
+// fails the first ev.Count attempts of it.
+func record(requestID string, ev event) (any, error) {
+	err := appendLine(ev.Mark, requestID+" "+os.Getenv("TESTFN_TAG"))
+	if err != nil || ev.Count == 0 {
+		return nil, err
+	}
+	b, err := os.ReadFile(ev.Mark)
+	if err != nil {
+		return nil, err
+	}
+	if n := strings.Count(string(b), requestID+" "); n <= ev.Count {
+		return nil, fmt.Errorf("attempt %d of %s fails", n, requestID)
+	}
+	return nil, nil
 }

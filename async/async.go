@@ -1,0 +1,346 @@
+// Package async is the asynchronous dispatcher: it takes Event invocations
+// from the durable queue, runs each through the same invocation service as
+// synchronous calls, and carries out lambada.NextStep: done, retried after
+// a function error, or put back after a throttle; and it hands results to
+// the destinations and the dead-letter queue.
+//
+// It owns the goroutines that work on deliveries, nothing else: every piece
+// of an event's state (its attempts, when it is due, whether it is being
+// worked on) is in the queue, so that any node sharing the queue can take
+// any event, and a node that dies mid-invocation loses nothing. It speaks
+// no HTTP and starts no processes.
+package async
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lambada-dev/lambada"
+)
+
+// Runner runs one attempt of an event (invoke.Service).
+type Runner interface {
+	RunEvent(ctx context.Context, e *lambada.AsyncEvent) (*lambada.Result, error)
+}
+
+// FunctionGetter reads function records from memory.
+type FunctionGetter interface {
+	Function(ctx context.Context, name string) (*lambada.Function, error)
+}
+
+// Sender stores a message in an SQS queue (jetstream.Queues).
+type Sender interface {
+	// Send returns once the message is stored, or ENOTFOUND when there is
+	// no such queue.
+	Send(ctx context.Context, queueARN string, body string, attrs map[string]lambada.MessageAttribute) error
+}
+
+// DefaultMaxInFlight bounds the deliveries one node works on at once.
+const DefaultMaxInFlight = 1000
+
+// maxErrorMessage is how much of an error message a dead letter carries.
+const maxErrorMessage = 1024
+
+// Dispatcher works on the queue's deliveries until Close.
+type Dispatcher struct {
+	Queue     lambada.EventQueue
+	Functions FunctionGetter
+	Runner    Runner
+	Queues    Sender // nil: SQS destinations and dead-letter queues are not found
+
+	Region, Account string
+
+	// Scale multiplies AWS's retry delays, back-offs and maximum event age
+	// (see lambada.AsyncPolicy); zero means 1.
+	Scale float64
+	// AckWait is the queue's acknowledgement wait: a delivery being worked
+	// on is extended three times as often. Zero means 30 s.
+	AckWait time.Duration
+	// MaxInFlight bounds the deliveries worked on at once; zero means
+	// DefaultMaxInFlight.
+	MaxInFlight int
+
+	Logger *slog.Logger
+	Now    func() time.Time // time.Now when nil
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Consume has returned
+	work   sync.WaitGroup
+	sem    chan struct{}
+
+	throttled atomic.Int64
+}
+
+// Throttled is how many attempts were not admitted (or failed in the
+// platform) and went back to the queue since Open.
+func (d *Dispatcher) Throttled() int64 { return d.throttled.Load() }
+
+// Open starts consuming. The caller must Close the Dispatcher.
+func (d *Dispatcher) Open() {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.AckWait == 0 {
+		d.AckWait = 30 * time.Second
+	}
+	if d.MaxInFlight == 0 {
+		d.MaxInFlight = DefaultMaxInFlight
+	}
+	d.sem = make(chan struct{}, d.MaxInFlight)
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	d.done = make(chan struct{})
+	go func() {
+		defer close(d.done)
+		if err := d.Queue.Consume(ctx, func(qe lambada.QueuedEvent) { d.start(ctx, qe) }); err != nil {
+			d.Logger.Error("asynchronous queue consumer stopped", "err", err)
+		}
+	}()
+}
+
+// Close stops taking deliveries and waits for those in work. Invocations in
+// flight are abandoned, not finished: their events are delivered again
+// (here after a restart, or on another node).
+func (d *Dispatcher) Close() error {
+	if d.cancel == nil {
+		return nil
+	}
+	d.cancel()
+	<-d.done
+	d.work.Wait()
+	return nil
+}
+
+// start works on qe in a goroutine of its own, once fewer than MaxInFlight
+// are in work: a slow function's events never hold up another's.
+func (d *Dispatcher) start(ctx context.Context, qe lambada.QueuedEvent) {
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	d.work.Add(1)
+	go func() {
+		defer d.work.Done()
+		defer func() { <-d.sem }()
+		d.dispatch(ctx, qe)
+	}()
+}
+
+// dispatch runs one delivery and carries out the step that follows.
+func (d *Dispatcher) dispatch(ctx context.Context, qe lambada.QueuedEvent) {
+	e := qe.Event()
+	log := d.Logger.With("request_id", e.RequestID, "function", e.Function)
+	fn, err := d.Functions.Function(ctx, e.Function)
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		log.Info("asynchronous event of a deleted function dropped")
+		d.done1(ctx, qe, log)
+		return
+	} else if err != nil {
+		log.Error("asynchronous event: read function", "err", err)
+		return // delivered again after the acknowledgement wait
+	}
+	ecfg := fn.EventInvokeConfig(e.Ref().VersionOrLatest())
+	policy := ecfg.Policy(d.Scale)
+	now := d.Now()
+
+	outcome, res := lambada.OutcomeNotDue, (*lambada.Result)(nil)
+	switch {
+	case e.NotBefore.After(now):
+	case e.Expired(policy, now):
+		d.finish(ctx, qe, fn, ecfg, lambada.ConditionEventAgeExceeded, nil, e.Attempts, log)
+		return
+	case fn.ReservedConcurrency != nil && *fn.ReservedConcurrency == 0:
+		outcome = lambada.OutcomeZeroReserved
+	default:
+		stop := d.extend(ctx, qe)
+		res, err = d.Runner.RunEvent(ctx, e)
+		stop()
+		if ctx.Err() != nil {
+			return // closing: delivered again later
+		}
+		switch code := lambada.ErrorCode(err); {
+		case err == nil && res.FunctionError == "":
+			outcome = lambada.OutcomeSuccess
+		case err == nil:
+			outcome = lambada.OutcomeFunctionError
+		case code == lambada.ETHROTTLED || code == lambada.ECONFLICT || code == lambada.EINTERNAL:
+			outcome = lambada.OutcomeThrottled
+			d.throttled.Add(1)
+			log.Debug("asynchronous attempt not run; back to the queue", "err", err)
+		default: // the version or alias is gone, or the event cannot run
+			log.Warn("asynchronous event dropped", "err", err)
+			d.done1(ctx, qe, log)
+			return
+		}
+	}
+
+	step := lambada.NextStep(*e, outcome, policy, d.Now(), qe.Deliveries())
+	switch step.Kind {
+	case lambada.StepLater:
+		if err := qe.Later(ctx, step.Delay); err != nil {
+			log.Warn("asynchronous event: put back", "err", err)
+		}
+	case lambada.StepRetry:
+		if err := d.Queue.Enqueue(ctx, &step.Event); err != nil {
+			log.Error("asynchronous event: store retry", "err", err)
+			_ = qe.Later(ctx, policy.Backoff(qe.Deliveries()))
+			return
+		}
+		d.done1(ctx, qe, log)
+	case lambada.StepDone:
+		invokes := e.Attempts
+		if res != nil {
+			invokes++
+		}
+		d.finish(ctx, qe, fn, ecfg, step.Condition, res, invokes, log)
+	}
+}
+
+// extend tells the queue, three times per acknowledgement wait, that qe is
+// still in work, until the returned stop is called.
+func (d *Dispatcher) extend(ctx context.Context, qe lambada.QueuedEvent) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = qe.Extend(ctx)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// done1 removes qe from the queue.
+func (d *Dispatcher) done1(ctx context.Context, qe lambada.QueuedEvent, log *slog.Logger) {
+	if err := qe.Done(ctx); err != nil {
+		log.Warn("asynchronous event: acknowledge", "err", err)
+	}
+}
+
+// finish sends the record of an event that leaves the queue with condition
+// to its destinations and dead-letter queue, then removes it from the
+// queue. When a destination cannot take it now, the event stays queued and
+// everything is tried again later.
+func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lambada.Function, ecfg *lambada.EventInvokeConfig,
+	condition string, res *lambada.Result, invokes int, log *slog.Logger) {
+	e := qe.Event()
+	arn := lambada.FunctionARN(d.Region, d.Account, fn.Name, e.Ref().VersionOrLatest())
+	record := lambada.NewDestinationRecord(e, arn, condition, invokes, res, d.Now())
+	var errs []error
+	if condition == lambada.ConditionSuccess {
+		if ecfg != nil && ecfg.OnSuccess != "" {
+			errs = append(errs, d.sendRecord(ctx, ecfg.OnSuccess, record))
+		}
+	} else {
+		log.Info("asynchronous event failed", "condition", condition, "attempts", invokes)
+		if target := deadLetterTarget(fn, e, res); target != "" {
+			errs = append(errs, d.sendDeadLetter(ctx, target, e, condition, res))
+		}
+		if ecfg != nil && ecfg.OnFailure != "" {
+			errs = append(errs, d.sendRecord(ctx, ecfg.OnFailure, record))
+		}
+	}
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+			log.Warn("asynchronous event: destination does not exist; record dropped", "err", err)
+			continue
+		}
+		log.Error("asynchronous event: destination failed; the event stays queued", "err", err)
+		_ = qe.Later(ctx, lambada.AsyncPolicy{Scale: d.Scale}.Backoff(qe.Deliveries()))
+		return
+	}
+	d.done1(ctx, qe, log)
+}
+
+// deadLetterTarget is the dead-letter queue of the version that ran (or,
+// when none ran, that the event's qualifier resolves to).
+func deadLetterTarget(fn *lambada.Function, e *lambada.AsyncEvent, res *lambada.Result) string {
+	var cfg *lambada.FunctionConfig
+	if res != nil {
+		cfg = fn.Version(res.ExecutedVersion)
+	}
+	if cfg == nil {
+		cfg, _ = fn.Resolve(e.Qualifier, 0)
+	}
+	if cfg == nil {
+		return ""
+	}
+	return cfg.DeadLetterTarget
+}
+
+// sendRecord delivers a destination record: as the event of an Event
+// invocation of a function, or as the body of an SQS message.
+func (d *Dispatcher) sendRecord(ctx context.Context, dest string, record lambada.DestinationRecord) error {
+	body, err := json.Marshal(record)
+	if err != nil {
+		return err
+	}
+	switch kind, ref := lambada.ParseDestination(dest); kind {
+	case lambada.DestinationLambda:
+		return d.Queue.Enqueue(ctx, &lambada.AsyncEvent{
+			RequestID: uuid.NewString(),
+			Function:  ref.Name,
+			Qualifier: ref.Qualifier,
+			Payload:   body,
+			Accepted:  d.Now(),
+		})
+	case lambada.DestinationSQS:
+		return d.send(ctx, dest, string(body), nil)
+	}
+	return lambada.Errorf(lambada.ENOTFOUND, "unsupported destination %s", dest)
+}
+
+// sendDeadLetter sends the original event to an SQS dead-letter queue with
+// the attributes AWS gives it.
+func (d *Dispatcher) sendDeadLetter(ctx context.Context, target string, e *lambada.AsyncEvent, condition string, res *lambada.Result) error {
+	code, msg := "429", condition
+	if res != nil {
+		code, msg = "200", errorMessage(res.Payload)
+	}
+	if len(msg) > maxErrorMessage {
+		msg = msg[:maxErrorMessage]
+	}
+	return d.send(ctx, target, string(e.Payload), map[string]lambada.MessageAttribute{
+		"RequestID":    {DataType: "String", StringValue: e.RequestID},
+		"ErrorCode":    {DataType: "Number", StringValue: code},
+		"ErrorMessage": {DataType: "String", StringValue: msg},
+	})
+}
+
+func (d *Dispatcher) send(ctx context.Context, queueARN, body string, attrs map[string]lambada.MessageAttribute) error {
+	if d.Queues == nil {
+		return lambada.Errorf(lambada.ENOTFOUND, "no SQS queues on this node: %s", queueARN)
+	}
+	return d.Queues.Send(ctx, queueARN, body, attrs)
+}
+
+// errorMessage is the errorMessage of a function's error payload, or the
+// payload itself.
+func errorMessage(payload []byte) string {
+	var p struct {
+		ErrorMessage *string `json:"errorMessage"`
+	}
+	if err := json.Unmarshal(payload, &p); err == nil && p.ErrorMessage != nil {
+		return *p.ErrorMessage
+	}
+	return string(payload)
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/lambada-dev/lambada/internal/poll"
+)
+
+// asyncScale makes AWS's minute between retries 0.6 s in these tests.
+const asyncScale = 0.01
+
+// MustOpenAsyncMain starts a node whose asynchronous delays are scaled down.
+func MustOpenAsyncMain(tb testing.TB) *Main {
+	return MustOpenMain(tb, "", func(m *Main) { m.AsyncTimeScale = asyncScale })
+}
+
+// recorded returns the lines the test function's "record" action wrote to
+// mark: "<request id> <TESTFN_TAG>".
+func recorded(tb testing.TB, mark string) []string {
+	b, err := os.ReadFile(mark)
+	if err != nil && !os.IsNotExist(err) {
+		tb.Fatal(err)
+	}
+	return strings.Fields(strings.ReplaceAll(string(b), " \n", " -\n"))
+}
+
+// attempts counts the lines of requestID in mark.
+func attempts(tb testing.TB, mark, requestID string) int {
+	b, err := os.ReadFile(mark)
+	if err != nil && !os.IsNotExist(err) {
+		tb.Fatal(err)
+	}
+	return strings.Count(string(b), requestID+" ")
+}
+
+// recordEvent is the event of the test function's "record" action: the
+// first fail attempts of each request fail.
+func recordEvent(mark string, fail int) []byte {
+	b, _ := json.Marshal(map[string]any{"action": "record", "mark": mark, "count": fail})
+	return b
+}
+
+// invokeEvent sends an Event invocation and returns its request id.
+func invokeEvent(t *testing.T, c *lambda.Client, name string, payload []byte) string {
+	t.Helper()
+	out, id := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), InvocationType: types.InvocationTypeEvent, Payload: payload})
+	if out.StatusCode != 202 || len(out.Payload) != 0 || out.ExecutedVersion != nil || out.FunctionError != nil || id == "" {
+		t.Fatalf("Event invocation: %d %q version=%v error=%v id=%q", out.StatusCode, out.Payload, out.ExecutedVersion, out.FunctionError, id)
+	}
+	return id
+}
+
+func TestAsync_Accept(t *testing.T) {
+	t.Parallel()
+	m := MustOpenAsyncMain(t)
+	c := client(m)
+	MustCreateFunction(t, c, "rec", 3, nil)
+	mark := filepath.Join(t.TempDir(), "seen")
+
+	id := invokeEvent(t, c, "rec", recordEvent(mark, 0))
+	poll.Until(t, 20*time.Second, "the event ran", func() bool { return attempts(t, mark, id) == 1 })
+
+	// An event of exactly 1 MiB is accepted; one byte more is not.
+	big := []byte(`"` + strings.Repeat("x", 1048574) + `"`)
+	invokeEvent(t, c, "rec", big)
+	_, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("rec"), InvocationType: types.InvocationTypeEvent,
+		Payload: []byte(`"` + strings.Repeat("x", 1048575) + `"`)})
+	if apiErrorCode(err) != "RequestEntityTooLargeException" || !strings.Contains(err.Error(), "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)") {
+		t.Fatalf("1 MiB + 1: %v", err)
+	}
+	// Validated like a synchronous invocation.
+	for _, tc := range []struct {
+		in   *lambda.InvokeInput
+		code string
+		msg  string
+	}{
+		{&lambda.InvokeInput{FunctionName: aws.String("missing")}, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST"},
+		{&lambda.InvokeInput{FunctionName: aws.String("rec"), Qualifier: aws.String("live")}, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:rec:live"},
+		{&lambda.InvokeInput{FunctionName: aws.String("rec"), Payload: []byte(`{"a":`)}, "InvalidRequestContentException", "Could not parse request body into json"},
+		{&lambda.InvokeInput{FunctionName: aws.String("rec"), ClientContext: aws.String("bm90IGpzb24=")}, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object."},
+	} {
+		tc.in.InvocationType = types.InvocationTypeEvent
+		if _, err := c.Invoke(context.Background(), tc.in); apiErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: got %v, want %s %s", aws.ToString(tc.in.FunctionName), err, tc.code, tc.msg)
+		}
+	}
+}
+
+// sinkRecords returns the destination records the sink function wrote to
+// path, by request id.
+func sinkRecords(tb testing.TB, path string) map[string]destinationRecord {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		tb.Fatal(err)
+	}
+	out := map[string]destinationRecord{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r destinationRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			tb.Fatalf("record %q: %v", line, err)
+		}
+		r.raw = line
+		out[r.RequestContext.RequestID] = r
+	}
+	return out
+}
+
+// destinationRecord is what a destination receives, as a test reads it.
+type destinationRecord struct {
+	Version        string `json:"version"`
+	Timestamp      string `json:"timestamp"`
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionArn            string `json:"functionArn"`
+		Condition              string `json:"condition"`
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponseContext *struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError"`
+	} `json:"responseContext"`
+	ResponsePayload json.RawMessage `json:"responsePayload"`
+	raw             string
+}
+
+// MustCreateSink deploys the test function as name, writing every event it
+// receives to a file it returns.
+func MustCreateSink(t *testing.T, c *lambda.Client, name string) string {
+	path := filepath.Join(t.TempDir(), name)
+	MustCreateFunction(t, c, name, 3, map[string]string{"TESTFN_SINK": path})
+	return path
+}
+
+// waitRecord waits for the destination record of requestID.
+func waitRecord(t *testing.T, sink, requestID string) destinationRecord {
+	t.Helper()
+	var r destinationRecord
+	poll.Until(t, 30*time.Second, "the destination record of "+requestID, func() bool {
+		var ok bool
+		r, ok = sinkRecords(t, sink)[requestID]
+		return ok
+	})
+	return r
+}
+
+// A function error is retried twice by default, with the same request id,
+// about a (scaled) minute and then two minutes apart; MaximumRetryAttempts
+// 0 runs it once. A record of each outcome reaches the destinations.
+func TestAsync_Retries(t *testing.T) {
+	t.Parallel()
+	m := MustOpenAsyncMain(t)
+	c := client(m)
+	ctx := context.Background()
+	MustCreateFunction(t, c, "flaky", 3, nil)
+	sink := MustCreateSink(t, c, "sink")
+	mark := filepath.Join(t.TempDir(), "flaky")
+
+	start := time.Now()
+	id := invokeEvent(t, c, "flaky", recordEvent(mark, 5))
+	poll.Until(t, 30*time.Second, "three attempts", func() bool { return attempts(t, mark, id) == 3 })
+	if took := time.Since(start); took < time.Duration(3*60*asyncScale*float64(time.Second)) {
+		t.Errorf("three attempts took %v: the retries did not wait 1 and 2 scaled minutes", took)
+	}
+
+	sinkARN := "arn:aws:lambda:us-east-1:000000000000:function:sink"
+	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName: aws.String("flaky"), MaximumRetryAttempts: aws.Int32(1),
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(sinkARN)}, OnSuccess: &types.OnSuccess{Destination: aws.String(sinkARN)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	failed := invokeEvent(t, c, "flaky", recordEvent(mark, 5))
+	succeeded := invokeEvent(t, c, "flaky", recordEvent(mark, 1)) // the retry succeeds
+	r := waitRecord(t, sink, failed)
+	if attempts(t, mark, failed) != 2 || r.RequestContext.Condition != "RetriesExhausted" || r.RequestContext.ApproximateInvokeCount != 2 ||
+		r.RequestContext.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST" || r.Version != "1.0" ||
+		r.ResponseContext == nil || r.ResponseContext.StatusCode != 200 || r.ResponseContext.ExecutedVersion != "$LATEST" || r.ResponseContext.FunctionError != "Unhandled" ||
+		!strings.Contains(string(r.ResponsePayload), `"errorMessage":"attempt 2 of `+failed+` fails"`) || !strings.Contains(string(r.RequestPayload), `"action":"record"`) {
+		t.Errorf("failure record after %d attempts: %s", attempts(t, mark, failed), r.raw)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.Timestamp); err != nil {
+		t.Errorf("timestamp %q: %v", r.Timestamp, err)
+	}
+	r = waitRecord(t, sink, succeeded)
+	if attempts(t, mark, succeeded) != 2 || r.RequestContext.Condition != "Success" || r.RequestContext.ApproximateInvokeCount != 2 ||
+		r.ResponseContext == nil || r.ResponseContext.FunctionError != "" || string(r.ResponsePayload) != "null" {
+		t.Errorf("success record after %d attempts: %s", attempts(t, mark, succeeded), r.raw)
+	}
+}
+
+// Reserved concurrency 0 sends an event straight to failure; an event
+// older than MaximumEventAgeInSeconds is given up.
+func TestAsync_GivenUp(t *testing.T) {
+	t.Parallel()
+	m := MustOpenAsyncMain(t)
+	c := client(m)
+	ctx := context.Background()
+	MustCreateFunction(t, c, "fn", 3, nil)
+	sink := MustCreateSink(t, c, "sink")
+	sinkARN := "arn:aws:lambda:us-east-1:000000000000:function:sink"
+	mark := filepath.Join(t.TempDir(), "fn")
+	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName: aws.String("fn"), MaximumEventAgeInSeconds: aws.Int32(60),
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(sinkARN)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A scaled minute is 0.6 s: the first retry would come after the
+	// event's maximum age.
+	old := invokeEvent(t, c, "fn", recordEvent(mark, 5))
+	r := waitRecord(t, sink, old)
+	if r.RequestContext.Condition != "EventAgeExceeded" || r.RequestContext.ApproximateInvokeCount != 1 || attempts(t, mark, old) != 1 {
+		t.Errorf("age record after %d attempts: %s", attempts(t, mark, old), r.raw)
+	}
+
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	zero := invokeEvent(t, c, "fn", recordEvent(mark, 0))
+	r = waitRecord(t, sink, zero)
+	if r.RequestContext.Condition != "ZeroReservedConcurrency" || r.RequestContext.ApproximateInvokeCount != 0 || r.ResponseContext != nil ||
+		r.ResponsePayload != nil || attempts(t, mark, zero) != 0 {
+		t.Errorf("zero reserved record: %s", r.raw)
+	}
+}
+
+// A throttled event goes back to the queue without using up its retries,
+// and runs the code current when it runs.
+func TestAsync_Throttled(t *testing.T) {
+	t.Parallel()
+	m := MustOpenAsyncMain(t)
+	c := client(m)
+	ctx := context.Background()
+	MustCreateFunction(t, c, "fn", 30, map[string]string{"TESTFN_TAG": "old"})
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn"), MaximumRetryAttempts: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mark, release := filepath.Join(dir, "seen"), filepath.Join(dir, "release")
+	// A synchronous invocation holds the one slot until released.
+	held := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"wait","mark":"` + release + `"}`)})
+		held <- err
+	}()
+	poll.Until(t, 20*time.Second, "the slot is held", func() bool { return m.limiter.Running("fn") == 1 })
+	id := invokeEvent(t, c, "fn", recordEvent(mark, 0))
+	// The throttled event waits 1, 2, 4 … scaled seconds between tries.
+	poll.Until(t, 20*time.Second, "the event was throttled three times", func() bool { return m.async.Throttled() >= 3 })
+	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("fn"),
+		Environment: &types.Environment{Variables: map[string]string{"TESTFN_TAG": "new"}}}); err != nil {
+		t.Fatal(err)
+	}
+	MustSettle(t, c, "fn")
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "the event ran", func() bool { return attempts(t, mark, id) == 1 })
+	if got := recorded(t, mark); len(got) != 2 || got[1] != "new" {
+		t.Fatalf("recorded %q, want the event run once by the new configuration", got)
+	}
+}

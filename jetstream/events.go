@@ -1,0 +1,215 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+)
+
+var _ lambada.EventQueue = (*EventQueue)(nil)
+
+// Names of the asynchronous queue.
+const (
+	EventsStream    = "lambada_events"  // work queue of accepted Event invocations
+	eventsSubject   = "lambada.events." // + function name
+	eventsConsumer  = "dispatcher"      // the one durable consumer every node pulls from
+	DefaultEventCap = 1 << 30           // bytes the queue may hold by default
+)
+
+// Headers of a queued event; the message's data is the event itself.
+const (
+	hdrRequestID = "Lambada-Request-Id"
+	hdrQualifier = "Lambada-Qualifier"
+	hdrAccepted  = "Lambada-Accepted"   // unix nanoseconds
+	hdrAttempts  = "Lambada-Attempts"   // function errors so far
+	hdrNotBefore = "Lambada-Not-Before" // unix nanoseconds
+)
+
+// DefaultAckWait is how long a delivered event may go without news from its
+// dispatcher before the queue delivers it again (to this node or another).
+const DefaultAckWait = 30 * time.Second
+
+// EventQueue keeps asynchronous events in a JetStream stream with work-queue
+// retention (subject lambada.events.<function>), delivered through one
+// durable pull consumer that every node shares. Every piece of dispatch
+// state is in the stream: the event's attempts and due time travel in its
+// headers, its deliveries are the consumer's count, and an event being
+// worked on is one the consumer is waiting for an acknowledgement of. A
+// node that dies mid-invocation loses nothing: its events come back after
+// the acknowledgement wait.
+type EventQueue struct {
+	js      natsjs.JetStream
+	stream  natsjs.Stream
+	cons    natsjs.Consumer
+	ackWait time.Duration
+	logger  *slog.Logger
+}
+
+// openEventQueue creates or opens the stream (holding at most maxBytes;
+// beyond that Enqueue fails) and its consumer.
+func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ackWait time.Duration, logger *slog.Logger) (*EventQueue, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultEventCap
+	}
+	if ackWait <= 0 {
+		ackWait = DefaultAckWait
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
+		Name:        EventsStream,
+		Description: "Lambada asynchronous invocations",
+		Subjects:    []string{eventsSubject + ">"},
+		Retention:   natsjs.WorkQueuePolicy,
+		Storage:     natsjs.FileStorage,
+		MaxBytes:    maxBytes,
+		Discard:     natsjs.DiscardNew,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: stream %s: %w", EventsStream, err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, natsjs.ConsumerConfig{
+		Durable:       eventsConsumer,
+		Description:   "Lambada's asynchronous dispatchers",
+		AckPolicy:     natsjs.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 1 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: consumer %s: %w", eventsConsumer, err)
+	}
+	return &EventQueue{js: js, stream: stream, cons: cons, ackWait: ackWait, logger: logger}, nil
+}
+
+// AckWait is how long a delivery may go without Extend before it is
+// delivered again.
+func (q *EventQueue) AckWait() time.Duration { return q.ackWait }
+
+// Enqueue publishes e and waits for the stream's acknowledgement. The
+// message id (request id and attempt) makes a repeated publish of the same
+// attempt a no-op within two minutes.
+func (q *EventQueue) Enqueue(ctx context.Context, e *lambada.AsyncEvent) error {
+	m := nats.NewMsg(eventsSubject + e.Function)
+	m.Data = e.Payload
+	h := m.Header
+	h.Set(hdrRequestID, e.RequestID)
+	if e.Qualifier != "" {
+		h.Set(hdrQualifier, e.Qualifier)
+	}
+	h.Set(hdrAccepted, strconv.FormatInt(e.Accepted.UnixNano(), 10))
+	if e.Attempts > 0 {
+		h.Set(hdrAttempts, strconv.Itoa(e.Attempts))
+	}
+	if !e.NotBefore.IsZero() {
+		h.Set(hdrNotBefore, strconv.FormatInt(e.NotBefore.UnixNano(), 10))
+	}
+	h.Set(nats.MsgIdHdr, e.RequestID+"/"+strconv.Itoa(e.Attempts))
+	if _, err := q.js.PublishMsg(ctx, m); err != nil {
+		// The stream's byte limit (error 10077, "maximum bytes exceeded")
+		// and a full disk (10023, "insufficient resources") both answer 503.
+		var apiErr *natsjs.APIError
+		if errors.As(err, &apiErr) && apiErr.Code == 503 {
+			return lambada.Errorf(lambada.EINTERNAL, "The asynchronous invocation queue is full: the event was not accepted.")
+		}
+		return fmt.Errorf("jetstream: enqueue %s: %w", e.RequestID, err)
+	}
+	return nil
+}
+
+// Consume delivers events to handle until ctx is done.
+func (q *EventQueue) Consume(ctx context.Context, handle func(lambada.QueuedEvent)) error {
+	cc, err := q.cons.Consume(func(m natsjs.Msg) {
+		d, err := decodeDelivery(m)
+		if err != nil {
+			q.logger.Error("undecodable queued event; dropped", "subject", m.Subject(), "err", err)
+			_ = m.Term()
+			return
+		}
+		handle(d)
+	}, natsjs.PullMaxMessages(256), natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
+		if ctx.Err() == nil && !errors.Is(err, natsjs.ErrNoHeartbeat) {
+			q.logger.Debug("event consumer", "err", err)
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("jetstream: consume %s: %w", EventsStream, err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	<-cc.Closed()
+	return nil
+}
+
+// Pending returns how many events are stored and not yet delivered, and how
+// many are delivered and not yet done.
+func (q *EventQueue) Pending(ctx context.Context) (waiting, working int, err error) {
+	info, err := q.cons.Info(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(info.NumPending), info.NumAckPending, nil
+}
+
+// delivery is one delivery of a queued event.
+type delivery struct {
+	m          natsjs.Msg
+	e          lambada.AsyncEvent
+	deliveries int
+}
+
+func decodeDelivery(m natsjs.Msg) (*delivery, error) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	h := m.Headers()
+	d := &delivery{m: m, deliveries: int(meta.NumDelivered)}
+	d.e.RequestID = h.Get(hdrRequestID)
+	d.e.Function = m.Subject()[len(eventsSubject):]
+	d.e.Qualifier = h.Get(hdrQualifier)
+	d.e.Payload = m.Data()
+	nanos := func(k string) (time.Time, error) {
+		v := h.Get(k)
+		if v == "" {
+			return time.Time{}, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("header %s: %w", k, err)
+		}
+		return time.Unix(0, n), nil
+	}
+	if d.e.Accepted, err = nanos(hdrAccepted); err != nil {
+		return nil, err
+	}
+	if d.e.NotBefore, err = nanos(hdrNotBefore); err != nil {
+		return nil, err
+	}
+	if v := h.Get(hdrAttempts); v != "" {
+		if d.e.Attempts, err = strconv.Atoi(v); err != nil {
+			return nil, fmt.Errorf("header %s: %w", hdrAttempts, err)
+		}
+	}
+	if d.e.RequestID == "" || d.e.Accepted.IsZero() {
+		return nil, errors.New("missing request id or acceptance time")
+	}
+	return d, nil
+}
+
+func (d *delivery) Event() *lambada.AsyncEvent { return &d.e }
+func (d *delivery) Deliveries() int            { return d.deliveries }
+func (d *delivery) Done(context.Context) error { return d.m.Ack() }
+func (d *delivery) Extend(context.Context) error {
+	return d.m.InProgress()
+}
+
+func (d *delivery) Later(_ context.Context, delay time.Duration) error {
+	return d.m.NakWithDelay(max(delay, time.Millisecond))
+}

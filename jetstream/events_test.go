@@ -1,0 +1,178 @@
+package jetstream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/poll"
+)
+
+// collector gathers deliveries from Consume.
+type collector struct {
+	mu   sync.Mutex
+	got  []lambada.QueuedEvent
+	more chan struct{}
+}
+
+func newCollector() *collector { return &collector{more: make(chan struct{}, 1024)} }
+
+func (c *collector) handle(d lambada.QueuedEvent) {
+	c.mu.Lock()
+	c.got = append(c.got, d)
+	c.mu.Unlock()
+	c.more <- struct{}{}
+}
+
+// next waits for the next delivery.
+func (c *collector) next(tb testing.TB) lambada.QueuedEvent {
+	tb.Helper()
+	select {
+	case <-c.more:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("no delivery within 10 s")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.got[0]
+	c.got = c.got[1:]
+	return d
+}
+
+// mustConsume runs Consume until the test ends.
+func mustConsume(tb testing.TB, q *EventQueue, c *collector) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = q.Consume(ctx, c.handle) }()
+	tb.Cleanup(func() { cancel(); <-done })
+}
+
+func TestEventQueue_RoundTrip(t *testing.T) {
+	n := MustOpen(t, t.TempDir())
+	ctx := t.Context()
+	accepted := time.Unix(1700000000, 123456789)
+	in := &lambada.AsyncEvent{RequestID: "r1", Function: "fn", Qualifier: "live", Payload: []byte(`{"a":1}`),
+		Accepted: accepted, Attempts: 1, NotBefore: accepted.Add(time.Minute)}
+	if err := n.Events.Enqueue(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	mustConsume(t, n.Events, c)
+	d := c.next(t)
+	got := d.Event()
+	if got.RequestID != "r1" || got.Function != "fn" || got.Qualifier != "live" || !bytes.Equal(got.Payload, in.Payload) ||
+		!got.Accepted.Equal(accepted) || got.Attempts != 1 || !got.NotBefore.Equal(in.NotBefore) || d.Deliveries() != 1 {
+		t.Fatalf("got %+v (deliveries %d), want %+v", got, d.Deliveries(), in)
+	}
+
+	// Later: the same event comes back, counted.
+	if err := d.Later(ctx, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	d = c.next(t)
+	if d.Event().RequestID != "r1" || d.Deliveries() != 2 {
+		t.Fatalf("after Later: %s, %d deliveries", d.Event().RequestID, d.Deliveries())
+	}
+	// Done: it never comes back, and the stream is empty.
+	if err := d.Done(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitEmpty(t, n.Events)
+
+	// The same attempt published twice is stored once.
+	dup := &lambada.AsyncEvent{RequestID: "r2", Function: "fn", Accepted: accepted}
+	for range 2 {
+		if err := n.Events.Enqueue(ctx, dup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := c.next(t); d.Event().RequestID != "r2" {
+		t.Fatalf("got %s", d.Event().RequestID)
+	} else {
+		_ = d.Done(ctx)
+	}
+	waitEmpty(t, n.Events)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.got) != 0 {
+		t.Fatalf("a duplicate was delivered: %s", c.got[0].Event().RequestID)
+	}
+}
+
+// waitEmpty waits until the queue holds nothing, waiting or in work.
+func waitEmpty(tb testing.TB, q *EventQueue) {
+	tb.Helper()
+	poll.Until(tb, 10*time.Second, "the queue is empty", func() bool {
+		waiting, working, err := q.Pending(context.Background())
+		return err == nil && waiting == 0 && working == 0
+	})
+}
+
+// An event delivered and never finished (its node died) is delivered again
+// after the acknowledgement wait, also to a node that reopens the store.
+func TestEventQueue_Redelivery(t *testing.T) {
+	dir := t.TempDir()
+	n, err := Open(t.Context(), Config{Dir: dir, Logger: testLogger(t), AckWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := n.Events.Enqueue(t.Context(), &lambada.AsyncEvent{RequestID: fmt.Sprint("e", i), Function: "fn", Accepted: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Events.Consume(ctx, c.handle) }()
+	first := c.next(t)
+	_ = first.Done(t.Context()) // e0 finished; e1 and e2 delivered or not, never finished
+	cancel()
+	<-done
+	n.Close()
+
+	n = MustOpen(t, dir)
+	c = newCollector()
+	mustConsume(t, n.Events, c)
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		d := c.next(t)
+		if d.Event().RequestID == first.Event().RequestID {
+			t.Fatalf("finished event %s delivered again", first.Event().RequestID)
+		}
+		seen[d.Event().RequestID] = true
+		_ = d.Done(t.Context())
+	}
+}
+
+// A full queue refuses an event with an error rather than dropping it.
+func TestEventQueue_Full(t *testing.T) {
+	n, err := Open(t.Context(), Config{Dir: t.TempDir(), Logger: testLogger(t), EventBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	payload := bytes.Repeat([]byte("x"), 10<<10)
+	var accepted int
+	for i := range 20 {
+		err := n.Events.Enqueue(t.Context(), &lambada.AsyncEvent{RequestID: fmt.Sprint("e", i), Function: "fn", Payload: payload, Accepted: time.Now()})
+		if err != nil {
+			if lambada.ErrorCode(err) != lambada.EINTERNAL || lambada.ErrorMessage(err) != "The asynchronous invocation queue is full: the event was not accepted." {
+				t.Fatalf("event %d: %v", i, err)
+			}
+			break
+		}
+		accepted++
+	}
+	if accepted == 0 || accepted == 20 {
+		t.Fatalf("%d of 20 events of 10 KB accepted by a 64 KB queue", accepted)
+	}
+	waiting, _, err := n.Events.Pending(t.Context())
+	if err != nil || waiting != accepted {
+		t.Fatalf("%d waiting (%v), %d accepted", waiting, err, accepted)
+	}
+}
