@@ -45,7 +45,12 @@ func attempts(tb testing.TB, mark, requestID string) int {
 // recordEvent is the event of the test function's "record" action: the
 // first fail attempts of each request fail.
 func recordEvent(mark string, fail int) []byte {
-	b, _ := json.Marshal(map[string]any{"action": "record", "mark": mark, "count": fail})
+	return recordEventMS(mark, fail, 0)
+}
+
+// recordEventMS is recordEvent for a function that then works ms.
+func recordEventMS(mark string, fail, ms int) []byte {
+	b, _ := json.Marshal(map[string]any{"action": "record", "mark": mark, "count": fail, "ms": ms})
 	return b
 }
 

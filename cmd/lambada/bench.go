@@ -68,6 +68,9 @@ type benchCommand struct {
 	// them at the test binary.
 	Self    []string
 	SelfEnv []string
+	// ServeArgs are added to the `lambada serve` command line of a node in
+	// a child process.
+	ServeArgs []string
 }
 
 // benchConfig is the parsed flags of `lambada bench`.

@@ -88,7 +88,8 @@ func (c *benchCommand) startChild(ctx context.Context, dir string) (*benchServer
 		return nil, err
 	}
 	defer logf.Close() // the child has its own descriptor
-	cmd := exec.Command(self[0], append(self[1:], "serve", "--listen", addr, "--data", filepath.Join(dir, "data"))...)
+	args := append(append(self[1:len(self):len(self)], "serve", "--listen", addr, "--data", filepath.Join(dir, "data")), c.ServeArgs...)
+	cmd := exec.Command(self[0], args...)
 	cmd.Env = append(os.Environ(), c.SelfEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Pdeathsig fires when the thread that forked the child ends, and Go

@@ -89,7 +89,7 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "wrongid": // answers another request id first; returns what the Runtime API said
 		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/not-" + lc.AwsRequestID + "/response"
 		return runtimeAnswer(http.Post(url, "application/json", strings.NewReader(`"forged"`)))
-	case "record": // appends "<request id> <TESTFN_TAG>" to the file mark; fails while the id has been seen at most count times
+	case "record": // appends "<request id> <TESTFN_TAG>" to the file mark, waits ms; fails while the id has been seen at most count times
 		return record(lc.AwsRequestID, ev)
 	case "file": // a file of the deployment package, read after ms
 		if ev.Mark != "" { // tells the test the invocation has started
@@ -187,6 +187,7 @@ func compact(raw json.RawMessage) string {
 // fails the first ev.Count attempts of it.
 func record(requestID string, ev event) (any, error) {
 	err := appendLine(ev.Mark, requestID+" "+os.Getenv("TESTFN_TAG"))
+	time.Sleep(time.Duration(ev.MS) * time.Millisecond)
 	if err != nil || ev.Count == 0 {
 		return nil, err
 	}
