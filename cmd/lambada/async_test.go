@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/lambada-dev/lambada/internal/poll"
@@ -284,4 +285,81 @@ func TestAsync_Throttled(t *testing.T) {
 	if got := recorded(t, mark); len(got) != 2 || got[1] != "new" {
 		t.Fatalf("recorded %q, want the event run once by the new configuration", got)
 	}
+}
+
+// `lambada invoke --invocation-type Event` and the AWS CLI print the same
+// answer and leave the outfile empty; the event runs.
+func TestAsync_InvokeCommand(t *testing.T) {
+	dir := isolateAWSEnv(t)
+	withCredentials(t)
+	m := MustOpenAsyncMain(t)
+	MustCreateFunction(t, client(m), "rec", 3, nil)
+	mark := filepath.Join(dir, "seen")
+	payload := string(recordEvent(mark, 0))
+
+	cliOut := filepath.Join(dir, "cli.out")
+	stdout, stderr, code := awsCLI(t, m, "lambda", "invoke", "--function-name", "rec", "--invocation-type", "Event", "--payload", payload, cliOut)
+	if code != 0 || stdout != "{\n    \"StatusCode\": 202\n}\n" || mustReadFile(t, cliOut) != "" {
+		t.Fatalf("aws: %d %q %q, outfile %q", code, stdout, stderr, mustReadFile(t, cliOut))
+	}
+	ours := mustWriteFile(t, filepath.Join(dir, "ours.out"), "previous content")
+	got, _, err := runInvoke(t, "", "--endpoint-url", "http://"+m.Addr(), "--function-name", "rec", "--invocation-type", "Event", "--payload", payload, ours)
+	if err != nil || got != stdout || mustReadFile(t, ours) != "" {
+		t.Fatalf("lambada invoke: %v %q, outfile %q", err, got, mustReadFile(t, ours))
+	}
+	poll.Until(t, 20*time.Second, "both events ran", func() bool { return len(recorded(t, mark)) == 4 })
+}
+
+// A full queue refuses Event invocations with an error; it never accepts
+// an event it cannot keep.
+func TestAsync_QueueFull(t *testing.T) {
+	t.Parallel()
+	m := MustOpenMain(t, "", func(m *Main) { m.AsyncTimeScale = asyncScale; m.EventBytes = 256 << 10 })
+	c := client(m)
+	ctx := context.Background()
+	MustCreateFunction(t, c, "fn", 30, nil)
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mark, release := filepath.Join(dir, "seen"), filepath.Join(dir, "release")
+	held := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"wait","mark":"` + release + `"}`)})
+		held <- err
+	}()
+	poll.Until(t, 20*time.Second, "the slot is held", func() bool { return m.limiter.Running("fn") == 1 })
+
+	payload := recordEvent(mark, 0)
+	payload = append(payload[:len(payload)-1], []byte(`,"pad":"`+strings.Repeat("x", 50<<10)+`"}`)...)
+	var accepted []string
+	for range 20 {
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), InvocationType: types.InvocationTypeEvent, Payload: payload})
+		if err != nil {
+			if apiErrorCode(err) != "ServiceException" || !strings.Contains(err.Error(), "The asynchronous invocation queue is full: the event was not accepted.") {
+				t.Fatalf("event %d: %v", len(accepted), err)
+			}
+			break
+		}
+		id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+		accepted = append(accepted, id)
+	}
+	if len(accepted) == 0 || len(accepted) == 20 {
+		t.Fatalf("%d events of 50 KB accepted by a 256 KB queue", len(accepted))
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "every accepted event ran", func() bool {
+		for _, id := range accepted {
+			if attempts(t, mark, id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	invokeEvent(t, c, "fn", payload) // room again
 }

@@ -1,0 +1,282 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/inmem"
+	"github.com/lambada-dev/lambada/internal/poll"
+)
+
+// fakeQueue hands the events given to Consume's handler; Enqueue records.
+type fakeQueue struct {
+	mu       sync.Mutex
+	enqueued []*lambada.AsyncEvent
+	feed     chan lambada.QueuedEvent
+}
+
+func (q *fakeQueue) Enqueue(_ context.Context, e *lambada.AsyncEvent) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.enqueued = append(q.enqueued, e)
+	return nil
+}
+
+func (q *fakeQueue) Consume(ctx context.Context, handle func(lambada.QueuedEvent)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d := <-q.feed:
+			handle(d)
+		}
+	}
+}
+
+// fakeDelivery records what the dispatcher did with it.
+type fakeDelivery struct {
+	e          lambada.AsyncEvent
+	deliveries int
+
+	mu      sync.Mutex
+	done    bool
+	later   time.Duration
+	extends int
+	settled chan struct{}
+}
+
+func newDelivery(e lambada.AsyncEvent) *fakeDelivery {
+	return &fakeDelivery{e: e, deliveries: 1, later: -1, settled: make(chan struct{})}
+}
+
+func (d *fakeDelivery) Event() *lambada.AsyncEvent { return &d.e }
+func (d *fakeDelivery) Deliveries() int            { return d.deliveries }
+func (d *fakeDelivery) Done(context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.done = true
+	close(d.settled)
+	return nil
+}
+
+func (d *fakeDelivery) Later(_ context.Context, delay time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.later = delay
+	close(d.settled)
+	return nil
+}
+
+func (d *fakeDelivery) Extend(context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.extends++
+	return nil
+}
+
+// runnerFunc adapts a function to Runner.
+type runnerFunc func(ctx context.Context, e *lambada.AsyncEvent) (*lambada.Result, error)
+
+func (f runnerFunc) RunEvent(ctx context.Context, e *lambada.AsyncEvent) (*lambada.Result, error) {
+	return f(ctx, e)
+}
+
+// sender records SQS messages.
+type sender struct {
+	mu   sync.Mutex
+	sent []string
+	err  error
+}
+
+func (s *sender) Send(_ context.Context, arn, body string, attrs map[string]lambada.MessageAttribute) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.sent = append(s.sent, arn+" "+body+" "+attrs["ErrorCode"].StringValue+" "+attrs["ErrorMessage"].StringValue+" "+attrs["RequestID"].StringValue)
+	return nil
+}
+
+type harness struct {
+	q      *fakeQueue
+	store  *inmem.Store
+	sqs    *sender
+	d      *Dispatcher
+	ran    chan *lambada.AsyncEvent
+	result func(*lambada.AsyncEvent) (*lambada.Result, error)
+}
+
+func newHarness(t *testing.T, now time.Time) *harness {
+	h := &harness{q: &fakeQueue{feed: make(chan lambada.QueuedEvent)}, store: &inmem.Store{}, sqs: &sender{}, ran: make(chan *lambada.AsyncEvent, 10)}
+	h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) { return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil }
+	h.d = &Dispatcher{Queue: h.q, Functions: h.store, Queues: h.sqs, Region: "us-east-1", Account: "000000000000",
+		AckWait: 30 * time.Millisecond, Now: func() time.Time { return now },
+		Runner: runnerFunc(func(_ context.Context, e *lambada.AsyncEvent) (*lambada.Result, error) {
+			h.ran <- e
+			return h.result(e)
+		})}
+	h.d.Open()
+	t.Cleanup(func() { h.d.Close() })
+	return h
+}
+
+func (h *harness) put(t *testing.T, f *lambada.Function) {
+	if _, err := h.store.PutFunction(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deliver hands d to the dispatcher and waits until it settled it.
+func (h *harness) deliver(t *testing.T, d *fakeDelivery) {
+	t.Helper()
+	h.q.feed <- d
+	select {
+	case <-d.settled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delivery was neither done nor put back")
+	}
+}
+
+func function(name string) *lambada.Function {
+	f := &lambada.Function{Name: name, Latest: lambada.NewFunctionConfig()}
+	return f
+}
+
+func TestDispatcher(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	queue := "arn:aws:sqs:us-east-1:000000000000:dlq"
+
+	t.Run("an event of a deleted function is dropped", func(t *testing.T) {
+		h := newHarness(t, t0)
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "gone", Accepted: t0})
+		h.deliver(t, d)
+		if !d.done || len(h.ran) != 0 {
+			t.Fatalf("done=%v ran=%d", d.done, len(h.ran))
+		}
+	})
+
+	t.Run("an expired event is given up without running", func(t *testing.T) {
+		h := newHarness(t, t0.Add(6*time.Hour))
+		f := function("f")
+		f.Latest.DeadLetterTarget = queue
+		h.put(t, f)
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Payload: []byte(`{"a":1}`), Attempts: 1})
+		h.deliver(t, d)
+		if !d.done || len(h.ran) != 0 || len(h.sqs.sent) != 1 || h.sqs.sent[0] != queue+` {"a":1} 429 EventAgeExceeded r` {
+			t.Fatalf("done=%v ran=%d sent=%q", d.done, len(h.ran), h.sqs.sent)
+		}
+	})
+
+	t.Run("an event not due yet is put back until it is", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.put(t, function("f"))
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, NotBefore: t0.Add(40 * time.Second)})
+		h.deliver(t, d)
+		if d.done || d.later != 40*time.Second || len(h.ran) != 0 {
+			t.Fatalf("done=%v later=%v ran=%d", d.done, d.later, len(h.ran))
+		}
+	})
+
+	t.Run("a long invocation is extended", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.put(t, function("f"))
+		release := make(chan struct{})
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			<-release
+			return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0})
+		h.q.feed <- d
+		<-h.ran
+		poll.Until(t, 10*time.Second, "three extends with a 30 ms acknowledgement wait", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.extends >= 3
+		})
+		close(release)
+		<-d.settled
+		if !d.done {
+			t.Fatal("not done")
+		}
+	})
+
+	t.Run("a function error is stored again as a retry", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.put(t, function("f"))
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0})
+		h.deliver(t, d)
+		if !d.done || len(h.q.enqueued) != 1 || h.q.enqueued[0].Attempts != 1 || !h.q.enqueued[0].NotBefore.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("done=%v enqueued=%+v", d.done, h.q.enqueued)
+		}
+	})
+
+	t.Run("retries exhausted: the dead letter carries the error", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = queue
+		h.put(t, f)
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{"errorMessage":"boom","errorType":"Error"}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if !d.done || len(h.q.enqueued) != 0 || len(h.sqs.sent) != 1 || h.sqs.sent[0] != queue+" {} 200 boom r" {
+			t.Fatalf("done=%v enqueued=%d sent=%q", d.done, len(h.q.enqueued), h.sqs.sent)
+		}
+	})
+
+	t.Run("a destination that cannot take the record keeps the event queued", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = queue
+		h.put(t, f)
+		h.sqs.err = errors.New("store unavailable")
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2})
+		h.deliver(t, d)
+		if d.done || d.later != time.Second {
+			t.Fatalf("done=%v later=%v", d.done, d.later)
+		}
+	})
+
+	t.Run("a throttle puts the event back with the back-off", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.put(t, function("f"))
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return nil, lambada.Errorf(lambada.ETHROTTLED, "Rate Exceeded.")
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 1})
+		d.deliveries = 3
+		h.deliver(t, d)
+		if d.done || d.later != 4*time.Second || len(h.q.enqueued) != 0 || h.d.Throttled() != 1 {
+			t.Fatalf("done=%v later=%v enqueued=%d throttled=%d", d.done, d.later, len(h.q.enqueued), h.d.Throttled())
+		}
+	})
+
+	t.Run("a success goes to the Lambda destination as a new event", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.PutEventInvokeConfig(lambada.EventInvokeConfig{Qualifier: "$LATEST", OnSuccess: "arn:aws:lambda:us-east-1:000000000000:function:sink:live"})
+		h.put(t, f)
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if !d.done || len(h.q.enqueued) != 1 {
+			t.Fatalf("done=%v enqueued=%d", d.done, len(h.q.enqueued))
+		}
+		e := h.q.enqueued[0]
+		want := `{"version":"1.0","timestamp":"2023-11-14T22:13:20.000Z","requestContext":{"requestId":"r","functionArn":"arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST","condition":"Success","approximateInvokeCount":1},"requestPayload":{},"responseContext":{"statusCode":200,"executedVersion":"$LATEST"},"responsePayload":null}`
+		if e.Function != "sink" || e.Qualifier != "live" || e.RequestID == "r" || string(e.Payload) != want {
+			t.Fatalf("destination event %s:%s %s %s", e.Function, e.Qualifier, e.RequestID, e.Payload)
+		}
+	})
+}
