@@ -113,7 +113,9 @@ type harness struct {
 
 func newHarness(t *testing.T, now time.Time) *harness {
 	h := &harness{q: &fakeQueue{feed: make(chan lambada.QueuedEvent)}, store: &inmem.Store{}, sqs: &sender{}, ran: make(chan *lambada.AsyncEvent, 10)}
-	h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) { return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil }
+	h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+		return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil
+	}
 	h.d = &Dispatcher{Queue: h.q, Functions: h.store, Queues: h.sqs, Region: "us-east-1", Account: "000000000000",
 		AckWait: 30 * time.Millisecond, Now: func() time.Time { return now },
 		Runner: runnerFunc(func(_ context.Context, e *lambada.AsyncEvent) (*lambada.Result, error) {
