@@ -24,6 +24,16 @@ func MustOpenAsyncMain(tb testing.TB) *Main {
 	return MustOpenMain(tb, "", func(m *Main) { m.AsyncTimeScale = asyncScale })
 }
 
+// waitQueueEmpty waits until m's queue holds no event, waiting or in work:
+// every event was acknowledged.
+func waitQueueEmpty(t *testing.T, m *Main) {
+	t.Helper()
+	poll.Until(t, 20*time.Second, "the queue is empty", func() bool {
+		waiting, working, err := m.node.Events.Pending(context.Background())
+		return err == nil && waiting == 0 && working == 0
+	})
+}
+
 // recorded returns the lines the test function's "record" action wrote to
 // mark: "<request id> <TESTFN_TAG>".
 func recorded(tb testing.TB, mark string) []string {
@@ -74,6 +84,7 @@ func TestAsync_Accept(t *testing.T) {
 
 	id := invokeEvent(t, c, "rec", recordEvent(mark, 0))
 	poll.Until(t, 20*time.Second, "the event ran", func() bool { return attempts(t, mark, id) == 1 })
+	waitQueueEmpty(t, m)
 
 	// An event of exactly 1 MiB is accepted; one byte more is not.
 	big := []byte(`"` + strings.Repeat("x", 1048574) + `"`)
@@ -206,6 +217,7 @@ func TestAsync_Retries(t *testing.T) {
 		r.ResponseContext == nil || r.ResponseContext.FunctionError != "" || string(r.ResponsePayload) != "null" {
 		t.Errorf("success record after %d attempts: %s", attempts(t, mark, succeeded), r.raw)
 	}
+	waitQueueEmpty(t, m)
 }
 
 // Reserved concurrency 0 sends an event straight to failure; an event
