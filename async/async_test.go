@@ -188,6 +188,8 @@ func TestDispatcher(t *testing.T) {
 		h := newHarness(t, t0)
 		h.put(t, function("f"))
 		release := make(chan struct{})
+		var once sync.Once
+		t.Cleanup(func() { once.Do(func() { close(release) }) }) // before the dispatcher closes
 		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
 			<-release
 			return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil
@@ -200,7 +202,7 @@ func TestDispatcher(t *testing.T) {
 			defer d.mu.Unlock()
 			return d.extends >= 3
 		})
-		close(release)
+		once.Do(func() { close(release) })
 		<-d.settled
 		if !d.done {
 			t.Fatal("not done")
