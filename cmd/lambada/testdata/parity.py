@@ -367,8 +367,13 @@ def case_event_invoke_config():
     error_is(fails(lam.update_function_event_invoke_config, FunctionName="eic", Qualifier="1", MaximumRetryAttempts=1), 404,
              "ResourceNotFoundException", f"The function {arn('eic', '1')} doesn't have an EventInvokeConfig")
     lam.delete_alias(FunctionName="eic", Name="live")
+    lam.update_function_configuration(FunctionName="eic", Description="two")
+    wait_updated("eic")
+    lam.publish_version(FunctionName="eic")
+    lam.put_function_event_invoke_config(FunctionName="eic", Qualifier="2", MaximumRetryAttempts=0)
+    lam.delete_function(FunctionName="eic", Qualifier="2")
     equal([c["FunctionArn"] for c in lam.list_function_event_invoke_configs(FunctionName="eic")["FunctionEventInvokeConfigs"]],
-          [arn("eic", "$LATEST")], "an alias's configuration goes with it")
+          [arn("eic", "$LATEST")], "an alias's and a version's configurations go with them")
 
     error_is(fails(lam.put_function_event_invoke_config, FunctionName="eic"), 400, "InvalidParameterValueException",
              "You must specify at least one of error handling or destination setting.")
