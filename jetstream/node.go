@@ -1,6 +1,6 @@
 // Package jetstream keeps Lambada's durable state in NATS JetStream: function
-// records in a key-value bucket (FunctionStore) and code archives in an object
-// store (CodeStore). Open starts an embedded nats-server in-process, with no
+// records in a key-value bucket (FunctionStore), code archives in an object
+// store (CodeStore) and SQS queues in streams (Queues). Open starts an embedded nats-server in-process, with no
 // listening port, storing under a directory, so that a fresh machine needs
 // nothing else; the stores work unchanged over any JetStream connection.
 //
@@ -34,6 +34,9 @@ const (
 // fresh start (about 28 ms).
 const readyTimeout = 30 * time.Second
 
+// maxPayload is the largest message the embedded server takes.
+const maxPayload = 4 << 20
+
 // Config says where a Node keeps its data.
 type Config struct {
 	// Dir holds the embedded server's JetStream storage (in Dir/nats). It is
@@ -50,6 +53,7 @@ type Config struct {
 type Node struct {
 	Functions *FunctionStore
 	Code      *CodeStore
+	Queues    *Queues
 
 	server *server.Server
 	conn   *nats.Conn
@@ -83,6 +87,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		NoSigs:     true,
 		JetStream:  true,
 		StoreDir:   filepath.Join(cfg.Dir, "nats"),
+		// A queue message of 1 MiB (SQS's largest) plus its envelope.
+		MaxPayload: maxPayload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: new server: %w", err)
@@ -126,6 +132,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.Code = &CodeStore{obj: obj}
 	if n.Functions, err = openFunctionStore(ctx, n.kv, n.logger); err != nil {
+		return nil, err
+	}
+	if n.Queues, err = openQueues(ctx, n.js, n.conn, n.logger); err != nil {
 		return nil, err
 	}
 	n.logger.Info("jetstream opened", "dir", cfg.Dir)
