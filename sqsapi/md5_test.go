@@ -10,7 +10,9 @@ import (
 // samples as ydb-platform/ydb's ymq tests quote them, and those of the
 // sqs-md5-validator and wcharczuk/sqslite tests.
 func TestMD5OfAttributes(t *testing.T) {
-	str := func(v string) lambada.MessageAttribute { return lambada.MessageAttribute{DataType: "String", StringValue: v} }
+	str := func(v string) lambada.MessageAttribute {
+		return lambada.MessageAttribute{DataType: "String", StringValue: v}
+	}
 	for _, tc := range []struct {
 		name  string
 		attrs map[string]lambada.MessageAttribute

@@ -1,6 +1,7 @@
 package sqsapi
 
 import (
+	"encoding/base64"
 	"slices"
 	"sort"
 	"strconv"
@@ -10,12 +11,20 @@ import (
 	"github.com/lambada-dev/lambada"
 )
 
-// attributeValue is a MessageAttributeValue on the wire (JSON encodes
-// BinaryValue in base64, as SQS does in both protocols).
+// attributeValue is a MessageAttributeValue in JSON, which encodes
+// BinaryValue in base64.
 type attributeValue struct {
 	DataType    string
-	StringValue string `json:",omitempty" xml:",omitempty"`
-	BinaryValue []byte `json:",omitempty" xml:",omitempty"`
+	StringValue string `json:",omitempty"`
+	BinaryValue []byte `json:",omitempty"`
+}
+
+// xmlAttributeValue is a MessageAttributeValue in XML, BinaryValue in
+// base64 too.
+type xmlAttributeValue struct {
+	DataType    string
+	StringValue string `xml:",omitempty"`
+	BinaryValue string `xml:",omitempty"`
 }
 
 // systemAttributeNames are the message system attributes ReceiveMessage
@@ -140,7 +149,8 @@ func (s *Server) receiveMessage(req *request) (*output, error) {
 			values := make(map[string]attributeValue, len(attrs))
 			for n, a := range attrs {
 				values[n] = attributeValue(a)
-				x.MessageAttribute = append(x.MessageAttribute, xmlMessageAttribute{Name: n, Value: attributeValue(a)})
+				x.MessageAttribute = append(x.MessageAttribute, xmlMessageAttribute{Name: n, Value: xmlAttributeValue{
+					DataType: a.DataType, StringValue: a.StringValue, BinaryValue: base64.StdEncoding.EncodeToString(a.BinaryValue)}})
 			}
 			sort.Slice(x.MessageAttribute, func(i, k int) bool { return x.MessageAttribute[i].Name < x.MessageAttribute[k].Name })
 			j["MessageAttributes"] = values
@@ -169,7 +179,7 @@ type xmlMessage struct {
 
 type xmlMessageAttribute struct {
 	Name  string
-	Value attributeValue
+	Value xmlAttributeValue
 }
 
 // systemAttributes returns the system attributes of m that names ask for.
