@@ -24,8 +24,9 @@ const (
 )
 
 // Error is the one error type Lambada reports to its users. Message is shown
-// verbatim, so it carries AWS's exact text. Reason is set only for throttling
-// (e.g. ConcurrentInvocationLimitExceeded).
+// verbatim, so it carries AWS's exact text. Reason refines Code: it is set
+// only for throttling (e.g. ConcurrentInvocationLimitExceeded) and for a
+// queue's invalid receipt handle (ReasonReceiptHandle).
 type Error struct {
 	Code    string
 	Message string

@@ -1,6 +1,8 @@
 // Package jetstream keeps Lambada's durable state in NATS JetStream: function
-// records in a key-value bucket (FunctionStore) and code archives in an object
-// store (CodeStore). Open starts an embedded nats-server in-process, with no
+// records in a key-value bucket (FunctionStore), code archives in an object
+// store (CodeStore), asynchronous events in a work-queue stream (EventQueue)
+// and SQS queues in streams (Queues). Open starts an embedded nats-server
+// in-process, with no
 // listening port, storing under a directory, so that a fresh machine needs
 // nothing else; the stores work unchanged over any JetStream connection.
 //
@@ -35,7 +37,7 @@ const (
 const readyTimeout = 30 * time.Second
 
 // maxPayload is the largest message the embedded server takes: an Event
-// invocation (1 MiB) with its headers.
+// invocation or a queue message (1 MiB each) with its headers.
 const maxPayload = 4 << 20
 
 // Config says where a Node keeps its data.
@@ -62,6 +64,7 @@ type Node struct {
 	Functions *FunctionStore
 	Code      *CodeStore
 	Events    *EventQueue
+	Queues    *Queues
 
 	server *server.Server
 	conn   *nats.Conn
@@ -95,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		NoSigs:     true,
 		JetStream:  true,
 		StoreDir:   filepath.Join(cfg.Dir, "nats"),
-		// An Event invocation's payload alone may be 1 MiB.
+		// An Event invocation or a queue message may be 1 MiB.
 		MaxPayload: maxPayload,
 	})
 	if err != nil {
@@ -143,6 +146,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.Functions, err = openFunctionStore(ctx, n.kv, n.logger); err != nil {
+		return nil, err
+	}
+	if n.Queues, err = openQueues(ctx, n.js, n.conn, n.logger); err != nil {
 		return nil, err
 	}
 	n.logger.Info("jetstream opened", "dir", cfg.Dir)

@@ -25,6 +25,7 @@ import (
 	"github.com/lambada-dev/lambada/jetstream"
 	"github.com/lambada-dev/lambada/lambdaapi"
 	"github.com/lambada-dev/lambada/sandbox"
+	"github.com/lambada-dev/lambada/sqsapi"
 )
 
 // Main is one running Lambada node. Open starts it (the listener is bound
@@ -160,7 +161,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.srv = &http.Server{
-		Handler:           api.Handler(),
+		Handler:           m.withSQS(api.Handler()),
 		ReadHeaderTimeout: m.ReadTimeout,
 		ReadTimeout:       m.ReadTimeout,
 		WriteTimeout:      m.WriteTimeout,
@@ -170,6 +171,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.srv.Serve(m.ln) }()
 	return nil
+}
+
+// withSQS serves the SQS API on the Lambda API's listener: its requests
+// are recognised by their X-Amz-Target or Action; the rest go to lambda.
+func (m *Main) withSQS(lambda http.Handler) http.Handler {
+	sqs := &sqsapi.Server{Queues: m.node.Queues, Messages: m.node.Queues, Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "sqs")}
+	return sqs.Mount(lambda)
 }
 
 // Addr is the API's bound address.

@@ -1,0 +1,240 @@
+// Package sqsapi serves the subset of the Amazon SQS API that Lambada offers
+// (standard queues: create, look up, list, delete and purge them; send,
+// receive, delete messages and change their visibility) in both of SQS's
+// protocols: AWS JSON 1.0 (X-Amz-Target: AmazonSQS.<Operation>, what current
+// SDKs and the AWS CLI speak) and the query protocol (form-encoded Action=…,
+// answered in XML, what older SDKs speak). Both decode into the same inputs
+// and call the same operations; this package is the one place that turns a
+// lambada.Error into SQS's error types for each protocol.
+//
+// It holds no state of its own and does not store messages (package
+// jetstream does); it does not serve the Lambda API, only recognises the
+// requests that are its own (Server.Mount).
+package sqsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lambada-dev/lambada"
+)
+
+// QueueStore keeps queues (jetstream.Queues).
+type QueueStore interface {
+	// CreateQueue creates the queue name, or returns the existing one when
+	// its attributes equal attrs; ECONFLICT when they differ.
+	CreateQueue(ctx context.Context, name string, attrs lambada.QueueAttributes) (*lambada.Queue, error)
+	// Queue returns the queue name, or ENOTFOUND.
+	Queue(ctx context.Context, name string) (*lambada.Queue, error)
+	// QueueNames returns the names that begin with prefix, sorted.
+	QueueNames(ctx context.Context, prefix string) ([]string, error)
+	// Counts returns the queue's approximate message counts.
+	Counts(ctx context.Context, name string) (lambada.QueueCounts, error)
+	// DeleteQueue and PurgeQueue delete the queue, or its messages.
+	DeleteQueue(ctx context.Context, name string) error
+	PurgeQueue(ctx context.Context, name string) error
+}
+
+// MessageStore keeps the queues' messages (jetstream.Queues).
+type MessageStore interface {
+	// SendMessage stores a message, visible after delay (the queue's
+	// DelaySeconds when nil).
+	SendMessage(ctx context.Context, name, body string, attrs map[string]lambada.MessageAttribute, delay *time.Duration) (*lambada.Message, error)
+	// Receive delivers up to opts.Max messages, waiting up to opts.Wait.
+	Receive(ctx context.Context, name string, opts lambada.ReceiveOptions) ([]*lambada.ReceivedMessage, error)
+	// DeleteMessage and ChangeVisibility act on the delivery handle names;
+	// EINVALID with lambada.ReasonReceiptHandle for a foreign handle.
+	DeleteMessage(ctx context.Context, name, handle string) error
+	ChangeVisibility(ctx context.Context, name, handle string, d time.Duration) error
+}
+
+// Server is the SQS API's HTTP handler.
+type Server struct {
+	Queues   QueueStore
+	Messages MessageStore
+
+	Region  string
+	Account string
+	Logger  *slog.Logger
+}
+
+// maxRequest bounds a request body: a message of 1 MiB, form-encoded.
+const maxRequest = 8 << 20
+
+// protocol is how a request was encoded, and so how to answer it.
+type protocol int
+
+const (
+	protocolJSON protocol = iota
+	protocolQuery
+)
+
+// request is one decoded SQS request.
+type request struct {
+	r        *http.Request
+	protocol protocol
+	action   string
+	input    []byte // JSON, whichever the protocol
+	pathURL  string // the queue URL the request was posted to (query protocol), or ""
+}
+
+// output is an operation's answer in both forms. A nil output (or nil
+// members) is an empty answer.
+type output struct {
+	json any
+	xml  any // the members of <Action>Result; nil: no Result element
+}
+
+type operation func(s *Server, req *request) (*output, error)
+
+// operations is the whole API.
+var operations = map[string]operation{
+	"CreateQueue":             (*Server).createQueue,
+	"GetQueueUrl":             (*Server).getQueueURL,
+	"GetQueueAttributes":      (*Server).getQueueAttributes,
+	"ListQueues":              (*Server).listQueues,
+	"DeleteQueue":             (*Server).deleteQueue,
+	"PurgeQueue":              (*Server).purgeQueue,
+	"SendMessage":             (*Server).sendMessage,
+	"ReceiveMessage":          (*Server).receiveMessage,
+	"DeleteMessage":           (*Server).deleteMessage,
+	"ChangeMessageVisibility": (*Server).changeMessageVisibility,
+}
+
+// Mount returns a handler that serves SQS requests and passes every other
+// request to next: those with X-Amz-Target AmazonSQS.*, and form-encoded
+// requests to / or /<account>/<queue> whose Action is an SQS operation.
+func (s *Server) Mount(next http.Handler) http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if req, ok := s.recognise(r); ok {
+			s.serve(w, req)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recognise reports whether r is an SQS request and decodes it. A request
+// that is not one is left as it came (its body restored).
+func (s *Server) recognise(r *http.Request) (*request, bool) {
+	if target, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS."); ok {
+		return &request{r: r, protocol: protocolJSON, action: target}, true
+	}
+	segments := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.URL.Path != "/" && len(segments) != 2 {
+		return nil, false
+	}
+	form := r.URL.Query()
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method == http.MethodPost && mt == "application/x-www-form-urlencoded" {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequest))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return nil, false
+		}
+		posted, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, false
+		}
+		for k, v := range posted {
+			form[k] = append(form[k], v...)
+		}
+	}
+	action := form.Get("Action")
+	if _, ok := operations[action]; !ok {
+		return nil, false
+	}
+	req := &request{r: r, protocol: protocolQuery, action: action, input: queryToJSON(form)}
+	if len(segments) == 2 {
+		req.pathURL = "http://" + r.Host + r.URL.Path
+	}
+	return req, true
+}
+
+// serve runs req and writes its answer or its error.
+func (s *Server) serve(w http.ResponseWriter, req *request) {
+	id := uuid.NewString()
+	w.Header().Set("X-Amzn-Requestid", id)
+	out, err := s.run(req)
+	if err != nil {
+		s.writeError(w, req, id, err)
+		return
+	}
+	if req.protocol == protocolQuery {
+		writeXML(w, req.action, id, out)
+		return
+	}
+	body := []byte("{}")
+	if out != nil && out.json != nil {
+		if body, err = json.Marshal(out.json); err != nil {
+			s.writeError(w, req, id, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	_, _ = w.Write(body)
+}
+
+func (s *Server) run(req *request) (*output, error) {
+	op, ok := operations[req.action]
+	if !ok {
+		return nil, wireErrorf("InvalidAction", "The action %s is not valid for this endpoint.", req.action)
+	}
+	if req.protocol == protocolJSON {
+		b, err := io.ReadAll(io.LimitReader(req.r.Body, maxRequest))
+		if err != nil {
+			return nil, err
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			b = []byte("{}")
+		}
+		req.input = b
+	}
+	return op(s, req)
+}
+
+// decode reads the request's input into v.
+func (req *request) decode(v any) error {
+	if err := json.Unmarshal(req.input, v); err != nil {
+		return wireErrorf("InvalidParameterValue", "The request could not be decoded: %v", err)
+	}
+	return nil
+}
+
+// queueName returns the name of the queue that queueURL (or, when empty,
+// the URL the request was posted to) names in this account, or
+// QueueDoesNotExist.
+func (s *Server) queueName(req *request, queueURL string) (string, error) {
+	if queueURL == "" {
+		queueURL = req.pathURL
+	}
+	if queueURL == "" {
+		return "", missing("QueueUrl")
+	}
+	u, err := url.Parse(queueURL)
+	if err != nil {
+		return "", lambada.Errorf(lambada.ENOTFOUND, "The specified queue does not exist.")
+	}
+	segments := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(segments) != 2 || segments[0] != s.Account || lambada.ValidateQueueName(segments[1]) != nil {
+		return "", lambada.Errorf(lambada.ENOTFOUND, "The specified queue does not exist.")
+	}
+	return segments[1], nil
+}
+
+// queueURL is the URL of the queue name as the request's client reached
+// this server.
+func (s *Server) queueURL(req *request, name string) string {
+	return "http://" + req.r.Host + "/" + s.Account + "/" + name
+}
