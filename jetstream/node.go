@@ -2,9 +2,9 @@
 // records in a key-value bucket (FunctionStore), code archives in an object
 // store (CodeStore), asynchronous events in a work-queue stream (EventQueue)
 // and SQS queues in streams (Queues). Open starts an embedded nats-server
-// in-process, with no
-// listening port, storing under a directory, so that a fresh machine needs
-// nothing else; the stores work unchanged over any JetStream connection.
+// in-process, with no listening port, storing under a directory, so that a
+// fresh machine needs nothing else; the stores work unchanged over any
+// JetStream connection.
 //
 // It owns the embedded server, the client connection, the buckets and the
 // in-memory cache of function records that the invocation hot path reads. It
