@@ -375,3 +375,62 @@ func TestAsync_QueueFull(t *testing.T) {
 	})
 	invokeEvent(t, c, "fn", payload) // room again
 }
+
+// The README's example: an Event invocation whose function fails lands in
+// the dead-letter queue, read with `aws sqs receive-message`; the failure
+// destination, another queue, gets the record.
+func TestAsync_DeadLetterQueueWithAWSCLI(t *testing.T) {
+	t.Parallel()
+	m := MustOpenAsyncMain(t)
+	MustCreateFunction(t, client(m), "fails", 3, nil)
+	endpoint := "http://" + m.Addr()
+	run := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := awsCLI(t, m, args...)
+		if code != 0 {
+			t.Fatalf("aws %v: exit %d: %s", args, code, stderr)
+		}
+		return stdout
+	}
+	run("sqs", "create-queue", "--queue-name", "dlq", "--endpoint-url", endpoint)
+	run("sqs", "create-queue", "--queue-name", "failures", "--endpoint-url", endpoint)
+	run("lambda", "update-function-configuration", "--function-name", "fails",
+		"--dead-letter-config", "TargetArn=arn:aws:sqs:us-east-1:000000000000:dlq")
+	run("lambda", "put-function-event-invoke-config", "--function-name", "fails", "--maximum-retry-attempts", "1",
+		"--destination-config", `{"OnFailure":{"Destination":"arn:aws:sqs:us-east-1:000000000000:failures"}}`)
+	MustSettle(t, client(m), "fails")
+	out := filepath.Join(t.TempDir(), "out.json")
+	if got := run("lambda", "invoke", "--function-name", "fails", "--invocation-type", "Event", "--payload", `{"action":"error","msg":"boom"}`, out); got != "{\n    \"StatusCode\": 202\n}\n" {
+		t.Fatalf("invoke printed %q", got)
+	}
+
+	var dead struct {
+		Messages []struct {
+			Body              string
+			MessageAttributes map[string]struct{ DataType, StringValue string }
+		}
+	}
+	if err := json.Unmarshal([]byte(run("sqs", "receive-message", "--endpoint-url", endpoint, "--queue-url", endpoint+"/000000000000/dlq",
+		"--message-attribute-names", "All", "--wait-time-seconds", "20")), &dead); err != nil || len(dead.Messages) != 1 {
+		t.Fatalf("dead-letter queue: %v %+v", err, dead)
+	}
+	msg := dead.Messages[0]
+	attrs := msg.MessageAttributes
+	if msg.Body != `{"action":"error","msg":"boom"}` || attrs["ErrorCode"].DataType != "Number" || attrs["ErrorCode"].StringValue != "200" ||
+		attrs["ErrorMessage"].DataType != "String" || attrs["ErrorMessage"].StringValue != "boom" || attrs["RequestID"].DataType != "String" {
+		t.Fatalf("dead letter %+v", msg)
+	}
+	var failures struct{ Messages []struct{ Body string } }
+	if err := json.Unmarshal([]byte(run("sqs", "receive-message", "--endpoint-url", endpoint, "--queue-url", endpoint+"/000000000000/failures",
+		"--wait-time-seconds", "20")), &failures); err != nil || len(failures.Messages) != 1 {
+		t.Fatalf("failure destination: %v %+v", err, failures)
+	}
+	var r destinationRecord
+	if err := json.Unmarshal([]byte(failures.Messages[0].Body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.RequestContext.RequestID != attrs["RequestID"].StringValue || r.RequestContext.Condition != "RetriesExhausted" ||
+		r.RequestContext.ApproximateInvokeCount != 2 || string(r.RequestPayload) != msg.Body {
+		t.Fatalf("failure record %s", failures.Messages[0].Body)
+	}
+}

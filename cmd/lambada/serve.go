@@ -150,6 +150,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Queue:     m.node.Events,
 		Functions: m.node.Functions,
 		Runner:    invoker,
+		Queues:    m.node.Queues,
 		Region:    m.Region,
 		Account:   m.Account,
 		Scale:     m.AsyncTimeScale,

@@ -34,6 +34,15 @@ lam = boto3.client(
     config=Config(retries={"max_attempts": 1, "mode": "legacy"}, parameter_validation=False),
 )
 
+sqs = boto3.client(
+    "sqs",
+    endpoint_url=os.environ["LAMBADA_ENDPOINT"],
+    region_name=REGION,
+    aws_access_key_id="x",
+    aws_secret_access_key="x",
+    config=Config(retries={"max_attempts": 1, "mode": "legacy"}),
+)
+
 
 def arn(name, qualifier=None):
     a = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
@@ -405,6 +414,38 @@ def case_dead_letter_config():
     equal(lam.get_function_configuration(FunctionName="dlq-fn")["DeadLetterConfig"], {"TargetArn": queue}, "Get")
     out = lam.update_function_configuration(FunctionName="dlq-fn", DeadLetterConfig={"TargetArn": ""})
     expect("DeadLetterConfig" not in out, f"an empty TargetArn removes the queue: {out.get('DeadLetterConfig')}")
+
+
+def case_dead_letter_queue():
+    dlq = sqs.create_queue(QueueName="parity-dlq")["QueueUrl"]
+    done = sqs.create_queue(QueueName="parity-done")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    done_arn = sqs.get_queue_attributes(QueueUrl=done, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ready("dlq-target", DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName="dlq-target", MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnSuccess": {"Destination": done_arn}})
+
+    failed = lam.invoke(FunctionName="dlq-target", InvocationType="Event", Payload=b'{"action":"error","msg":"no luck"}')
+    got = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"], WaitTimeSeconds=20)["Messages"]
+    equal(len(got), 1, "dead letters")
+    equal(got[0]["Body"], '{"action":"error","msg":"no luck"}', "dead letter body")
+    equal(got[0]["MessageAttributes"], {
+        "RequestID": {"StringValue": failed["ResponseMetadata"]["RequestId"], "DataType": "String"},
+        "ErrorCode": {"StringValue": "200", "DataType": "Number"},
+        "ErrorMessage": {"StringValue": "no luck", "DataType": "String"},
+    }, "dead letter attributes")
+    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=got[0]["ReceiptHandle"])
+
+    ok = lam.invoke(FunctionName="dlq-target", InvocationType="Event", Payload=b'{"action":"raw","value":{"fine":true}}')
+    got = sqs.receive_message(QueueUrl=done, WaitTimeSeconds=20)["Messages"]
+    equal(len(got), 1, "success records")
+    record = json.loads(got[0]["Body"])
+    equal(record["requestContext"], {"requestId": ok["ResponseMetadata"]["RequestId"], "functionArn": arn("dlq-target", "$LATEST"),
+                                     "condition": "Success", "approximateInvokeCount": 1}, "requestContext")
+    equal(record["requestPayload"], {"action": "raw", "value": {"fine": True}}, "requestPayload")
+    equal(record["responseContext"], {"statusCode": 200, "executedVersion": "$LATEST"}, "responseContext")
+    equal(record["responsePayload"], {"fine": True}, "responsePayload")
+    equal(sorted(record), ["requestContext", "requestPayload", "responseContext", "responsePayload", "timestamp", "version"], "record keys")
 
 
 def main():
