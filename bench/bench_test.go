@@ -226,6 +226,11 @@ func goodReport() *Report {
 		Cold: &Result{Latencies: []time.Duration{ms(4), ms(4.2)}}, Bare: &Result{Latencies: []time.Duration{ms(3), ms(3.5)}},
 		Burst: &Result{Latencies: []time.Duration{ms(1200), ms(2400)}, Wall: ms(2600)}, BurstSize: 2, BurstSleep: time.Second,
 		BareBurst: &Result{Latencies: []time.Duration{ms(500), ms(1000)}}, // p99 floor 2 s: the target 2.5 s
+		Async: &AsyncRun{Levels: []int{1, 64},
+			Publish:    map[int]Result{1: results(100, ms(0.1), time.Second/100, 0), 64: results(100, ms(1), time.Second/500, 0)}, // 10000/s, 50000/s
+			Accept:     map[int]Result{1: results(100, ms(0.2), time.Second/50, 0), 64: results(100, ms(2), time.Second/250, 0)},  // 0.5× each
+			AcceptOnly: map[int]Result{1: results(100, ms(0.2), time.Second/60, 0), 64: results(100, ms(2), time.Second/300, 0)},
+			Start:      results(100, ms(4), time.Second, 0)},
 	}
 }
 
@@ -253,7 +258,8 @@ func TestReport_Targets(t *testing.T) {
 		r := goodReport()
 		for _, f := range []string{"minimal: warm p50, c=1", "minimal: throughput, c=64", "minimal: node CPU per invocation, c=64",
 			"aws-lambda-go: throughput, c=64", "aws-lambda-go: environments alive, c=64", "minimal: environments alive, c=64",
-			"cold start p50", "burst p99"} {
+			"cold start p50", "burst p99", "events accepted, c=1", "events accepted, c=64", "events accepted, none run, c=64",
+			"enqueue to start p50, idle node"} {
 			want(t, r, f, Pass)
 		}
 		if r.Failed() {
@@ -320,8 +326,25 @@ func TestReport_Targets(t *testing.T) {
 		r.Burst.Latencies[1] = ms(2501)
 		want(t, r, "burst p99", Fail)
 	})
+	t.Run("events accepted under 0.5× the publishes", func(t *testing.T) {
+		r := goodReport()
+		r.Async.Accept[64] = results(100, ms(2), time.Second/249, 0)
+		want(t, r, "events accepted, c=64", Fail)
+	})
+	t.Run("events refused", func(t *testing.T) {
+		r := goodReport()
+		r.Async.AcceptOnly[1] = results(100, ms(0.2), time.Second/60, 1)
+		want(t, r, "events accepted, none run, c=1", Fail)
+	})
+	t.Run("enqueue to start over 5 ms", func(t *testing.T) {
+		r := goodReport()
+		r.Async.Start = results(100, ms(5.1), time.Second, 0)
+		want(t, r, "enqueue to start p50, idle node", Fail)
+	})
 	t.Run("skipped sections are not measured", func(t *testing.T) {
 		r := goodReport()
+		r.Async = nil
+		want(t, r, "asynchronous invocation", NotMeasured)
 		r.Cold, r.Bare, r.Burst = nil, nil, nil
 		min(r).NodeCPU[64] = &CPU{Missing: "in-process"}
 		min(r).Environments = nil

@@ -51,6 +51,8 @@ type Report struct {
 	BareBurst  *Result // the same number of bare starts at once (BareBurst); nil: not measured
 	BurstSize  int
 	BurstSleep time.Duration // how long each burst invocation sleeps: the burst's floor
+
+	Async *AsyncRun // Event invocations beside JetStream's publishes
 }
 
 // FunctionRun is one function's warm loads through the node.
@@ -132,7 +134,7 @@ func (r *Report) Rows() []Row {
 	if len(r.Levels) > 0 {
 		rows = append(rows, Row{Figure: "floor errors", Value: of(floorErrs, floorN)})
 	}
-	return append(append(rows, r.coldRows()...), r.burstRows()...)
+	return append(append(append(rows, r.coldRows()...), r.burstRows()...), r.asyncRows()...)
 }
 
 // functionRows are the rows of one function's warm loads.

@@ -20,6 +20,7 @@ const (
 	EventsStream    = "lambada_events"  // work queue of accepted Event invocations
 	eventsSubject   = "lambada.events." // + function name
 	eventsConsumer  = "dispatcher"      // the one durable consumer every node pulls from
+	keepSubject     = "lambada.keep"    // the stream's keepers (see keep)
 	DefaultEventCap = 1 << 30           // bytes the queue may hold by default
 )
 
@@ -50,6 +51,9 @@ type EventQueue struct {
 	cons    natsjs.Consumer
 	ackWait time.Duration
 	logger  *slog.Logger
+
+	stop context.CancelFunc // stops keep
+	done chan struct{}      // closed when keep has returned
 }
 
 // openEventQueue creates or opens the stream (holding at most maxBytes;
@@ -64,7 +68,7 @@ func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ac
 	stream, err := js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
 		Name:        EventsStream,
 		Description: "Lambada asynchronous invocations",
-		Subjects:    []string{eventsSubject + ">"},
+		Subjects:    []string{eventsSubject + ">", keepSubject},
 		Retention:   natsjs.WorkQueuePolicy,
 		Storage:     natsjs.FileStorage,
 		MaxBytes:    maxBytes,
@@ -81,11 +85,61 @@ func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ac
 		AckWait:       ackWait,
 		MaxDeliver:    -1,
 		MaxAckPending: 1 << 20,
+		FilterSubject: eventsSubject + ">",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: consumer %s: %w", eventsConsumer, err)
 	}
-	return &EventQueue{js: js, stream: stream, cons: cons, ackWait: ackWait, logger: logger}, nil
+	// Keepers left by an earlier run go; this node's own start at once.
+	if err := stream.Purge(ctx, natsjs.WithPurgeSubject(keepSubject)); err != nil {
+		return nil, fmt.Errorf("jetstream: stream %s: purge keepers: %w", EventsStream, err)
+	}
+	q := &EventQueue{js: js, stream: stream, cons: cons, ackWait: ackWait, logger: logger, done: make(chan struct{})}
+	var keepCtx context.Context
+	keepCtx, q.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go q.keep(keepCtx)
+	return q, nil
+}
+
+// keeperEvery is how often a node publishes a new keeper.
+const keeperEvery = time.Second
+
+// keep publishes a keeper, a message no consumer takes, every keeperEvery
+// and deletes the one before, until ctx is done. The file store deletes a
+// block that empties and makes a new file for the next message: without a
+// keeper in the newest block, acknowledging the last queued event cost a
+// file deletion and creation, which made accepting an event at concurrency
+// 1 take 260 µs instead of 170 µs (a function with reserved concurrency 0,
+// this machine).
+func (q *EventQueue) keep(ctx context.Context) {
+	defer close(q.done)
+	var last uint64
+	t := time.NewTicker(keeperEvery)
+	defer t.Stop()
+	for {
+		ack, err := q.js.Publish(ctx, keepSubject, nil)
+		switch {
+		case err == nil:
+			if last != 0 {
+				_ = q.stream.DeleteMsg(ctx, last)
+			}
+			last = ack.Sequence
+		case ctx.Err() == nil:
+			q.logger.Debug("publish keeper", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops publishing keepers.
+func (q *EventQueue) Close() error {
+	q.stop()
+	<-q.done
+	return nil
 }
 
 // AckWait is how long a delivery may go without Extend before it is

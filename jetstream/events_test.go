@@ -10,6 +10,7 @@ import (
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/internal/poll"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 )
 
 // collector gathers deliveries from Consume.
@@ -175,4 +176,29 @@ func TestEventQueue_Full(t *testing.T) {
 	if err != nil || waiting != accepted {
 		t.Fatalf("%d waiting (%v), %d accepted", waiting, err, accepted)
 	}
+}
+
+// The stream always holds one keeper, renewed every keeperEvery, so that
+// it never empties.
+func TestEventQueue_Keeper(t *testing.T) {
+	n := MustOpen(t, t.TempDir())
+	keeper := func() (seq uint64, count uint64) {
+		info, err := n.Events.stream.Info(t.Context(), natsjs.WithSubjectFilter(keepSubject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := n.Events.stream.GetLastMsgForSubject(t.Context(), keepSubject)
+		if err != nil {
+			return 0, info.State.Subjects[keepSubject]
+		}
+		return m.Sequence, info.State.Subjects[keepSubject]
+	}
+	first, _ := keeper()
+	poll.Until(t, 10*time.Second, "a new keeper", func() bool {
+		seq, count := keeper()
+		if count > 2 {
+			t.Fatalf("%d keepers", count)
+		}
+		return seq > first && count == 1
+	})
 }

@@ -162,6 +162,9 @@ func (n *Node) Close() error {
 		if n.Functions != nil {
 			n.Functions.Close()
 		}
+		if n.Events != nil {
+			n.Events.Close()
+		}
 		if n.conn != nil {
 			n.conn.Close()
 		}

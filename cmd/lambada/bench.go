@@ -44,6 +44,11 @@ each figure, its floor, their ratio and the target it must meet:
              configuration change) beside starts of the same bootstrap by
              hand, timed to its first GET next; the two alternate
   burst      N simultaneous invocations of a function that sleeps 1 s
+  async      Event invocations, one at a time on an idle node, timed from
+             the request to the function's start; then Event invocations
+             accepted per second at 1 and 64 (their events running
+             meanwhile) beside synchronous publishes to a file-backed
+             JetStream work queue in this process (the floor)
 
 By default the node under test is 'lambada serve' re-executed from this
 binary on a free 127.0.0.1 port with its data in a temporary directory.
@@ -82,6 +87,8 @@ type benchConfig struct {
 	BurstSleep  time.Duration
 	SkipCold    bool
 	SkipBurst   bool
+	SkipAsync   bool
+	Events      int
 	EndpointURL string
 	ServerPid   int
 	InProcess   bool
@@ -106,6 +113,8 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	fs.DurationVar(&cfg.BurstSleep, "burst-sleep", time.Second, "how long each invocation of the burst sleeps")
 	fs.BoolVar(&cfg.SkipCold, "skip-cold", false, "do not measure cold starts")
 	fs.BoolVar(&cfg.SkipBurst, "skip-burst", false, "do not run the burst")
+	fs.BoolVar(&cfg.SkipAsync, "skip-async", false, "do not measure Event invocations")
+	fs.IntVar(&cfg.Events, "events", 200, "number of Event invocations timed one at a time to their function's start")
 	fs.StringVar(&cfg.EndpointURL, "endpoint-url", "", "measure the Lambada server at this 127.0.0.1 URL instead of starting one")
 	fs.IntVar(&cfg.ServerPid, "server-pid", 0, "with --endpoint-url: the server's process id, to measure its CPU time")
 	fs.BoolVar(&cfg.InProcess, "in-process", false, "run the node inside this process (its CPU time cannot be told apart)")
@@ -125,8 +134,8 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case cfg.Duration <= 0 && cfg.Requests <= 0:
 		return nil, errors.New("--duration or --requests must be positive")
-	case cfg.Requests < 0 || cfg.Cold < 0 || cfg.Burst < 0:
-		return nil, errors.New("--requests, --cold and --burst cannot be negative")
+	case cfg.Requests < 0 || cfg.Cold < 0 || cfg.Burst < 0 || cfg.Events < 0:
+		return nil, errors.New("--requests, --cold, --burst and --events cannot be negative")
 	case cfg.BurstSleep < 0 || cfg.BurstSleep > 10*time.Second:
 		return nil, errors.New("--burst-sleep must be between 0 and 10s")
 	case cfg.InProcess && cfg.EndpointURL != "":
@@ -143,6 +152,7 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	}
 	cfg.SkipCold = cfg.SkipCold || cfg.Cold == 0
 	cfg.SkipBurst = cfg.SkipBurst || cfg.Burst == 0
+	cfg.SkipAsync = cfg.SkipAsync || cfg.Events == 0
 	return cfg, nil
 }
 
@@ -211,9 +221,7 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 			return err
 		}
 		if cfg.EndpointURL != "" { // leave the server as it was
-			defer func() {
-				_, _ = api.DeleteFunction(context.WithoutCancel(ctx), &lambda.DeleteFunctionInput{FunctionName: aws.String(f.name)})
-			}()
+			defer deleteBenchFunction(ctx, api, f.name)
 		}
 	}
 	client := bench.NewClient(2 * bench.TargetLevel)
@@ -276,6 +284,12 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 		}
 	}
 
+	if !cfg.SkipAsync {
+		if r.Async, err = c.measureAsync(ctx, cfg, api, srv.URL, dir, realistic, suffix); err != nil {
+			return err
+		}
+	}
+
 	per := fmt.Sprintf("%v per warm load", cfg.Duration)
 	if cfg.Requests > 0 {
 		per = fmt.Sprintf("%d requests per warm load", cfg.Requests)
@@ -290,6 +304,22 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 		what string
 		r    *bench.Result
 	}{{"floor", mergeLevels(r.Floor)}, {"cold", r.Cold}, {"bare", r.Bare}, {"burst", r.Burst}, {"bare burst", r.BareBurst}}
+	if a := r.Async; a != nil {
+		kinds = append(kinds, struct {
+			what string
+			r    *bench.Result
+		}{"enqueue to start", &a.Start})
+		for _, l := range a.Levels {
+			accept, only := a.Accept[l], a.AcceptOnly[l]
+			kinds = append(kinds, struct {
+				what string
+				r    *bench.Result
+			}{fmt.Sprintf("events accepted, c=%d", l), &accept}, struct {
+				what string
+				r    *bench.Result
+			}{fmt.Sprintf("events accepted, none run, c=%d", l), &only})
+		}
+	}
 	for _, f := range r.Functions {
 		kinds = append(kinds, struct {
 			what string
@@ -447,4 +477,10 @@ func mergeLevels(results map[int]bench.Result) *bench.Result {
 		}
 	}
 	return &all
+}
+
+// deleteBenchFunction removes a function the benchmark created on a node it
+// did not start.
+func deleteBenchFunction(ctx context.Context, api *lambda.Client, name string) {
+	_, _ = api.DeleteFunction(context.WithoutCancel(ctx), &lambda.DeleteFunctionInput{FunctionName: aws.String(name)})
 }

@@ -46,7 +46,7 @@ func TestBench(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := &benchCommand{Stdout: &stdout, Stderr: &stderr, Self: []string{exe}, SelfEnv: []string{selfEnv + "=1"}}
-	err = cmd.Run(context.Background(), []string{"--requests", "20", "--cold", "3", "--burst", "10", "--burst-sleep", "100ms"})
+	err = cmd.Run(context.Background(), []string{"--requests", "20", "--cold", "3", "--burst", "10", "--burst-sleep", "100ms", "--events", "5"})
 	t.Logf("stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,8 @@ func TestBench(t *testing.T) {
 			figures = append(figures, fn+": "+f)
 		}
 	}
-	for _, figure := range append(figures, "cold start p50", "cold start p99", "burst 10 × sleep 100ms, p50", "burst p99", "burst wall time") {
+	for _, figure := range append(figures, "cold start p50", "cold start p99", "burst 10 × sleep 100ms, p50", "burst p99", "burst wall time",
+		"events accepted, c=1", "events accepted, c=64", "events accepted, none run, c=1", "events accepted, none run, c=64") {
 		row, ok := rows[figure]
 		if !ok {
 			t.Errorf("no row %q", figure)
@@ -91,7 +92,16 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s: %q", figure, row)
 		}
 	}
-	for _, figure := range []string{bench.Realistic + ": warm errors", bench.Minimal + ": warm errors", "floor errors", "cold errors", "burst errors", "bare burst errors"} {
+	if row := rows["events accepted, c=64"]; !strings.HasPrefix(row[2], "publish ") {
+		t.Errorf("accepted events are not beside JetStream's publishes: %q", row)
+	}
+	for _, figure := range []string{"enqueue to start p50, idle node", "enqueue to start p99"} {
+		if row, ok := rows[figure]; !ok || !(leadingNumber(row[1]) > 0) {
+			t.Errorf("%s: %q", figure, row)
+		}
+	}
+	for _, figure := range []string{bench.Realistic + ": warm errors", bench.Minimal + ": warm errors", "floor errors", "cold errors", "burst errors", "bare burst errors",
+		"events accepted: errors", "enqueue to start: errors"} {
 		if row, ok := rows[figure]; !ok || !strings.HasPrefix(row[1], "0 of ") {
 			t.Errorf("%s: %q, want no errors", figure, row)
 		}
@@ -115,7 +125,8 @@ func TestBench(t *testing.T) {
 		}
 	}
 	for _, figure := range []string{bench.Minimal + ": warm p50, c=1", bench.Minimal + ": throughput, c=64",
-		bench.Minimal + ": node CPU per invocation, c=64", bench.Realistic + ": environments alive, c=64", "cold start p50", "burst p99"} {
+		bench.Minimal + ": node CPU per invocation, c=64", bench.Realistic + ": environments alive, c=64", "cold start p50", "burst p99",
+		"events accepted, c=1", "events accepted, none run, c=64", "enqueue to start p50, idle node"} {
 		if m := rows[figure][5]; m != string(bench.Pass) && m != string(bench.Fail) {
 			t.Errorf("%s: mark %q, want pass or FAIL", figure, m)
 		}

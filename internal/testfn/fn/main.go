@@ -38,6 +38,7 @@ var invocations int
 var hoard [][]byte
 
 func handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	started := time.Now()
 	invocations++
 	lc, _ := lambdacontext.FromContext(ctx)
 	var ev event
@@ -89,6 +90,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "wrongid": // answers another request id first; returns what the Runtime API said
 		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/not-" + lc.AwsRequestID + "/response"
 		return runtimeAnswer(http.Post(url, "application/json", strings.NewReader(`"forged"`)))
+	case "notify": // posts the time the handler started (Unix ns) to the URL msg, with the request id
+		return nil, notify(ev.Msg, lc.AwsRequestID, started)
 	case "record": // appends "<request id> <TESTFN_TAG>" to the file mark, waits ms; fails while the id has been seen at most count times
 		return record(lc.AwsRequestID, ev)
 	case "file": // a file of the deployment package, read after ms
@@ -199,4 +202,18 @@ func record(requestID string, ev event) (any, error) {
 		return nil, fmt.Errorf("attempt %d of %s fails", n, requestID)
 	}
 	return nil, nil
+}
+
+// notify tells the benchmark at url when request id started.
+func notify(url, id string, started time.Time) error {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(strconv.FormatInt(started.UnixNano(), 10)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Request-Id", id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }
