@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Asynchronous invocation (docs/aws-behaviour.md §7): an Event invocation is
+// Asynchronous invocation (docs/aws-behaviour.md §12): an Event invocation is
 // stored in a durable queue and answered 202; a dispatcher runs it at least
 // once, retries function errors MaximumRetryAttempts times, puts throttled
 // and failed-by-the-platform attempts back with a growing delay, and gives
@@ -194,7 +194,7 @@ func (e *AsyncEvent) Expired(p AsyncPolicy, now time.Time) bool {
 }
 
 // DestinationRecord is what an OnSuccess or OnFailure destination receives
-// (docs/aws-behaviour.md §7.3).
+// (docs/aws-behaviour.md §12.3).
 type DestinationRecord struct {
 	Version         string           `json:"version"`
 	Timestamp       string           `json:"timestamp"`

@@ -12,7 +12,7 @@ import (
 
 // EventInvokeConfig is how asynchronous invocations of one qualifier of a
 // function ($LATEST, a version or an alias) are retried and where their
-// results go (docs/aws-behaviour.md §7.2). Unset members are nil or "".
+// results go (docs/aws-behaviour.md §12.2). Unset members are nil or "".
 type EventInvokeConfig struct {
 	Qualifier                string    `json:"qualifier"`
 	MaximumRetryAttempts     *int      `json:"maximumRetryAttempts,omitempty"`
