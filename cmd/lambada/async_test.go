@@ -434,3 +434,28 @@ func TestAsync_DeadLetterQueueWithAWSCLI(t *testing.T) {
 		t.Fatalf("failure record %s", failures.Messages[0].Body)
 	}
 }
+
+// One function's backlog, slow and throttled, does not hold up another
+// function's events.
+func TestAsync_Independent(t *testing.T) {
+	t.Parallel()
+	m := MustOpenAsyncMain(t)
+	c := client(m)
+	ctx := context.Background()
+	MustCreateFunction(t, c, "slow", 30, nil)
+	MustCreateFunction(t, c, "quick", 3, nil)
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("slow"), ReservedConcurrentExecutions: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	slowMark, quickMark := filepath.Join(dir, "slow"), filepath.Join(dir, "quick")
+	for range 40 {
+		invokeEvent(t, c, "slow", recordEventMS(slowMark, 0, 500))
+	}
+	poll.Until(t, 20*time.Second, "the slow function is busy", func() bool { return len(recorded(t, slowMark)) >= 4 })
+	id := invokeEvent(t, c, "quick", recordEvent(quickMark, 0))
+	poll.Until(t, 20*time.Second, "the quick event ran", func() bool { return attempts(t, quickMark, id) == 1 })
+	if done := len(recorded(t, slowMark)) / 2; done >= 20 {
+		t.Fatalf("the quick event ran only after %d of 40 slow events", done)
+	}
+}
