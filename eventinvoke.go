@@ -3,8 +3,6 @@ package lambada
 import (
 	"fmt"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -151,31 +149,20 @@ func InvalidDestinationConfig(onSuccess, onFailure string) error {
 // EventInvokeConfig returns the configuration of qualifier ("$LATEST", a
 // version or an alias), or nil.
 func (f *Function) EventInvokeConfig(qualifier string) *EventInvokeConfig {
-	i, ok := slices.BinarySearchFunc(f.EventInvokeConfigs, qualifier, func(c EventInvokeConfig, q string) int { return strings.Compare(c.Qualifier, q) })
-	if !ok {
-		return nil
-	}
-	return &f.EventInvokeConfigs[i]
+	return find(f.EventInvokeConfigs, qualifier, eventInvokeQualifier)
 }
 
 // PutEventInvokeConfig adds c or replaces the configuration of the same
 // qualifier, keeping them sorted. f must be a copy the caller owns.
 func (f *Function) PutEventInvokeConfig(c EventInvokeConfig) {
-	i := sort.Search(len(f.EventInvokeConfigs), func(i int) bool { return f.EventInvokeConfigs[i].Qualifier >= c.Qualifier })
-	if i < len(f.EventInvokeConfigs) && f.EventInvokeConfigs[i].Qualifier == c.Qualifier {
-		f.EventInvokeConfigs[i] = c
-		return
-	}
-	f.EventInvokeConfigs = slices.Insert(f.EventInvokeConfigs, i, c)
+	f.EventInvokeConfigs = upsert(f.EventInvokeConfigs, c, eventInvokeQualifier)
 }
 
 // DeleteEventInvokeConfig removes the configuration of qualifier,
 // reporting whether there was one.
 func (f *Function) DeleteEventInvokeConfig(qualifier string) bool {
-	i, ok := slices.BinarySearchFunc(f.EventInvokeConfigs, qualifier, func(c EventInvokeConfig, q string) int { return strings.Compare(c.Qualifier, q) })
-	if ok {
-		f.EventInvokeConfigs = slices.Delete(f.EventInvokeConfigs, i, i+1)
-	}
+	var ok bool
+	f.EventInvokeConfigs, ok = remove(f.EventInvokeConfigs, qualifier, eventInvokeQualifier)
 	return ok
 }
 

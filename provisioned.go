@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"slices"
-	"sort"
 	"time"
 )
 
@@ -40,35 +38,21 @@ type ProvisionedConfig struct {
 // ProvisionedConfig returns the provisioned concurrency configuration of
 // qualifier, or nil.
 func (f *Function) ProvisionedConfig(qualifier string) *ProvisionedConfig {
-	for i := range f.Provisioned {
-		if f.Provisioned[i].Qualifier == qualifier {
-			return &f.Provisioned[i]
-		}
-	}
-	return nil
+	return find(f.Provisioned, qualifier, provisionedQualifier)
 }
 
 // PutProvisioned adds pc or replaces the configuration of the same
 // qualifier, keeping them sorted. f must be a copy the caller owns.
 func (f *Function) PutProvisioned(pc ProvisionedConfig) {
-	i := sort.Search(len(f.Provisioned), func(i int) bool { return f.Provisioned[i].Qualifier >= pc.Qualifier })
-	if i < len(f.Provisioned) && f.Provisioned[i].Qualifier == pc.Qualifier {
-		f.Provisioned[i] = pc
-		return
-	}
-	f.Provisioned = slices.Insert(f.Provisioned, i, pc)
+	f.Provisioned = upsert(f.Provisioned, pc, provisionedQualifier)
 }
 
 // DeleteProvisioned removes the configuration of qualifier, reporting
 // whether there was one.
 func (f *Function) DeleteProvisioned(qualifier string) bool {
-	for i := range f.Provisioned {
-		if f.Provisioned[i].Qualifier == qualifier {
-			f.Provisioned = slices.Delete(f.Provisioned, i, i+1)
-			return true
-		}
-	}
-	return false
+	var ok bool
+	f.Provisioned, ok = remove(f.Provisioned, qualifier, provisionedQualifier)
+	return ok
 }
 
 // ProvisionedTotal is the provisioned concurrency of all f's versions and

@@ -9,7 +9,6 @@ import (
 	"math"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -49,58 +48,33 @@ func IsVersionNumber(q string) bool {
 }
 
 // Version returns the published version numbered v, or nil.
-func (f *Function) Version(v string) *FunctionConfig {
-	for i := range f.Versions {
-		if f.Versions[i].Version == v {
-			return &f.Versions[i]
-		}
-	}
-	return nil
-}
+func (f *Function) Version(v string) *FunctionConfig { return find(f.Versions, v, versionNumber) }
 
 // Alias returns the alias named name, or nil.
-func (f *Function) Alias(name string) *Alias {
-	for i := range f.Aliases {
-		if f.Aliases[i].Name == name {
-			return &f.Aliases[i]
-		}
-	}
-	return nil
-}
+func (f *Function) Alias(name string) *Alias { return find(f.Aliases, name, aliasName) }
 
 // PutAlias adds a or replaces the alias of the same name, keeping the
 // aliases sorted. f must be a copy the caller owns.
-func (f *Function) PutAlias(a Alias) {
-	i := sort.Search(len(f.Aliases), func(i int) bool { return f.Aliases[i].Name >= a.Name })
-	if i < len(f.Aliases) && f.Aliases[i].Name == a.Name {
-		f.Aliases[i] = a
-		return
-	}
-	f.Aliases = slices.Insert(f.Aliases, i, a)
-}
+func (f *Function) PutAlias(a Alias) { f.Aliases = upsert(f.Aliases, a, aliasName) }
 
-// DeleteAlias removes the alias named name, reporting whether it existed.
+// DeleteAlias removes the alias named name and its EventInvokeConfig,
+// reporting whether the alias existed.
 func (f *Function) DeleteAlias(name string) bool {
-	for i := range f.Aliases {
-		if f.Aliases[i].Name == name {
-			f.Aliases = slices.Delete(f.Aliases, i, i+1)
-			f.DeleteEventInvokeConfig(name)
-			return true
-		}
+	var ok bool
+	if f.Aliases, ok = remove(f.Aliases, name, aliasName); ok {
+		f.DeleteEventInvokeConfig(name)
 	}
-	return false
+	return ok
 }
 
-// DeleteVersion removes published version v, reporting whether it existed.
+// DeleteVersion removes published version v and its EventInvokeConfig,
+// reporting whether the version existed.
 func (f *Function) DeleteVersion(v string) bool {
-	for i := range f.Versions {
-		if f.Versions[i].Version == v {
-			f.Versions = slices.Delete(f.Versions, i, i+1)
-			f.DeleteEventInvokeConfig(v)
-			return true
-		}
+	var ok bool
+	if f.Versions, ok = remove(f.Versions, v, versionNumber); ok {
+		f.DeleteEventInvokeConfig(v)
 	}
-	return false
+	return ok
 }
 
 // AliasesOf returns the names of the aliases that route to version v.

@@ -256,6 +256,34 @@ func TestAsync_GivenUp(t *testing.T) {
 	}
 }
 
+// holdOnlySlot gives function name (deployed from the test function, with
+// a timeout of at least 30 s) a reserved concurrency of 1 and holds that
+// slot with a synchronous invocation until the returned release is called.
+func holdOnlySlot(t *testing.T, m *Main, name string) (release func()) {
+	t.Helper()
+	c := client(m)
+	ctx := context.Background()
+	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(name), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(t.TempDir(), "release")
+	held := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"action":"wait","mark":"` + mark + `"}`)})
+		held <- err
+	}()
+	poll.Until(t, 20*time.Second, "the slot is held", func() bool { return m.limiter.Running(name) == 1 })
+	return func() {
+		t.Helper()
+		if err := os.WriteFile(mark, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A throttled event goes back to the queue without using up its retries,
 // and runs the code current when it runs.
 func TestAsync_Throttled(t *testing.T) {
@@ -264,21 +292,11 @@ func TestAsync_Throttled(t *testing.T) {
 	c := client(m)
 	ctx := context.Background()
 	MustCreateFunction(t, c, "fn", 30, map[string]string{"TESTFN_TAG": "old"})
-	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn"), MaximumRetryAttempts: aws.Int32(0)}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	mark, release := filepath.Join(dir, "seen"), filepath.Join(dir, "release")
-	// A synchronous invocation holds the one slot until released.
-	held := make(chan error, 1)
-	go func() {
-		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"wait","mark":"` + release + `"}`)})
-		held <- err
-	}()
-	poll.Until(t, 20*time.Second, "the slot is held", func() bool { return m.limiter.Running("fn") == 1 })
+	mark := filepath.Join(t.TempDir(), "seen")
+	release := holdOnlySlot(t, m, "fn")
 	id := invokeEvent(t, c, "fn", recordEvent(mark, 0))
 	// The throttled event waits 1, 2, 4 … scaled seconds between tries.
 	poll.Until(t, 20*time.Second, "the event was throttled three times", func() bool { return m.async.Throttled() >= 3 })
@@ -287,12 +305,7 @@ func TestAsync_Throttled(t *testing.T) {
 		t.Fatal(err)
 	}
 	MustSettle(t, c, "fn")
-	if err := os.WriteFile(release, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	poll.Until(t, 30*time.Second, "the event ran", func() bool { return attempts(t, mark, id) == 1 })
 	if got := recorded(t, mark); len(got) != 2 || got[1] != "new" {
 		t.Fatalf("recorded %q, want the event run once by the new configuration", got)
@@ -330,17 +343,8 @@ func TestAsync_QueueFull(t *testing.T) {
 	c := client(m)
 	ctx := context.Background()
 	MustCreateFunction(t, c, "fn", 30, nil)
-	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	mark, release := filepath.Join(dir, "seen"), filepath.Join(dir, "release")
-	held := make(chan error, 1)
-	go func() {
-		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"wait","mark":"` + release + `"}`)})
-		held <- err
-	}()
-	poll.Until(t, 20*time.Second, "the slot is held", func() bool { return m.limiter.Running("fn") == 1 })
+	mark := filepath.Join(t.TempDir(), "seen")
+	release := holdOnlySlot(t, m, "fn")
 
 	payload := recordEvent(mark, 0)
 	payload = append(payload[:len(payload)-1], []byte(`,"pad":"`+strings.Repeat("x", 50<<10)+`"}`)...)
@@ -359,12 +363,7 @@ func TestAsync_QueueFull(t *testing.T) {
 	if len(accepted) == 0 || len(accepted) == 20 {
 		t.Fatalf("%d events of 50 KB accepted by a 256 KB queue", len(accepted))
 	}
-	if err := os.WriteFile(release, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	poll.Until(t, 30*time.Second, "every accepted event ran", func() bool {
 		for _, id := range accepted {
 			if attempts(t, mark, id) == 0 {

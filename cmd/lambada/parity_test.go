@@ -42,17 +42,26 @@ func TestParity(t *testing.T) {
 		}
 		return files
 	}
-	cmd := exec.Command("python3", "testdata/parity.py")
-	cmd.Env = append(os.Environ(), "LAMBADA_ENDPOINT=http://"+m.Addr(),
+	runCases(t, "testdata/parity.py", 0, "LAMBADA_ENDPOINT=http://"+m.Addr(),
 		"FN_ZIP="+write("a.zip", map[string]string{"tag.txt": "A"}),
 		"FN_ZIP_B="+write("b.zip", map[string]string{"tag.txt": "B"}),
 		"BIG_ZIP="+write("big.zip", big("big")),
 		"BIG_ZIP_2="+write("big2.zip", big("big2")))
+}
+
+// runCases runs a Python script of cases with env added to the
+// environment; the script prints one JSON line per case, {"case": name,
+// "error": null or what went wrong}, and each becomes a subtest. want is
+// the number of cases it must run (0: at least one).
+func runCases(t *testing.T, script string, want int, env ...string) {
+	t.Helper()
+	cmd := exec.Command("python3", script)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("parity.py: %v\n%s", err, stderr.Bytes())
+		t.Fatalf("%s: %v\n%s", script, err, stderr.Bytes())
 	}
 	cases := 0
 	for sc := bufio.NewScanner(bytes.NewReader(out)); sc.Scan(); {
@@ -61,7 +70,7 @@ func TestParity(t *testing.T) {
 			Error *string `json:"error"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
-			t.Fatalf("parity.py printed %q", sc.Text())
+			t.Fatalf("%s printed %q", script, sc.Text())
 		}
 		cases++
 		t.Run(res.Case, func(t *testing.T) {
@@ -70,7 +79,7 @@ func TestParity(t *testing.T) {
 			}
 		})
 	}
-	if cases == 0 {
-		t.Fatalf("parity.py ran no case\n%s", stderr.Bytes())
+	if cases == 0 || want != 0 && cases != want {
+		t.Fatalf("%s ran %d cases, want %d\n%s", script, cases, want, stderr.Bytes())
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
@@ -10,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -21,33 +18,7 @@ import (
 func TestSQS_Boto3(t *testing.T) {
 	t.Parallel()
 	m := MustOpenMain(t, "")
-	cmd := exec.Command("python3", "testdata/sqs.py")
-	cmd.Env = append(os.Environ(), "LAMBADA_ENDPOINT=http://"+m.Addr())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("sqs.py: %v\n%s", err, stderr.Bytes())
-	}
-	cases := 0
-	for sc := bufio.NewScanner(bytes.NewReader(out)); sc.Scan(); {
-		var res struct {
-			Case  string  `json:"case"`
-			Error *string `json:"error"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
-			t.Fatalf("sqs.py printed %q", sc.Text())
-		}
-		cases++
-		t.Run(res.Case, func(t *testing.T) {
-			if res.Error != nil {
-				t.Fatal(*res.Error)
-			}
-		})
-	}
-	if cases != 7 {
-		t.Fatalf("sqs.py ran %d cases, want 7\n%s", cases, stderr.Bytes())
-	}
+	runCases(t, "testdata/sqs.py", 7, "LAMBADA_ENDPOINT=http://"+m.Addr())
 }
 
 // TestSQS_CLI drives a queue with the real AWS CLI (a few calls: each costs
