@@ -260,8 +260,10 @@ func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lam
 		if err == nil {
 			continue
 		}
-		if lambada.ErrorCode(err) == lambada.ENOTFOUND {
-			log.Warn("asynchronous event: destination does not exist; record dropped", "err", err)
+		// A destination that does not exist, or that refuses what it is
+		// sent (a message over the queue's size), never will take it.
+		if code := lambada.ErrorCode(err); code == lambada.ENOTFOUND || code == lambada.EINVALID || code == lambada.ETOOLARGE {
+			log.Warn("asynchronous event: the destination cannot take the record; dropped", "err", err)
 			continue
 		}
 		log.Error("asynchronous event: destination failed; the event stays queued", "err", err)
@@ -293,6 +295,14 @@ func (d *Dispatcher) sendRecord(ctx context.Context, dest string, record lambada
 	body, err := json.Marshal(record)
 	if err != nil {
 		return err
+	}
+	// A response of up to 6 MB does not fit an event or a message of
+	// 1 MiB: the record then goes without it.
+	if len(body) > lambada.MaxAsyncPayload && record.ResponsePayload != nil {
+		record.ResponsePayload = nil
+		if body, err = json.Marshal(record); err != nil {
+			return err
+		}
 	}
 	switch kind, ref := lambada.ParseDestination(dest); kind {
 	case lambada.DestinationLambda:

@@ -3,6 +3,7 @@ package async
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,6 +282,39 @@ func TestDispatcher(t *testing.T) {
 		want := `{"version":"1.0","timestamp":"2023-11-14T22:13:20.000Z","requestContext":{"requestId":"r","functionArn":"arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST","condition":"Success","approximateInvokeCount":1},"requestPayload":{},"responseContext":{"statusCode":200,"executedVersion":"$LATEST"},"responsePayload":null}`
 		if e.Function != "sink" || e.Qualifier != "live" || e.RequestID == "r" || string(e.Payload) != want {
 			t.Fatalf("destination event %s:%s %s %s", e.Function, e.Qualifier, e.RequestID, e.Payload)
+		}
+	})
+
+	t.Run("a record without room for the response goes without it", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.PutEventInvokeConfig(lambada.EventInvokeConfig{Qualifier: "$LATEST", OnSuccess: "arn:aws:lambda:us-east-1:000000000000:function:sink"})
+		h.put(t, f)
+		big := []byte(`"` + strings.Repeat("x", 2<<20) + `"`)
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: big, ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if !d.done || len(h.q.enqueued) != 1 || len(h.q.enqueued[0].Payload) > lambada.MaxAsyncPayload ||
+			strings.Contains(string(h.q.enqueued[0].Payload), "responsePayload") || !strings.Contains(string(h.q.enqueued[0].Payload), `"responseContext"`) {
+			t.Fatalf("done=%v enqueued=%d", d.done, len(h.q.enqueued))
+		}
+	})
+
+	t.Run("a dead letter the queue refuses is dropped, not retried", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = queue
+		h.put(t, f)
+		h.sqs.err = lambada.Errorf(lambada.EINVALID, "One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.")
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2})
+		h.deliver(t, d)
+		if !d.done {
+			t.Fatalf("done=%v later=%v", d.done, d.later)
 		}
 	})
 }
