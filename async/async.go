@@ -337,8 +337,9 @@ func (d *Dispatcher) sendDeadLetter(ctx context.Context, target string, e *lamba
 }
 
 func (d *Dispatcher) send(ctx context.Context, queueARN, body string, attrs map[string]lambada.MessageAttribute) error {
-	if d.Queues == nil {
-		return lambada.Errorf(lambada.ENOTFOUND, "no SQS queues on this node: %s", queueARN)
+	region, account, _, err := lambada.ParseQueueARN(queueARN)
+	if d.Queues == nil || err != nil || region != d.Region || account != d.Account {
+		return lambada.Errorf(lambada.ENOTFOUND, "no such SQS queue on this node: %s", queueARN)
 	}
 	return d.Queues.Send(ctx, queueARN, body, attrs)
 }

@@ -317,4 +317,19 @@ func TestDispatcher(t *testing.T) {
 			t.Fatalf("done=%v later=%v", d.done, d.later)
 		}
 	})
+
+	t.Run("a dead-letter queue of another region is not this node's", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = "arn:aws:sqs:eu-west-1:000000000000:dlq"
+		h.put(t, f)
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2})
+		h.deliver(t, d)
+		if !d.done || len(h.sqs.sent) != 0 {
+			t.Fatalf("done=%v sent=%q", d.done, h.sqs.sent)
+		}
+	})
 }
