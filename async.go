@@ -114,14 +114,17 @@ func (p AsyncPolicy) MaxAge() time.Duration {
 	return p.scaled(time.Duration(age) * time.Second)
 }
 
-// Backoff is the delay before the next try of an event whose last n tries
-// (n ≥ 1) were throttled: 1 s, 2 s, 4 s … up to 5 min, scaled.
-func (p AsyncPolicy) Backoff(n int) time.Duration {
-	d := MinBackoff
-	for i := 1; i < n && d < MaxBackoff; i++ {
-		d *= 2
+// Backoff is the delay before the next try of e, throttled at now: as long
+// as e has waited since it was due (accepted, or its retry's NotBefore),
+// at least 1 s and at most 5 min, scaled. Tries in a row thus wait 1 s,
+// 1 s, 2 s, 4 s … 5 min, the back-off doubling without a count to keep:
+// the queue's delivery count also counts deliveries that were no throttle.
+func (p AsyncPolicy) Backoff(e *AsyncEvent, now time.Time) time.Duration {
+	waited := now.Sub(e.Accepted)
+	if !e.NotBefore.IsZero() {
+		waited = now.Sub(e.NotBefore)
 	}
-	return p.scaled(min(d, MaxBackoff))
+	return min(max(waited, p.scaled(MinBackoff)), p.scaled(MaxBackoff))
 }
 
 // StepKind says what to do with an event after a delivery.
@@ -152,10 +155,8 @@ type Step struct {
 func (s Step) Failed() bool { return s.Kind == StepDone && s.Condition != ConditionSuccess }
 
 // NextStep decides what follows a delivery of e that ended with outcome at
-// time now. deliveries is how many times this stored copy of e has been
-// delivered, this time included (the queue's count): the n-th throttle in a
-// row waits Backoff(n).
-func NextStep(e AsyncEvent, outcome Outcome, p AsyncPolicy, now time.Time, deliveries int) Step {
+// time now.
+func NextStep(e AsyncEvent, outcome Outcome, p AsyncPolicy, now time.Time) Step {
 	switch outcome {
 	case OutcomeSuccess:
 		return Step{Kind: StepDone, Condition: ConditionSuccess}
@@ -180,7 +181,7 @@ func NextStep(e AsyncEvent, outcome Outcome, p AsyncPolicy, now time.Time, deliv
 		}
 		return Step{Kind: StepRetry, Event: e}
 	}
-	delay := p.Backoff(max(deliveries, 1))
+	delay := p.Backoff(&e, now)
 	if !now.Add(delay).Before(deadline) {
 		return Step{Kind: StepDone, Condition: ConditionEventAgeExceeded}
 	}
@@ -249,9 +250,14 @@ func NewDestinationRecord(e *AsyncEvent, functionARN, condition string, invokes 
 // EventQueue keeps accepted asynchronous events durably until they are done
 // with. Implementations: jetstream (a stream every node of a cluster shares).
 type EventQueue interface {
-	// Enqueue stores e and returns once the store has acknowledged it. A
-	// full queue answers an Error (the event was not accepted).
+	// Enqueue stores a newly accepted event and returns once the store
+	// has acknowledged it. A queue nearly full answers an Error (the event
+	// was not accepted): the rest is Requeue's.
 	Enqueue(ctx context.Context, e *AsyncEvent) error
+
+	// Requeue stores an event's retry, or a destination's record, as
+	// Enqueue does but into the room Enqueue leaves.
+	Requeue(ctx context.Context, e *AsyncEvent) error
 
 	// Consume hands every due event to handle, one call per delivery, until
 	// ctx is done. handle must not block for long: it starts the work and
@@ -264,9 +270,6 @@ type EventQueue interface {
 type QueuedEvent interface {
 	// Event is the stored event.
 	Event() *AsyncEvent
-	// Deliveries is how many times this stored event has been delivered,
-	// this delivery included.
-	Deliveries() int
 	// Done removes the event from the queue.
 	Done(ctx context.Context) error
 	// Later leaves the event in the queue, to be delivered again after

@@ -23,34 +23,36 @@ func TestNextStep(t *testing.T) {
 	done := func(condition string) lambada.Step { return lambada.Step{Kind: lambada.StepDone, Condition: condition} }
 	later := func(d time.Duration) lambada.Step { return lambada.Step{Kind: lambada.StepLater, Delay: d} }
 	for _, tc := range []struct {
-		name       string
-		e          lambada.AsyncEvent
-		outcome    lambada.Outcome
-		policy     lambada.AsyncPolicy
-		now        time.Time
-		deliveries int
-		want       lambada.Step
+		name    string
+		e       lambada.AsyncEvent
+		outcome lambada.Outcome
+		policy  lambada.AsyncPolicy
+		now     time.Time
+		want    lambada.Step
 	}{
-		{"success", ev(0), lambada.OutcomeSuccess, lambada.AsyncPolicy{}, t0, 1, done("Success")},
-		{"success after a retry", ev(1), lambada.OutcomeSuccess, lambada.AsyncPolicy{}, t0, 1, done("Success")},
-		{"zero reserved", ev(0), lambada.OutcomeZeroReserved, lambada.AsyncPolicy{}, t0, 1, done("ZeroReservedConcurrency")},
-		{"first error waits a minute", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{}, t0, 1, retry(1, t0.Add(time.Minute))},
-		{"second error waits two", ev(1), lambada.OutcomeFunctionError, lambada.AsyncPolicy{}, t0.Add(time.Minute), 1, retry(2, t0.Add(3*time.Minute))},
-		{"third error exhausts the default", ev(2), lambada.OutcomeFunctionError, lambada.AsyncPolicy{}, t0.Add(3 * time.Minute), 1, done("RetriesExhausted")},
-		{"retries 0", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{MaximumRetryAttempts: &zero}, t0, 1, done("RetriesExhausted")},
-		{"retries 1", ev(1), lambada.OutcomeFunctionError, lambada.AsyncPolicy{MaximumRetryAttempts: &one}, t0, 1, done("RetriesExhausted")},
-		{"scaled", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{Scale: 0.01}, t0, 1, retry(1, t0.Add(600*time.Millisecond))},
-		{"a retry past the maximum age", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{MaximumEventAgeInSeconds: &minute}, t0, 1, done("EventAgeExceeded")},
-		{"first throttle waits 1 s", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0, 1, later(time.Second)},
-		{"throttles double", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0, 4, later(8 * time.Second)},
-		{"throttles stop at 5 min", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0, 30, later(5 * time.Minute)},
-		{"throttles keep the attempts", ev(2), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0, 1, later(time.Second)},
-		{"a throttle past the maximum age", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{MaximumEventAgeInSeconds: &minute}, t0.Add(59500 * time.Millisecond), 1, done("EventAgeExceeded")},
-		{"scaled back-off", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{Scale: 0.01}, t0, 2, later(20 * time.Millisecond)},
-		{"not due", lambada.AsyncEvent{Accepted: t0, NotBefore: t0.Add(time.Second)}, lambada.OutcomeNotDue, lambada.AsyncPolicy{}, t0, 1, later(time.Second)},
+		{"success", ev(0), lambada.OutcomeSuccess, lambada.AsyncPolicy{}, t0, done("Success")},
+		{"success after a retry", ev(1), lambada.OutcomeSuccess, lambada.AsyncPolicy{}, t0, done("Success")},
+		{"zero reserved", ev(0), lambada.OutcomeZeroReserved, lambada.AsyncPolicy{}, t0, done("ZeroReservedConcurrency")},
+		{"first error waits a minute", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{}, t0, retry(1, t0.Add(time.Minute))},
+		{"second error waits two", ev(1), lambada.OutcomeFunctionError, lambada.AsyncPolicy{}, t0.Add(time.Minute), retry(2, t0.Add(3*time.Minute))},
+		{"third error exhausts the default", ev(2), lambada.OutcomeFunctionError, lambada.AsyncPolicy{}, t0.Add(3 * time.Minute), done("RetriesExhausted")},
+		{"retries 0", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{MaximumRetryAttempts: &zero}, t0, done("RetriesExhausted")},
+		{"retries 1", ev(1), lambada.OutcomeFunctionError, lambada.AsyncPolicy{MaximumRetryAttempts: &one}, t0, done("RetriesExhausted")},
+		{"scaled", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{Scale: 0.01}, t0, retry(1, t0.Add(600*time.Millisecond))},
+		{"a retry past the maximum age", ev(0), lambada.OutcomeFunctionError, lambada.AsyncPolicy{MaximumEventAgeInSeconds: &minute}, t0, done("EventAgeExceeded")},
+		{"first throttle waits 1 s", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0, later(time.Second)},
+		{"the second throttle waits 1 s", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0.Add(time.Second), later(time.Second)},
+		{"throttles double", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0.Add(8 * time.Second), later(8 * time.Second)},
+		{"throttles stop at 5 min", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0.Add(time.Hour), later(5 * time.Minute)},
+		{"a retry's throttles count from when it was due", retry(2, t0.Add(3*time.Minute)).Event, lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0.Add(3*time.Minute + 100*time.Millisecond), later(time.Second)},
+		{"a retry's later throttles double", retry(2, t0.Add(3*time.Minute)).Event, lambada.OutcomeThrottled, lambada.AsyncPolicy{}, t0.Add(3*time.Minute + 4*time.Second), later(4 * time.Second)},
+		{"a throttle past the maximum age", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{MaximumEventAgeInSeconds: &minute}, t0.Add(59500 * time.Millisecond), done("EventAgeExceeded")},
+		{"scaled back-off", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{Scale: 0.01}, t0, later(10 * time.Millisecond)},
+		{"scaled back-off stops at 3 s", ev(0), lambada.OutcomeThrottled, lambada.AsyncPolicy{Scale: 0.01}, t0.Add(time.Minute), later(3 * time.Second)},
+		{"not due", lambada.AsyncEvent{Accepted: t0, NotBefore: t0.Add(time.Second)}, lambada.OutcomeNotDue, lambada.AsyncPolicy{}, t0, later(time.Second)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := lambada.NextStep(tc.e, tc.outcome, tc.policy, tc.now, tc.deliveries)
+			got := lambada.NextStep(tc.e, tc.outcome, tc.policy, tc.now)
 			if got.Kind != tc.want.Kind || got.Condition != tc.want.Condition || got.Delay != tc.want.Delay ||
 				got.Event.Attempts != tc.want.Event.Attempts || !got.Event.NotBefore.Equal(tc.want.Event.NotBefore) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)

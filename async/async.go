@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/lambada-dev/lambada"
@@ -74,7 +75,12 @@ type Dispatcher struct {
 	sem    chan struct{}
 
 	throttled atomic.Int64
+	lost      atomic.Int64
 }
+
+// Lost is how many records a destination or dead-letter queue could not
+// take since Open.
+func (d *Dispatcher) Lost() int64 { return d.lost.Load() }
 
 // Throttled is how many attempts were not admitted (or failed in the
 // platform) and went back to the queue since Open.
@@ -120,12 +126,22 @@ func (d *Dispatcher) Close() error {
 }
 
 // start works on qe in a goroutine of its own, once fewer than MaxInFlight
-// are in work: a slow function's events never hold up another's.
+// are in work: a slow function's events never hold up another's. While it
+// waits for room, qe is extended like a delivery in work. (It is called
+// from Consume's callback, which returns before Consume does: Close's Wait
+// cannot miss an Add.)
 func (d *Dispatcher) start(ctx context.Context, qe lambada.QueuedEvent) {
 	select {
 	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		return
+	default:
+		stop := d.extend(ctx, qe)
+		select {
+		case d.sem <- struct{}{}:
+			stop()
+		case <-ctx.Done():
+			stop()
+			return
+		}
 	}
 	d.work.Add(1)
 	go func() {
@@ -183,16 +199,18 @@ func (d *Dispatcher) dispatch(ctx context.Context, qe lambada.QueuedEvent) {
 		}
 	}
 
-	step := lambada.NextStep(*e, outcome, policy, d.Now(), qe.Deliveries())
+	step := lambada.NextStep(*e, outcome, policy, d.Now())
 	switch step.Kind {
 	case lambada.StepLater:
 		if err := qe.Later(ctx, step.Delay); err != nil {
 			log.Warn("asynchronous event: put back", "err", err)
 		}
 	case lambada.StepRetry:
-		if err := d.Queue.Enqueue(ctx, &step.Event); err != nil {
+		// The retry is stored before this delivery goes: a failure here
+		// leaves the event to run again, never lost.
+		if err := d.Queue.Requeue(ctx, &step.Event); err != nil {
 			log.Error("asynchronous event: store retry", "err", err)
-			_ = qe.Later(ctx, policy.Backoff(qe.Deliveries()))
+			_ = qe.Later(ctx, policy.Backoff(e, d.Now()))
 			return
 		}
 		d.done1(ctx, qe, log)
@@ -219,7 +237,9 @@ func (d *Dispatcher) extend(ctx context.Context, qe lambada.QueuedEvent) (stop f
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = qe.Extend(ctx)
+				if err := qe.Extend(ctx); err != nil && ctx.Err() == nil {
+					d.Logger.Debug("asynchronous event: extend", "request_id", qe.Event().RequestID, "err", err)
+				}
 			}
 		}
 	}()
@@ -235,8 +255,10 @@ func (d *Dispatcher) done1(ctx context.Context, qe lambada.QueuedEvent, log *slo
 
 // finish sends the record of an event that leaves the queue with condition
 // to its destinations and dead-letter queue, then removes it from the
-// queue. When a destination cannot take it now, the event stays queued and
-// everything is tried again later.
+// queue. A destination that cannot take the record after sendAttempts
+// tries loses it, as on AWS (which counts it in its DeadLetterErrors and
+// DestinationDeliveryFailures metrics): running the event again would
+// break its retry count.
 func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lambada.Function, ecfg *lambada.EventInvokeConfig,
 	condition string, res *lambada.Result, invokes int, log *slog.Logger) {
 	e := qe.Event()
@@ -245,32 +267,54 @@ func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lam
 	var errs []error
 	if condition == lambada.ConditionSuccess {
 		if ecfg != nil && ecfg.OnSuccess != "" {
-			errs = append(errs, d.sendRecord(ctx, ecfg.OnSuccess, record))
+			errs = append(errs, d.retrySend(ctx, func() error { return d.sendRecord(ctx, ecfg.OnSuccess, record) }))
 		}
 	} else {
 		log.Info("asynchronous event failed", "condition", condition, "attempts", invokes)
 		if target := deadLetterTarget(fn, e, res); target != "" {
-			errs = append(errs, d.sendDeadLetter(ctx, target, e, condition, res))
+			errs = append(errs, d.retrySend(ctx, func() error { return d.sendDeadLetter(ctx, target, e, condition, res) }))
 		}
 		if ecfg != nil && ecfg.OnFailure != "" {
-			errs = append(errs, d.sendRecord(ctx, ecfg.OnFailure, record))
+			errs = append(errs, d.retrySend(ctx, func() error { return d.sendRecord(ctx, ecfg.OnFailure, record) }))
 		}
+	}
+	if ctx.Err() != nil {
+		return // closing: delivered again later
 	}
 	for _, err := range errs {
-		if err == nil {
-			continue
+		if err != nil {
+			d.lost.Add(1)
+			log.Error("asynchronous event: a destination could not take its record; the record is lost", "condition", condition, "err", err)
 		}
-		// A destination that does not exist, or that refuses what it is
-		// sent (a message over the queue's size), never will take it.
-		if code := lambada.ErrorCode(err); code == lambada.ENOTFOUND || code == lambada.EINVALID || code == lambada.ETOOLARGE {
-			log.Warn("asynchronous event: the destination cannot take the record; dropped", "err", err)
-			continue
-		}
-		log.Error("asynchronous event: destination failed; the event stays queued", "err", err)
-		_ = qe.Later(ctx, lambada.AsyncPolicy{Scale: d.Scale}.Backoff(qe.Deliveries()))
-		return
 	}
 	d.done1(ctx, qe, log)
+}
+
+// sendAttempts bounds the tries of one destination; retryPause is the
+// pause after the first failed try, doubled after each.
+const (
+	sendAttempts = 3
+	retryPause   = 100 * time.Millisecond
+)
+
+// retrySend calls send until it succeeds, fails for good (the destination
+// does not exist, or refuses what it is sent: a message over its queue's
+// size), or has failed sendAttempts times.
+func (d *Dispatcher) retrySend(ctx context.Context, send func() error) error {
+	pause := retryPause
+	for i := 1; ; i++ {
+		err := send()
+		switch code := lambada.ErrorCode(err); {
+		case err == nil, code == lambada.ENOTFOUND, code == lambada.EINVALID, code == lambada.ETOOLARGE, i == sendAttempts:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
 }
 
 // deadLetterTarget is the dead-letter queue of the version that ran (or,
@@ -306,7 +350,7 @@ func (d *Dispatcher) sendRecord(ctx context.Context, dest string, record lambada
 	}
 	switch kind, ref := lambada.ParseDestination(dest); kind {
 	case lambada.DestinationLambda:
-		return d.Queue.Enqueue(ctx, &lambada.AsyncEvent{
+		return d.Queue.Requeue(ctx, &lambada.AsyncEvent{
 			RequestID: uuid.NewString(),
 			Function:  ref.Name,
 			Qualifier: ref.Qualifier,
@@ -326,14 +370,26 @@ func (d *Dispatcher) sendDeadLetter(ctx context.Context, target string, e *lamba
 	if res != nil {
 		code, msg = "200", errorMessage(res.Payload)
 	}
-	if len(msg) > maxErrorMessage {
-		msg = msg[:maxErrorMessage]
+	attrs := map[string]lambada.MessageAttribute{
+		"RequestID": {DataType: "String", StringValue: e.RequestID},
+		"ErrorCode": {DataType: "Number", StringValue: code},
 	}
-	return d.send(ctx, target, string(e.Payload), map[string]lambada.MessageAttribute{
-		"RequestID":    {DataType: "String", StringValue: e.RequestID},
-		"ErrorCode":    {DataType: "Number", StringValue: code},
-		"ErrorMessage": {DataType: "String", StringValue: msg},
-	})
+	// SQS refuses an empty attribute: an error without a message has none.
+	if msg = truncate(msg, maxErrorMessage); msg != "" {
+		attrs["ErrorMessage"] = lambada.MessageAttribute{DataType: "String", StringValue: msg}
+	}
+	return d.send(ctx, target, string(e.Payload), attrs)
+}
+
+// truncate cuts s to at most n bytes, at the start of a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (d *Dispatcher) send(ctx context.Context, queueARN, body string, attrs map[string]lambada.MessageAttribute) error {

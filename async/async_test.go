@@ -2,11 +2,13 @@ package async
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/inmem"
@@ -18,6 +20,7 @@ type fakeQueue struct {
 	mu       sync.Mutex
 	enqueued []*lambada.AsyncEvent
 	feed     chan lambada.QueuedEvent
+	fail     error // Requeue's answer, when set
 }
 
 func (q *fakeQueue) Enqueue(_ context.Context, e *lambada.AsyncEvent) error {
@@ -25,6 +28,13 @@ func (q *fakeQueue) Enqueue(_ context.Context, e *lambada.AsyncEvent) error {
 	defer q.mu.Unlock()
 	q.enqueued = append(q.enqueued, e)
 	return nil
+}
+
+func (q *fakeQueue) Requeue(ctx context.Context, e *lambada.AsyncEvent) error {
+	if q.fail != nil {
+		return q.fail
+	}
+	return q.Enqueue(ctx, e)
 }
 
 func (q *fakeQueue) Consume(ctx context.Context, handle func(lambada.QueuedEvent)) error {
@@ -40,8 +50,7 @@ func (q *fakeQueue) Consume(ctx context.Context, handle func(lambada.QueuedEvent
 
 // fakeDelivery records what the dispatcher did with it.
 type fakeDelivery struct {
-	e          lambada.AsyncEvent
-	deliveries int
+	e lambada.AsyncEvent
 
 	mu      sync.Mutex
 	done    bool
@@ -51,11 +60,10 @@ type fakeDelivery struct {
 }
 
 func newDelivery(e lambada.AsyncEvent) *fakeDelivery {
-	return &fakeDelivery{e: e, deliveries: 1, later: -1, settled: make(chan struct{})}
+	return &fakeDelivery{e: e, later: -1, settled: make(chan struct{})}
 }
 
 func (d *fakeDelivery) Event() *lambada.AsyncEvent { return &d.e }
-func (d *fakeDelivery) Deliveries() int            { return d.deliveries }
 func (d *fakeDelivery) Done(context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -88,32 +96,37 @@ func (f runnerFunc) RunEvent(ctx context.Context, e *lambada.AsyncEvent) (*lamba
 
 // sender records SQS messages.
 type sender struct {
-	mu   sync.Mutex
-	sent []string
-	err  error
+	mu    sync.Mutex
+	sent  []string
+	attrs []map[string]lambada.MessageAttribute
+	calls int
+	err   error
 }
 
 func (s *sender) Send(_ context.Context, arn, body string, attrs map[string]lambada.MessageAttribute) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
 	if s.err != nil {
 		return s.err
 	}
 	s.sent = append(s.sent, arn+" "+body+" "+attrs["ErrorCode"].StringValue+" "+attrs["ErrorMessage"].StringValue+" "+attrs["RequestID"].StringValue)
+	s.attrs = append(s.attrs, attrs)
 	return nil
 }
 
 type harness struct {
-	q      *fakeQueue
-	store  *inmem.Store
-	sqs    *sender
-	d      *Dispatcher
-	ran    chan *lambada.AsyncEvent
-	result func(*lambada.AsyncEvent) (*lambada.Result, error)
+	closing chan struct{} // closed by a test before it closes the dispatcher
+	q       *fakeQueue
+	store   *inmem.Store
+	sqs     *sender
+	d       *Dispatcher
+	ran     chan *lambada.AsyncEvent
+	result  func(*lambada.AsyncEvent) (*lambada.Result, error)
 }
 
 func newHarness(t *testing.T, now time.Time) *harness {
-	h := &harness{q: &fakeQueue{feed: make(chan lambada.QueuedEvent)}, store: &inmem.Store{}, sqs: &sender{}, ran: make(chan *lambada.AsyncEvent, 10)}
+	h := &harness{closing: make(chan struct{}), q: &fakeQueue{feed: make(chan lambada.QueuedEvent)}, store: &inmem.Store{}, sqs: &sender{}, ran: make(chan *lambada.AsyncEvent, 10)}
 	h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
 		return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil
 	}
@@ -143,6 +156,28 @@ func (h *harness) deliver(t *testing.T, d *fakeDelivery) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the delivery was neither done nor put back")
 	}
+}
+
+// failed is a runner result: the function failed with msg.
+func failed(msg string) func(*lambada.AsyncEvent) (*lambada.Result, error) {
+	payload, _ := json.Marshal(map[string]string{"errorMessage": msg, "errorType": "Error"})
+	return func(*lambada.AsyncEvent) (*lambada.Result, error) {
+		return &lambada.Result{Payload: payload, FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+	}
+}
+
+// flakySender fails its first failures sends.
+type flakySender struct {
+	*sender
+	failures int
+}
+
+func (f *flakySender) Send(ctx context.Context, arn, body string, attrs map[string]lambada.MessageAttribute) error {
+	if f.failures > 0 {
+		f.failures--
+		return errors.New("store unavailable")
+	}
+	return f.sender.Send(ctx, arn, body, attrs)
 }
 
 func function(name string) *lambada.Function {
@@ -238,34 +273,193 @@ func TestDispatcher(t *testing.T) {
 		}
 	})
 
-	t.Run("a destination that cannot take the record keeps the event queued", func(t *testing.T) {
+	t.Run("a destination that keeps failing loses the record; the event does not run again", func(t *testing.T) {
 		h := newHarness(t, t0)
 		f := function("f")
 		f.Latest.DeadLetterTarget = queue
 		h.put(t, f)
 		h.sqs.err = errors.New("store unavailable")
-		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
-			return &lambada.Result{Payload: []byte(`{}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
-		}
+		h.result = failed("boom")
 		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2})
+		h.deliver(t, d)
+		if !d.done || h.sqs.calls != sendAttempts || h.d.Lost() != 1 || len(h.ran) != 1 {
+			t.Fatalf("done=%v later=%v sends=%d lost=%d ran=%d", d.done, d.later, h.sqs.calls, h.d.Lost(), len(h.ran))
+		}
+	})
+
+	t.Run("a destination that fails once takes the record at the next try", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = queue
+		h.put(t, f)
+		flaky := &flakySender{sender: h.sqs, failures: 1}
+		h.d.Queues = flaky
+		h.result = failed("boom")
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if !d.done || len(h.sqs.sent) != 1 || h.d.Lost() != 0 {
+			t.Fatalf("done=%v sent=%q lost=%d", d.done, h.sqs.sent, h.d.Lost())
+		}
+	})
+
+	t.Run("a throttle puts the event back for as long as it has waited", func(t *testing.T) {
+		h := newHarness(t, t0.Add(4*time.Second))
+		h.put(t, function("f"))
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return nil, lambada.Errorf(lambada.ETHROTTLED, "Rate Exceeded.")
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 1})
+		h.deliver(t, d)
+		if d.done || d.later != 4*time.Second || len(h.q.enqueued) != 0 || h.d.Throttled() != 1 {
+			t.Fatalf("done=%v later=%v enqueued=%d throttled=%d", d.done, d.later, len(h.q.enqueued), h.d.Throttled())
+		}
+	})
+
+	t.Run("a function being updated or created puts the event back", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.put(t, function("f"))
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return nil, lambada.Errorf(lambada.ECONFLICT, "The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0})
 		h.deliver(t, d)
 		if d.done || d.later != time.Second {
 			t.Fatalf("done=%v later=%v", d.done, d.later)
 		}
 	})
 
-	t.Run("a throttle puts the event back with the back-off", func(t *testing.T) {
+	t.Run("an event of a deleted version or alias is dropped", func(t *testing.T) {
 		h := newHarness(t, t0)
 		h.put(t, function("f"))
 		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
-			return nil, lambada.Errorf(lambada.ETHROTTLED, "Rate Exceeded.")
+			return nil, lambada.Errorf(lambada.ENOTFOUND, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:f:live")
 		}
-		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 1})
-		d.deliveries = 3
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Qualifier: "live", Accepted: t0})
 		h.deliver(t, d)
-		if d.done || d.later != 4*time.Second || len(h.q.enqueued) != 0 || h.d.Throttled() != 1 {
-			t.Fatalf("done=%v later=%v enqueued=%d throttled=%d", d.done, d.later, len(h.q.enqueued), h.d.Throttled())
+		if !d.done {
+			t.Fatalf("done=%v later=%v", d.done, d.later)
 		}
+	})
+
+	t.Run("a retry that cannot be stored leaves the event queued", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.put(t, function("f"))
+		h.q.fail = errors.New("store unavailable")
+		h.result = failed("boom")
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0})
+		h.deliver(t, d)
+		if d.done || d.later != time.Second {
+			t.Fatalf("done=%v later=%v", d.done, d.later)
+		}
+	})
+
+	t.Run("the dead-letter queue of the version that ran", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = "arn:aws:sqs:us-east-1:000000000000:latest"
+		v1 := f.Latest.Clone()
+		v1.Version, v1.DeadLetterTarget = "1", "arn:aws:sqs:us-east-1:000000000000:one"
+		f.Versions = []lambada.FunctionConfig{v1}
+		f.PutAlias(lambada.Alias{Name: "live", FunctionVersion: "1"})
+		h.put(t, f)
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled", ExecutedVersion: "1"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Qualifier: "live", Accepted: t0, Attempts: 2, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if len(h.sqs.sent) != 1 || !strings.HasPrefix(h.sqs.sent[0], "arn:aws:sqs:us-east-1:000000000000:one ") {
+			t.Fatalf("sent %q", h.sqs.sent)
+		}
+	})
+
+	t.Run("the configuration of the qualifier invoked", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		v1 := f.Latest.Clone()
+		v1.Version = "1"
+		f.Versions = []lambada.FunctionConfig{v1}
+		f.PutAlias(lambada.Alias{Name: "live", FunctionVersion: "1"})
+		zero := 0
+		f.PutEventInvokeConfig(lambada.EventInvokeConfig{Qualifier: "$LATEST", OnFailure: "arn:aws:sqs:us-east-1:000000000000:latest"})
+		f.PutEventInvokeConfig(lambada.EventInvokeConfig{Qualifier: "1", OnFailure: "arn:aws:sqs:us-east-1:000000000000:one"})
+		f.PutEventInvokeConfig(lambada.EventInvokeConfig{Qualifier: "live", MaximumRetryAttempts: &zero, OnFailure: "arn:aws:sqs:us-east-1:000000000000:live"})
+		h.put(t, f)
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{}`), FunctionError: "Unhandled", ExecutedVersion: "1"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Qualifier: "live", Accepted: t0, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if !d.done || len(h.q.enqueued) != 0 || len(h.sqs.sent) != 1 || !strings.HasPrefix(h.sqs.sent[0], "arn:aws:sqs:us-east-1:000000000000:live ") ||
+			!strings.Contains(h.sqs.sent[0], `"functionArn":"arn:aws:lambda:us-east-1:000000000000:function:f:live"`) {
+			t.Fatalf("done=%v retries=%d sent=%q", d.done, len(h.q.enqueued), h.sqs.sent)
+		}
+	})
+
+	t.Run("a dead letter's message is cut at 1 KB, between characters; none when empty", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = queue
+		h.put(t, f)
+		for _, msg := range []string{strings.Repeat("é", 600), ""} {
+			h.result = failed(msg)
+			d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2})
+			h.deliver(t, d)
+		}
+		if len(h.sqs.attrs) != 2 {
+			t.Fatalf("%d dead letters", len(h.sqs.attrs))
+		}
+		got := h.sqs.attrs[0]["ErrorMessage"].StringValue
+		if got != strings.Repeat("é", 512) || !utf8.ValidString(got) {
+			t.Errorf("ErrorMessage of %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+		}
+		if _, ok := h.sqs.attrs[1]["ErrorMessage"]; ok {
+			t.Errorf("an empty ErrorMessage attribute")
+		}
+	})
+
+	t.Run("closing abandons an invocation in flight to a later delivery", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.put(t, function("f"))
+		h.result = func(e *lambada.AsyncEvent) (*lambada.Result, error) {
+			<-h.closing
+			return nil, context.Canceled
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0})
+		h.q.feed <- d
+		<-h.ran
+		close(h.closing)
+		h.d.Close()
+		if d.done || d.later != -1 {
+			t.Fatalf("done=%v later=%v", d.done, d.later)
+		}
+	})
+
+	t.Run("a delivery waiting for room is extended", func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.d.Close()
+		h.d = &Dispatcher{Queue: h.q, Functions: h.store, Runner: h.d.Runner, AckWait: 30 * time.Millisecond, MaxInFlight: 1, Now: h.d.Now}
+		h.d.Open()
+		t.Cleanup(func() { h.d.Close() })
+		h.put(t, function("f"))
+		release := make(chan struct{})
+		var once sync.Once
+		t.Cleanup(func() { once.Do(func() { close(release) }) })
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			<-release
+			return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil
+		}
+		first, second := newDelivery(lambada.AsyncEvent{RequestID: "1", Function: "f", Accepted: t0}), newDelivery(lambada.AsyncEvent{RequestID: "2", Function: "f", Accepted: t0})
+		h.q.feed <- first
+		<-h.ran
+		h.q.feed <- second
+		poll.Until(t, 10*time.Second, "the waiting delivery is extended", func() bool {
+			second.mu.Lock()
+			defer second.mu.Unlock()
+			return second.extends >= 2
+		})
+		once.Do(func() { close(release) })
+		<-first.settled
+		<-second.settled
 	})
 
 	t.Run("a success goes to the Lambda destination as a new event", func(t *testing.T) {

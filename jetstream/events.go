@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/lambada-dev/lambada"
@@ -54,6 +55,12 @@ type EventQueue struct {
 
 	stop context.CancelFunc // stops keep
 	done chan struct{}      // closed when keep has returned
+
+	// acceptBytes is the fill (90% of the stream's limit) beyond which
+	// Enqueue refuses new events: the rest is room for Requeue's retries
+	// and records, which replace or follow events already accepted.
+	acceptBytes uint64
+	full        atomic.Bool // the stream held more than acceptBytes when last read
 }
 
 // openEventQueue creates or opens the stream (holding at most maxBytes;
@@ -94,15 +101,20 @@ func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ac
 	if err := stream.Purge(ctx, natsjs.WithPurgeSubject(keepSubject)); err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: purge keepers: %w", EventsStream, err)
 	}
-	q := &EventQueue{js: js, stream: stream, cons: cons, ackWait: ackWait, logger: logger, done: make(chan struct{})}
+	q := &EventQueue{js: js, stream: stream, cons: cons, ackWait: ackWait, logger: logger, done: make(chan struct{}),
+		acceptBytes: uint64(maxBytes) / 10 * 9}
 	var keepCtx context.Context
 	keepCtx, q.stop = context.WithCancel(context.WithoutCancel(ctx))
 	go q.keep(keepCtx)
 	return q, nil
 }
 
-// keeperEvery is how often a node publishes a new keeper.
-const keeperEvery = time.Second
+// How often a node publishes a new keeper, and reads how full the stream
+// is.
+const (
+	keeperEvery = time.Second
+	fullEvery   = 50 * time.Millisecond
+)
 
 // keep publishes a keeper, a message no consumer takes, every keeperEvery
 // and deletes the one before, until ctx is done. The file store deletes a
@@ -111,11 +123,16 @@ const keeperEvery = time.Second
 // file deletion and creation, which made accepting an event at concurrency
 // 1 take 260 µs instead of 170 µs (a function with reserved concurrency 0,
 // this machine).
+//
+// Meanwhile it reads, every fullEvery, whether the stream holds more than
+// acceptBytes (see Enqueue).
 func (q *EventQueue) keep(ctx context.Context) {
 	defer close(q.done)
 	var last uint64
-	t := time.NewTicker(keeperEvery)
-	defer t.Stop()
+	keeper := time.NewTicker(keeperEvery)
+	defer keeper.Stop()
+	full := time.NewTicker(fullEvery)
+	defer full.Stop()
 	for {
 		ack, err := q.js.Publish(ctx, keepSubject, nil)
 		switch {
@@ -127,10 +144,18 @@ func (q *EventQueue) keep(ctx context.Context) {
 		case ctx.Err() == nil:
 			q.logger.Debug("publish keeper", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-keeper.C:
+				break wait
+			case <-full.C:
+				if info, err := q.stream.Info(ctx); err == nil {
+					q.full.Store(info.State.Bytes >= q.acceptBytes)
+				}
+			}
 		}
 	}
 }
@@ -146,10 +171,24 @@ func (q *EventQueue) Close() error {
 // delivered again.
 func (q *EventQueue) AckWait() time.Duration { return q.ackWait }
 
-// Enqueue publishes e and waits for the stream's acknowledgement. The
-// message id (request id and attempt) makes a repeated publish of the same
-// attempt a no-op within two minutes.
+// errFull is the answer to an event the queue has no room for.
+var errFull = lambada.Errorf(lambada.EINTERNAL, "The asynchronous invocation queue is full: the event was not accepted.")
+
+// Enqueue stores a newly accepted event, unless the stream is more than
+// 90% full (read at most fullEvery ago): the last tenth is kept for
+// Requeue.
 func (q *EventQueue) Enqueue(ctx context.Context, e *lambada.AsyncEvent) error {
+	if q.full.Load() {
+		return errFull
+	}
+	return q.Requeue(ctx, e)
+}
+
+// Requeue stores e, a retry or a destination's record, up to the stream's
+// limit; it waits for the stream's acknowledgement. The message id
+// (request id and attempt) makes a repeated publish of the same attempt a
+// no-op within two minutes.
+func (q *EventQueue) Requeue(ctx context.Context, e *lambada.AsyncEvent) error {
 	m := nats.NewMsg(eventsSubject + e.Function)
 	m.Data = e.Payload
 	h := m.Header
@@ -170,12 +209,16 @@ func (q *EventQueue) Enqueue(ctx context.Context, e *lambada.AsyncEvent) error {
 		// and a full disk (10023, "insufficient resources") both answer 503.
 		var apiErr *natsjs.APIError
 		if errors.As(err, &apiErr) && apiErr.Code == 503 {
-			return lambada.Errorf(lambada.EINTERNAL, "The asynchronous invocation queue is full: the event was not accepted.")
+			return errFull
 		}
 		return fmt.Errorf("jetstream: enqueue %s: %w", e.RequestID, err)
 	}
 	return nil
 }
+
+// pullMax bounds the deliveries a node holds before handing them to
+// Consume's callback: those wait unextended while the dispatcher is full.
+const pullMax = 64
 
 // Consume delivers events to handle until ctx is done.
 func (q *EventQueue) Consume(ctx context.Context, handle func(lambada.QueuedEvent)) error {
@@ -187,7 +230,7 @@ func (q *EventQueue) Consume(ctx context.Context, handle func(lambada.QueuedEven
 			return
 		}
 		handle(d)
-	}, natsjs.PullMaxMessages(256), natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
+	}, natsjs.PullMaxMessages(pullMax), natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
 		if ctx.Err() == nil && !errors.Is(err, natsjs.ErrNoHeartbeat) {
 			q.logger.Debug("event consumer", "err", err)
 		}
@@ -213,18 +256,16 @@ func (q *EventQueue) Pending(ctx context.Context) (waiting, working int, err err
 
 // delivery is one delivery of a queued event.
 type delivery struct {
-	m          natsjs.Msg
-	e          lambada.AsyncEvent
-	deliveries int
+	m natsjs.Msg
+	e lambada.AsyncEvent
 }
 
+var _ lambada.QueuedEvent = (*delivery)(nil)
+
 func decodeDelivery(m natsjs.Msg) (*delivery, error) {
-	meta, err := m.Metadata()
-	if err != nil {
-		return nil, err
-	}
 	h := m.Headers()
-	d := &delivery{m: m, deliveries: int(meta.NumDelivered)}
+	d := &delivery{m: m}
+	var err error
 	d.e.RequestID = h.Get(hdrRequestID)
 	d.e.Function = m.Subject()[len(eventsSubject):]
 	d.e.Qualifier = h.Get(hdrQualifier)
@@ -258,7 +299,6 @@ func decodeDelivery(m natsjs.Msg) (*delivery, error) {
 }
 
 func (d *delivery) Event() *lambada.AsyncEvent { return &d.e }
-func (d *delivery) Deliveries() int            { return d.deliveries }
 func (d *delivery) Done(context.Context) error { return d.m.Ack() }
 func (d *delivery) Extend(context.Context) error {
 	return d.m.InProgress()

@@ -192,6 +192,10 @@ func TestAsync_Retries(t *testing.T) {
 	if took := time.Since(start); took < time.Duration(3*60*asyncScale*float64(time.Second)) {
 		t.Errorf("three attempts took %v: the retries did not wait 1 and 2 scaled minutes", took)
 	}
+	waitQueueEmpty(t, m)
+	if n := attempts(t, mark, id); n != 3 {
+		t.Fatalf("%d attempts, want 3", n)
+	}
 
 	sinkARN := "arn:aws:lambda:us-east-1:000000000000:function:sink"
 	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{

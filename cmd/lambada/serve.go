@@ -154,7 +154,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Region:    m.Region,
 		Account:   m.Account,
 		Scale:     m.AsyncTimeScale,
-		AckWait:   ackWait,
+		AckWait:   m.node.Events.AckWait(),
 		Logger:    m.Logger.With("component", "async"),
 	}
 	m.async.Open()
