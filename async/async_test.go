@@ -357,10 +357,12 @@ func TestDispatcher(t *testing.T) {
 		h := newHarness(t, t0)
 		f := function("f")
 		f.Latest.DeadLetterTarget = "arn:aws:sqs:us-east-1:000000000000:latest"
-		v1 := f.Latest.Clone()
+		v1, v2 := f.Latest.Clone(), f.Latest.Clone()
 		v1.Version, v1.DeadLetterTarget = "1", "arn:aws:sqs:us-east-1:000000000000:one"
-		f.Versions = []lambada.FunctionConfig{v1}
-		f.PutAlias(lambada.Alias{Name: "live", FunctionVersion: "1"})
+		v2.Version, v2.DeadLetterTarget = "2", "arn:aws:sqs:us-east-1:000000000000:two"
+		f.Versions = []lambada.FunctionConfig{v1, v2}
+		// Half the alias's invocations run version 2; this one ran 1.
+		f.PutAlias(lambada.Alias{Name: "live", FunctionVersion: "1", Routing: lambada.Routing{"2": 0.5}})
 		h.put(t, f)
 		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
 			return &lambada.Result{Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled", ExecutedVersion: "1"}, nil
