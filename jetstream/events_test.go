@@ -145,7 +145,10 @@ func TestEventQueue_Redelivery(t *testing.T) {
 	<-done
 	n.Close()
 
-	n = MustOpen(t, dir)
+	if n, err = Open(t.Context(), Config{Dir: dir, Logger: testLogger(t), AckWait: 200 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
 	c = newCollector()
 	mustConsume(t, n.Events, c)
 	seen := map[string]bool{}

@@ -27,10 +27,16 @@ func MustSend(tb testing.TB, q *Queues, name, body string) *lambada.Message {
 }
 
 // MustReceive receives from name and fails unless it gets want messages.
+// Expecting none, it does not wait unless opts says so.
 func MustReceive(tb testing.TB, q *Queues, name string, want int, opts lambada.ReceiveOptions) []*lambada.ReceivedMessage {
 	tb.Helper()
 	if opts.Max == 0 {
 		opts.Max = lambada.MaxReceiveMessages
+	}
+	// A receive that does not wait may miss a message sent a moment ago
+	// (as SQS's short polling may): one that expects messages long-polls.
+	if want > 0 && opts.Wait == 0 {
+		opts.Wait = 10 * time.Second
 	}
 	got, err := q.Receive(context.Background(), name, opts)
 	if err != nil {
