@@ -120,7 +120,7 @@ func TestAsync_NothingLost(t *testing.T) {
 					ran++
 				}
 			}
-			t.Logf("killed after %d accepted events, %d of them had run at least once", before, ran)
+			t.Logf("killed once %d events were accepted; %d accepted in all before it died, %d of them had run at least once", killAt, before, ran)
 
 			s, c = childNode(t, dir)
 			t.Cleanup(func() { s.Close() })
