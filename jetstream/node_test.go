@@ -91,3 +91,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	poll.Until(t, 5*time.Second, what, cond)
 }
+
+func TestOpen_SyncAlways(t *testing.T) {
+	for _, always := range []bool{false, true} {
+		n, err := Open(t.Context(), Config{Dir: t.TempDir(), Logger: testLogger(t), SyncAlways: always})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := n.SyncsEveryWrite(); got != always {
+			t.Errorf("SyncAlways %v: SyncsEveryWrite() = %v", always, got)
+		}
+		n.Close()
+	}
+}

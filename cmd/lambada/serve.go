@@ -57,6 +57,9 @@ type Main struct {
 	// EventBytes is how many bytes of accepted asynchronous events the
 	// queue may hold; zero means the store's default (1 GiB).
 	EventBytes int64
+	// Fsync syncs every write of the store to disk before acknowledging
+	// it: an accepted event then survives a power failure too.
+	Fsync bool
 
 	// Server timeouts for requests other than a synchronous invocation's
 	// wait, which has none.
@@ -97,7 +100,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	ackWait := max(time.Second, time.Duration(float64(jetstream.DefaultAckWait)*m.AsyncTimeScale))
 	if m.node, err = jetstream.Open(ctx, jetstream.Config{Dir: m.Data, Logger: m.Logger.With("component", "store"),
-		EventBytes: m.EventBytes, AckWait: ackWait}); err != nil {
+		EventBytes: m.EventBytes, AckWait: ackWait, SyncAlways: m.Fsync}); err != nil {
 		return err
 	}
 	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
@@ -257,6 +260,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&m.MemoryMB, "memory", defaultMemoryMB(), "MB that live execution environments may use together (idle ones are stopped, least recently used first, to make room); 0 for no budget")
 	fs.Float64Var(&m.AsyncTimeScale, "async-time-scale", 1, "multiplies the asynchronous queue's retry delays (1 and 2 min), back-offs (1 s to 5 min) and maximum event age; 0.01 turns a minute into 0.6 s")
 	fs.Int64Var(&m.EventBytes, "async-queue-bytes", jetstream.DefaultEventCap, "bytes of accepted asynchronous events the queue may hold; beyond that Event invocations are refused")
+	fs.BoolVar(&m.Fsync, "fsync", false, "sync every write of the store to disk before acknowledging it (an accepted event then survives a power failure, not only a crash of lambada; writes become several times slower)")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
@@ -279,7 +283,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if err := m.Open(ctx); err != nil {
 		return fmt.Errorf("lambada serve: %w", err)
 	}
-	m.Logger.Info("lambada is serving the Lambda API", "url", "http://"+m.Addr(), "data", m.Data, "region", m.Region, "account", m.Account)
+	m.Logger.Info("lambada is serving the Lambda API", "url", "http://"+m.Addr(), "data", m.Data, "region", m.Region, "account", m.Account,
+		"fsync", m.node.SyncsEveryWrite())
 	m.Logger.Warn("authentication is not implemented yet: every request is accepted whatever its credentials")
 	select {
 	case <-ctx.Done():

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -48,7 +49,7 @@ func TestServeCommand_LogFunctions(t *testing.T) {
 		done := make(chan error, 1)
 		args := []string{"--listen", addr, "--data", t.TempDir()}
 		if on {
-			args = append(args, "--log-functions")
+			args = append(args, "--log-functions", "--fsync")
 		}
 		go func() { done <- (&serveCommand{Stderr: &log}).Run(ctx, args) }()
 		poll.Until(t, 30*time.Second, "lambada serve listens", func() bool {
@@ -73,6 +74,9 @@ func TestServeCommand_LogFunctions(t *testing.T) {
 			strings.Contains(got, `msg="START RequestId: `)
 		if copied != on {
 			t.Errorf("--log-functions=%v: function lines copied %v; log:\n%s", on, copied, got)
+		}
+		if fsync := fmt.Sprintf("fsync=%v", on); !strings.Contains(got, fsync) {
+			t.Errorf("--fsync=%v: the start line does not say %s; log:\n%s", on, fsync, got)
 		}
 	}
 }
