@@ -73,6 +73,7 @@ type Main struct {
 	ln        net.Listener
 	srv       *http.Server
 	served    chan error
+	unlock    func() error // releases the data directory
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -93,6 +94,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if err := os.MkdirAll(m.Data, 0o755); err != nil {
+		return err
+	}
+	if m.unlock, err = lockDataDir(m.Data); err != nil {
 		return err
 	}
 	if m.AsyncTimeScale <= 0 {
@@ -219,6 +223,9 @@ func (m *Main) close() error {
 	}
 	if m.node != nil {
 		errs = append(errs, m.node.Close())
+	}
+	if m.unlock != nil {
+		errs = append(errs, m.unlock())
 	}
 	return errors.Join(errs...)
 }
