@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/lambada-dev/lambada"
+	"golang.org/x/sys/unix"
 )
 
 // badZip is AWS's error for an archive it cannot unpack; detail goes only
@@ -118,7 +119,23 @@ func unzip(ctx context.Context, dir string, data []byte) error {
 			return badZip(f.Name + ": symlink leads out of the archive or loops")
 		}
 	}
-	return readOnly(dir, dirs)
+	if err := readOnly(dir, dirs); err != nil {
+		return err
+	}
+	return syncTree(dir)
+}
+
+// syncTree makes everything written under dir durable with one syncfs of
+// its file system, so that the tree is complete after a crash once it is
+// renamed into place: one fsync per file cost up to 250 µs each on this
+// machine. (Creating each file costs more: 270-800 µs here.)
+func syncTree(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fsError(err)
+	}
+	defer d.Close()
+	return fsError(unix.Syncfs(int(d.Fd())))
 }
 
 // entryName returns the cleaned, slash-separated path of an entry, or an
@@ -167,8 +184,8 @@ func mkdirs(root, rel string) error {
 	return nil
 }
 
-// writeFile writes the entry f to path with the permissions perm minus write,
-// and syncs it so that a renamed tree is complete after a crash.
+// writeFile writes the entry f to path with the permissions perm minus
+// write. The tree is synced once, when it is complete (syncTree).
 func writeFile(f *zip.File, path string, perm fs.FileMode) error {
 	rc, err := f.Open()
 	if err != nil {
@@ -188,9 +205,6 @@ func writeFile(f *zip.File, path string, perm fs.FileMode) error {
 		return fsError(err)
 	}
 	if err := out.Chmod(perm &^ 0o222); err != nil {
-		return fsError(err)
-	}
-	if err := out.Sync(); err != nil {
 		return fsError(err)
 	}
 	return fsError(out.Close())
