@@ -104,3 +104,21 @@ func TestOpen_SyncAlways(t *testing.T) {
 		n.Close()
 	}
 }
+
+// A secret is created once and the same after a restart.
+func TestNode_Secret(t *testing.T) {
+	dir := t.TempDir()
+	n := MustOpen(t, dir)
+	a, err := n.Secret(t.Context(), "links")
+	if err != nil || len(a) != 32 {
+		t.Fatalf("%x %v", a, err)
+	}
+	if b, err := n.Secret(t.Context(), "other"); err != nil || string(b) == string(a) {
+		t.Fatalf("another name, the same key: %v", err)
+	}
+	n.Close()
+	n = MustOpen(t, dir)
+	if b, err := n.Secret(t.Context(), "links"); err != nil || string(b) != string(a) {
+		t.Fatalf("after a restart: %x, was %x (%v)", b, a, err)
+	}
+}

@@ -72,19 +72,11 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	host := r.Host
-	if host == "" {
-		host = "localhost"
-	}
 	out := &getFunctionResponse{
 		Configuration: s.render(f.Name, c, qualifier, viewFull),
 		Code: functionCodeLocation{
 			RepositoryType: "S3",
-			Location:       scheme + "://" + host + codePath + c.CodeKey(),
+			Location:       s.codeLink(r, f.Name, c),
 		},
 	}
 	if f.ReservedConcurrency != nil {
@@ -176,16 +168,20 @@ func versionRank(v string) int {
 	return n
 }
 
-// downloadCode serves a code archive: GET /lambada/code/{key}, the
-// Code.Location of GetFunction.
+// downloadCode serves a code archive: GET /lambada/code/{key}?function=…,
+// the Code.Location of GetFunction, while its link is valid and the
+// function still uses the archive.
 func (s *Server) downloadCode(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("key")
 	if b, err := hex.DecodeString(key); err != nil || len(b) != 32 {
-		return lambada.Errorf(lambada.ENOTFOUND, "The resource you requested does not exist.")
+		return errNoCode
+	}
+	if err := s.checkCodeLink(r, key); err != nil {
+		return err
 	}
 	zip, err := s.Code.Code(r.Context(), key)
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
-		return lambada.Errorf(lambada.ENOTFOUND, "The resource you requested does not exist.")
+		return errNoCode
 	} else if err != nil {
 		return fmt.Errorf("read code %s: %w", key, err)
 	}

@@ -129,8 +129,8 @@ func TestGetFunction(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || string(zip) != string(MustZip(t, "#!/bin/sh\ngetme")) {
 		t.Errorf("download: status %d, %d bytes", resp.StatusCode, len(zip))
 	}
-	if status, typ, _ := e.do(t, "GET", "/lambada/code/"+strings.Repeat("ab", 32), ""); status != 404 || typ != "ResourceNotFoundException" {
-		t.Errorf("unknown code: %d %s", status, typ)
+	if status, typ, _ := e.do(t, "GET", "/lambada/code/"+strings.Repeat("ab", 32), ""); status != 403 || typ != "AccessDeniedException" {
+		t.Errorf("code without a link: %d %s", status, typ)
 	}
 
 	latest, err := e.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("getme"), Qualifier: aws.String("$LATEST")})

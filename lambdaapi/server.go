@@ -7,6 +7,7 @@ package lambdaapi
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -62,6 +63,11 @@ type Server struct {
 	// DefaultConcurrency.
 	Concurrency int
 
+	// CodeLinkKey signs the links GetFunction gives to code archives
+	// (Code.Location); every node of a cluster must share it. Nil: a
+	// random key of this process's own.
+	CodeLinkKey []byte
+
 	Logger *slog.Logger
 	Now    func() time.Time // defaults to time.Now
 
@@ -75,6 +81,10 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.CodeLinkKey == nil {
+		s.CodeLinkKey = make([]byte, 32)
+		_, _ = rand.Read(s.CodeLinkKey)
 	}
 	mux := http.NewServeMux()
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {

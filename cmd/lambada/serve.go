@@ -142,7 +142,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Logger.Error("apply concurrency settings", "function", f.Name, "err", err)
 		}
 	}
+	codeLinkKey, err := m.node.Secret(ctx, "code-links")
+	if err != nil {
+		return err
+	}
 	api := &lambdaapi.Server{
+		CodeLinkKey: codeLinkKey,
 		Functions:   m.node.Functions,
 		Code:        code,
 		Invoker:     invoker,

@@ -1,0 +1,45 @@
+package jetstream
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+)
+
+// SecretsBucket holds keys every node of a cluster must share.
+const SecretsBucket = "lambada_secrets"
+
+// Secret returns the 32-byte key stored under name, creating it on first
+// use; nodes that race to create it all end up with the one stored first.
+func (n *Node) Secret(ctx context.Context, name string) ([]byte, error) {
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
+		Bucket:      SecretsBucket,
+		Description: "Lambada keys shared by every node",
+		History:     1,
+		Storage:     natsjs.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: bucket %s: %w", SecretsBucket, err)
+	}
+	for range 2 {
+		e, err := kv.Get(ctx, name)
+		if err == nil {
+			return e.Value(), nil
+		} else if !errors.Is(err, natsjs.ErrKeyNotFound) {
+			return nil, fmt.Errorf("jetstream: secret %s: %w", name, err)
+		}
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if _, err := kv.Create(ctx, name, key); err == nil {
+			return key, nil
+		} else if !errors.Is(err, natsjs.ErrKeyExists) {
+			return nil, fmt.Errorf("jetstream: secret %s: %w", name, err)
+		}
+	}
+	return nil, fmt.Errorf("jetstream: secret %s: created and not found", name)
+}

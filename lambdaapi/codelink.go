@@ -1,0 +1,88 @@
+package lambdaapi
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// codeLinkTTL is how long a Code.Location works after GetFunction issued
+// it, as long as AWS's presigned S3 links.
+const codeLinkTTL = 10 * time.Minute
+
+// codeLink is the Code.Location of configuration c of the function name:
+// a link to the archive, signed with the server's key, that expires.
+func (s *Server) codeLink(r *http.Request, name string, c *lambada.FunctionConfig) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" {
+		host = "localhost"
+	}
+	key := c.CodeKey()
+	expires := strconv.FormatInt(s.Now().Add(codeLinkTTL).Unix(), 10)
+	q := url.Values{"function": {name}, "expires": {expires}, "signature": {s.signCode(key, name, expires)}}
+	return scheme + "://" + host + codePath + key + "?" + q.Encode()
+}
+
+// signCode is the signature of a link to archive key of function name,
+// valid until expires (Unix seconds).
+func (s *Server) signCode(key, name, expires string) string {
+	m := hmac.New(sha256.New, s.CodeLinkKey)
+	m.Write([]byte(key + "\n" + name + "\n" + expires))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+var (
+	errNoCode      = lambada.Errorf(lambada.ENOTFOUND, "The resource you requested does not exist.")
+	errCodeLink    = &lambada.Error{Code: lambada.EACCESSDENIED, Message: "The link to this code is not valid: use the Code.Location of a GetFunction answer."}
+	errCodeExpired = &lambada.Error{Code: lambada.EACCESSDENIED, Message: "Request has expired"}
+)
+
+// checkCodeLink returns why a download of archive key may not be served,
+// or nil: a signature that is not the server's, an expired link, an
+// archive that no configuration of the function named in the link uses any
+// more.
+func (s *Server) checkCodeLink(r *http.Request, key string) error {
+	q := r.URL.Query()
+	name, expires, sig := q.Get("function"), q.Get("expires"), q.Get("signature")
+	if !hmac.Equal([]byte(sig), []byte(s.signCode(key, name, expires))) {
+		return errCodeLink
+	}
+	until, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil || !s.Now().Before(time.Unix(until, 0)) {
+		return errCodeExpired
+	}
+	f, err := s.Functions.Function(r.Context(), name)
+	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
+		return errNoCode
+	} else if err != nil {
+		return err
+	}
+	if !usesCode(f, key) {
+		return errNoCode
+	}
+	return nil
+}
+
+// usesCode reports whether a configuration of f ($LATEST, the one an
+// update replaces, a version) runs archive key.
+func usesCode(f *lambada.Function, key string) bool {
+	if f.Latest.CodeKey() == key || f.Previous != nil && f.Previous.CodeKey() == key {
+		return true
+	}
+	for i := range f.Versions {
+		if f.Versions[i].CodeKey() == key {
+			return true
+		}
+	}
+	return false
+}
