@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,6 +256,10 @@ func TestServe_Restart(t *testing.T) {
 	t.Cleanup(func() { codecache.RemoveAll(dir) })
 	m := MustOpenMain(t, dir)
 	MustCreateFunction(t, client(m), "keeper", 3, nil)
+	got, err := client(m).GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String("keeper")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -264,6 +269,19 @@ func TestServe_Restart(t *testing.T) {
 	}
 	m = MustOpenMain(t, dir)
 	c := client(m)
+	// The code link issued before the restart still works: its key is in
+	// the store, shared by every node.
+	link, _ := url.Parse(aws.ToString(got.Code.Location))
+	link.Host = m.Addr()
+	resp, err := http.Get(link.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zip, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(zip, fnZip) {
+		t.Fatalf("code link after a restart: %d, %d bytes", resp.StatusCode, len(zip))
+	}
 	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("keeper"), Payload: []byte(`{"action":"echo"}`)})
 	if out.FunctionError != nil || !bytes.Contains(out.Payload, []byte(`"AWS_LAMBDA_FUNCTION_NAME":"keeper"`)) {
 		t.Fatalf("after restart: %s", out.Payload)
