@@ -150,6 +150,19 @@ func (f *Function) TotalCodeSize() int64 {
 	return n
 }
 
+// CodeKeys returns the keys of the archives f's configurations run: its
+// $LATEST, the configuration an update replaces, its versions.
+func (f *Function) CodeKeys() []string {
+	keys := []string{f.Latest.CodeKey()}
+	if f.Previous != nil {
+		keys = append(keys, f.Previous.CodeKey())
+	}
+	for i := range f.Versions {
+		keys = append(keys, f.Versions[i].CodeKey())
+	}
+	return keys
+}
+
 // CodeKey returns the hex SHA-256 of the code archive, the key under which it
 // is stored and cached. It is derived from CodeSha256.
 func (c FunctionConfig) CodeKey() string { return CodeKey(c.CodeSha256) }

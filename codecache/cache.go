@@ -9,8 +9,8 @@
 // after a key is always complete. A node that lacks a directory (after its
 // cache was wiped, or on another node) unpacks it from the store on first use.
 //
-// The package owns Dir. It does not run code, and it never deletes an
-// unpacked archive: pruning is not done yet.
+// The package owns Dir. It does not run code. Prune removes unpacked
+// archives no function uses any more; archives stay in the store.
 package codecache
 
 import (

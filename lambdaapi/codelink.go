@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -67,22 +68,8 @@ func (s *Server) checkCodeLink(r *http.Request, key string) error {
 	} else if err != nil {
 		return err
 	}
-	if !usesCode(f, key) {
+	if !slices.Contains(f.CodeKeys(), key) {
 		return errNoCode
 	}
 	return nil
-}
-
-// usesCode reports whether a configuration of f ($LATEST, the one an
-// update replaces, a version) runs archive key.
-func usesCode(f *lambada.Function, key string) bool {
-	if f.Latest.CodeKey() == key || f.Previous != nil && f.Previous.CodeKey() == key {
-		return true
-	}
-	for i := range f.Versions {
-		if f.Versions[i].CodeKey() == key {
-			return true
-		}
-	}
-	return false
 }

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/codecache"
+	"github.com/lambada-dev/lambada/internal/poll"
 )
 
 // A second node on a data directory in use refuses to start, before it
@@ -38,4 +44,38 @@ func TestServe_DataDirInUse(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The unpacked code of a deleted function is removed from the data
+// directory.
+func TestServe_PrunesCode(t *testing.T) {
+	t.Parallel()
+	m := MustOpenMain(t, "", func(m *Main) { m.CodePruneEvery, m.CodePruneAge = 20*time.Millisecond, time.Nanosecond })
+	c := client(m)
+	MustCreateFunction(t, c, "gone", 3, nil)
+	MustCreateFunction(t, c, "kept", 3, nil)
+	out, err := c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String("gone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(m.Data, "code", lambada.CodeKey(aws.ToString(out.Configuration.CodeSha256)))
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("not unpacked: %v", err)
+	}
+	// Both functions run the same archive: it stays while one does.
+	if _, err := c.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	passes := m.pruner.Passes()
+	poll.Until(t, 20*time.Second, "two passes of the pruner", func() bool { return m.pruner.Passes() >= passes+2 })
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the code of a function still there was removed: %v", err)
+	}
+	if _, err := c.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 20*time.Second, "the unpacked code is removed", func() bool {
+		_, err := os.Stat(dir)
+		return os.IsNotExist(err)
+	})
 }

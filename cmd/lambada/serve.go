@@ -57,6 +57,10 @@ type Main struct {
 	// EventBytes is how many bytes of accepted asynchronous events the
 	// queue may hold; zero means the store's default (1 GiB).
 	EventBytes int64
+	// CodePruneEvery and CodePruneAge say how often unpacked code no
+	// function uses is removed, and how old it must be (zero: 1 min, 10
+	// min).
+	CodePruneEvery, CodePruneAge time.Duration
 	// Fsync syncs every write of the store to disk before acknowledging
 	// it: an accepted event then survives a power failure too.
 	Fsync bool
@@ -69,6 +73,7 @@ type Main struct {
 	preparer  *deploy.Preparer
 	limiter   *invoke.Limiter
 	async     *async.Dispatcher
+	pruner    *codecache.Pruner
 	sandboxes *sandbox.Manager
 	ln        net.Listener
 	srv       *http.Server
@@ -114,6 +119,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.preparer.Open(ctx); err != nil {
 		return err
 	}
+	m.pruner = &codecache.Pruner{Cache: code, Functions: m.node.Functions, Every: m.CodePruneEvery, MinAge: m.CodePruneAge,
+		Logger: m.Logger.With("component", "codecache")}
+	m.pruner.Open()
 	if m.Concurrency == 0 {
 		m.Concurrency = lambada.DefaultConcurrency
 	}
@@ -219,6 +227,9 @@ func (m *Main) close() error {
 	}
 	if m.async != nil {
 		errs = append(errs, m.async.Close())
+	}
+	if m.pruner != nil {
+		errs = append(errs, m.pruner.Close())
 	}
 	if m.preparer != nil {
 		errs = append(errs, m.preparer.Close())

@@ -1,0 +1,142 @@
+package codecache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// Prune removes the unpacked archives that keep does not want and that
+// were unpacked before olderThan, and returns their keys. The age spares an
+// archive unpacked for a function whose record keep has not seen yet;
+// temporary directories of unpacks under way are never touched. A pruned
+// archive stays in the store: Path unpacks it again if it is asked for.
+func (c *Cache) Prune(keep func(key string) bool, olderThan time.Time) ([]string, error) {
+	entries, err := os.ReadDir(c.dir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		key := e.Name()
+		if !e.IsDir() || checkKey(key) != nil || keep(key) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(olderThan) {
+			continue
+		}
+		c.mu.Lock()
+		_, unpacking := c.flights[key]
+		if !unpacking {
+			c.ready.Delete(key)
+		}
+		c.mu.Unlock()
+		if unpacking {
+			continue
+		}
+		if err := RemoveAll(filepath.Join(c.dir(), key)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, key)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// FunctionLister lists every function (lambada.FunctionStore).
+type FunctionLister interface {
+	Functions(ctx context.Context) ([]*lambada.Function, error)
+}
+
+// Defaults of a Pruner.
+const (
+	DefaultPruneEvery = time.Minute
+	DefaultPruneAge   = 10 * time.Minute
+)
+
+// Pruner prunes a Cache of what no function uses, every Every, until
+// Close.
+type Pruner struct {
+	Cache     *Cache
+	Functions FunctionLister
+	Every     time.Duration // DefaultPruneEvery when zero
+	MinAge    time.Duration // archives unpacked more recently are kept; DefaultPruneAge when zero
+	Logger    *slog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	passes atomic.Int64
+}
+
+// Passes is how many times the Pruner has looked for code to remove.
+func (p *Pruner) Passes() int64 { return p.passes.Load() }
+
+// Open starts pruning. The caller must Close the Pruner.
+func (p *Pruner) Open() {
+	if p.Every == 0 {
+		p.Every = DefaultPruneEvery
+	}
+	if p.MinAge == 0 {
+		p.MinAge = DefaultPruneAge
+	}
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.Every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				p.prune(ctx)
+			}
+		}
+	}()
+}
+
+// Close stops pruning and waits for a pass under way.
+func (p *Pruner) Close() error {
+	if p.cancel != nil {
+		p.cancel()
+		<-p.done
+	}
+	return nil
+}
+
+// prune removes what no function uses.
+func (p *Pruner) prune(ctx context.Context) {
+	fns, err := p.Functions.Functions(ctx)
+	if err != nil {
+		p.Logger.Error("prune code: list functions", "err", err)
+		return
+	}
+	used := map[string]bool{}
+	for _, f := range fns {
+		for _, k := range f.CodeKeys() {
+			used[k] = true
+		}
+	}
+	removed, err := p.Cache.Prune(func(key string) bool { return used[key] }, time.Now().Add(-p.MinAge))
+	if err != nil {
+		p.Logger.Error("prune code", "err", err)
+	}
+	if len(removed) > 0 {
+		p.Logger.Info("unpacked code no function uses removed", "keys", removed)
+	}
+	p.passes.Add(1)
+}
