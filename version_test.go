@@ -1,6 +1,7 @@
 package lambada_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -81,5 +82,19 @@ func TestConfigDigest(t *testing.T) {
 		if c.ConfigDigest() == a.ConfigDigest() {
 			t.Errorf("a change left the digest as it was: %+v", c)
 		}
+	}
+}
+
+func TestFunction_CodeKeys(t *testing.T) {
+	config := func(version, sha string) lambada.FunctionConfig {
+		return lambada.FunctionConfig{Version: version, CodeSha256: sha}
+	}
+	// base64 of 32 bytes 0x01…, 0x02…, 0x03…
+	one, two, three := "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=", "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="
+	prev := config("$LATEST", two)
+	f := &lambada.Function{Name: "f", Latest: config("$LATEST", one), Previous: &prev, Versions: []lambada.FunctionConfig{config("1", three)}}
+	want := []string{lambada.CodeKey(one), lambada.CodeKey(two), lambada.CodeKey(three)}
+	if got := f.CodeKeys(); !slices.Equal(got, want) {
+		t.Fatalf("CodeKeys() = %q, want %q", got, want)
 	}
 }
