@@ -140,3 +140,23 @@ func (p *Pruner) prune(ctx context.Context) {
 	}
 	p.passes.Add(1)
 }
+
+// Sweep removes the temporary directories of unpacks that a node which was
+// killed left half done, and returns them. It must run before this node
+// unpacks anything (a node has its data directory to itself).
+func (c *Cache) Sweep() ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(c.dir(), ".unpack-*"))
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	var removed []string
+	for _, m := range matches {
+		if err := RemoveAll(m); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, m)
+	}
+	return removed, errors.Join(errs...)
+}

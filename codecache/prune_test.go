@@ -46,3 +46,26 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSweep(t *testing.T) {
+	c := MustCache(t, &inmem.Store{})
+	key := MustStore(t, c, Zip(t, File("bootstrap", "x", 0o755)))
+	MustPath(t, c, key)
+	half := filepath.Join(c.Dir, ".unpack-0123456789abcdef-42")
+	if err := os.MkdirAll(filepath.Join(half, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(half, "sub", "f"), []byte("x"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := c.Sweep()
+	if err != nil || !slices.Equal(removed, []string{half}) {
+		t.Fatalf("Sweep() = %q, %v", removed, err)
+	}
+	if _, err := os.Stat(half); !os.IsNotExist(err) {
+		t.Fatalf("%s remains: %v", half, err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, key, "bootstrap")); err != nil {
+		t.Fatalf("unpacked code swept: %v", err)
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/lambada-dev/lambada/internal/poll"
+	"github.com/lambada-dev/lambada/walls"
 )
 
 // childNode runs `lambada serve` from this test binary in a child process
@@ -122,8 +125,17 @@ func TestAsync_NothingLost(t *testing.T) {
 			}
 			t.Logf("killed once %d events were accepted; %d accepted in all before it died, %d of them had run at least once", killAt, before, ran)
 
+			killedPid := s.Pid
 			s, c = childNode(t, dir)
 			t.Cleanup(func() { s.Close() })
+			// The new node removed the killed one's cgroups.
+			if strings.HasPrefix(walls.Detect(slog.New(slog.DiscardHandler)).String(), "cgroup") {
+				poll.Until(t, 10*time.Second, "the new node reports the killed one's cgroups removed", func() bool {
+					log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+					return strings.Contains(string(log), "removed what a node that was killed left behind") &&
+						strings.Contains(string(log), "/"+strconv.Itoa(killedPid)+"-")
+				})
+			}
 			send(c, tc.events-before)
 			t.Logf("%d events accepted in all", len(accepted))
 			if len(accepted) < tc.events*9/10 {

@@ -26,6 +26,7 @@ import (
 	"github.com/lambada-dev/lambada/lambdaapi"
 	"github.com/lambada-dev/lambada/sandbox"
 	"github.com/lambada-dev/lambada/sqsapi"
+	"github.com/lambada-dev/lambada/walls"
 )
 
 // Main is one running Lambada node. Open starts it (the listener is bound
@@ -113,6 +114,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
+	m.sweep(code)
 	// Functions left Pending or InProgress by a previous run are prepared
 	// again.
 	m.preparer = &deploy.Preparer{Functions: m.node.Functions, Code: code, Logger: m.Logger.With("component", "deploy")}
@@ -199,6 +201,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 func (m *Main) withSQS(lambda http.Handler) http.Handler {
 	sqs := &sqsapi.Server{Queues: m.node.Queues, Messages: m.node.Queues, Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "sqs")}
 	return sqs.Mount(lambda)
+}
+
+// sweep removes what a node killed on this data directory left behind: the
+// cgroups of its environments (and whatever still ran in them) and its
+// half-done unpacks, and says what it removed.
+func (m *Main) sweep(code *codecache.Cache) {
+	cgroups := walls.Detect(m.Logger).Sweep(m.Logger)
+	unpacks, err := code.Sweep()
+	if err != nil {
+		m.Logger.Error("remove half-done unpacks", "err", err)
+	}
+	if len(cgroups) > 0 || len(unpacks) > 0 {
+		m.Logger.Warn("removed what a node that was killed left behind", "cgroups", cgroups, "unpacks", unpacks)
+	}
 }
 
 // Addr is the API's bound address.

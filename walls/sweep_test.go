@@ -1,0 +1,51 @@
+package walls
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// The cgroups of a node that is gone are removed; those of live
+// processes, and what is not an environment's cgroup, are not.
+func TestSweep(t *testing.T) {
+	home := t.TempDir()
+	h := &hierarchy{home: home, parent: filepath.Join(home, "lambada")}
+	dead := 4194303
+	for alive(dead) {
+		dead--
+	}
+	names := map[string]bool{ // name: removed
+		strconv.Itoa(dead) + "-1":        true,
+		strconv.Itoa(dead) + "-7":        true,
+		strconv.Itoa(os.Getpid()) + "-2": false,
+		"1-3":                            false, // init is alive
+		"notanenv":                       false,
+	}
+	for name := range names {
+		if err := os.MkdirAll(filepath.Join(h.parent, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := (&Host{h: h}).Sweep(slog.New(slog.DiscardHandler))
+	var want []string
+	for name, gone := range names {
+		if gone {
+			want = append(want, filepath.Join(h.parent, name))
+		}
+		if _, err := os.Stat(filepath.Join(h.parent, name)); (err != nil) != gone {
+			t.Errorf("%s: removed %v, want %v", name, err != nil, gone)
+		}
+	}
+	slices.Sort(removed)
+	slices.Sort(want)
+	if !slices.Equal(removed, want) {
+		t.Errorf("Sweep() = %q, want %q", removed, want)
+	}
+	if got := (&Host{}).Sweep(slog.New(slog.DiscardHandler)); got != nil {
+		t.Errorf("without cgroups: %q", got)
+	}
+}
