@@ -79,3 +79,19 @@ func TestServe_PrunesCode(t *testing.T) {
 		return os.IsNotExist(err)
 	})
 }
+
+// A node removes the half-done unpacks a killed node left in its data
+// directory.
+func TestServe_SweepsHalfDoneUnpacks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	t.Cleanup(func() { codecache.RemoveAll(dir) })
+	half := filepath.Join(dir, "code", ".unpack-0123456789abcdef-7")
+	if err := os.MkdirAll(filepath.Join(half, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	MustOpenMain(t, dir)
+	if _, err := os.Stat(half); !os.IsNotExist(err) {
+		t.Fatalf("%s remains: %v", half, err)
+	}
+}
