@@ -204,4 +204,17 @@ type CodeStore interface {
 
 	// Code returns the archive stored under key, or ENOTFOUND.
 	Code(ctx context.Context, key string) ([]byte, error)
+
+	// StoredCode lists every stored archive.
+	StoredCode(ctx context.Context) ([]StoredCode, error)
+
+	// DeleteCode removes the archive stored under key; a missing one is no
+	// error.
+	DeleteCode(ctx context.Context, key string) error
+}
+
+// StoredCode is one archive in a CodeStore.
+type StoredCode struct {
+	Key    string
+	Stored time.Time // when it was first stored
 }

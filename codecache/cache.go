@@ -9,8 +9,9 @@
 // after a key is always complete. A node that lacks a directory (after its
 // cache was wiped, or on another node) unpacks it from the store on first use.
 //
-// The package owns Dir. It does not run code. Prune removes unpacked
-// archives no function uses any more; archives stay in the store.
+// The package owns Dir. It does not run code. A Pruner removes what no
+// function uses any more: unpacked archives at once, stored ones after a
+// second look.
 package codecache
 
 import (

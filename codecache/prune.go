@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // were unpacked before olderThan, and returns their keys. The age spares an
 // archive unpacked for a function whose record keep has not seen yet;
 // temporary directories of unpacks under way are never touched. A pruned
-// archive stays in the store: Path unpacks it again if it is asked for.
+// archive stays in the store (a Pruner deletes it there later): Path
+// unpacks it again if it is asked for meanwhile.
 func (c *Cache) Prune(keep func(key string) bool, olderThan time.Time) ([]string, error) {
 	entries, err := os.ReadDir(c.dir())
 	if errors.Is(err, os.ErrNotExist) {
@@ -76,13 +78,16 @@ type Pruner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	passes atomic.Int64
+
+	mu     sync.Mutex
+	unused map[string]bool // stored archives no function used at the last pass
 }
 
 // Passes is how many times the Pruner has looked for code to remove.
 func (p *Pruner) Passes() int64 { return p.passes.Load() }
 
-// Open starts pruning. The caller must Close the Pruner.
-func (p *Pruner) Open() {
+// defaults fills the unset fields.
+func (p *Pruner) defaults() {
 	if p.Every == 0 {
 		p.Every = DefaultPruneEvery
 	}
@@ -92,6 +97,11 @@ func (p *Pruner) Open() {
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// Open starts pruning. The caller must Close the Pruner.
+func (p *Pruner) Open() {
+	p.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
@@ -119,7 +129,16 @@ func (p *Pruner) Close() error {
 }
 
 // prune removes what no function uses.
-func (p *Pruner) prune(ctx context.Context) {
+func (p *Pruner) prune(ctx context.Context) { p.Pass(ctx) }
+
+// Pass looks once for code no function uses: it removes such unpacked
+// archives at once (the store keeps them), and deletes from the store the
+// archives that were stored over MinAge ago and that no function used at
+// this pass nor at the one before. The second look spares an archive that
+// a new function reuses between its upload (PutCode finds it there) and
+// its record.
+func (p *Pruner) Pass(ctx context.Context) {
+	p.defaults()
 	fns, err := p.Functions.Functions(ctx)
 	if err != nil {
 		p.Logger.Error("prune code: list functions", "err", err)
@@ -138,7 +157,42 @@ func (p *Pruner) prune(ctx context.Context) {
 	if len(removed) > 0 {
 		p.Logger.Info("unpacked code no function uses removed", "keys", removed)
 	}
+	p.pruneStore(ctx, used)
 	p.passes.Add(1)
+}
+
+// pruneStore deletes the stored archives unused at this pass and the one
+// before, stored before MinAge ago.
+func (p *Pruner) pruneStore(ctx context.Context, used map[string]bool) {
+	stored, err := p.Cache.Store.StoredCode(ctx)
+	if err != nil {
+		p.Logger.Error("prune code: list stored archives", "err", err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	unused := map[string]bool{}
+	var deleted []string
+	old := time.Now().Add(-p.MinAge)
+	for _, c := range stored {
+		if used[c.Key] || !c.Stored.Before(old) {
+			continue
+		}
+		if !p.unused[c.Key] {
+			unused[c.Key] = true // deleted at the next pass if still unused
+			continue
+		}
+		if err := p.Cache.Store.DeleteCode(ctx, c.Key); err != nil {
+			p.Logger.Error("prune code: delete archive", "key", c.Key, "err", err)
+			unused[c.Key] = true
+			continue
+		}
+		deleted = append(deleted, c.Key)
+	}
+	p.unused = unused
+	if len(deleted) > 0 {
+		p.Logger.Info("stored code no function uses deleted", "keys", deleted)
+	}
 }
 
 // Sweep removes the temporary directories of unpacks that a node which was

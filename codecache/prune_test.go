@@ -1,12 +1,16 @@
 package codecache_test
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/inmem"
 )
 
@@ -67,5 +71,52 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.Dir, key, "bootstrap")); err != nil {
 		t.Fatalf("unpacked code swept: %v", err)
+	}
+}
+
+// The Pruner deletes a stored archive once two passes found no function
+// using it; one a function takes up between the passes stays.
+func TestPruner_Store(t *testing.T) {
+	store := &inmem.Store{}
+	c := MustCache(t, store)
+	used := MustStore(t, c, Zip(t, File("bootstrap", "used", 0o755)))
+	unused := MustStore(t, c, Zip(t, File("bootstrap", "unused", 0o755)))
+	reused := MustStore(t, c, Zip(t, File("bootstrap", "reused", 0o755)))
+	fn := func(name, key string) *lambada.Function {
+		sum, _ := hex.DecodeString(key)
+		f := &lambada.Function{Name: name, Latest: lambada.NewFunctionConfig()}
+		f.Latest.CodeSha256 = base64.StdEncoding.EncodeToString(sum)
+		return f
+	}
+	if _, err := store.PutFunction(t.Context(), fn("f", used)); err != nil {
+		t.Fatal(err)
+	}
+	p := &codecache.Pruner{Cache: c, Functions: store, MinAge: time.Nanosecond}
+	stored := func() []string {
+		list, err := store.StoredCode(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, s := range list {
+			keys = append(keys, s.Key)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	all := []string{used, unused, reused}
+	slices.Sort(all)
+	p.Pass(t.Context())
+	if got := stored(); !slices.Equal(got, all) {
+		t.Fatalf("after one pass: %q, want all three", got)
+	}
+	if _, err := store.PutFunction(t.Context(), fn("g", reused)); err != nil {
+		t.Fatal(err)
+	}
+	p.Pass(t.Context())
+	want := []string{used, reused}
+	slices.Sort(want)
+	if got := stored(); !slices.Equal(got, want) {
+		t.Fatalf("after two passes: %q, want %q", got, want)
 	}
 }

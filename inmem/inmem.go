@@ -7,6 +7,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -20,8 +21,13 @@ var (
 type Store struct {
 	mu        sync.RWMutex
 	functions map[string]*lambada.Function
-	code      map[string][]byte
+	code      map[string]storedZip
 	revision  uint64
+}
+
+type storedZip struct {
+	zip    []byte
+	stored time.Time
 }
 
 // Function returns the function named name, or ENOTFOUND.
@@ -84,9 +90,11 @@ func (s *Store) PutCode(_ context.Context, key string, zip []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.code == nil {
-		s.code = make(map[string][]byte)
+		s.code = make(map[string]storedZip)
 	}
-	s.code[key] = append([]byte(nil), zip...)
+	if _, ok := s.code[key]; !ok {
+		s.code[key] = storedZip{zip: append([]byte(nil), zip...), stored: time.Now()}
+	}
 	return nil
 }
 
@@ -94,9 +102,28 @@ func (s *Store) PutCode(_ context.Context, key string, zip []byte) error {
 func (s *Store) Code(_ context.Context, key string) ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	b, ok := s.code[key]
+	c, ok := s.code[key]
 	if !ok {
 		return nil, lambada.Errorf(lambada.ENOTFOUND, "code %s not found", key)
 	}
-	return b, nil
+	return c.zip, nil
+}
+
+// StoredCode lists the archives.
+func (s *Store) StoredCode(context.Context) ([]lambada.StoredCode, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]lambada.StoredCode, 0, len(s.code))
+	for k, c := range s.code {
+		out = append(out, lambada.StoredCode{Key: k, Stored: c.stored})
+	}
+	return out, nil
+}
+
+// DeleteCode removes the archive stored under key.
+func (s *Store) DeleteCode(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.code, key)
+	return nil
 }

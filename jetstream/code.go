@@ -44,3 +44,28 @@ func (s *CodeStore) Code(ctx context.Context, key string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// StoredCode lists the archives, with the time each object was written.
+func (s *CodeStore) StoredCode(ctx context.Context) ([]lambada.StoredCode, error) {
+	infos, err := s.obj.List(ctx)
+	if errors.Is(err, natsjs.ErrNoObjectsFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("jetstream: list code: %w", err)
+	}
+	out := make([]lambada.StoredCode, 0, len(infos))
+	for _, info := range infos {
+		if !info.Deleted {
+			out = append(out, lambada.StoredCode{Key: info.Name, Stored: info.ModTime})
+		}
+	}
+	return out, nil
+}
+
+// DeleteCode removes the archive stored under key.
+func (s *CodeStore) DeleteCode(ctx context.Context, key string) error {
+	if err := s.obj.Delete(ctx, key); err != nil && !errors.Is(err, natsjs.ErrObjectNotFound) {
+		return fmt.Errorf("jetstream: delete code %s: %w", key, err)
+	}
+	return nil
+}

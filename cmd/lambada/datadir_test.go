@@ -46,8 +46,8 @@ func TestServe_DataDirInUse(t *testing.T) {
 	}
 }
 
-// The unpacked code of a deleted function is removed from the data
-// directory.
+// The code of a deleted function is removed from the data directory, and
+// from the store.
 func TestServe_PrunesCode(t *testing.T) {
 	t.Parallel()
 	m := MustOpenMain(t, "", func(m *Main) { m.CodePruneEvery, m.CodePruneAge = 20*time.Millisecond, time.Nanosecond })
@@ -77,6 +77,10 @@ func TestServe_PrunesCode(t *testing.T) {
 	poll.Until(t, 20*time.Second, "the unpacked code is removed", func() bool {
 		_, err := os.Stat(dir)
 		return os.IsNotExist(err)
+	})
+	poll.Until(t, 20*time.Second, "the archive is deleted from the store", func() bool {
+		_, err := m.node.Code.Code(context.Background(), filepath.Base(dir))
+		return lambada.ErrorCode(err) == lambada.ENOTFOUND
 	})
 }
 

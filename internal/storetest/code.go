@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -41,6 +42,49 @@ func CodeStore(t *testing.T, open func(t *testing.T) lambada.CodeStore) {
 			}
 		}
 		MustCode(t, s, key, zip)
+	})
+
+	t.Run("ListAndDelete", func(t *testing.T) {
+		s := open(t)
+		before := time.Now().Add(-time.Second)
+		a, b := []byte("archive a"), []byte("archive b")
+		for _, zip := range [][]byte{a, b} {
+			if err := s.PutCode(ctx, Key(zip), zip); err != nil {
+				t.Fatalf("PutCode: %v", err)
+			}
+		}
+		listed := func() map[string]time.Time {
+			stored, err := s.StoredCode(ctx)
+			if err != nil {
+				t.Fatalf("StoredCode: %v", err)
+			}
+			m := map[string]time.Time{}
+			for _, c := range stored {
+				m[c.Key] = c.Stored
+			}
+			return m
+		}
+		got := listed()
+		if len(got) != 2 || got[Key(a)].Before(before) || got[Key(b)].After(time.Now()) {
+			t.Fatalf("StoredCode = %v", got)
+		}
+		if err := s.DeleteCode(ctx, Key(a)); err != nil {
+			t.Fatalf("DeleteCode: %v", err)
+		}
+		if err := s.DeleteCode(ctx, Key(a)); err != nil {
+			t.Fatalf("DeleteCode of a deleted archive: %v", err)
+		}
+		_, err := s.Code(ctx, Key(a))
+		WantCode(t, err, lambada.ENOTFOUND)
+		MustCode(t, s, Key(b), b)
+		if got := listed(); len(got) != 1 || got[Key(b)].IsZero() {
+			t.Fatalf("after DeleteCode: %v", got)
+		}
+		// Stored again after its deletion: back in the list.
+		if err := s.PutCode(ctx, Key(a), a); err != nil {
+			t.Fatalf("PutCode: %v", err)
+		}
+		MustCode(t, s, Key(a), a)
 	})
 
 	t.Run("Large", func(t *testing.T) {
