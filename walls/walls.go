@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Host is where this host lets Lambada put environments' walls: a memory
@@ -128,8 +130,18 @@ type Memory struct {
 // Start starts cmd limited to mb megabytes (none when mb ≤ 0): born in a
 // memory cgroup of its own where the host offers one (and it can be made),
 // else watched, kill being how the watch ends it. A cgroup that cannot be
-// entered falls back to the watch, logged.
+// entered falls back to the watch, logged. The process may open MaxFiles
+// files, as on AWS; without CAP_SYS_RESOURCE it cannot raise that.
 func (w *Host) Start(cmd *exec.Cmd, mb int, logger *slog.Logger, kill func()) (*Memory, error) {
+	m, err := w.start(cmd, mb, logger, kill)
+	if err == nil {
+		limitFiles(m.pid, logger)
+	}
+	return m, err
+}
+
+// start is Start without the file limit.
+func (w *Host) start(cmd *exec.Cmd, mb int, logger *slog.Logger, kill func()) (*Memory, error) {
 	m := &Memory{limit: mb}
 	if mb <= 0 {
 		if err := cmd.Start(); err != nil {
@@ -158,6 +170,19 @@ func (w *Host) Start(cmd *exec.Cmd, mb int, logger *slog.Logger, kill func()) (*
 	m.pid = cmd.Process.Pid
 	m.watch = newRSSWatch(m.pid, mb, kill)
 	return m, nil
+}
+
+// MaxFiles is the open-file limit of an environment's process (AWS's
+// 1024), soft and hard.
+const MaxFiles = 1024
+
+// limitFiles sets process pid's open-file limit to MaxFiles, just after it
+// started (os/exec has no way to set it in the child before exec).
+func limitFiles(pid int, logger *slog.Logger) {
+	lim := unix.Rlimit{Cur: MaxFiles, Max: MaxFiles}
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil && !errors.Is(err, unix.ESRCH) {
+		logger.Warn("walls: open-file limit not set", "pid", pid, "err", err)
+	}
 }
 
 // Running tells the watch, if any, whether an invocation runs.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -97,5 +98,36 @@ func TestServe_SweepsHalfDoneUnpacks(t *testing.T) {
 	MustOpenMain(t, dir)
 	if _, err := os.Stat(half); !os.IsNotExist(err) {
 		t.Fatalf("%s remains: %v", half, err)
+	}
+}
+
+// A function may open 1024 files, as on AWS. Without CAP_SYS_RESOURCE (this
+// machine's root lacks it) it cannot raise the limit.
+func TestServe_FileLimit(t *testing.T) {
+	t.Parallel()
+	m := MustOpenMain(t, "")
+	c := client(m)
+	MustCreateFunction(t, c, "files", 3, nil)
+	out, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("files"), Payload: []byte(`{"action":"limits"}`)})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("%v %s", err, out.Payload)
+	}
+	var got struct {
+		Soft, Hard uint64
+		Raised     bool
+		Opened     int
+	}
+	if err := json.Unmarshal(out.Payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	// The runtime holds a few files of its own (stdin, stdout, stderr, its
+	// connection, …).
+	if got.Soft != 1024 || got.Hard != 1024 {
+		t.Fatalf("limits %+v", got)
+	}
+	if got.Raised {
+		t.Logf("the function raised its limit: it runs with CAP_SYS_RESOURCE (%+v)", got)
+	} else if got.Opened > 1024 || got.Opened < 1000 {
+		t.Fatalf("opened %d files under a limit of 1024", got.Opened)
 	}
 }

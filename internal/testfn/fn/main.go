@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -90,6 +91,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "wrongid": // answers another request id first; returns what the Runtime API said
 		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/not-" + lc.AwsRequestID + "/response"
 		return runtimeAnswer(http.Post(url, "application/json", strings.NewReader(`"forged"`)))
+	case "limits": // the process's open-file limit, and how many files it could open
+		return fileLimits()
 	case "notify": // posts the time the handler started (Unix ns) to the URL msg, with the request id
 		return nil, notify(ev.Msg, lc.AwsRequestID, started)
 	case "record": // appends "<request id> <TESTFN_TAG>" to the file mark, waits ms; fails while the id has been seen at most count times
@@ -216,4 +219,30 @@ func notify(url, id string, started time.Time) error {
 		return err
 	}
 	return resp.Body.Close()
+}
+
+// fileLimits reports RLIMIT_NOFILE, whether raising it failed, and how many
+// files the process could open before it was refused.
+func fileLimits() (any, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil, err
+	}
+	raise := lim
+	raise.Max, raise.Cur = lim.Max*2, lim.Max*2
+	raiseErr := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raise)
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for len(files) < 100000 {
+		f, err := os.Open("/dev/null")
+		if err != nil {
+			break
+		}
+		files = append(files, f)
+	}
+	return map[string]any{"soft": lim.Cur, "hard": lim.Max, "raised": raiseErr == nil, "opened": len(files)}, nil
 }
