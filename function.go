@@ -199,7 +199,7 @@ type FunctionStore interface {
 // CodeStore keeps code archives by the hex SHA-256 of their bytes.
 type CodeStore interface {
 	// PutCode stores zip under key (its hex SHA-256). Storing the same key
-	// twice is not an error.
+	// twice is not an error; it renews the archive's Stored time.
 	PutCode(ctx context.Context, key string, zip []byte) error
 
 	// Code returns the archive stored under key, or ENOTFOUND.
@@ -216,5 +216,5 @@ type CodeStore interface {
 // StoredCode is one archive in a CodeStore.
 type StoredCode struct {
 	Key    string
-	Stored time.Time // when it was first stored
+	Stored time.Time // when it was last stored
 }

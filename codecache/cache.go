@@ -97,12 +97,23 @@ func (c *Cache) Path(ctx context.Context, key string) (string, error) {
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
-	if err := c.ensure(ctx, key, c.fetch, false); err != nil {
-		return "", err
-	}
 	p := filepath.Join(c.dir(), key)
-	c.ready.Store(key, p)
-	return p, nil
+	for {
+		if err := c.ensure(ctx, key, c.fetch, false); err != nil {
+			return "", err
+		}
+		// Prune moves a directory away under c.mu: one still there now is
+		// not being pruned, and one pruned meanwhile is unpacked again.
+		c.mu.Lock()
+		there := isDir(p)
+		if there {
+			c.ready.Store(key, p)
+		}
+		c.mu.Unlock()
+		if there {
+			return p, nil
+		}
+	}
 }
 
 // fetch reads archive key from the store and checks its digest.

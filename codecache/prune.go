@@ -37,16 +37,25 @@ func (c *Cache) Prune(keep func(key string) bool, olderThan time.Time) ([]string
 		if err != nil || !info.ModTime().Before(olderThan) {
 			continue
 		}
+		// Moved away under c.mu, so that Path never hands out a directory
+		// being removed, then removed outside it.
 		c.mu.Lock()
-		_, unpacking := c.flights[key]
-		if !unpacking {
+		gone := ""
+		if _, unpacking := c.flights[key]; !unpacking {
 			c.ready.Delete(key)
+			gone, err = os.MkdirTemp(c.dir(), ".prune-"+key[:16]+"-")
+			if err == nil {
+				err = os.Rename(filepath.Join(c.dir(), key), filepath.Join(gone, key))
+			}
 		}
 		c.mu.Unlock()
-		if unpacking {
+		if gone == "" {
 			continue
 		}
-		if err := RemoveAll(filepath.Join(c.dir(), key)); err != nil {
+		if err == nil {
+			err = RemoveAll(gone)
+		}
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -138,6 +147,8 @@ func (p *Pruner) prune(ctx context.Context) { p.Pass(ctx) }
 // a new function reuses between its upload (PutCode finds it there) and
 // its record.
 func (p *Pruner) Pass(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.defaults()
 	fns, err := p.Functions.Functions(ctx)
 	if err != nil {
@@ -169,8 +180,6 @@ func (p *Pruner) pruneStore(ctx context.Context, used map[string]bool) {
 		p.Logger.Error("prune code: list stored archives", "err", err)
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	unused := map[string]bool{}
 	var deleted []string
 	old := time.Now().Add(-p.MinAge)
@@ -195,14 +204,17 @@ func (p *Pruner) pruneStore(ctx context.Context, used map[string]bool) {
 	}
 }
 
-// Sweep removes the temporary directories of unpacks that a node which was
-// killed left half done, and returns them. It must run before this node
-// unpacks anything (a node has its data directory to itself).
+// Sweep removes the temporary directories of unpacks (and prunes) that a
+// node which was killed left half done, and returns them. It must run
+// before this node unpacks anything (a node has its data directory to
+// itself).
 func (c *Cache) Sweep() ([]string, error) {
-	matches, err := filepath.Glob(filepath.Join(c.dir(), ".unpack-*"))
-	if err != nil {
+	unpacks, err1 := filepath.Glob(filepath.Join(c.dir(), ".unpack-*"))
+	prunes, err2 := filepath.Glob(filepath.Join(c.dir(), ".prune-*"))
+	if err := errors.Join(err1, err2); err != nil {
 		return nil, err
 	}
+	matches := append(unpacks, prunes...)
 	var errs []error
 	var removed []string
 	for _, m := range matches {

@@ -92,9 +92,12 @@ func (s *Store) PutCode(_ context.Context, key string, zip []byte) error {
 	if s.code == nil {
 		s.code = make(map[string]storedZip)
 	}
-	if _, ok := s.code[key]; !ok {
-		s.code[key] = storedZip{zip: append([]byte(nil), zip...), stored: time.Now()}
+	c, ok := s.code[key]
+	if !ok {
+		c.zip = append([]byte(nil), zip...)
 	}
+	c.stored = time.Now() // stored again: as new to the pruner
+	s.code[key] = c
 	return nil
 }
 

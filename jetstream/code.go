@@ -19,11 +19,16 @@ type CodeStore struct {
 }
 
 // PutCode stores zip under key unless an object of that name and size is
-// already there: the key is the archive's SHA-256, so it holds the same bytes.
+// already there: the key is the archive's SHA-256, so it holds the same
+// bytes. It then only renews the object's time, which tells the pruner the
+// archive was just stored again.
 func (s *CodeStore) PutCode(ctx context.Context, key string, zip []byte) error {
 	info, err := s.obj.GetInfo(ctx, key)
 	switch {
 	case err == nil && !info.Deleted && info.Size == uint64(len(zip)):
+		if err := s.obj.UpdateMeta(ctx, key, natsjs.ObjectMeta{Name: key}); err != nil {
+			return fmt.Errorf("jetstream: renew code %s: %w", key, err)
+		}
 		return nil
 	case err != nil && !errors.Is(err, natsjs.ErrObjectNotFound):
 		return fmt.Errorf("jetstream: code %s: %w", key, err)

@@ -12,6 +12,9 @@ import (
 // SecretsBucket holds keys every node of a cluster must share.
 const SecretsBucket = "lambada_secrets"
 
+// secretSize is the size of every secret, in bytes.
+const secretSize = 32
+
 // Secret returns the 32-byte key stored under name, creating it on first
 // use; nodes that race to create it all end up with the one stored first.
 func (n *Node) Secret(ctx context.Context, name string) ([]byte, error) {
@@ -27,11 +30,14 @@ func (n *Node) Secret(ctx context.Context, name string) ([]byte, error) {
 	for range 2 {
 		e, err := kv.Get(ctx, name)
 		if err == nil {
+			if len(e.Value()) != secretSize {
+				return nil, fmt.Errorf("jetstream: secret %s holds %d bytes, not %d", name, len(e.Value()), secretSize)
+			}
 			return e.Value(), nil
 		} else if !errors.Is(err, natsjs.ErrKeyNotFound) {
 			return nil, fmt.Errorf("jetstream: secret %s: %w", name, err)
 		}
-		key := make([]byte, 32)
+		key := make([]byte, secretSize)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}

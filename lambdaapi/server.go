@@ -64,8 +64,8 @@ type Server struct {
 	Concurrency int
 
 	// CodeLinkKey signs the links GetFunction gives to code archives
-	// (Code.Location); every node of a cluster must share it. Nil: a
-	// random key of this process's own.
+	// (Code.Location); every node of a cluster must share it. Nil (or
+	// shorter than 32 bytes): a random key of this process's own.
 	CodeLinkKey []byte
 
 	Logger *slog.Logger
@@ -82,7 +82,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
-	if s.CodeLinkKey == nil {
+	if len(s.CodeLinkKey) < 32 { // none, or too short to keep links from being forged
 		s.CodeLinkKey = make([]byte, 32)
 		_, _ = rand.Read(s.CodeLinkKey)
 	}

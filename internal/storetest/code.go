@@ -80,6 +80,14 @@ func CodeStore(t *testing.T, open func(t *testing.T) lambada.CodeStore) {
 		if got := listed(); len(got) != 1 || got[Key(b)].IsZero() {
 			t.Fatalf("after DeleteCode: %v", got)
 		}
+		// Stored again: its time is renewed.
+		first := listed()[Key(b)]
+		if err := s.PutCode(ctx, Key(b), b); err != nil {
+			t.Fatalf("PutCode: %v", err)
+		}
+		if again := listed()[Key(b)]; !again.After(first) {
+			t.Fatalf("stored again at %v, first at %v: not renewed", again, first)
+		}
 		// Stored again after its deletion: back in the list.
 		if err := s.PutCode(ctx, Key(a), a); err != nil {
 			t.Fatalf("PutCode: %v", err)
