@@ -3,6 +3,7 @@ package codecache_test
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,5 +119,39 @@ func TestPruner_Store(t *testing.T) {
 	slices.Sort(want)
 	if got := stored(); !slices.Equal(got, want) {
 		t.Fatalf("after two passes: %q, want %q", got, want)
+	}
+}
+
+// Path racing Prune never hands out a directory that is gone.
+func TestPath_WhilePruned(t *testing.T) {
+	c := MustCache(t, &inmem.Store{})
+	var files []entry
+	for i := range 3000 {
+		files = append(files, File(fmt.Sprintf("d%d/f%d", i%30, i), "x", 0o644))
+	}
+	key := MustStore(t, c, Zip(t, files...))
+	for try := range 5 {
+		MustPath(t, c, key)
+		old := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(filepath.Join(c.Dir, key), old, old); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = c.Prune(func(string) bool { return false }, time.Now())
+		}()
+		for pruning := true; pruning; {
+			select {
+			case <-done:
+				pruning = false
+			default:
+				_, _ = c.Path(t.Context(), key)
+			}
+		}
+		dir := MustPath(t, c, key)
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatalf("try %d: Path = %s, which does not exist: %v", try, dir, err)
+		}
 	}
 }

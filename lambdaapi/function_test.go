@@ -251,6 +251,7 @@ func TestWaiters(t *testing.T) {
 	if _, err := e.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: in.FunctionName, Timeout: aws.Int32(10)}); err != nil {
 		t.Fatal(err)
 	}
+	e.MustSettle(t, "waited") // the preparer has finished: the waiter's first poll sees it
 	if err := lambda.NewFunctionUpdatedV2Waiter(e.client).Wait(ctx, in, 500*time.Millisecond); err != nil {
 		t.Fatalf("FunctionUpdatedV2 after update: %v", err)
 	}
