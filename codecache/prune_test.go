@@ -126,7 +126,7 @@ func TestPruner_Store(t *testing.T) {
 func TestPath_WhilePruned(t *testing.T) {
 	c := MustCache(t, &inmem.Store{})
 	var files []entry
-	for i := range 3000 {
+	for i := range 1500 {
 		files = append(files, File(fmt.Sprintf("d%d/f%d", i%30, i), "x", 0o644))
 	}
 	key := MustStore(t, c, Zip(t, files...))
