@@ -93,12 +93,8 @@ func (s *Server) receiveMessage(req *request) (*output, error) {
 	if err := req.decode(&in); err != nil {
 		return nil, err
 	}
-	name, err := s.queueName(req, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
 	ctx := req.r.Context()
-	q, err := s.Queues.Queue(ctx, name)
+	name, q, err := s.queue(req, in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}

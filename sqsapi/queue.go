@@ -108,12 +108,8 @@ func (s *Server) getQueueAttributes(req *request) (*output, error) {
 	if err := req.decode(&in); err != nil {
 		return nil, err
 	}
-	name, err := s.queueName(req, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
 	ctx := req.r.Context()
-	q, err := s.Queues.Queue(ctx, name)
+	name, q, err := s.queue(req, in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}

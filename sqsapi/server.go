@@ -215,6 +215,16 @@ func (req *request) decode(v any) error {
 // queueName returns the name of the queue that queueURL (or, when empty,
 // the URL the request was posted to) names in this account, or
 // QueueDoesNotExist.
+// queue returns the name and the record of the queue a request names.
+func (s *Server) queue(req *request, queueURL string) (string, *lambada.Queue, error) {
+	name, err := s.queueName(req, queueURL)
+	if err != nil {
+		return "", nil, err
+	}
+	q, err := s.Queues.Queue(req.r.Context(), name)
+	return name, q, err
+}
+
 func (s *Server) queueName(req *request, queueURL string) (string, error) {
 	if queueURL == "" {
 		queueURL = req.pathURL
