@@ -227,7 +227,7 @@ func (h *hierarchy) newDir() (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
-	dir := filepath.Join(h.parent, strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(h.seq))
+	dir := filepath.Join(h.parent, owner()+"-"+strconv.Itoa(h.seq))
 	err := os.Mkdir(dir, 0o755)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = h.makeParent(); err == nil {

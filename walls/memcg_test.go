@@ -220,7 +220,7 @@ func TestCgroup_Spare(t *testing.T) {
 		// binary) has environments there.
 		entries, _ := os.ReadDir(h.parent)
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), strconv.Itoa(os.Getpid())+"-") {
+			if strings.HasPrefix(e.Name(), owner()+"-") {
 				t.Errorf("%s remains", filepath.Join(h.parent, e.Name()))
 			}
 		}

@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Sweep removes the cgroups that a node which is no longer running left
 // behind (it was killed): each environment's cgroup is named
-// "<pid of its node>-<n>", and one whose node's process is gone is emptied
-// (what still runs in it is killed: an orphan of that node) and removed.
+// "<pid>.<start time of its node>-<n>", and one whose node's process is
+// gone is emptied (what still runs in it is killed: an orphan of that node)
+// and removed.
 // It returns the cgroups removed. The cgroups of live processes, this one
 // included, are left alone.
 func (w *Host) Sweep(logger *slog.Logger) []string {
@@ -29,9 +31,7 @@ func (w *Host) Sweep(logger *slog.Logger) []string {
 	}
 	var removed []string
 	for _, e := range entries {
-		owner, _, ok := strings.Cut(e.Name(), "-")
-		pid, err := strconv.Atoi(owner)
-		if !e.IsDir() || !ok || err != nil || pid <= 0 || alive(pid) {
+		if !e.IsDir() || !gone(e.Name()) {
 			continue
 		}
 		dir := filepath.Join(w.h.parent, e.Name())
@@ -47,4 +47,52 @@ func (w *Host) Sweep(logger *slog.Logger) []string {
 func alive(pid int) bool {
 	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
 	return err == nil
+}
+
+// owner is this process's name in its cgroups' names (see ownerOf).
+var owner = sync.OnceValue(func() string {
+	if o, ok := ownerOf(os.Getpid()); ok {
+		return o
+	}
+	return strconv.Itoa(os.Getpid())
+})
+
+// ownerOf is "<pid>.<start time>" of process pid: its start time (field 22
+// of /proc/<pid>/stat, clock ticks since boot) tells it from a later
+// process that is given the same pid.
+func ownerOf(pid int) (string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3
+	if len(f) < 20 {
+		return "", false
+	}
+	return strconv.Itoa(pid) + "." + f[19], true
+}
+
+// gone reports whether the process that named a cgroup "<owner>-<n>" has
+// ended: no process has its pid, or the one that has it started at another
+// time. Names without a start time ("<pid>-<n>") go by the pid alone.
+func gone(name string) bool {
+	o, _, ok := strings.Cut(name, "-")
+	pidText, _, hasStart := strings.Cut(o, ".")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || pid <= 0 {
+		return false // not an environment's cgroup
+	}
+	if !alive(pid) {
+		return true
+	}
+	if !hasStart {
+		return false
+	}
+	now, ok := ownerOf(pid)
+	return ok && now != o
 }

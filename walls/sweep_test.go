@@ -18,12 +18,14 @@ func TestSweep(t *testing.T) {
 	for alive(dead) {
 		dead--
 	}
+	self := strconv.Itoa(os.Getpid())
 	names := map[string]bool{ // name: removed
-		strconv.Itoa(dead) + "-1":        true,
-		strconv.Itoa(dead) + "-7":        true,
-		strconv.Itoa(os.Getpid()) + "-2": false,
-		"1-3":                            false, // init is alive
-		"notanenv":                       false,
+		strconv.Itoa(dead) + "-1":       true, // the name without a start time
+		strconv.Itoa(dead) + ".12345-7": true,
+		owner() + "-2":                  false, // this process
+		self + ".1-4":                   true,  // this pid, another process (it started at another time)
+		"1-3":                           false, // init is alive
+		"notanenv":                      false,
 	}
 	for name := range names {
 		if err := os.MkdirAll(filepath.Join(h.parent, name), 0o755); err != nil {

@@ -132,7 +132,7 @@ func TestAsync_NothingLost(t *testing.T) {
 			// node of this test binary that opened meanwhile) removed them.
 			// A sweep from here finds none of them left.
 			for _, dir := range walls.Detect(slog.New(slog.DiscardHandler)).Sweep(slog.New(slog.DiscardHandler)) {
-				if strings.HasPrefix(filepath.Base(dir), strconv.Itoa(killedPid)+"-") {
+				if base := filepath.Base(dir); strings.HasPrefix(base, strconv.Itoa(killedPid)+".") || strings.HasPrefix(base, strconv.Itoa(killedPid)+"-") {
 					t.Errorf("the killed node's cgroup %s was left behind", dir)
 				}
 			}
