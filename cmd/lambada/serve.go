@@ -325,6 +325,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	m.Logger.Info("lambada is serving the Lambda API", "url", "http://"+m.Addr(), "data", m.Data, "region", m.Region, "account", m.Account,
 		"fsync", m.node.SyncsEveryWrite())
 	m.Logger.Warn("authentication is not implemented yet: every request is accepted whatever its credentials")
+	m.Logger.Warn("functions are not isolated from each other yet: they run as this node's user, in its PID, mount and network namespaces, so a function can signal the node, read its data directory and other functions' code, and reach other environments' Runtime API; each is limited only in memory (" +
+		walls.Detect(m.Logger).String() + ") and to 1024 open files")
 	select {
 	case <-ctx.Done():
 	case err := <-m.served:
