@@ -73,6 +73,9 @@ type FunctionLister interface {
 const (
 	DefaultPruneEvery = time.Minute
 	DefaultPruneAge   = 10 * time.Minute
+	// DefaultPruneGrace outlasts the longest invocation (15 minutes) that
+	// an environment of a configuration just dropped may still be running.
+	DefaultPruneGrace = 16 * time.Minute
 )
 
 // Pruner prunes a Cache of what no function uses, every Every, until
@@ -82,14 +85,18 @@ type Pruner struct {
 	Functions FunctionLister
 	Every     time.Duration // DefaultPruneEvery when zero
 	MinAge    time.Duration // archives unpacked more recently are kept; DefaultPruneAge when zero
-	Logger    *slog.Logger
+	// Grace is how long an unpacked archive stays once no function uses
+	// it; DefaultPruneGrace when zero.
+	Grace  time.Duration
+	Logger *slog.Logger
 
 	cancel context.CancelFunc
 	done   chan struct{}
 	passes atomic.Int64
 
-	mu     sync.Mutex
-	unused map[string]bool // stored archives no function used at the last pass
+	mu     sync.Mutex           // one pass at a time
+	unused map[string]bool      // stored archives no function used at the last pass
+	since  map[string]time.Time // unpacked archives no function uses, since when
 }
 
 // Passes is how many times the Pruner has looked for code to remove.
@@ -102,6 +109,9 @@ func (p *Pruner) defaults() {
 	}
 	if p.MinAge == 0 {
 		p.MinAge = DefaultPruneAge
+	}
+	if p.Grace == 0 {
+		p.Grace = DefaultPruneGrace
 	}
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
@@ -141,7 +151,8 @@ func (p *Pruner) Close() error {
 func (p *Pruner) prune(ctx context.Context) { p.Pass(ctx) }
 
 // Pass looks once for code no function uses: it removes such unpacked
-// archives at once (the store keeps them), and deletes from the store the
+// archives once they have been unused for Grace (the store keeps them), and
+// deletes from the store the
 // archives that were stored over MinAge ago and that no function used at
 // this pass nor at the one before. The second look spares an archive that
 // a new function reuses between its upload (PutCode finds it there) and
@@ -161,7 +172,22 @@ func (p *Pruner) Pass(ctx context.Context) {
 			used[k] = true
 		}
 	}
-	removed, err := p.Cache.Prune(func(key string) bool { return used[key] }, time.Now().Add(-p.MinAge))
+	// An unpacked archive goes once it has been unused for Grace: an
+	// environment of a configuration just dropped may still run in it.
+	now := time.Now()
+	since := map[string]time.Time{}
+	removed, err := p.Cache.Prune(func(key string) bool {
+		if used[key] {
+			return true
+		}
+		t, ok := p.since[key]
+		if !ok {
+			t = now
+		}
+		since[key] = t
+		return now.Sub(t) < p.Grace
+	}, now.Add(-p.MinAge))
+	p.since = since
 	if err != nil {
 		p.Logger.Error("prune code", "err", err)
 	}

@@ -155,3 +155,25 @@ func TestPath_WhilePruned(t *testing.T) {
 		}
 	}
 }
+
+// An unpacked archive stays for Grace after no function uses it any more:
+// an environment of the configuration just dropped may still run in it.
+func TestPruner_Grace(t *testing.T) {
+	for _, tc := range []struct {
+		grace time.Duration
+		kept  bool
+	}{{time.Hour, true}, {time.Nanosecond, false}} {
+		c := MustCache(t, &inmem.Store{})
+		key := MustStore(t, c, Zip(t, File("bootstrap", "x", 0o755)))
+		dir := MustPath(t, c, key)
+		p := &codecache.Pruner{Cache: c, Functions: &inmem.Store{}, MinAge: time.Nanosecond, Grace: tc.grace}
+		p.Pass(t.Context()) // first seen unused: kept whatever the grace
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatalf("grace %v: removed at the first pass that saw it unused", tc.grace)
+		}
+		p.Pass(t.Context())
+		if _, err := os.Stat(dir); (err == nil) != tc.kept {
+			t.Fatalf("grace %v: kept %v after two passes, want %v", tc.grace, err == nil, tc.kept)
+		}
+	}
+}

@@ -58,9 +58,9 @@ type Main struct {
 	// EventBytes is how many bytes of accepted asynchronous events the
 	// queue may hold; zero means the store's default (1 GiB).
 	EventBytes int64
-	// CodePruneEvery and CodePruneAge say how often unpacked code no
-	// function uses is removed, and how old it must be (zero: 1 min, 10
-	// min).
+	// CodePruneEvery and CodePruneAge say how often code no function uses
+	// is removed, and how long it is kept first (zero: 1 min, and 10 min
+	// since it was stored or unpacked, 16 min since no function used it).
 	CodePruneEvery, CodePruneAge time.Duration
 	// Fsync syncs every write of the store to disk before acknowledging
 	// it: an accepted event then survives a power failure too.
@@ -121,7 +121,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.preparer.Open(ctx); err != nil {
 		return err
 	}
-	m.pruner = &codecache.Pruner{Cache: code, Functions: m.node.Functions, Every: m.CodePruneEvery, MinAge: m.CodePruneAge,
+	m.pruner = &codecache.Pruner{Cache: code, Functions: m.node.Functions, Every: m.CodePruneEvery, MinAge: m.CodePruneAge, Grace: m.CodePruneAge,
 		Logger: m.Logger.With("component", "codecache")}
 	m.pruner.Open()
 	if m.Concurrency == 0 {
