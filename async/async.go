@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/every"
 )
 
 // Runner runs one attempt of an event (invoke.Service).
@@ -226,24 +227,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, qe lambada.QueuedEvent) {
 // extend tells the queue, three times per acknowledgement wait, that qe is
 // still in work, until the returned stop is called.
 func (d *Dispatcher) extend(ctx context.Context, qe lambada.QueuedEvent) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(d.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := qe.Extend(ctx); err != nil && ctx.Err() == nil {
-					d.Logger.Debug("asynchronous event: extend", "request_id", qe.Event().RequestID, "err", err)
-				}
-			}
+	return every.Start(ctx, d.AckWait/3, func(ctx context.Context) {
+		if err := qe.Extend(ctx); err != nil && ctx.Err() == nil {
+			d.Logger.Debug("asynchronous event: extend", "request_id", qe.Event().RequestID, "err", err)
 		}
-	}()
-	return func() { cancel(); <-done }
+	})
 }
 
 // done1 removes qe from the queue.

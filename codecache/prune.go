@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/every"
 )
 
 // Prune removes the unpacked archives that keep does not want and that
@@ -90,8 +91,7 @@ type Pruner struct {
 	Grace  time.Duration
 	Logger *slog.Logger
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	stop   func() // ends the pruning goroutine
 	passes atomic.Int64
 
 	mu     sync.Mutex           // one pass at a time
@@ -121,34 +121,16 @@ func (p *Pruner) defaults() {
 // Open starts pruning. The caller must Close the Pruner.
 func (p *Pruner) Open() {
 	p.defaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel, p.done = cancel, make(chan struct{})
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(p.Every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				p.prune(ctx)
-			}
-		}
-	}()
+	p.stop = every.Start(context.Background(), p.Every, p.Pass)
 }
 
 // Close stops pruning and waits for a pass under way.
 func (p *Pruner) Close() error {
-	if p.cancel != nil {
-		p.cancel()
-		<-p.done
+	if p.stop != nil {
+		p.stop()
 	}
 	return nil
 }
-
-// prune removes what no function uses.
-func (p *Pruner) prune(ctx context.Context) { p.Pass(ctx) }
 
 // Pass looks once for code no function uses: it removes such unpacked
 // archives once they have been unused for Grace (the store keeps them), and

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/every"
 )
 
 // defaultEstimateMB is what a new environment of a function never seen
@@ -192,36 +193,20 @@ func (m *Manager) reap(now time.Time) {
 
 // reaper is the Manager's goroutine that reaps idle environments.
 type reaper struct {
-	once   sync.Once
-	cancel context.CancelFunc
-	done   chan struct{}
+	once sync.Once
+	end  func() // stops the reaping goroutine; nil until it starts
 }
 
 // startReaper starts the reaper on first use. m.mu is held.
 func (m *Manager) startReaper() {
 	m.reaper.once.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		m.reaper.cancel, m.reaper.done = cancel, make(chan struct{})
 		period := min(m.keepWarm()/4, time.Minute)
-		go func() {
-			defer close(m.reaper.done)
-			t := time.NewTicker(period)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					m.reap(m.now())
-				}
-			}
-		}()
+		m.reaper.end = every.Start(context.Background(), period, func(context.Context) { m.reap(m.now()) })
 	})
 }
 
 func (r *reaper) stop() {
-	if r.cancel != nil {
-		r.cancel()
-		<-r.done
+	if r.end != nil {
+		r.end()
 	}
 }

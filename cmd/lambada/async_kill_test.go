@@ -73,10 +73,7 @@ func TestAsync_NothingLost(t *testing.T) {
 			MustSettle(t, c, "rec")
 			// Four environments at a time, each event taking 2 ms: events
 			// queue up faster than they run.
-			if _, err := c.PutFunctionConcurrency(context.Background(), &lambda.PutFunctionConcurrencyInput{
-				FunctionName: aws.String("rec"), ReservedConcurrentExecutions: aws.Int32(4)}); err != nil {
-				t.Fatal(err)
-			}
+			MustPutConcurrency(t, c, "rec", 4)
 			payload := recordEventMS(mark, tc.fail, 2)
 
 			// Events are sent by 16 callers; the node is killed once a

@@ -154,6 +154,22 @@ type destinationRecord struct {
 	raw             string
 }
 
+// MustPutConcurrency reserves n executions for the function name.
+func MustPutConcurrency(tb testing.TB, c *lambda.Client, name string, n int32) {
+	tb.Helper()
+	if _, err := c.PutFunctionConcurrency(context.Background(), &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(name), ReservedConcurrentExecutions: aws.Int32(n)}); err != nil {
+		tb.Fatalf("reserve %d for %s: %v", n, name, err)
+	}
+}
+
+// MustPutEventInvokeConfig puts the EventInvokeConfig of in's function.
+func MustPutEventInvokeConfig(tb testing.TB, c *lambda.Client, in *lambda.PutFunctionEventInvokeConfigInput) {
+	tb.Helper()
+	if _, err := c.PutFunctionEventInvokeConfig(context.Background(), in); err != nil {
+		tb.Fatalf("event invoke config of %s: %v", aws.ToString(in.FunctionName), err)
+	}
+}
+
 // MustCreateSink deploys the test function as name, writing every event it
 // receives to a file it returns.
 func MustCreateSink(t *testing.T, c *lambda.Client, name string) string {
@@ -181,7 +197,6 @@ func TestAsync_Retries(t *testing.T) {
 	t.Parallel()
 	m := MustOpenAsyncMain(t)
 	c := client(m)
-	ctx := context.Background()
 	MustCreateFunction(t, c, "flaky", 3, nil)
 	sink := MustCreateSink(t, c, "sink")
 	mark := filepath.Join(t.TempDir(), "flaky")
@@ -198,12 +213,10 @@ func TestAsync_Retries(t *testing.T) {
 	}
 
 	sinkARN := "arn:aws:lambda:us-east-1:000000000000:function:sink"
-	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+	MustPutEventInvokeConfig(t, c, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName: aws.String("flaky"), MaximumRetryAttempts: aws.Int32(1),
 		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(sinkARN)}, OnSuccess: &types.OnSuccess{Destination: aws.String(sinkARN)}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	failed := invokeEvent(t, c, "flaky", recordEvent(mark, 5))
 	succeeded := invokeEvent(t, c, "flaky", recordEvent(mark, 1)) // the retry succeeds
 	r := waitRecord(t, sink, failed)
@@ -230,17 +243,14 @@ func TestAsync_GivenUp(t *testing.T) {
 	t.Parallel()
 	m := MustOpenAsyncMain(t)
 	c := client(m)
-	ctx := context.Background()
 	MustCreateFunction(t, c, "fn", 3, nil)
 	sink := MustCreateSink(t, c, "sink")
 	sinkARN := "arn:aws:lambda:us-east-1:000000000000:function:sink"
 	mark := filepath.Join(t.TempDir(), "fn")
-	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+	MustPutEventInvokeConfig(t, c, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName: aws.String("fn"), MaximumEventAgeInSeconds: aws.Int32(60),
 		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(sinkARN)}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	// A scaled minute is 0.6 s: the first retry would come after the
 	// event's maximum age.
 	old := invokeEvent(t, c, "fn", recordEvent(mark, 5))
@@ -249,9 +259,7 @@ func TestAsync_GivenUp(t *testing.T) {
 		t.Errorf("age record after %d attempts: %s", attempts(t, mark, old), r.raw)
 	}
 
-	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
-		t.Fatal(err)
-	}
+	MustPutConcurrency(t, c, "fn", 0)
 	zero := invokeEvent(t, c, "fn", recordEvent(mark, 0))
 	r = waitRecord(t, sink, zero)
 	if r.RequestContext.Condition != "ZeroReservedConcurrency" || r.RequestContext.ApproximateInvokeCount != 0 || r.ResponseContext != nil ||
@@ -267,9 +275,7 @@ func holdOnlySlot(t *testing.T, m *Main, name string) (release func()) {
 	t.Helper()
 	c := client(m)
 	ctx := context.Background()
-	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(name), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
+	MustPutConcurrency(t, c, name, 1)
 	mark := filepath.Join(t.TempDir(), "release")
 	held := make(chan error, 1)
 	go func() {
@@ -296,9 +302,7 @@ func TestAsync_Throttled(t *testing.T) {
 	c := client(m)
 	ctx := context.Background()
 	MustCreateFunction(t, c, "fn", 30, map[string]string{"TESTFN_TAG": "old"})
-	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn"), MaximumRetryAttempts: aws.Int32(0)}); err != nil {
-		t.Fatal(err)
-	}
+	MustPutEventInvokeConfig(t, c, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn"), MaximumRetryAttempts: aws.Int32(0)})
 	mark := filepath.Join(t.TempDir(), "seen")
 	release := holdOnlySlot(t, m, "fn")
 	id := invokeEvent(t, c, "fn", recordEvent(mark, 0))
@@ -444,12 +448,9 @@ func TestAsync_Independent(t *testing.T) {
 	t.Parallel()
 	m := MustOpenAsyncMain(t)
 	c := client(m)
-	ctx := context.Background()
 	MustCreateFunction(t, c, "slow", 30, nil)
 	MustCreateFunction(t, c, "quick", 3, nil)
-	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("slow"), ReservedConcurrentExecutions: aws.Int32(2)}); err != nil {
-		t.Fatal(err)
-	}
+	MustPutConcurrency(t, c, "slow", 2)
 	dir := t.TempDir()
 	slowMark, quickMark := filepath.Join(dir, "slow"), filepath.Join(dir, "quick")
 	for range 40 {
