@@ -298,7 +298,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&m.KeepWarm, "keep-warm", sandbox.DefaultKeepWarm, "how long an idle execution environment is kept for reuse")
 	fs.IntVar(&m.MemoryMB, "memory", defaultMemoryMB(), "MB that live execution environments may use together (idle ones are stopped, least recently used first, to make room); 0 for no budget")
 	fs.Float64Var(&m.AsyncTimeScale, "async-time-scale", 1, "multiplies the asynchronous queue's retry delays (1 and 2 min), back-offs (1 s to 5 min) and maximum event age; 0.01 turns a minute into 0.6 s")
-	fs.Int64Var(&m.EventBytes, "async-queue-bytes", jetstream.DefaultEventCap, "bytes of accepted asynchronous events the queue may hold; beyond that Event invocations are refused")
+	fs.Int64Var(&m.EventBytes, "async-queue-bytes", jetstream.DefaultEventCap, "bytes of asynchronous events the queue may hold; past 90% of it new Event invocations are refused (the rest is kept for retries and destination records)")
 	fs.BoolVar(&m.Fsync, "fsync", false, "sync every write of the store to disk before acknowledging it (an accepted event then survives a power failure, not only a crash of lambada; writes become several times slower)")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.Usage = func() {
