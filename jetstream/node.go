@@ -1,7 +1,8 @@
 // Package jetstream keeps Lambada's durable state in NATS JetStream: function
 // records in a key-value bucket (FunctionStore), code archives in an object
-// store (CodeStore), asynchronous events in a work-queue stream (EventQueue)
-// and SQS queues in streams (Queues). Open starts an embedded nats-server
+// store (CodeStore), asynchronous events in a work-queue stream (EventQueue),
+// SQS queues in streams (Queues) and keys every node shares (Secret). Open
+// starts an embedded nats-server
 // in-process, with no listening port, storing under a directory, so that a
 // fresh machine needs nothing else; the stores work unchanged over any
 // JetStream connection.
