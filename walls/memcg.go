@@ -84,16 +84,17 @@ func optional(err error) error {
 	return err
 }
 
-// start starts cmd with its process already in g, so that nothing the
-// bootstrap runs escapes the limit.
+// start starts cmd with start (cmd.Start, or the jail's run), its process
+// already in g, so that nothing the bootstrap runs escapes the limit. In a
+// jail, hold keeps the forking thread until the environment ends.
 //
 // v2 clones the child straight into the cgroup (clone3's
 // CLONE_INTO_CGROUP). v1 has no such thing, but there a cgroup holds
 // threads, not processes, and a child is born in the cgroup of the thread
 // that forks it: the spare's thread, already waiting in g, forks it; without
-// a spare, start moves a locked OS thread into g, forks from it and moves
-// the thread back. There is no window in either version.
-func (g *memcg) start(cmd *exec.Cmd) error {
+// a spare, start moves a locked OS thread into g and forks from it. There is
+// no window in either version.
+func (g *memcg) start(cmd *exec.Cmd, start func() error, hold <-chan struct{}) error {
 	if g.h.v2 {
 		d, err := os.Open(g.dir)
 		if err != nil {
@@ -104,44 +105,35 @@ func (g *memcg) start(cmd *exec.Cmd) error {
 			cmd.SysProcAttr = &syscall.SysProcAttr{}
 		}
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(d.Fd())
-		return cmd.Start()
+		return launch(start, hold)
 	}
-	errc := make(chan error, 1)
+	req := forkReq{start: start, errc: make(chan error, 1), hold: hold}
 	if sp := g.spare; sp != nil {
 		g.spare = nil
-		sp.fork <- forkReq{cmd, errc}
+		sp.fork <- req
 	} else {
-		go g.forkInside(cmd, errc)
+		goOffMain(func() { g.forkInside(req) })
 	}
-	return <-errc
+	return <-req.errc
 }
 
-// forkInside is start's v1 path; it runs in its own goroutine.
-func (g *memcg) forkInside(cmd *exec.Cmd, errc chan<- error) {
-	runtime.LockOSThread()
-	tid := syscall.Gettid()
-	if tid == syscall.Getpid() {
-		// The main thread owns the process's memory accounting in v1: it
-		// never moves. While this goroutine holds it, another one runs on
-		// some other thread.
-		inner := make(chan error, 1)
-		go g.forkInside(cmd, inner)
-		err := <-inner
-		runtime.UnlockOSThread()
-		errc <- err
-		return
-	}
-	t := strconv.Itoa(tid)
+// forkInside is start's v1 path without a spare, on a locked thread that
+// is not the main one.
+func (g *memcg) forkInside(req forkReq) {
+	t := strconv.Itoa(syscall.Gettid())
 	if err := writeCgroup(g.dir, "tasks", t); err != nil {
 		runtime.UnlockOSThread()
-		errc <- fmt.Errorf("%w: %w", errNotEntered, err)
+		req.errc <- fmt.Errorf("%w: %w", errNotEntered, err)
 		return
 	}
-	err := cmd.Start()
+	req.errc <- req.start()
+	if req.hold != nil {
+		<-req.hold
+		return // the thread ends, in the environment's namespaces
+	}
 	if writeCgroup(g.h.home, "tasks", t) == nil {
 		runtime.UnlockOSThread()
 	} // else the thread ends with this goroutine, leaving g with it
-	errc <- err
 }
 
 // peakKB is the highest memory use the cgroup has seen, in KB; false when

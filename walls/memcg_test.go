@@ -27,7 +27,7 @@ func startSleeper(t *testing.T, g *memcg) int {
 	}
 	cmd := exec.Command(sleep, "60")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := g.start(cmd); err != nil {
+	if err := g.start(cmd, cmd.Start, nil); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() {
@@ -79,9 +79,7 @@ func TestCgroup_StartInside(t *testing.T) {
 		}
 		cmd := exec.Command(sleep, "60")
 		if !onMainThread(func() {
-			errc := make(chan error, 1)
-			g.forkInside(cmd, errc) // what start runs, here on the main thread
-			err = <-errc
+			err = g.start(cmd, cmd.Start, nil) // from the main thread
 		}) {
 			t.Skip("no goroutine got the main thread")
 		}

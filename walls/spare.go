@@ -2,7 +2,6 @@ package walls
 
 import (
 	"log/slog"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -29,8 +28,9 @@ type spare struct {
 }
 
 type forkReq struct {
-	cmd  *exec.Cmd
-	errc chan<- error
+	start func() error // cmd.Start, or a jail's run
+	errc  chan error
+	hold  <-chan struct{} // in a jail: closed when the environment ends
 }
 
 // fillLocked starts making a spare unless one is ready or on its way; h.mu
@@ -87,7 +87,10 @@ func (h *hierarchy) makeSpare(filling chan struct{}, locked chan<- struct{}) {
 	if keep {
 		select {
 		case req := <-sp.fork:
-			req.errc <- req.cmd.Start()
+			req.errc <- req.start()
+			if req.hold != nil {
+				<-req.hold
+			}
 		case <-sp.stop:
 		}
 	}

@@ -113,13 +113,25 @@ func (w *Host) Idle() error {
 	return nil
 }
 
-// Memory is one environment's memory wall and the readings of its peak. Its
-// methods are safe for concurrent use.
+// Spec is what one environment's walls hold.
+type Spec struct {
+	MemoryMB int    // its memory limit; none when ≤ 0
+	Jail     *Jail  // the rest of its walls; nil: none but the open-file limit
+	Code     string // its code on the host: at TaskRoot, read-only, inside the jail
+	TmpMB    int    // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
+}
+
+// Memory is one environment's walls and the readings of its peak memory.
+// Its methods are safe for concurrent use.
 type Memory struct {
 	limit int // MB; zero: none
 	pid   int
 	cg    *memcg    // the environment's memory cgroup, or nil
 	watch *rssWatch // the fallback where there is no cgroup, or nil
+
+	jail *Jail
+	uid  uint32        // the environment's host uid in the jail
+	hold chan struct{} // closed to end the environment's thread (jail.go)
 
 	mu     sync.Mutex
 	status *os.File // /proc/<pid>/status, kept open
@@ -127,57 +139,83 @@ type Memory struct {
 	peakMB int // the last reading of the environment's peak memory
 }
 
-// Start starts cmd limited to mb megabytes (none when mb ≤ 0): born in a
-// memory cgroup of its own where the host offers one (and it can be made),
-// else watched, kill being how the watch ends it. A cgroup that cannot be
-// entered falls back to the watch, logged. The process may open MaxFiles
-// files, as on AWS; without CAP_SYS_RESOURCE it cannot raise that.
-func (w *Host) Start(cmd *exec.Cmd, mb int, logger *slog.Logger, kill func()) (*Memory, error) {
-	m, err := w.start(cmd, mb, logger, kill)
-	if err == nil {
-		limitFiles(m.pid, logger)
+// UID is the host uid of the environment's processes: its own in a jail,
+// else the node's.
+func (m *Memory) UID() uint32 {
+	if m.hold == nil {
+		return uint32(os.Getuid())
 	}
-	return m, err
+	return m.uid
 }
 
-// start is Start without the file limit.
-func (w *Host) start(cmd *exec.Cmd, mb int, logger *slog.Logger, kill func()) (*Memory, error) {
-	m := &Memory{limit: mb}
-	if mb <= 0 {
-		if err := cmd.Start(); err != nil {
+// Start starts cmd in the walls of spec: born in a memory cgroup of its
+// own where the host offers one (and it can be made), else watched, kill
+// being how the watch ends it; a cgroup that cannot be entered falls back
+// to the watch, logged. In a jail it is forked from a thread of its own
+// inside its namespaces (jail.go), cmd's paths being the environment's
+// view. The process may open MaxFiles files, as on AWS; outside a jail, and
+// without CAP_SYS_RESOURCE, it cannot raise that.
+func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func()) (*Memory, error) {
+	m := &Memory{limit: max(spec.MemoryMB, 0), jail: spec.Jail}
+	start := cmd.Start
+	if j := spec.Jail; j != nil {
+		id, err := j.take()
+		if err != nil {
 			return nil, err
 		}
+		m.uid, m.hold = id, make(chan struct{})
+		j.prepare(cmd, id)
+		start = func() error { return j.run(cmd, id, spec.Code, spec.TmpMB) }
+	}
+	err := w.start(m, cmd, start, logger, kill)
+	switch {
+	case err != nil && m.jail != nil:
+		close(m.hold)
+		m.jail.give(m.uid)
+	case err == nil && m.jail == nil:
+		limitFiles(m.pid, logger)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// start starts cmd with start (cmd.Start, or the jail's run) in m's memory
+// wall.
+func (w *Host) start(m *Memory, cmd *exec.Cmd, start func() error, logger *slog.Logger, kill func()) error {
+	if m.limit <= 0 {
+		if err := launch(start, m.hold); err != nil {
+			return err
+		}
 		m.pid = cmd.Process.Pid
-		return m, nil
+		return nil
 	}
 	if w.h != nil {
-		g, err := newMemcg(w.h, mb)
+		g, err := newMemcg(w.h, m.limit)
 		if err == nil {
-			if err = g.start(cmd); err == nil {
+			if err = g.start(cmd, start, m.hold); err == nil {
 				m.cg, m.pid = g, cmd.Process.Pid
-				return m, nil
+				return nil
 			}
 			g.remove(logger)
 			if !errors.Is(err, errNotEntered) {
-				return nil, err
+				return err
 			}
 		}
 		logger.Warn("walls: no memory cgroup for this environment; watching resident memory instead", "err", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	if err := launch(start, m.hold); err != nil {
+		return err
 	}
 	m.pid = cmd.Process.Pid
-	m.watch = newRSSWatch(m.pid, mb, kill)
-	return m, nil
+	m.watch = newRSSWatch(m.pid, m.limit, kill)
+	return nil
 }
 
-// MaxFiles is the open-file limit of an environment's process (AWS's
-// 1024), soft and hard.
-const MaxFiles = 1024
-
 // limitFiles sets process pid's open-file limit to MaxFiles, just after it
-// started (os/exec has no way to set it in the child before exec).
+// started (os/exec has no way to set it in the child before exec; a jail
+// sets it before the process runs).
 func limitFiles(pid int, logger *slog.Logger) {
 	lim := unix.Rlimit{Cur: MaxFiles, Max: MaxFiles}
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -292,6 +330,14 @@ func (m *Memory) Close(logger *slog.Logger) {
 	m.mu.Unlock()
 	if m.watch != nil {
 		m.watch.close()
+	}
+	m.mu.Lock()
+	j := m.jail
+	m.jail = nil
+	m.mu.Unlock()
+	if j != nil {
+		close(m.hold) // the environment's thread ends, and with it the cgroup's last task
+		j.give(m.uid)
 	}
 	if m.cg != nil {
 		m.cg.remove(logger)

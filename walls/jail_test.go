@@ -1,0 +1,199 @@
+package walls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// testJail is a jail for tests, or a skip where the kernel refuses one.
+func testJail(t *testing.T) *Jail {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("the jail needs root")
+	}
+	j, err := NewJail(t.TempDir(), 3_000_000, 3_000_009)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// codeDir is a code directory whose bootstrap is script, readable by any
+// user as a deployment package's must be.
+func codeDir(t *testing.T, script string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runJailed runs the bootstrap of code in the jail's walls and returns what
+// it wrote, once it and every process it left are gone.
+func runJailed(t *testing.T, h *Host, spec Spec, args ...string) (string, *Memory) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := &exec.Cmd{Path: TaskRoot + "/bootstrap", Args: append([]string{"bootstrap"}, args...),
+		Dir: TaskRoot, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: &out, Stderr: &out}
+	m, err := h.Start(cmd, spec, slog.New(slog.DiscardHandler), func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	m.Close(slog.New(slog.DiscardHandler))
+	return out.String(), m
+}
+
+func TestJail_Walls(t *testing.T) {
+	j := testJail(t)
+	secret := t.TempDir() // stands for the data directory: not there inside
+	if err := os.WriteFile(filepath.Join(secret, "s"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code := codeDir(t, `#!/bin/sh
+echo "ids=$(id -u):$(id -g) pid=$$"
+echo "limits=$(ulimit -n):$(ulimit -Hn):$(ulimit -p)"
+echo "root=$(ls / | tr '\n' ' ')"
+echo "procs=$(ls /proc | grep -cE '^[0-9]+$')"
+if touch /var/task/x 2>/dev/null; then echo task=writable; else echo task=read-only; fi
+if touch /x 2>/dev/null; then echo root=writable; else echo root=read-only; fi
+if ls "$1" >/dev/null 2>&1; then echo host=visible; else echo host=hidden; fi
+dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo "tmp=$(( $(wc -c </tmp/big) / 1048576 ))MB"
+sleep 60 &
+echo "child=$!"
+`)
+	for _, h := range []struct {
+		name string
+		host *Host
+	}{{"no cgroup", WatchOnly()}, {"cgroup", Detect(slog.New(slog.DiscardHandler))}} {
+		t.Run(h.name, func(t *testing.T) {
+			out, m := runJailed(t, h.host, Spec{MemoryMB: 64, Jail: j, Code: code, TmpMB: 8}, secret)
+			if m.UID() < 3_000_000 || m.UID() > 3_000_009 {
+				t.Errorf("host uid %d, not from the jail's range", m.UID())
+			}
+			for _, want := range []string{
+				fmt.Sprintf("ids=%d:%d pid=1", m.UID(), m.UID()),          // its own user, pid 1 of its own namespace
+				"limits=1024:1024:1024",                                   // open files soft and hard, processes
+				"root=bin dev etc lib lib64 opt proc sbin tmp usr var \n", // nothing of the host but its system directories
+				"procs=",
+				"task=read-only", "root=read-only",
+				"host=hidden",
+				"tmp=8MB", // /tmp stops at its size
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the environment saw:\n%s\nwant a line with %q", out, want)
+				}
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if n, ok := strings.CutPrefix(line, "procs="); ok {
+					if k, err := strconv.Atoi(n); err != nil || k < 1 || k > 5 {
+						t.Errorf("its /proc shows %s processes, want only its own few:\n%s", n, out)
+					}
+				}
+			}
+			if !strings.Contains(out, "child=") {
+				t.Fatalf("no child started:\n%s", out)
+			}
+			if pids := processesOf(t, m.UID()); len(pids) != 0 {
+				t.Errorf("processes %v of the environment outlived its bootstrap", pids)
+			}
+		})
+	}
+}
+
+// processesOf lists the processes of host user uid.
+func processesOf(t *testing.T, uid uint32) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && f[1] == strconv.FormatUint(uint64(uid), 10) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// BenchmarkStart times a start until the bootstrap (echo) has written,
+// bare and in each wall: the walls' share of a cold start.
+func BenchmarkStart(b *testing.B) {
+	if os.Getuid() != 0 {
+		b.Skip("the jail needs root")
+	}
+	code := b.TempDir()
+	echo, err := os.ReadFile("/usr/bin/echo")
+	if err != nil {
+		b.Skip(err)
+	}
+	if err := errors.Join(os.Chmod(code, 0o755), os.WriteFile(filepath.Join(code, "bootstrap"), echo, 0o755)); err != nil {
+		b.Fatal(err)
+	}
+	j, err := NewJail(b.TempDir(), 3_000_100, 3_000_199)
+	if err != nil {
+		b.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	for _, c := range []struct {
+		name string
+		host *Host
+		spec Spec
+	}{
+		{"bare", WatchOnly(), Spec{}},
+		{"memory", Detect(logger), Spec{MemoryMB: 128}},
+		{"jail", WatchOnly(), Spec{Jail: j, Code: code}},
+		{"memory+jail", Detect(logger), Spec{MemoryMB: 128, Jail: j, Code: code}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				path := filepath.Join(code, "bootstrap")
+				if c.spec.Jail != nil {
+					path = TaskRoot + "/bootstrap"
+				}
+				r, w, err := os.Pipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cmd := &exec.Cmd{Path: path, Args: []string{"echo", "x"}, Stdout: w}
+				m, err := c.host.Start(cmd, c.spec, logger, func() {})
+				w.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				var buf [2]byte
+				if _, err := r.Read(buf[:]); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				_ = cmd.Wait()
+				r.Close()
+				m.Close(logger)
+				b.StartTimer()
+			}
+		})
+	}
+}
