@@ -1,6 +1,9 @@
 package lambada
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // SandboxConfig is what one execution environment (a sandbox) runs: one
 // version of a function at one generation of its configuration, with its
@@ -14,8 +17,9 @@ type SandboxConfig struct {
 	MemorySize  int // MB
 	Timeout     time.Duration
 	Environment map[string]string
-	CodeDir     string // the unpacked code: LAMBDA_TASK_ROOT and the working directory
+	CodeDir     string // the unpacked code: LAMBDA_TASK_ROOT and the working directory (at /var/task inside walls)
 	Region      string
+	TmpMB       int // the size of /tmp (EphemeralStorage)
 
 	InitializationType string        // AWS_LAMBDA_INITIALIZATION_TYPE; "on-demand" when empty
 	InitTimeout        time.Duration // how long init may take; the sandbox's default when zero
@@ -35,6 +39,7 @@ func NewSandboxConfig(region, name string, cfg *FunctionConfig, dir string) *San
 		Environment: cfg.Environment,
 		CodeDir:     dir,
 		Region:      region,
+		TmpMB:       cmp.Or(cfg.EphemeralStorage, DefaultEphemeralStorage),
 	}
 }
 

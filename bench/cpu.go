@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -79,17 +80,17 @@ func DescendantsCPU(pid int) (time.Duration, error) {
 	return total, nil
 }
 
-// Children counts the live child processes of pid whose working directory
-// satisfies in (for a node: its environments' runtimes, each in its code's
-// directory).
-func Children(pid int, in func(cwd string) bool) (int, error) {
+// Children counts the live child processes of pid that run function (for
+// a node: its environments' runtimes), named in their environment.
+func Children(pid int, function string) (int, error) {
 	children, err := childrenOf(pid)
 	if err != nil {
 		return 0, err
 	}
+	want := []byte("\x00AWS_LAMBDA_FUNCTION_NAME=" + function + "\x00")
 	n := 0
 	for _, child := range children {
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", child)); err == nil && in(cwd) {
+		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child)); err == nil && bytes.Contains(append([]byte{0}, env...), want) {
 			n++
 		}
 	}

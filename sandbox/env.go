@@ -9,11 +9,12 @@ import (
 	"github.com/lambada-dev/lambada"
 )
 
-// environ returns the process environment of an execution environment:
+// environ returns the process environment of an execution environment
+// whose code is at taskRoot:
 // Lambda's variables and the function's own, nothing inherited from the
 // server (docs/aws-behaviour.md §8.5). The function's variables cannot
 // override Lambda's reserved ones (CreateFunction rejects them anyway).
-func environ(cfg *lambada.SandboxConfig, runtimeAPI string, now time.Time) []string {
+func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.Time) []string {
 	env := make([]string, 0, 24+len(cfg.Environment))
 	for k, v := range cfg.Environment {
 		env = append(env, k+"="+v)
@@ -25,7 +26,7 @@ func environ(cfg *lambada.SandboxConfig, runtimeAPI string, now time.Time) []str
 	return append(env,
 		"_HANDLER="+cfg.Handler,
 		"AWS_LAMBDA_RUNTIME_API="+runtimeAPI,
-		"LAMBDA_TASK_ROOT="+cfg.CodeDir,
+		"LAMBDA_TASK_ROOT="+taskRoot,
 		"LAMBDA_RUNTIME_DIR=/var/runtime",
 		"AWS_LAMBDA_FUNCTION_NAME="+cfg.Function,
 		"AWS_LAMBDA_FUNCTION_VERSION="+cfg.Version,
@@ -39,8 +40,8 @@ func environ(cfg *lambada.SandboxConfig, runtimeAPI string, now time.Time) []str
 		"TZ=:UTC",
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-		"LD_LIBRARY_PATH=/lib64:/usr/lib64:"+cfg.CodeDir+":"+cfg.CodeDir+"/lib:/opt/lib",
-		"PWD="+cfg.CodeDir,
+		"LD_LIBRARY_PATH=/lib64:/usr/lib64:"+taskRoot+":"+taskRoot+"/lib:/opt/lib",
+		"PWD="+taskRoot,
 		"SHLVL=0",
 	)
 }

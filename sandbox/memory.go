@@ -1,5 +1,7 @@
 package sandbox
 
+import "github.com/lambada-dev/lambada/walls"
+
 // errTypeOutOfMemory is the error type of an invocation whose environment
 // was killed for exceeding its MemorySize.
 const errTypeOutOfMemory = "Runtime.OutOfMemory"
@@ -7,7 +9,8 @@ const errTypeOutOfMemory = "Runtime.OutOfMemory"
 // startProcess starts the bootstrap inside the environment's walls (package
 // walls): limited to its MemorySize.
 func (s *Sandbox) startProcess() error {
-	mem, err := s.pool.m.wallsHost().Start(s.cmd, s.cfg.MemorySize, s.logger.With("function", s.cfg.Function), s.kill)
+	spec := walls.Spec{MemoryMB: s.cfg.MemorySize, Jail: s.pool.m.Jail, Code: s.cfg.CodeDir, TmpMB: s.cfg.TmpMB}
+	mem, err := s.pool.m.wallsHost().Start(s.cmd, spec, s.logger.With("function", s.cfg.Function), s.kill)
 	if err != nil {
 		return err
 	}

@@ -50,8 +50,12 @@ type Manager struct {
 	HandoffWait time.Duration
 	// Now is the clock of idle times (time.Now when nil).
 	Now func() time.Time
-	// Walls is where environments' walls are made (walls.Detect when nil).
+	// Walls is where environments' memory walls are made (walls.Detect
+	// when nil).
 	Walls *walls.Host
+	// Jail walls each environment in (its own user and namespaces); nil:
+	// none.
+	Jail *walls.Jail
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool

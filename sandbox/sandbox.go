@@ -132,8 +132,12 @@ func (e *StartError) Error() string { return "sandbox: start: " + e.Fault.Messag
 // (nil: started ahead of time). It does not wait for init to finish: c is
 // delivered when the runtime first asks for work.
 func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*Sandbox, error) {
-	bootstrap := filepath.Join(cfg.CodeDir, "bootstrap")
-	if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() {
+	root := cfg.CodeDir // the code as the environment sees it
+	if p.m.Jail != nil {
+		root = walls.TaskRoot
+	}
+	bootstrap := filepath.Join(root, "bootstrap")
+	if fi, err := os.Stat(filepath.Join(cfg.CodeDir, "bootstrap")); err != nil || fi.IsDir() {
 		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint",
 			Message: fmt.Sprintf("Couldn't find valid bootstrap(s): [%s /opt/bootstrap]", bootstrap)}}
 	}
@@ -160,8 +164,8 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	s.cmd = &exec.Cmd{
 		Path:        bootstrap,
 		Args:        []string{bootstrap},
-		Env:         environ(cfg, ln.Addr().String(), s.started),
-		Dir:         cfg.CodeDir,
+		Env:         environ(cfg, root, ln.Addr().String(), s.started),
+		Dir:         root,
 		Stdout:      pw,
 		Stderr:      pw,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
@@ -183,6 +187,9 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	s.mu.Lock()
 	s.initTimer = time.AfterFunc(initTimeout+cfg.Timeout, s.initTimedOut)
 	s.mu.Unlock()
+	if p.m.Jail != nil { // its Runtime API answers its processes only
+		ln = walls.OnlyUID(ln, s.mem.UID(), logger)
+	}
 	go func() { _ = s.srv.Serve(ln) }()
 	go s.out.run()
 	go s.wait()

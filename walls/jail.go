@@ -25,6 +25,7 @@ package walls
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -354,4 +355,28 @@ func launch(start func() error, hold <-chan struct{}) error {
 		<-hold
 	})
 	return <-errc
+}
+
+// Probe starts a process in the jail's walls (the host's true, with an
+// empty code directory) and returns what the kernel refused, if anything:
+// the wall that could not be made, and why.
+func (j *Jail) Probe(h *Host, logger *slog.Logger) error {
+	code, err := os.MkdirTemp(filepath.Dir(j.root), ".probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(code)
+	if err := os.Chmod(code, 0o755); err != nil {
+		return err
+	}
+	cmd := &exec.Cmd{Path: "/usr/bin/true", Args: []string{"true"}}
+	m, err := h.Start(cmd, Spec{Jail: j, Code: code}, logger, func() {})
+	if err != nil {
+		return err
+	}
+	defer m.Close(logger)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("walls: a process in the jail: %w", err)
+	}
+	return nil
 }

@@ -67,7 +67,8 @@ func TestAsync_NothingLost(t *testing.T) {
 			s, c := childNode(t, dir)
 			if _, err := c.CreateFunction(context.Background(), &lambda.CreateFunctionInput{
 				FunctionName: aws.String("rec"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-				Role: aws.String("arn:aws:iam::123456789012:role/any"), Code: &types.FunctionCode{ZipFile: fnZip}}); err != nil {
+				Role: aws.String("arn:aws:iam::123456789012:role/any"), Code: &types.FunctionCode{ZipFile: fnZip},
+				Environment: &types.Environment{Variables: withMarks(t, nil)}}); err != nil {
 				t.Fatal(err)
 			}
 			MustSettle(t, c, "rec")

@@ -309,7 +309,7 @@ func TestAsync_Throttled(t *testing.T) {
 	// The throttled event waits 1, 2, 4 … scaled seconds between tries.
 	poll.Until(t, 20*time.Second, "the event was throttled three times", func() bool { return m.async.Throttled() >= 3 })
 	if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("fn"),
-		Environment: &types.Environment{Variables: map[string]string{"TESTFN_TAG": "new"}}}); err != nil {
+		Environment: &types.Environment{Variables: withMarks(t, map[string]string{"TESTFN_TAG": "new"})}}); err != nil {
 		t.Fatal(err)
 	}
 	MustSettle(t, c, "fn")

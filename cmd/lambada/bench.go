@@ -229,8 +229,8 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	load := bench.Load{Duration: cfg.Duration, Requests: cfg.Requests}
 	floorT := &warmTarget{Name: "floor", Do: bench.Poster(client, floor.URL, bench.Body), Pid: floor.Pid()}
 	fns := []*warmTarget{
-		{Name: bench.Realistic, Do: bench.Poster(client, invokeURL(srv.URL, noop), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU, fn: realistic},
-		{Name: bench.Minimal, Do: bench.Poster(client, invokeURL(srv.URL, minName), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU, fn: minimal},
+		{Name: bench.Realistic, Do: bench.Poster(client, invokeURL(srv.URL, noop), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU, fn: realistic, function: noop},
+		{Name: bench.Minimal, Do: bench.Poster(client, invokeURL(srv.URL, minName), bench.Body), Pid: srv.Pid, Missing: srv.NoCPU, fn: minimal, function: minName},
 	}
 	for _, level := range benchLevels {
 		load.Concurrency = level
@@ -242,8 +242,7 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 			c.progress("  %s: %.0f/s, CPU per request: server %v, its functions %v", t.Name, res.Throughput(), cpu.PerRequest(),
 				t.levelChildren[level]/time.Duration(max(res.Requests(), 1)))
 			if t.fn != nil && srv.EnvParent != 0 {
-				key := t.fn.key
-				if n, err := bench.Children(srv.EnvParent, func(cwd string) bool { return strings.HasSuffix(cwd, key) }); err == nil {
+				if n, err := bench.Children(srv.EnvParent, t.function); err == nil {
 					t.Environments[level] = n
 					c.progress("  %s: %d environments alive", t.Name, n)
 				}
@@ -352,11 +351,12 @@ func (c *benchCommand) progress(format string, args ...any) {
 
 // warmTarget measures one server's warm loads and its CPU time over them.
 type warmTarget struct {
-	Name    string
-	Do      func(context.Context) error
-	Pid     int    // 0: CPU time not measured
-	Missing string // why not
-	fn      *benchFn
+	Name     string
+	Do       func(context.Context) error
+	Pid      int    // 0: CPU time not measured
+	Missing  string // why not
+	fn       *benchFn
+	function string // the Lambda function's name, when fn is set
 
 	Results       map[int]bench.Result // by concurrency
 	NodeCPU       map[int]*bench.CPU   // the server's CPU time over each load

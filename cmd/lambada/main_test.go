@@ -89,13 +89,26 @@ func MustCreateFunction(tb testing.TB, c *lambda.Client, name string, timeout in
 		Code:         &types.FunctionCode{ZipFile: fnZip},
 		Timeout:      aws.Int32(timeout),
 	}
-	if env != nil {
-		in.Environment = &types.Environment{Variables: env}
-	}
+	in.Environment = &types.Environment{Variables: withMarks(tb, env)}
 	if _, err := c.CreateFunction(context.Background(), in); err != nil {
 		tb.Fatalf("create %s: %v", name, err)
 	}
 	MustSettle(tb, c, name)
+}
+
+// withMarks returns env (a copy) with the URL of the test's marks server, so
+// that the test function, walled in, reads and writes marks through it.
+func withMarks(tb testing.TB, env map[string]string) map[string]string {
+	tb.Helper()
+	url, err := testfn.MarksURL()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]string{testfn.MarksEnv: url}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
 }
 
 // MustSettle waits until the function name is ready: Active, its last update

@@ -65,6 +65,12 @@ type Main struct {
 	// Fsync syncs every write of the store to disk before acknowledging
 	// it: an accepted event then survives a power failure too.
 	Fsync bool
+	// Isolation is how environments are walled in besides memory:
+	// IsolationAuto ("" too), IsolationRequired or IsolationOff.
+	Isolation string
+	// FirstUID and LastUID are the host uids (and gids) environments run
+	// as, one each; zero: DefaultFirstUID to DefaultLastUID.
+	FirstUID, LastUID uint32
 
 	// Server timeouts for requests other than a synchronous invocation's
 	// wait, which has none.
@@ -76,6 +82,8 @@ type Main struct {
 	async     *async.Dispatcher
 	pruner    *codecache.Pruner
 	sandboxes *sandbox.Manager
+	jail      *walls.Jail // nil: environments are not walled in besides memory
+	noJail    error       // why not, then
 	ln        net.Listener
 	srv       *http.Server
 	served    chan error
@@ -130,7 +138,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	limiter := invoke.NewLimiter(m.Concurrency)
 	m.limiter = limiter
 	logs := &funclog.Book{Out: m.FunctionLog}
-	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB}
+	if err := m.openJail(); err != nil {
+		return err
+	}
+	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB,
+		Jail: m.jail}
 	invoker := &invoke.Service{
 		Functions:   m.node.Functions,
 		Code:        code,
@@ -300,6 +312,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.Float64Var(&m.AsyncTimeScale, "async-time-scale", 1, "multiplies the asynchronous queue's retry delays (1 and 2 min), back-offs (1 s to 5 min) and maximum event age; 0.01 turns a minute into 0.6 s")
 	fs.Int64Var(&m.EventBytes, "async-queue-bytes", jetstream.DefaultEventCap, "bytes of asynchronous events the queue may hold; past 90% of it new Event invocations are refused (the rest is kept for retries and destination records)")
 	fs.BoolVar(&m.Fsync, "fsync", false, "sync every write of the store to disk before acknowledging it (an accepted event then survives a power failure, not only a crash of lambada; writes become several times slower)")
+	fs.StringVar(&m.Isolation, "isolation", IsolationAuto, "how functions are walled in besides memory: "+IsolationAuto+" (every wall this host allows; the start says which are missing), "+IsolationRequired+" (refuse to start without all of them) or "+IsolationOff)
+	uids := fs.String("env-uids", fmt.Sprintf("%d-%d", DefaultFirstUID, DefaultLastUID), "the host uids (and gids) execution environments run as, one each: FIRST-LAST, used by nothing else on the host")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
@@ -311,6 +325,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("lambada serve: unexpected argument %q", fs.Arg(0))
+	}
+	if _, err := fmt.Sscanf(*uids, "%d-%d", &m.FirstUID, &m.LastUID); err != nil || m.FirstUID == 0 || m.LastUID < m.FirstUID {
+		return fmt.Errorf("lambada serve: --env-uids %q: want FIRST-LAST, 0 < FIRST ≤ LAST", *uids)
 	}
 	logw := newLogWriter(c.Stderr)
 	defer logw.Close()
@@ -325,8 +342,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	m.Logger.Info("lambada is serving the Lambda API", "url", "http://"+m.Addr(), "data", m.Data, "region", m.Region, "account", m.Account,
 		"fsync", m.node.SyncsEveryWrite())
 	m.Logger.Warn("authentication is not implemented yet: every request is accepted whatever its credentials")
-	m.Logger.Warn("functions are not isolated from each other yet: they run as this node's user, in its PID, mount and network namespaces, so a function can signal the node, read its data directory and other functions' code, and reach other environments' Runtime API; each is limited only in memory (" +
-		walls.Detect(m.Logger).String() + ") and to 1024 open files")
+	m.logWalls()
 	select {
 	case <-ctx.Done():
 	case err := <-m.served:

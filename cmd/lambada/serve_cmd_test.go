@@ -75,8 +75,8 @@ func TestServeCommand_LogFunctions(t *testing.T) {
 		if copied != on {
 			t.Errorf("--log-functions=%v: function lines copied %v; log:\n%s", on, copied, got)
 		}
-		if !strings.Contains(got, "functions are not isolated from each other yet") {
-			t.Errorf("the start does not say that functions are not isolated; log:\n%s", got)
+		if !strings.Contains(got, `msg="functions are walled in"`) {
+			t.Errorf("the start does not say what walls functions are in; log:\n%s", got)
 		}
 		if fsync := fmt.Sprintf("fsync=%v", on); !strings.Contains(got, fsync) {
 			t.Errorf("--fsync=%v: the start line does not say %s; log:\n%s", on, fsync, got)

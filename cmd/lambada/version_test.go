@@ -70,7 +70,8 @@ func TestServe_VersionIsolation(t *testing.T) {
 	c := client(m)
 	ctx := context.Background()
 	_, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("vfn"), Runtime: types.RuntimeProvidedal2023,
-		Handler: aws.String("bootstrap"), Role: aws.String("arn:aws:iam::123456789012:role/any"), Code: &types.FunctionCode{ZipFile: mustZipWithTag(t, "A")}})
+		Handler: aws.String("bootstrap"), Role: aws.String("arn:aws:iam::123456789012:role/any"), Code: &types.FunctionCode{ZipFile: mustZipWithTag(t, "A")},
+		Environment: &types.Environment{Variables: withMarks(t, nil)}})
 	if err != nil {
 		t.Fatal(err)
 	}
