@@ -96,6 +96,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "wrongid": // answers another request id first; returns what the Runtime API said
 		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/not-" + lc.AwsRequestID + "/response"
 		return runtimeAnswer(http.Post(url, "application/json", strings.NewReader(`"forged"`)))
+	case "attack": // what a hostile function tries (attack.go)
+		return attack(ev)
 	case "limits": // the process's open-file limit, and how many files it could open
 		return fileLimits()
 	case "notify": // posts the time the handler started (Unix ns) to the URL msg, with the request id
