@@ -55,6 +55,7 @@ func (c *benchCommand) startServer(ctx context.Context, cfg *benchConfig, dir st
 		}
 		m := &Main{Listen: "127.0.0.1:0", Data: filepath.Join(dir, "data"), Region: "us-east-1", Account: "000000000000",
 			Logger: slog.New(slog.NewTextHandler(logf, nil))}
+		m.FirstUID, m.LastUID = spareUIDs()
 		if err := m.Open(ctx); err != nil {
 			logf.Close()
 			return nil, err
@@ -88,7 +89,9 @@ func (c *benchCommand) startChild(ctx context.Context, dir string) (*benchServer
 		return nil, err
 	}
 	defer logf.Close() // the child has its own descriptor
-	args := append(append(self[1:len(self):len(self)], "serve", "--listen", addr, "--data", filepath.Join(dir, "data")), c.ServeArgs...)
+	first, last := spareUIDs()
+	args := append(append(self[1:len(self):len(self)], "serve", "--listen", addr, "--data", filepath.Join(dir, "data"),
+		"--env-uids", fmt.Sprintf("%d-%d", first, last)), c.ServeArgs...)
 	cmd := exec.Command(self[0], args...)
 	cmd.Env = append(os.Environ(), c.SelfEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func TestHostile(t *testing.T) {
 			FunctionName: aws.String(name), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
 			Role: aws.String("arn:aws:iam::123456789012:role/any"), Code: &types.FunctionCode{ZipFile: fnZip},
 			Timeout: aws.Int32(60), MemorySize: aws.Int32(1024),
-			Environment: &types.Environment{Variables: map[string]string{"SECRET": "victim's secret " + name}}}); err != nil {
+			Environment: &types.Environment{Variables: withMarks(t, map[string]string{"SECRET": "victim's secret " + name})}}); err != nil {
 			t.Fatal(err)
 		}
 		MustSettle(t, c, name)
@@ -193,14 +194,33 @@ func TestHostile(t *testing.T) {
 		}
 	})
 
+	thief := mustFindEnvironment(t, "thief")
 	close(stop)
 	wg.Wait()
 	if f := failed.Load(); f > 0 || answered.Load() == 0 {
 		t.Errorf("the normal function failed %d of %d invocations during the attacks; first: %v", f, f+answered.Load(), firstFailure.Load())
 	}
 	if err := syscall.Kill(node.Pid, 0); err != nil {
-		t.Errorf("the node is gone: %v", err)
+		t.Fatalf("the node is gone: %v", err)
 	}
+	// A node that is killed takes every environment with it, even one
+	// busy with an invocation, which will not notice its Runtime API is
+	// gone.
+	started := filepath.Join(t.TempDir(), "started")
+	go func() {
+		_, _ = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("thief"),
+			Payload: []byte(`{"action":"file","msg":"bootstrap","ms":60000,"mark":"` + started + `"}`)})
+	}()
+	poll.Until(t, 10*time.Second, "the thief is busy", func() bool {
+		_, err := os.Stat(started)
+		return err == nil
+	})
+	if err := syscall.Kill(node.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the killed node's environments are gone", func() bool {
+		return errors.Is(syscall.Kill(victim.pid, 0), syscall.ESRCH) && errors.Is(syscall.Kill(thief.pid, 0), syscall.ESRCH)
+	})
 }
 
 // environment is a live environment found on the host.

@@ -51,6 +51,7 @@ func MustOpenMain(tb testing.TB, dir string, configure ...func(*Main)) *Main {
 	}
 	m := &Main{Listen: "127.0.0.1:0", Data: dir, Region: "us-east-1", Account: "000000000000",
 		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	m.FirstUID, m.LastUID = spareUIDs() // nodes of parallel tests must not share uids
 	for _, f := range configure {
 		f(m)
 	}
