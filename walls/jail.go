@@ -361,14 +361,11 @@ func launch(start func() error, hold <-chan struct{}) error {
 // empty code directory) and returns what the kernel refused, if anything:
 // the wall that could not be made, and why.
 func (j *Jail) Probe(h *Host, logger *slog.Logger) error {
-	code, err := os.MkdirTemp(filepath.Dir(j.root), ".probe-")
-	if err != nil {
+	code := j.root + ".probe" // left by a node killed while it probed, the next one reuses it
+	if err := os.MkdirAll(code, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(code)
-	if err := os.Chmod(code, 0o755); err != nil {
-		return err
-	}
 	cmd := &exec.Cmd{Path: "/usr/bin/true", Args: []string{"true"}}
 	m, err := h.Start(cmd, Spec{Jail: j, Code: code}, logger, func() {})
 	if err != nil {

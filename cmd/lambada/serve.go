@@ -205,6 +205,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.srv.Serve(m.ln) }()
+	m.logWalls()
 	return nil
 }
 
@@ -342,7 +343,6 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	m.Logger.Info("lambada is serving the Lambda API", "url", "http://"+m.Addr(), "data", m.Data, "region", m.Region, "account", m.Account,
 		"fsync", m.node.SyncsEveryWrite())
 	m.Logger.Warn("authentication is not implemented yet: every request is accepted whatever its credentials")
-	m.logWalls()
 	select {
 	case <-ctx.Done():
 	case err := <-m.served:

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// --isolation: auto walls functions in where the host allows it and says
+// at start what is missing where it does not; required refuses to start
+// then; off runs functions as the node's user, in its namespaces.
+func TestServe_Isolation(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("the walls need root")
+	}
+	logged := func(log *syncBuffer) func(*Main) {
+		return func(m *Main) { m.Logger = slog.New(slog.NewTextHandler(log, nil)) }
+	}
+	taskRoot := func(t *testing.T, m *Main) string {
+		t.Helper()
+		c := client(m)
+		MustCreateFunction(t, c, "fn", 3, nil)
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"echo"}`)})
+		var e echoed
+		if json.Unmarshal(out.Payload, &e) != nil || out.FunctionError != nil {
+			t.Fatalf("%s", out.Payload)
+		}
+		return e.Env["LAMBDA_TASK_ROOT"]
+	}
+	t.Run("auto", func(t *testing.T) {
+		var log syncBuffer
+		m := MustOpenMain(t, "", logged(&log))
+		if root := taskRoot(t, m); root != "/var/task" {
+			t.Errorf("the function's code is at %s, want /var/task", root)
+		}
+		if !strings.Contains(log.String(), `msg="functions are walled in"`) {
+			t.Errorf("the start does not say what walls functions are in:\n%s", log.String())
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		var log syncBuffer
+		m := MustOpenMain(t, "", logged(&log), func(m *Main) { m.Isolation = IsolationOff })
+		if root := taskRoot(t, m); !strings.HasPrefix(root, filepath.Join(m.Data, "code")+"/") {
+			t.Errorf("the function's code is at %s, want its directory on the host", root)
+		}
+		if got := log.String(); !strings.Contains(got, "functions are not isolated from each other") || !strings.Contains(got, "why=\"--isolation off\"") {
+			t.Errorf("the start does not say functions are not walled in, and why:\n%s", got)
+		}
+	})
+	// A jail that cannot be made stands for a kernel that refuses one.
+	noJail := func(t *testing.T) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "jail"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	t.Run("auto where walls cannot be made", func(t *testing.T) {
+		var log syncBuffer
+		MustOpenMain(t, noJail(t), logged(&log))
+		if got := log.String(); !strings.Contains(got, "functions are not isolated from each other") || !strings.Contains(got, "not a directory") {
+			t.Errorf("the start does not say functions are not walled in, and why:\n%s", got)
+		}
+	})
+	t.Run("required where walls cannot be made", func(t *testing.T) {
+		m := &Main{Listen: "127.0.0.1:0", Data: noJail(t), Isolation: IsolationRequired}
+		m.FirstUID, m.LastUID = spareUIDs()
+		err := m.Open(context.Background())
+		if err == nil {
+			m.Close()
+			t.Fatal("the node started without walls")
+		}
+		if !strings.Contains(err.Error(), "--isolation required: functions cannot be walled in on this host") {
+			t.Errorf("error %q does not say why it refused", err)
+		}
+	})
+}
