@@ -119,9 +119,15 @@ func (j *Jail) prepare(cmd *exec.Cmd, id uint32) {
 
 // run starts cmd, prepared for host uid id, on the calling goroutine's
 // locked thread, once the thread is inside the environment's mount
-// namespace, and lets the bootstrap run once its limits are set.
-func (j *Jail) run(cmd *exec.Cmd, id uint32, code string, tmpMB int) error {
-	if err := j.enter(code, tmpMB); err != nil {
+// namespace (prebuilt: the thread is a spare that ran prebuild already),
+// and lets the bootstrap run once its limits are set.
+func (j *Jail) run(cmd *exec.Cmd, id uint32, code string, tmpMB int, prebuilt bool) error {
+	if !prebuilt {
+		if err := j.prebuild(); err != nil {
+			return err
+		}
+	}
+	if err := j.finish(code, tmpMB); err != nil {
 		return err
 	}
 	if err := cmd.Start(); err != nil {
@@ -177,46 +183,63 @@ var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/l
 // devices are the device files an environment sees.
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-// enter moves the calling thread (locked, not the main one) into a new
-// mount namespace whose root is the environment's: code at /var/task
-// read-only, /tmp of tmpMB megabytes. The thread can never leave it: its
+// prebuild moves the calling thread (locked, not the main one) into a new
+// mount namespace and builds there what every environment's root has: the
+// host's system directories read-only, /dev, /proc and /opt. A spare does
+// it ahead of time. The thread can never leave the namespace: its
 // goroutine must end without unlocking it.
-func (j *Jail) enter(code string, tmpMB int) error {
-	if tmpMB <= 0 {
-		tmpMB = DefaultTmpMB
-	}
+func (j *Jail) prebuild() error {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("walls: new mount namespace: %w", err)
 	}
 	r := j.root
-	steps := []struct {
-		what string
-		do   func() error
-	}{
-		{"private mounts", func() error { return unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") }},
-		{"root", func() error {
+	return steps(
+		step{"private mounts", func() error { return unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") }},
+		step{"root", func() error {
 			return unix.Mount("tmpfs", r, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,nr_inodes=1024,mode=755")
 		}},
-		{"host directories", func() error { return hostView(r) }},
-		{"/dev", func() error { return devView(r) }},
-		{"/proc", func() error {
+		step{"host directories", func() error { return hostView(r) }},
+		step{"/dev", func() error { return devView(r) }},
+		step{"/proc", func() error {
 			return mkdirMount(r+"/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "hidepid=invisible")
 		}},
-		{"/tmp", func() error {
+		step{"/opt", func() error { return os.Mkdir(r+"/opt", 0o755) }},
+	)
+}
+
+// finish completes the root that prebuild began on the calling thread,
+// for one environment: its code at /var/task read-only, its /tmp of tmpMB
+// megabytes; then pivots the thread into it.
+func (j *Jail) finish(code string, tmpMB int) error {
+	if tmpMB <= 0 {
+		tmpMB = DefaultTmpMB
+	}
+	r := j.root
+	return steps(
+		step{"/tmp", func() error {
 			return mkdirMount(r+"/tmp", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.Itoa(tmpMB)+"m,mode=1777")
 		}},
-		{TaskRoot, func() error {
+		step{TaskRoot, func() error {
 			if err := os.MkdirAll(r+TaskRoot, 0o755); err != nil {
 				return err
 			}
 			return bindReadOnly(code, r+TaskRoot)
 		}},
-		{"/opt", func() error { return os.Mkdir(r+"/opt", 0o755) }},
-		{"pivot", func() error { return pivot(r) }},
-	}
-	for _, s := range steps {
-		if err := s.do(); err != nil {
-			return fmt.Errorf("walls: environment root: %s: %w", s.what, err)
+		step{"pivot", func() error { return pivot(r) }},
+	)
+}
+
+// step is one step of building an environment's root.
+type step struct {
+	what string
+	do   func() error
+}
+
+// steps runs steps in order, and stops at the first that fails, named.
+func steps(s ...step) error {
+	for _, st := range s {
+		if err := st.do(); err != nil {
+			return fmt.Errorf("walls: environment root: %s: %w", st.what, err)
 		}
 	}
 	return nil
@@ -345,13 +368,13 @@ func goOffMain(f func()) {
 // launch runs start (cmd.Start, or a jail's run) and returns its error: on a
 // thread of its own when hold is not nil, the thread then waiting for hold
 // to close, and ending.
-func launch(start func() error, hold <-chan struct{}) error {
+func launch(start func(prebuilt bool) error, hold <-chan struct{}) error {
 	if hold == nil {
-		return start()
+		return start(false)
 	}
 	errc := make(chan error, 1)
 	goOffMain(func() {
-		errc <- start()
+		errc <- start(false)
 		<-hold
 	})
 	return <-errc

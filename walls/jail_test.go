@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	pollpkg "github.com/lambada-dev/lambada/internal/poll"
 )
 
 // testJail is a jail for tests, or a skip where the kernel refuses one.
@@ -74,11 +77,34 @@ dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo "tmp=$(( $(wc -c </
 sleep 60 &
 echo "child=$!"
 `)
+	cgroups := Detect(slog.New(slog.DiscardHandler))
 	for _, h := range []struct {
-		name string
-		host *Host
-	}{{"no cgroup", WatchOnly()}, {"cgroup", Detect(slog.New(slog.DiscardHandler))}} {
+		name  string
+		host  *Host
+		spare bool // wait for a spare whose root is prebuilt, and start from it
+	}{{"no cgroup", WatchOnly(), false}, {"cgroup", cgroups, false}, {"cgroup spare", cgroups, true}} {
 		t.Run(h.name, func(t *testing.T) {
+			if h.spare {
+				if h.host.h == nil || h.host.h.v2 {
+					t.Skip("spares are for cgroup v1")
+				}
+				// A spare exists while an environment does.
+				holder := &exec.Cmd{Path: TaskRoot + "/bootstrap", Args: []string{"bootstrap"}}
+				hm, err := h.host.Start(holder, Spec{MemoryMB: 64, Jail: j, Code: codeDir(t, "#!/bin/sh\nexec sleep 60\n")}, slog.New(slog.DiscardHandler), func() {})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					_ = holder.Process.Kill()
+					_ = holder.Wait()
+					hm.Close(slog.New(slog.DiscardHandler))
+				})
+				pollpkg.Until(t, 10*time.Second, "a spare for the jail is ready", func() bool {
+					h.host.h.mu.Lock()
+					defer h.host.h.mu.Unlock()
+					return h.host.h.spare != nil && h.host.h.spare.jail == j
+				})
+			}
 			out, m := runJailed(t, h.host, Spec{MemoryMB: 64, Jail: j, Code: code, TmpMB: 8}, secret)
 			if m.UID() < 3_000_000 || m.UID() > 3_000_009 {
 				t.Errorf("host uid %d, not from the jail's range", m.UID())

@@ -30,14 +30,16 @@ type memcg struct {
 	buf   [32]byte
 }
 
-// newMemcg makes a cgroup for one environment limited to mb megabytes: in
-// v1 the spare's, when one is ready.
-func newMemcg(h *hierarchy, mb int) (*memcg, error) {
+// newMemcg makes a cgroup for one environment limited to mb megabytes, of
+// jail j (nil: none): in v1 the spare's, when one for j is ready.
+func newMemcg(h *hierarchy, mb int, j *Jail) (*memcg, error) {
 	h.mu.Lock()
 	h.envs++
-	g := &memcg{h: h, spare: h.spare}
-	h.spare = nil
-	h.fillLocked()
+	g := &memcg{h: h}
+	if h.spare != nil && h.spare.jail == j { // else it waits for an environment of its own jail
+		g.spare, h.spare = h.spare, nil
+	}
+	h.fillLocked(j)
 	h.mu.Unlock()
 	if g.spare != nil {
 		g.dir = g.spare.dir
@@ -94,7 +96,7 @@ func optional(err error) error {
 // that forks it: the spare's thread, already waiting in g, forks it; without
 // a spare, start moves a locked OS thread into g and forks from it. There is
 // no window in either version.
-func (g *memcg) start(cmd *exec.Cmd, start func() error, hold <-chan struct{}) error {
+func (g *memcg) start(cmd *exec.Cmd, start func(prebuilt bool) error, hold <-chan struct{}) error {
 	if g.h.v2 {
 		d, err := os.Open(g.dir)
 		if err != nil {
@@ -126,7 +128,7 @@ func (g *memcg) forkInside(req forkReq) {
 		req.errc <- fmt.Errorf("%w: %w", errNotEntered, err)
 		return
 	}
-	req.errc <- req.start()
+	req.errc <- req.start(false)
 	if req.hold != nil {
 		<-req.hold
 		return // the thread ends, in the environment's namespaces

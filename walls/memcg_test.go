@@ -27,7 +27,7 @@ func startSleeper(t *testing.T, g *memcg) int {
 	}
 	cmd := exec.Command(sleep, "60")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := g.start(cmd, cmd.Start, nil); err != nil {
+	if err := g.start(cmd, func(bool) error { return cmd.Start() }, nil); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() {
@@ -45,7 +45,7 @@ func TestCgroup_StartInside(t *testing.T) {
 		if err != nil {
 			t.Skipf("cgroup v1 memory not available: %v", err)
 		}
-		g, err := newMemcg(h, 64)
+		g, err := newMemcg(h, 64, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestCgroup_StartInside(t *testing.T) {
 		if err != nil {
 			t.Skipf("cgroup v1 memory not available: %v", err)
 		}
-		g, err := newMemcg(h, 64)
+		g, err := newMemcg(h, 64, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestCgroup_StartInside(t *testing.T) {
 		}
 		cmd := exec.Command(sleep, "60")
 		if !onMainThread(func() {
-			err = g.start(cmd, cmd.Start, nil) // from the main thread
+			err = g.start(cmd, func(bool) error { return cmd.Start() }, nil) // from the main thread
 		}) {
 			t.Skip("no goroutine got the main thread")
 		}
@@ -182,7 +182,7 @@ func TestCgroup_Spare(t *testing.T) {
 		t.Skipf("cgroup v1 memory not available: %v", err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	first, err := newMemcg(h, 64) // starts making a spare
+	first, err := newMemcg(h, 64, nil) // starts making a spare
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestCgroup_Spare(t *testing.T) {
 		}
 		return spareDir != ""
 	})
-	second, err := newMemcg(h, 64)
+	second, err := newMemcg(h, 64, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,36 +23,39 @@ import (
 // that release removes.
 type spare struct {
 	dir  string
+	jail *Jail        // whose environment's root its thread has prebuilt; nil: none
 	fork chan forkReq // a request to fork one process in dir
 	stop chan struct{}
 }
 
 type forkReq struct {
-	start func() error // cmd.Start, or a jail's run
+	start func(prebuilt bool) error // cmd.Start, or a jail's run
 	errc  chan error
 	hold  <-chan struct{} // in a jail: closed when the environment ends
 }
 
-// fillLocked starts making a spare unless one is ready or on its way; h.mu
-// is held.
-func (h *hierarchy) fillLocked() {
+// fillLocked starts making a spare, for environments of jail j (nil:
+// none), unless one is ready or on its way; h.mu is held.
+func (h *hierarchy) fillLocked(j *Jail) {
 	if h.v2 || h.spare != nil || h.filling != nil || h.spareFailed || h.envs == 0 {
 		return
 	}
 	h.filling = make(chan struct{})
-	go h.makeSpare(h.filling, nil)
+	go h.makeSpare(h.filling, nil, j)
 }
 
-// makeSpare makes a spare and waits, as it, for a fork or a stop. It
-// signals on locked (if not nil) once it holds a thread other than the main
-// one, and closes filling when the spare is ready or has failed.
-func (h *hierarchy) makeSpare(filling chan struct{}, locked chan<- struct{}) {
+// makeSpare makes a spare and waits, as it, for a fork or a stop. For a
+// jail, its thread also prebuilds an environment's root (jail.go), the
+// larger part of the jail's cost. It signals on locked (if not nil) once it
+// holds a thread other than the main one, and closes filling when the spare
+// is ready or has failed.
+func (h *hierarchy) makeSpare(filling chan struct{}, locked chan<- struct{}, j *Jail) {
 	runtime.LockOSThread()
 	if syscall.Gettid() == syscall.Getpid() {
 		// The main thread owns the process's memory accounting in v1 (see
 		// forkInside): hand over to a goroutine on another thread.
 		inner := make(chan struct{})
-		go h.makeSpare(filling, inner)
+		go h.makeSpare(filling, inner, j)
 		<-inner
 		runtime.UnlockOSThread()
 		return
@@ -60,19 +63,26 @@ func (h *hierarchy) makeSpare(filling chan struct{}, locked chan<- struct{}) {
 	if locked != nil {
 		close(locked)
 	}
-	sp := &spare{fork: make(chan forkReq), stop: make(chan struct{})}
+	sp := &spare{fork: make(chan forkReq), stop: make(chan struct{}), jail: j}
 	dir, err := h.newDir()
 	if err == nil {
 		if err = writeCgroup(dir, "tasks", strconv.Itoa(syscall.Gettid())); err != nil {
 			_ = syscall.Rmdir(dir) // the thread is not in it
 		}
 	}
+	var buildErr error
+	if err == nil && j != nil {
+		buildErr = j.prebuild()
+	}
 	h.mu.Lock()
 	h.filling = nil
-	keep := err == nil && h.envs > 0
+	keep := err == nil && buildErr == nil && h.envs > 0
 	switch {
 	case err != nil:
 		h.spareFailed = true
+	case buildErr != nil: // the thread ends, leaving dir
+		h.spareFailed = true
+		h.orphans = append(h.orphans, dir)
 	case keep:
 		sp.dir, h.spare = dir, sp
 	default: // the last environment is gone meanwhile
@@ -87,7 +97,7 @@ func (h *hierarchy) makeSpare(filling chan struct{}, locked chan<- struct{}) {
 	if keep {
 		select {
 		case req := <-sp.fork:
-			req.errc <- req.start()
+			req.errc <- req.start(sp.jail != nil)
 			if req.hold != nil {
 				<-req.hold
 			}

@@ -157,7 +157,7 @@ func (m *Memory) UID() uint32 {
 // without CAP_SYS_RESOURCE, it cannot raise that.
 func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func()) (*Memory, error) {
 	m := &Memory{limit: max(spec.MemoryMB, 0), jail: spec.Jail}
-	start := cmd.Start
+	start := func(bool) error { return cmd.Start() }
 	if j := spec.Jail; j != nil {
 		id, err := j.take()
 		if err != nil {
@@ -165,7 +165,7 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 		}
 		m.uid, m.hold = id, make(chan struct{})
 		j.prepare(cmd, id)
-		start = func() error { return j.run(cmd, id, spec.Code, spec.TmpMB) }
+		start = func(prebuilt bool) error { return j.run(cmd, id, spec.Code, spec.TmpMB, prebuilt) }
 	}
 	err := w.start(m, cmd, start, logger, kill)
 	switch {
@@ -183,7 +183,7 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 
 // start starts cmd with start (cmd.Start, or the jail's run) in m's memory
 // wall.
-func (w *Host) start(m *Memory, cmd *exec.Cmd, start func() error, logger *slog.Logger, kill func()) error {
+func (w *Host) start(m *Memory, cmd *exec.Cmd, start func(prebuilt bool) error, logger *slog.Logger, kill func()) error {
 	if m.limit <= 0 {
 		if err := launch(start, m.hold); err != nil {
 			return err
@@ -192,7 +192,7 @@ func (w *Host) start(m *Memory, cmd *exec.Cmd, start func() error, logger *slog.
 		return nil
 	}
 	if w.h != nil {
-		g, err := newMemcg(w.h, m.limit)
+		g, err := newMemcg(w.h, m.limit, m.jail)
 		if err == nil {
 			if err = g.start(cmd, start, m.hold); err == nil {
 				m.cg, m.pid = g, cmd.Process.Pid
