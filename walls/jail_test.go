@@ -99,11 +99,7 @@ echo "child=$!"
 					_ = holder.Wait()
 					hm.Close(slog.New(slog.DiscardHandler))
 				})
-				pollpkg.Until(t, 10*time.Second, "a spare for the jail is ready", func() bool {
-					h.host.h.mu.Lock()
-					defer h.host.h.mu.Unlock()
-					return h.host.h.spare != nil && h.host.h.spare.jail == j
-				})
+				waitSpare(t, h.host, j)
 			}
 			out, m := runJailed(t, h.host, Spec{MemoryMB: 64, Jail: j, Code: code, TmpMB: 8}, secret)
 			if m.UID() < 3_000_000 || m.UID() > 3_000_009 {
@@ -184,6 +180,10 @@ func BenchmarkStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
+	sleepCode := b.TempDir()
+	if err := errors.Join(os.Chmod(sleepCode, 0o755), os.WriteFile(filepath.Join(sleepCode, "bootstrap"), []byte("#!/bin/sh\nexec sleep 60\n"), 0o755)); err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		host *Host
@@ -194,8 +194,21 @@ func BenchmarkStart(b *testing.B) {
 		{"jail", WatchOnly(), Spec{Jail: j, Code: code}},
 		{"memory+jail", Detect(logger), Spec{MemoryMB: 128, Jail: j, Code: code}},
 	} {
+		// Spares exist while an environment does: hold one, as a node's
+		// warm environments do.
+		holder := &exec.Cmd{Path: "/bin/sleep", Args: []string{"sleep", "60"}}
+		if c.spec.Jail != nil {
+			holder.Path = TaskRoot + "/bootstrap"
+		}
+		hm, err := c.host.Start(holder, Spec{MemoryMB: c.spec.MemoryMB, Jail: c.spec.Jail, Code: sleepCode}, logger, func() {})
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
+				b.StopTimer()
+				waitSpare(b, c.host, c.spec.Jail)
+				b.StartTimer()
 				path := filepath.Join(code, "bootstrap")
 				if c.spec.Jail != nil {
 					path = TaskRoot + "/bootstrap"
@@ -221,5 +234,21 @@ func BenchmarkStart(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+		_ = holder.Process.Kill()
+		_ = holder.Wait()
+		hm.Close(logger)
 	}
+}
+
+// waitSpare waits until h's v1 spare for jail j is ready, if h makes
+// spares.
+func waitSpare(tb testing.TB, h *Host, j *Jail) {
+	if h.h == nil || h.h.v2 {
+		return
+	}
+	pollpkg.Until(tb, 10*time.Second, "a spare is ready", func() bool {
+		h.h.mu.Lock()
+		defer h.h.mu.Unlock()
+		return h.h.spare != nil && h.h.spare.jail == j
+	})
 }
