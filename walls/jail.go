@@ -119,15 +119,16 @@ func (j *Jail) prepare(cmd *exec.Cmd, id uint32) {
 
 // run starts cmd, prepared for host uid id, on the calling goroutine's
 // locked thread, once the thread is inside the environment's mount
-// namespace (prebuilt: the thread is a spare that ran prebuild already),
-// and lets the bootstrap run once its limits are set.
-func (j *Jail) run(cmd *exec.Cmd, id uint32, code string, tmpMB int, prebuilt bool) error {
+// namespace (prebuilt: the thread is a spare that ran prebuild already)
+// with its code (tree, from codeTree), and lets the bootstrap run once its
+// limits are set.
+func (j *Jail) run(cmd *exec.Cmd, id uint32, tree, tmpMB int, prebuilt bool) error {
 	if !prebuilt {
 		if err := j.prebuild(); err != nil {
 			return err
 		}
 	}
-	if err := j.finish(code, tmpMB); err != nil {
+	if err := finish(tree, tmpMB); err != nil {
 		return err
 	}
 	if err := cmd.Start(); err != nil {
@@ -184,10 +185,11 @@ var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/l
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // prebuild moves the calling thread (locked, not the main one) into a new
-// mount namespace and builds there what every environment's root has: the
-// host's system directories read-only, /dev, /proc and /opt. A spare does
-// it ahead of time. The thread can never leave the namespace: its
-// goroutine must end without unlocking it.
+// mount namespace and builds there, and pivots the thread into, what every
+// environment's root has: the host's system directories read-only, /dev,
+// /proc, an empty /opt, a /tmp of DefaultTmpMB and a mount point for
+// /var/task. A spare does it ahead of time. The thread can never leave the
+// namespace: its goroutine must end without unlocking it.
 func (j *Jail) prebuild() error {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("walls: new mount namespace: %w", err)
@@ -203,29 +205,49 @@ func (j *Jail) prebuild() error {
 		step{"/proc", func() error {
 			return mkdirMount(r+"/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "hidepid=invisible")
 		}},
-		step{"/opt", func() error { return os.Mkdir(r+"/opt", 0o755) }},
+		step{"/tmp", func() error {
+			return mkdirMount(r+"/tmp", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpOptions(DefaultTmpMB)+",mode=1777")
+		}},
+		step{"/opt and " + TaskRoot, func() error {
+			return errors.Join(os.Mkdir(r+"/opt", 0o755), os.MkdirAll(r+TaskRoot, 0o755))
+		}},
+		step{"pivot", func() error { return pivot(r) }},
 	)
 }
 
-// finish completes the root that prebuild began on the calling thread,
-// for one environment: its code at /var/task read-only, its /tmp of tmpMB
-// megabytes; then pivots the thread into it.
-func (j *Jail) finish(code string, tmpMB int) error {
-	if tmpMB <= 0 {
-		tmpMB = DefaultTmpMB
+// tmpOptions are the tmpfs options of a /tmp of mb megabytes.
+func tmpOptions(mb int) string { return "size=" + strconv.Itoa(mb) + "m" }
+
+// codeTree returns a detached copy of the mount tree at code (open_tree),
+// read-only, without set-user-ID programs or devices, to be attached at an
+// environment's /var/task from inside its namespace. The caller closes it.
+func codeTree(code string) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, code, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return -1, fmt.Errorf("walls: the code %s: open_tree: %w", code, err)
 	}
-	r := j.root
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("walls: the code %s: mount_setattr: %w", code, err)
+	}
+	return fd, nil
+}
+
+// finish completes the root that prebuild made the calling thread's, for
+// one environment: its code (tree, from codeTree) at /var/task, its /tmp
+// of tmpMB megabytes.
+func finish(tree, tmpMB int) error {
 	return steps(
-		step{"/tmp", func() error {
-			return mkdirMount(r+"/tmp", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.Itoa(tmpMB)+"m,mode=1777")
-		}},
 		step{TaskRoot, func() error {
-			if err := os.MkdirAll(r+TaskRoot, 0o755); err != nil {
-				return err
-			}
-			return bindReadOnly(code, r+TaskRoot)
+			return unix.MoveMount(tree, "", unix.AT_FDCWD, TaskRoot, unix.MOVE_MOUNT_F_EMPTY_PATH)
 		}},
-		step{"pivot", func() error { return pivot(r) }},
+		step{"/tmp", func() error {
+			if tmpMB <= 0 || tmpMB == DefaultTmpMB {
+				return nil
+			}
+			return unix.Mount("", "/tmp", "", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, tmpOptions(tmpMB))
+		}},
 	)
 }
 
@@ -282,7 +304,10 @@ func devView(r string) error {
 		return err
 	}
 	for _, d := range devices {
-		f, err := os.OpenFile(filepath.Join(dev, d), os.O_CREATE|os.O_WRONLY, 0o666)
+		// Opened read-only: a descriptor open for writing, even one a
+		// concurrent fork holds until its exec, would make the root's
+		// remount read-only fail (EBUSY).
+		f, err := os.OpenFile(filepath.Join(dev, d), os.O_CREATE|os.O_RDONLY, 0o666)
 		if err != nil {
 			return err
 		}
@@ -325,21 +350,24 @@ func bindReadOnly(src, dst string) error {
 func pivot(r string) error {
 	old := r + "/.host"
 	if err := os.Mkdir(old, 0o700); err != nil {
-		return err
+		return fmt.Errorf("mkdir: %w", err)
 	}
 	if err := unix.PivotRoot(r, old); err != nil {
-		return err
+		return fmt.Errorf("pivot_root: %w", err)
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return err
 	}
 	if err := unix.Unmount("/.host", unix.MNT_DETACH); err != nil {
-		return err
+		return fmt.Errorf("umount: %w", err)
 	}
 	if err := os.Remove("/.host"); err != nil {
-		return err
+		return fmt.Errorf("rmdir: %w", err)
 	}
-	return unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
+	if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("remount read-only: %w", err)
+	}
+	return nil
 }
 
 // goOffMain runs f in a new goroutine locked to an OS thread other than the

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,4 +252,39 @@ func waitSpare(tb testing.TB, h *Host, j *Jail) {
 		defer h.h.mu.Unlock()
 		return h.h.spare != nil && h.h.spare.jail == j
 	})
+}
+
+// Environments start side by side: one's root being built never fails
+// because another forks meanwhile.
+func TestJail_Concurrent(t *testing.T) {
+	j := testJail(t)
+	code := codeDir(t, "#!/bin/sh\necho ok\n")
+	h := Detect(slog.New(slog.DiscardHandler))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 8 {
+				var out bytes.Buffer
+				cmd := &exec.Cmd{Path: TaskRoot + "/bootstrap", Args: []string{"bootstrap"}, Stdout: &out}
+				m, err := h.Start(cmd, Spec{MemoryMB: 64, Jail: j, Code: code}, slog.New(slog.DiscardHandler), func() {})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				_ = cmd.Wait()
+				m.Close(slog.New(slog.DiscardHandler))
+				if out.String() != "ok\n" {
+					errs <- fmt.Errorf("the environment wrote %q", out.String())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -36,8 +36,14 @@ func newMemcg(h *hierarchy, mb int, j *Jail) (*memcg, error) {
 	h.mu.Lock()
 	h.envs++
 	g := &memcg{h: h}
-	if h.spare != nil && h.spare.jail == j { // else it waits for an environment of its own jail
-		g.spare, h.spare = h.spare, nil
+	if sp := h.spare; sp != nil {
+		h.spare = nil
+		if sp.jail == j {
+			g.spare = sp
+		} else { // made for another jail (of another node in this process): dropped
+			close(sp.stop)
+			h.orphans = append(h.orphans, sp.dir)
+		}
 	}
 	h.fillLocked(j)
 	h.mu.Unlock()

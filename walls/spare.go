@@ -80,8 +80,7 @@ func (h *hierarchy) makeSpare(filling chan struct{}, locked chan<- struct{}, j *
 	switch {
 	case err != nil:
 		h.spareFailed = true
-	case buildErr != nil: // the thread ends, leaving dir
-		h.spareFailed = true
+	case buildErr != nil: // the thread ends, leaving dir; the next environment tries again
 		h.orphans = append(h.orphans, dir)
 	case keep:
 		sp.dir, h.spare = dir, sp

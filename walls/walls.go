@@ -159,13 +159,18 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 	m := &Memory{limit: max(spec.MemoryMB, 0), jail: spec.Jail}
 	start := func(bool) error { return cmd.Start() }
 	if j := spec.Jail; j != nil {
+		tree, err := codeTree(spec.Code) // here: an environment's thread no longer sees the host
+		if err != nil {
+			return nil, err
+		}
+		defer unix.Close(tree)
 		id, err := j.take()
 		if err != nil {
 			return nil, err
 		}
 		m.uid, m.hold = id, make(chan struct{})
 		j.prepare(cmd, id)
-		start = func(prebuilt bool) error { return j.run(cmd, id, spec.Code, spec.TmpMB, prebuilt) }
+		start = func(prebuilt bool) error { return j.run(cmd, id, tree, spec.TmpMB, prebuilt) }
 	}
 	err := w.start(m, cmd, start, logger, kill)
 	switch {
