@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // --isolation: auto walls functions in where the host allows it and says
@@ -24,31 +25,49 @@ func TestServe_Isolation(t *testing.T) {
 	logged := func(log *syncBuffer) func(*Main) {
 		return func(m *Main) { m.Logger = slog.New(slog.NewTextHandler(log, nil)) }
 	}
-	taskRoot := func(t *testing.T, m *Main) string {
+	taskRoot := func(t *testing.T, m *Main) (string, int) {
 		t.Helper()
 		c := client(m)
 		MustCreateFunction(t, c, "fn", 3, nil)
 		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"echo"}`)})
-		var e echoed
+		var e struct {
+			Env   map[string]string
+			TmpMB int
+		}
 		if json.Unmarshal(out.Payload, &e) != nil || out.FunctionError != nil {
 			t.Fatalf("%s", out.Payload)
 		}
-		return e.Env["LAMBDA_TASK_ROOT"]
+		return e.Env["LAMBDA_TASK_ROOT"], e.TmpMB
 	}
 	t.Run("auto", func(t *testing.T) {
 		var log syncBuffer
 		m := MustOpenMain(t, "", logged(&log))
-		if root := taskRoot(t, m); root != "/var/task" {
-			t.Errorf("the function's code is at %s, want /var/task", root)
+		if root, tmp := taskRoot(t, m); root != "/var/task" || tmp != 512 {
+			t.Errorf("the function's code is at %s and its /tmp has %d MB, want /var/task and 512 MB", root, tmp)
 		}
 		if !strings.Contains(log.String(), `msg="functions are walled in"`) {
 			t.Errorf("the start does not say what walls functions are in:\n%s", log.String())
 		}
 	})
+	t.Run("ephemeral storage", func(t *testing.T) {
+		m := MustOpenMain(t, "")
+		c := client(m)
+		MustCreateFunction(t, c, "fn", 3, nil)
+		if _, err := c.UpdateFunctionConfiguration(context.Background(), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("fn"),
+			EphemeralStorage: &types.EphemeralStorage{Size: aws.Int32(1024)}}); err != nil {
+			t.Fatal(err)
+		}
+		MustSettle(t, c, "fn")
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"action":"echo"}`)})
+		var e struct{ TmpMB int }
+		if json.Unmarshal(out.Payload, &e) != nil || e.TmpMB != 1024 {
+			t.Errorf("/tmp of a function with 1024 MB of ephemeral storage: %s", out.Payload)
+		}
+	})
 	t.Run("off", func(t *testing.T) {
 		var log syncBuffer
 		m := MustOpenMain(t, "", logged(&log), func(m *Main) { m.Isolation = IsolationOff })
-		if root := taskRoot(t, m); !strings.HasPrefix(root, filepath.Join(m.Data, "code")+"/") {
+		if root, _ := taskRoot(t, m); !strings.HasPrefix(root, filepath.Join(m.Data, "code")+"/") {
 			t.Errorf("the function's code is at %s, want its directory on the host", root)
 		}
 		if got := log.String(); !strings.Contains(got, "functions are not isolated from each other") || !strings.Contains(got, "why=\"--isolation off\"") {

@@ -122,7 +122,10 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		env[k] = v
 	}
 	wd, _ := os.Getwd()
+	var tmp syscall.Statfs_t
+	_ = syscall.Statfs("/tmp", &tmp)
 	return map[string]any{
+		"tmpMB":         int64(tmp.Blocks) * tmp.Bsize >> 20,
 		"event":         raw,
 		"requestId":     lc.AwsRequestID,
 		"invokedArn":    lc.InvokedFunctionArn,
