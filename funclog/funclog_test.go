@@ -58,3 +58,37 @@ func TestBook_ServerLogFormat(t *testing.T) {
 		t.Fatalf("server log\n got %q\nwant %q", got.String(), want.String())
 	}
 }
+
+// What a function copies to the server log is bounded: a burst, then a
+// rate; the next line copied says how much was dropped.
+func TestBook_ServerLogBound(t *testing.T) {
+	var server bytes.Buffer
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	b := &Book{Out: &server, OutRate: 1000, OutBurst: 2000, Now: func() time.Time { return now }}
+	line := []byte(strings.Repeat("x", 499) + "\n")
+	for range 10 {
+		b.FunctionLog("noisy", "$LATEST", line)
+	}
+	b.FunctionLog("quiet", "$LATEST", []byte("still here\n")) // another function's own budget
+	if n := strings.Count(server.String(), "xxx component=function function=noisy"); n != 4 {
+		t.Errorf("%d of 10 lines of 500 bytes copied within a burst of 2000, want 4", n)
+	}
+	if !strings.Contains(server.String(), "msg=\"still here\" component=function function=quiet") {
+		t.Errorf("the quiet function's line was dropped:\n%s", server.String())
+	}
+	now = now.Add(time.Second) // 1000 bytes more
+	server.Reset()
+	b.FunctionLog("noisy", "$LATEST", line)
+	b.FunctionLog("noisy", "$LATEST", line)
+	b.FunctionLog("noisy", "$LATEST", line)
+	got := server.String()
+	if !strings.Contains(got, `level=WARN msg="lambada dropped 3000 bytes (6 lines) of this function's output from the server log: over 1000 bytes a second" component=function function=noisy`) {
+		t.Errorf("no line says what was dropped:\n%s", got)
+	}
+	if n := strings.Count(got, "xxx component=function"); n != 2 {
+		t.Errorf("%d lines copied a second later, want 2", n)
+	}
+	if strings.Count(got, "dropped") != 1 {
+		t.Errorf("the drop is reported more than once:\n%s", got)
+	}
+}

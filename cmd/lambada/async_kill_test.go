@@ -26,14 +26,14 @@ import (
 
 // childNode runs `lambada serve` from this test binary in a child process
 // with its data in dir/data.
-func childNode(t *testing.T, dir string) (*benchServer, *lambda.Client) {
+func childNode(t *testing.T, dir string, serveArgs ...string) (*benchServer, *lambda.Client) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := &benchCommand{Stdout: io.Discard, Stderr: io.Discard, Self: []string{exe}, SelfEnv: []string{selfEnv + "=1"},
-		ServeArgs: []string{"--async-time-scale", "0.001"}}
+		ServeArgs: append([]string{"--async-time-scale", "0.001"}, serveArgs...)}
 	s, err := cmd.startChild(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)

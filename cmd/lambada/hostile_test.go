@@ -35,7 +35,7 @@ func TestHostile(t *testing.T) {
 		t.Skip("the walls need root")
 	}
 	dir := t.TempDir()
-	node, c := childNode(t, dir)
+	node, c := childNode(t, dir, "--log-functions")
 	data := filepath.Join(dir, "data")
 	ctx := context.Background()
 	for _, name := range []string{"victim", "thief"} {
@@ -191,6 +191,15 @@ func TestHostile(t *testing.T) {
 		}
 		if after := rss(); after-before > 64 {
 			t.Errorf("the node grew from %d to %d MB resident while a function wrote 100 MB", before, after)
+		}
+		// Its log, which copies function output, grew by the burst and a
+		// few seconds' rate: 1 MiB, then 64 KiB a second.
+		log, err := os.ReadFile(filepath.Join(dir, "serve.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) > 4<<20 || !bytes.Contains(log, []byte("lambada dropped")) {
+			t.Errorf("the node's log holds %d bytes after a function wrote 100 MB, and says dropped: %v", len(log), bytes.Contains(log, []byte("lambada dropped")))
 		}
 	})
 

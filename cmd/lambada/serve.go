@@ -42,6 +42,10 @@ type Main struct {
 	// (the server log's writer, which must copy what it is given); nil:
 	// nowhere.
 	FunctionLog io.Writer
+	// FunctionLogRate and FunctionLogBurst bound what each function copies
+	// to FunctionLog: bytes a second, and at once (zero: funclog's
+	// defaults, 64 KiB and 1 MiB).
+	FunctionLogRate, FunctionLogBurst int
 
 	// Concurrency is the account's concurrency limit (default 1000).
 	Concurrency int
@@ -137,7 +141,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	limiter := invoke.NewLimiter(m.Concurrency)
 	m.limiter = limiter
-	logs := &funclog.Book{Out: m.FunctionLog}
+	logs := &funclog.Book{Out: m.FunctionLog, OutRate: m.FunctionLogRate, OutBurst: m.FunctionLogBurst}
 	if err := m.openJail(); err != nil {
 		return err
 	}
@@ -316,6 +320,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&m.Isolation, "isolation", IsolationAuto, "how functions are walled in besides memory: "+IsolationAuto+" (every wall this host allows; the start says which are missing), "+IsolationRequired+" (refuse to start without all of them) or "+IsolationOff)
 	uids := fs.String("env-uids", fmt.Sprintf("%d-%d", DefaultFirstUID, DefaultLastUID), "the host uids (and gids) execution environments run as, one each: FIRST-LAST, used by nothing else on the host")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
+	fs.IntVar(&m.FunctionLogRate, "log-functions-rate", funclog.DefaultOutRate, "with --log-functions, the bytes a second each function may add to this log after a burst of --log-functions-burst; the rest is dropped, and a line says how much")
+	fs.IntVar(&m.FunctionLogBurst, "log-functions-burst", funclog.DefaultOutBurst, "with --log-functions, the bytes each function may add to this log at once")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
 		fs.PrintDefaults()
