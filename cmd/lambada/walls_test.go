@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -47,6 +49,27 @@ func TestServe_Isolation(t *testing.T) {
 		}
 		if !strings.Contains(log.String(), `msg="functions are walled in"`) {
 			t.Errorf("the start does not say what walls functions are in:\n%s", log.String())
+		}
+		// Without a bootstrap, AWS's text names /var/task.
+		var zipped bytes.Buffer
+		zw := zip.NewWriter(&zipped)
+		if w, err := zw.Create("handler.txt"); err != nil {
+			t.Fatal(err)
+		} else if _, err := w.Write([]byte("no bootstrap here")); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c := client(m)
+		if _, err := c.CreateFunction(context.Background(), &lambda.CreateFunctionInput{FunctionName: aws.String("nob"), Runtime: types.RuntimeProvidedal2023,
+			Handler: aws.String("x"), Role: aws.String("arn:aws:iam::123456789012:role/any"), Code: &types.FunctionCode{ZipFile: zipped.Bytes()}}); err != nil {
+			t.Fatal(err)
+		}
+		MustSettle(t, c, "nob")
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("nob")})
+		if !bytes.Contains(out.Payload, []byte(`Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]`)) {
+			t.Errorf("without a bootstrap: %s", out.Payload)
 		}
 	})
 	t.Run("ephemeral storage", func(t *testing.T) {
