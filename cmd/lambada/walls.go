@@ -27,14 +27,14 @@ const (
 // spareRanges counts the uid ranges handed out by spareUIDs.
 var spareRanges atomic.Uint32
 
-// spareUIDs returns a range of 1000 uids, past the default range, for a
+// spareUIDs returns a range of 10,000 uids, past the default range, for a
 // node this process starts beside others (lambada bench's, a test's): two
 // nodes on one host must not share environments' uids. Ranges differ by
 // this process's pid and a count of the ranges it handed out.
 func spareUIDs() (first, last uint32) {
 	n := uint32(os.Getpid()%1000)*100 + spareRanges.Add(1)%100
-	first = DefaultLastUID + 1 + n*1000
-	return first, first + 999
+	first = DefaultLastUID + 1 + n*10_000
+	return first, first + 9_999
 }
 
 // openJail makes the walls of environments besides memory, once a probe
