@@ -168,7 +168,7 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 		Dir:         root,
 		Stdout:      pw,
 		Stderr:      pw,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true}, // its own group, and no terminal of the node's
 	}
 	err = s.startProcess()
 	pw.Close()

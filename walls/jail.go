@@ -114,7 +114,10 @@ func (j *Jail) prepare(cmd *exec.Cmd, id uint32) {
 	a.Credential = &syscall.Credential{Uid: id, Gid: id} // and no supplementary groups
 	a.Pdeathsig = syscall.SIGKILL
 	a.Ptrace = true
-	a.Setpgid = true // the node kills the group: pid 1 of its namespace, and with it every process there
+	// A session of its own: no controlling terminal of the node's, whose
+	// /dev/tty it could read, or push keystrokes into (TIOCSTI). It leads
+	// its process group too, which the node kills.
+	a.Setpgid, a.Setsid = false, true
 }
 
 // run starts cmd, prepared for host uid id, on the calling goroutine's
@@ -182,7 +185,7 @@ func limit(pid int, id uint32) error {
 var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}
 
 // devices are the device files an environment sees.
-var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+var devices = []string{"null", "zero", "full", "random", "urandom"}
 
 // prebuild moves the calling thread (locked, not the main one) into a new
 // mount namespace and builds there, and pivots the thread into, what every

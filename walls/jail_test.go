@@ -46,7 +46,7 @@ func codeDir(t *testing.T, script string) string {
 
 // runJailed runs the bootstrap of code in the jail's walls and returns what
 // it wrote, once it and every process it left are gone.
-func runJailed(t *testing.T, h *Host, spec Spec, args ...string) (string, *Memory) {
+func runJailed(t *testing.T, h *Host, spec Spec, args ...string) (string, *Memory, int) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := &exec.Cmd{Path: TaskRoot + "/bootstrap", Args: append([]string{"bootstrap"}, args...),
@@ -57,7 +57,7 @@ func runJailed(t *testing.T, h *Host, spec Spec, args ...string) (string, *Memor
 	}
 	_ = cmd.Wait()
 	m.Close(slog.New(slog.DiscardHandler))
-	return out.String(), m
+	return out.String(), m, cmd.Process.Pid
 }
 
 func TestJail_Walls(t *testing.T) {
@@ -68,6 +68,7 @@ func TestJail_Walls(t *testing.T) {
 	}
 	code := codeDir(t, `#!/bin/sh
 echo "ids=$(id -u):$(id -g) pid=$$"
+echo "session=$(cut -d' ' -f6,7 /proc/self/stat)"
 echo "limits=$(ulimit -n):$(ulimit -Hn):$(ulimit -p)"
 echo "root=$(ls / | tr '\n' ' ')"
 echo "procs=$(ls /proc | grep -cE '^[0-9]+$')"
@@ -102,7 +103,7 @@ echo "child=$!"
 				})
 				waitSpare(t, h.host, j)
 			}
-			out, m := runJailed(t, h.host, Spec{MemoryMB: 64, Jail: j, Code: code, TmpMB: 8}, secret)
+			out, m, pid := runJailed(t, h.host, Spec{MemoryMB: 64, Jail: j, Code: code, TmpMB: 8}, secret)
 			if m.UID() < 3_000_000 || m.UID() > 3_000_009 {
 				t.Errorf("host uid %d, not from the jail's range", m.UID())
 			}
