@@ -109,6 +109,7 @@ echo "child=$!"
 			}
 			for _, want := range []string{
 				fmt.Sprintf("ids=%d:%d pid=1", m.UID(), m.UID()),          // its own user, pid 1 of its own namespace
+				fmt.Sprintf("session=%d 0\n", pid),                        // a session of its own, without a terminal
 				"limits=1024:1024:1024",                                   // open files soft and hard, processes
 				"root=bin dev etc lib lib64 opt proc sbin tmp usr var \n", // nothing of the host but its system directories
 				"procs=",
