@@ -71,7 +71,31 @@ func NewJail(root string, first, last uint32) (*Jail, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
+	if err := closeInherited(); err != nil {
+		return nil, err
+	}
 	return &Jail{root: root, first: first, last: last, next: first, used: map[uint32]bool{}}, nil
+}
+
+// closeInherited marks close-on-exec every descriptor of this process
+// above stderr: Go opens its own so, but one inherited from whatever
+// started the node (a directory, a file, a socket) would otherwise reach
+// every environment, walls or not.
+func closeInherited() error {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range fds {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
+			return fmt.Errorf("walls: descriptor %d: %w", fd, err)
+		}
+	}
+	return nil
 }
 
 // String says what the jail is.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -288,5 +289,26 @@ func TestJail_Concurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A descriptor the node inherited open across exec does not reach an
+// environment.
+func TestJail_NoInheritedDescriptor(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the jail needs root")
+	}
+	fd, err := syscall.Open("/", syscall.O_RDONLY|syscall.O_DIRECTORY, 0) // without O_CLOEXEC, as a launcher's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	j := testJail(t)
+	code := codeDir(t, "#!/bin/sh\nls /proc/self/fd\n")
+	out, _, _ := runJailed(t, WatchOnly(), Spec{Jail: j, Code: code})
+	for _, f := range strings.Fields(out) {
+		if f == strconv.Itoa(fd) {
+			t.Fatalf("descriptor %d of the node reached the environment (its descriptors: %q)", fd, out)
+		}
 	}
 }
