@@ -7,6 +7,7 @@ package walls
 // 4-tuple of a connection (what ss -e shows as uid).
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -93,6 +94,7 @@ const (
 	diagMsgUID     = 64 // offset of idiag_uid in inet_diag_msg
 	diagMsgInode   = 68 // of idiag_inode
 	diagAllStates  = 0xffffffff
+	diagListen     = 10         // TCP_LISTEN, a state in inet_diag_msg
 	diagNoCookie   = 0xffffffff // both words of INET_DIAG_NOCOOKIE
 	diagRequestLen = unix.SizeofNlMsghdr + sizeofDiagReq
 )
@@ -224,6 +226,12 @@ func exchange(fd int, req [diagRequestLen]byte, seq uint32, buf []byte) (uint32,
 			// which the kernel reports as root's) has no owner to trust.
 			if ne.Uint32(body[diagMsgInode:]) == 0 {
 				return 0, errors.New("client socket closed")
+			}
+			// Without a connection of that tuple the kernel may answer
+			// with a socket listening on its source: not the client.
+			r := req[unix.SizeofNlMsghdr:]
+			if body[1] == diagListen || !bytes.Equal(body[4:8], r[8:12]) {
+				return 0, errNotFound
 			}
 			return ne.Uint32(body[diagMsgUID:]), nil
 		default:

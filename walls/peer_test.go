@@ -75,6 +75,20 @@ func TestPeerUID_Errors(t *testing.T) {
 	if uid, err := diag.query(req); !errors.Is(err, errNotFound) {
 		t.Errorf("no socket: query() = %d, %v; want errNotFound", uid, err)
 	}
+	// No connection from a source where a socket listens: the kernel
+	// answers with the listener, which is no client.
+	other, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	req, err = diagRequest(other.Addr().(*net.TCPAddr), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid, err := diag.query(req); err == nil {
+		t.Errorf("a listener's tuple: query() = %d, want an error", uid)
+	}
 	_, server = mustConnect(t, ln, "127.0.0.1")
 	if uid, err := PeerUID(server); err != nil || uid != uint32(os.Getuid()) {
 		t.Errorf("after the error: PeerUID() = %d, %v; want %d", uid, err, os.Getuid())
