@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -52,20 +53,30 @@ const DefaultTmpMB = 512
 
 // Jail makes environments' walls besides memory: each its own host uid
 // from a range, and its own namespaces.
+//
+// An environment's uid is never one an earlier environment had, until the
+// range is used up: what a uid leaves in the kernel (its key rings, a
+// socket another process was handed) must not reach the next holder. The
+// next uid is kept in a file beside root, so that a restarted node goes on
+// where the last one stopped.
 type Jail struct {
 	root        string // an empty directory over which each environment's root is built, in its own mount namespace
 	first, last uint32
 
-	mu   sync.Mutex
-	next uint32
-	used map[uint32]bool
+	mu       sync.Mutex
+	next     uint32
+	reserved uint32 // the file says uids below it are spent (or about to be)
+	used     map[uint32]bool
 }
+
+// uidBlock is how many uids a write of the jail's file reserves.
+const uidBlock = 1024
 
 // NewJail returns a jail whose environments run as host uids (and gids)
 // first to last, their roots built over the empty directory root (made if
 // need be; it stays empty on the host).
 func NewJail(root string, first, last uint32) (*Jail, error) {
-	if first == 0 || last < first {
+	if first == 0 || last < first || last == ^uint32(0) {
 		return nil, fmt.Errorf("walls: bad uid range %d-%d", first, last)
 	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
@@ -74,8 +85,18 @@ func NewJail(root string, first, last uint32) (*Jail, error) {
 	if err := closeInherited(); err != nil {
 		return nil, err
 	}
-	return &Jail{root: root, first: first, last: last, next: first, used: map[uint32]bool{}}, nil
+	j := &Jail{root: root, first: first, last: last, next: first, used: map[uint32]bool{}}
+	if b, err := os.ReadFile(j.uidFile()); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil && uint32(n) >= first && uint32(n) <= last {
+			j.next = uint32(n)
+		}
+	}
+	j.reserved = j.next
+	return j, nil
 }
+
+// uidFile holds the next uid no environment has had.
+func (j *Jail) uidFile() string { return j.root + ".next-uid" }
 
 // closeInherited marks close-on-exec every descriptor of this process
 // above stderr: Go opens its own so, but one inherited from whatever
@@ -103,7 +124,8 @@ func (j *Jail) String() string {
 	return fmt.Sprintf("own user (uids %d-%d), own pid, mount, IPC and UTS namespaces; code read-only at %s; private /tmp", j.first, j.last, TaskRoot)
 }
 
-// take reserves a host uid for an environment.
+// take reserves a host uid for an environment: the next one no earlier
+// environment had, or once the range is used up, the next one free.
 func (j *Jail) take() (uint32, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -113,12 +135,41 @@ func (j *Jail) take() (uint32, error) {
 		if j.next++; j.next > j.last {
 			j.next = j.first
 		}
-		if !j.used[id] {
-			j.used[id] = true
-			return id, nil
+		if j.used[id] {
+			continue
 		}
+		if id == j.reserved || j.next == j.first {
+			if err := j.reserve(id); err != nil {
+				return 0, err
+			}
+		}
+		j.used[id] = true
+		return id, nil
 	}
 	return 0, fmt.Errorf("walls: all %d environment uids are in use", n)
+}
+
+// reserve writes, durably, that the uids from id on to a block past it are
+// spent; j.mu is held.
+func (j *Jail) reserve(id uint32) error {
+	end := uint64(id) + uidBlock
+	if end > uint64(j.last) {
+		end = uint64(j.first) // the range is used up: round again
+	}
+	tmp := j.uidFile() + ".tmp"
+	f, err := os.Create(tmp)
+	if err == nil {
+		_, err = f.WriteString(strconv.FormatUint(end, 10) + "\n")
+		err = errors.Join(err, f.Sync(), f.Close())
+	}
+	if err == nil {
+		err = os.Rename(tmp, j.uidFile())
+	}
+	if err != nil {
+		return fmt.Errorf("walls: keeping the next uid: %w", err)
+	}
+	j.reserved = uint32(end)
+	return nil
 }
 
 // give returns an environment's uid once nothing of it runs any more.

@@ -312,3 +312,51 @@ func TestJail_NoInheritedDescriptor(t *testing.T) {
 		}
 	}
 }
+
+// An environment never gets a uid an earlier one had, in this node or in
+// the one before it on the same data, until the range is used up.
+func TestJail_UIDsNeverReused(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "jail")
+	j, err := NewJail(root, 3_100_000, 3_109_999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint32]bool{}
+	take := func(j *Jail) uint32 {
+		t.Helper()
+		id, err := j.take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[id] {
+			t.Fatalf("uid %d handed out again", id)
+		}
+		seen[id] = true
+		return id
+	}
+	for range 3 {
+		j.give(take(j)) // given back at once: still not handed out again
+	}
+	restarted, err := NewJail(root, 3_100_000, 3_109_999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := take(restarted); id < 3_100_003 {
+		t.Errorf("after a restart the first uid is %d", id)
+	}
+	// A range used up starts again from its first free uid.
+	small, err := NewJail(filepath.Join(t.TempDir(), "jail"), 3_200_000, 3_200_002)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := small.take()
+	b, _ := small.take()
+	c, _ := small.take()
+	small.give(b)
+	if _, err := small.take(); err != nil || a != 3_200_000 || c != 3_200_002 {
+		t.Errorf("a used-up range: %d %d %d, then %v", a, b, c, err)
+	}
+	if _, err := small.take(); err == nil {
+		t.Error("a fourth uid out of three")
+	}
+}

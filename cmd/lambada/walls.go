@@ -18,23 +18,25 @@ const (
 )
 
 // The default range of environments' host uids: above any usual user's
-// and any subordinate range a container runtime hands out by default.
+// and any subordinate range a container runtime hands out by default, and
+// large enough that no uid is handed out twice (walls.Jail) in years of
+// cold starts.
 const (
 	DefaultFirstUID = 2_000_000_000
-	DefaultLastUID  = 2_000_099_999
+	DefaultLastUID  = 3_999_999_999
 )
 
 // spareRanges counts the uid ranges handed out by spareUIDs.
 var spareRanges atomic.Uint32
 
-// spareUIDs returns a range of 10,000 uids, past the default range, for a
-// node this process starts beside others (lambada bench's, a test's): two
+// spareUIDs returns a range of 100,000 uids, past the default range, for
+// a node this process starts beside others (lambada bench's, a test's): two
 // nodes on one host must not share environments' uids. Ranges differ by
 // this process's pid and a count of the ranges it handed out.
 func spareUIDs() (first, last uint32) {
-	n := uint32(os.Getpid()%1000)*100 + spareRanges.Add(1)%100
-	first = DefaultLastUID + 1 + n*10_000
-	return first, first + 9_999
+	n := uint32(os.Getpid()%29)*100 + spareRanges.Add(1)%100 // < 2900: the last range ends below 4,290,000,000
+	first = DefaultLastUID + 1 + n*100_000
+	return first, first + 99_999
 }
 
 // openJail makes the walls of environments besides memory, once a probe
