@@ -54,8 +54,10 @@ type Manager struct {
 	// when nil).
 	Walls *walls.Host
 	// Jail walls each environment in (its own user and namespaces); nil:
-	// none.
-	Jail *walls.Jail
+	// none. Router, with a jail, serves every environment's Runtime API on
+	// one address; nil: each has a listener of its own.
+	Jail   *walls.Jail
+	Router *walls.Router
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool

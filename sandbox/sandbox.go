@@ -143,19 +143,33 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	}
 	s := &Sandbox{cfg: cfg, pool: p, logger: logger, life: newLifecycle(c),
 		deliveries: make(chan *call, 1), dying: make(chan struct{}), exited: make(chan struct{})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: runtime api listener: %w", err)
+	// In a jail the Runtime API is the node's one address, each connection
+	// routed to its user's environment; else a listener of its own.
+	var ln net.Listener
+	api := ""
+	if p.m.Jail != nil && p.m.Router != nil {
+		api = p.m.Router.Addr().String()
+	} else {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("sandbox: runtime api listener: %w", err)
+		}
+		api = ln.Addr().String()
+	}
+	closeLn := func() {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 	s.srv = runtimeapi.NewServer(s)
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		ln.Close()
+		closeLn()
 		return nil, fmt.Errorf("sandbox: pipe: %w", err)
 	}
 	s.out, err = newOutput(pr, s.line)
 	if err != nil {
-		ln.Close()
+		closeLn()
 		pr.Close()
 		pw.Close()
 		return nil, err
@@ -164,7 +178,7 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	s.cmd = &exec.Cmd{
 		Path:        bootstrap,
 		Args:        []string{bootstrap},
-		Env:         environ(cfg, root, ln.Addr().String(), s.started),
+		Env:         environ(cfg, root, api, s.started),
 		Dir:         root,
 		Stdout:      pw,
 		Stderr:      pw,
@@ -173,7 +187,7 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	err = s.startProcess()
 	pw.Close()
 	if err != nil {
-		ln.Close()
+		closeLn()
 		pr.Close()
 		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}}
 	}
@@ -187,7 +201,10 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	s.mu.Lock()
 	s.initTimer = time.AfterFunc(initTimeout+cfg.Timeout, s.initTimedOut)
 	s.mu.Unlock()
-	if p.m.Jail != nil { // its Runtime API answers its processes only
+	switch { // its Runtime API answers its processes only
+	case ln == nil:
+		ln = s.mem.RuntimeAPI()
+	case p.m.Jail != nil:
 		ln = walls.OnlyUID(ln, s.mem.UID(), logger)
 	}
 	go func() { _ = s.srv.Serve(ln) }()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,10 +116,11 @@ func (w *Host) Idle() error {
 
 // Spec is what one environment's walls hold.
 type Spec struct {
-	MemoryMB int    // its memory limit; none when ≤ 0
-	Jail     *Jail  // the rest of its walls; nil: none but the open-file limit
-	Code     string // its code on the host: at TaskRoot, read-only, inside the jail
-	TmpMB    int    // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
+	MemoryMB int     // its memory limit; none when ≤ 0
+	Jail     *Jail   // the rest of its walls; nil: none but the open-file limit
+	Code     string  // its code on the host: at TaskRoot, read-only, inside the jail
+	TmpMB    int     // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
+	Router   *Router // in a jail, where its Runtime API's connections come from (nil: none)
 }
 
 // Memory is one environment's walls and the readings of its peak memory.
@@ -132,12 +134,17 @@ type Memory struct {
 	jail *Jail
 	uid  uint32        // the environment's host uid in the jail
 	hold chan struct{} // closed to end the environment's thread (jail.go)
+	api  net.Listener  // its Runtime API's connections, from spec's Router; nil: none
 
 	mu     sync.Mutex
 	status *os.File // /proc/<pid>/status, kept open
 	buf    []byte
 	peakMB int // the last reading of the environment's peak memory
 }
+
+// RuntimeAPI is the listener of the environment's Runtime API
+// connections, from its Spec's Router; nil without one.
+func (m *Memory) RuntimeAPI() net.Listener { return m.api }
 
 // UID is the host uid of the environment's processes: its own in a jail,
 // else the node's.
@@ -168,6 +175,12 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 		if err != nil {
 			return nil, err
 		}
+		if spec.Router != nil { // before the process can connect
+			if m.api, err = spec.Router.Listen(id); err != nil {
+				j.give(id)
+				return nil, err
+			}
+		}
 		m.uid, m.hold = id, make(chan struct{})
 		j.prepare(cmd, id)
 		start = func(prebuilt bool) error { return j.run(cmd, id, tree, spec.TmpMB, prebuilt) }
@@ -175,6 +188,9 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 	err := w.start(m, cmd, start, logger, kill)
 	switch {
 	case err != nil && m.jail != nil:
+		if m.api != nil {
+			m.api.Close()
+		}
 		close(m.hold)
 		m.jail.give(m.uid)
 	case err == nil && m.jail == nil:
@@ -341,6 +357,9 @@ func (m *Memory) Close(logger *slog.Logger) {
 	m.jail = nil
 	m.mu.Unlock()
 	if j != nil {
+		if m.api != nil {
+			m.api.Close()
+		}
 		close(m.hold) // the environment's thread ends, and with it the cgroup's last task
 		j.give(m.uid)
 	}

@@ -86,8 +86,9 @@ type Main struct {
 	async     *async.Dispatcher
 	pruner    *codecache.Pruner
 	sandboxes *sandbox.Manager
-	jail      *walls.Jail // nil: environments are not walled in besides memory
-	noJail    error       // why not, then
+	jail      *walls.Jail   // nil: environments are not walled in besides memory
+	router    *walls.Router // with jail: every environment's Runtime API
+	noJail    error         // why not, then
 	ln        net.Listener
 	srv       *http.Server
 	served    chan error
@@ -146,7 +147,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB,
-		Jail: m.jail}
+		Jail: m.jail, Router: m.router}
 	invoker := &invoke.Service{
 		Functions:   m.node.Functions,
 		Code:        code,
@@ -269,6 +270,9 @@ func (m *Main) close() error {
 	}
 	if m.sandboxes != nil {
 		errs = append(errs, m.sandboxes.Close())
+	}
+	if m.router != nil { // once no environment is left
+		errs = append(errs, m.router.Close())
 	}
 	if m.node != nil {
 		errs = append(errs, m.node.Close())

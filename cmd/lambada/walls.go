@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -66,7 +67,13 @@ func (m *Main) openJail() error {
 		m.noJail = err
 		return nil
 	}
-	m.jail = j
+	// The Runtime APIs' one address, bound before any function runs, so
+	// that none can hold it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("runtime api listener: %w", err)
+	}
+	m.jail, m.router = j, walls.NewRouter(ln, m.Logger.With("component", "runtimeapi"))
 	return nil
 }
 
