@@ -302,7 +302,11 @@ func TestServe_RelativeDataDir(t *testing.T) {
 	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("rel"), Payload: []byte(`{"action":"echo"}`)})
 	var e echoed
 	_ = json.Unmarshal(out.Payload, &e)
-	if json.Unmarshal(out.Payload, &e) != nil || out.FunctionError != nil || e.Env["LAMBDA_TASK_ROOT"] != "/var/task" {
+	want := "/var/task" // in walls, which need root
+	if os.Getuid() != 0 {
+		want = filepath.Join(dir, ".lambada", "code")
+	}
+	if json.Unmarshal(out.Payload, &e) != nil || out.FunctionError != nil || !strings.HasPrefix(e.Env["LAMBDA_TASK_ROOT"], want) {
 		t.Fatalf("%s", out.Payload)
 	}
 }
