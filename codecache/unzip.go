@@ -3,6 +3,7 @@ package codecache
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/lambada-dev/lambada"
@@ -80,6 +82,8 @@ func unzip(ctx context.Context, dir string, data []byte) error {
 	}
 
 	dirs := make(map[string]fs.FileMode) // directories the archive lists, with their modes
+	made := map[string]bool{}            // directories made so far
+	files := map[string]*zip.File{}      // regular files by name: the last entry of a name wins
 	var links []*zip.File
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {
@@ -95,18 +99,19 @@ func unzip(ctx context.Context, dir string, data []byte) error {
 		case mode&fs.ModeSymlink != 0:
 			links = append(links, f)
 		case mode.IsDir():
-			if err := mkdirs(dir, name); err != nil {
+			if err := mkdirsOnce(dir, name, made); err != nil {
 				return err
 			}
 			dirs[name] = perm(f, 0o755)
 		case mode.IsRegular():
-			if err := mkdirs(dir, filepath.Dir(name)); err != nil {
+			if err := mkdirsOnce(dir, filepath.Dir(name), made); err != nil {
 				return err
 			}
-			if err := writeFile(f, filepath.Join(dir, name), perm(f, 0o644)); err != nil {
-				return err
-			}
+			files[name] = f
 		}
+	}
+	if err := writeFiles(ctx, dir, files); err != nil {
+		return err
 	}
 	for _, f := range links {
 		if err := symlink(dir, f); err != nil {
@@ -158,6 +163,57 @@ func perm(f *zip.File, def fs.FileMode) fs.FileMode {
 		}
 	}
 	return def
+}
+
+// unpackWorkers is how many files are written at once: creating a file
+// takes hundreds of µs on a slow disk (270-1100 µs here, 14 µs on tmpfs),
+// mostly waiting, and creations overlap (16 at once: a quarter of the time
+// per file).
+const unpackWorkers = 16
+
+// writeFiles writes the regular files (by name under dir) unpackWorkers at
+// a time, and returns the first error.
+func writeFiles(ctx context.Context, dir string, files map[string]*zip.File) error {
+	work := make(chan string)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return first != nil }
+	for range unpackWorkers {
+		wg.Go(func() {
+			for name := range work {
+				f := files[name]
+				if err := writeFile(f, filepath.Join(dir, name), perm(f, 0o644)); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for name := range files {
+		if ctx.Err() != nil || failed() {
+			break
+		}
+		work <- name
+	}
+	close(work)
+	wg.Wait()
+	return cmp.Or(first, ctx.Err())
+}
+
+// mkdirsOnce is mkdirs, once per directory: made holds those made.
+func mkdirsOnce(root, rel string, made map[string]bool) error {
+	if made[rel] {
+		return nil
+	}
+	if err := mkdirs(root, rel); err != nil {
+		return err
+	}
+	made[rel] = true
+	return nil
 }
 
 // mkdirs makes the directories of rel under root, refusing to pass through a
