@@ -39,6 +39,7 @@ type hierarchy struct {
 	filling     chan struct{} // closed when the spare being made is ready or failed
 	orphans     []string      // spares' cgroups to remove once their thread is gone
 	spareFailed bool          // making a spare failed: do not try again
+	totalMB     int           // the parent's limit: all environments together (0: none)
 }
 
 func (h *hierarchy) String() string {
@@ -217,7 +218,41 @@ func (h *hierarchy) makeParent() error {
 			return err
 		}
 	}
-	return nil
+	if h.totalMB == 0 {
+		return nil // another process's limit on a parent it shares stays
+	}
+	return h.limitParent()
+}
+
+// limitParent limits the parent cgroup, and so every environment together,
+// to totalMB (none when zero); h.mu is held. Memory an environment's
+// processes leave charged to its cgroup after it ends (pages of a file it
+// handed to another environment) still counts there.
+func (h *hierarchy) limitParent() error {
+	file, value := "memory.limit_in_bytes", "-1"
+	if h.v2 {
+		file, value = "memory.max", "max"
+	}
+	if h.totalMB > 0 {
+		value = strconv.FormatInt(int64(h.totalMB)<<20, 10)
+	}
+	return writeCgroup(h.parent, file, value)
+}
+
+// LimitAll limits the memory of every environment together to mb
+// megabytes (none when zero), in the cgroup that holds them all.
+func (w *Host) LimitAll(mb int) error {
+	if w.h == nil {
+		return nil
+	}
+	h := w.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.totalMB = max(mb, 0)
+	if _, err := os.Stat(h.parent); err != nil {
+		return nil // made, and limited, with the next environment
+	}
+	return h.limitParent()
 }
 
 // newDir makes a fresh cgroup directory, and the parent first if it is

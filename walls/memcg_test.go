@@ -224,3 +224,27 @@ func TestCgroup_Spare(t *testing.T) {
 		}
 	})
 }
+
+// LimitAll limits the cgroup that holds every environment, and its
+// environments' cgroups are made under that limit.
+func TestLimitAll(t *testing.T) {
+	h, err := testHierarchy(false)
+	if err != nil {
+		t.Skipf("cgroup v1 memory not available: %v", err)
+	}
+	w := &Host{h: h}
+	const mb = 100 << 10 // 100 GB: no test nearby feels it
+	if err := w.LimitAll(mb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.LimitAll(0) })
+	g, err := newMemcg(h, 64, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(h.parent, "memory.limit_in_bytes"))
+	g.remove(slog.New(slog.DiscardHandler))
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(mb<<20) {
+		t.Errorf("the parent's limit is %q (%v), want %d", b, err, mb<<20)
+	}
+}

@@ -143,6 +143,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	limiter := invoke.NewLimiter(m.Concurrency)
 	m.limiter = limiter
 	logs := &funclog.Book{Out: m.FunctionLog, OutRate: m.FunctionLogRate, OutBurst: m.FunctionLogBurst}
+	if m.MemoryMB > 0 { // the budget bounds even memory no live environment's cgroup counts
+		if err := walls.Detect(m.Logger).LimitAll(m.MemoryMB); err != nil {
+			m.Logger.Warn("memory: the cgroup of all environments is not limited to the budget", "err", err)
+		}
+	}
 	if err := m.openJail(); err != nil {
 		return err
 	}

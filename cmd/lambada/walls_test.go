@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambada-dev/lambada/walls"
 )
 
 // --isolation: auto walls functions in where the host allows it and says
@@ -85,6 +88,22 @@ func TestServe_Isolation(t *testing.T) {
 		var e struct{ TmpMB int }
 		if json.Unmarshal(out.Payload, &e) != nil || e.TmpMB != 1024 {
 			t.Errorf("/tmp of a function with 1024 MB of ephemeral storage: %s", out.Payload)
+		}
+	})
+	t.Run("memory budget", func(t *testing.T) {
+		const budget = 100 << 10 // MB: felt by no test nearby
+		m := MustOpenMain(t, "", func(m *Main) { m.MemoryMB = budget })
+		t.Cleanup(func() { _ = walls.Detect(m.Logger).LimitAll(0) })
+		c := client(m)
+		MustCreateFunction(t, c, "budgeted", 3, nil)
+		sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("budgeted"), Payload: []byte(`{"action":"echo"}`)})
+		dir, err := walls.Detect(m.Logger).CgroupOf(mustFindEnvironment(t, "budgeted").pid)
+		if err != nil {
+			t.Skipf("no memory cgroups here: %v", err)
+		}
+		b, _ := os.ReadFile(filepath.Join(filepath.Dir(dir), "memory.limit_in_bytes"))
+		if strings.TrimSpace(string(b)) != strconv.Itoa(budget<<20) {
+			t.Errorf("the cgroup of all environments is limited to %q, want the budget (%d MB)", b, budget)
 		}
 	})
 	t.Run("off", func(t *testing.T) {
