@@ -72,6 +72,11 @@ type Jail struct {
 // uidBlock is how many uids a write of the jail's file reserves.
 const uidBlock = 1024
 
+// MaxLive bounds the environments of a jail alive at once: each holds an
+// OS thread of the node (jail.go), and Go ends a process that reaches
+// 10,000 threads.
+const MaxLive = 8000
+
 // NewJail returns a jail whose environments run as host uids (and gids)
 // first to last, their roots built over the empty directory root (made if
 // need be; it stays empty on the host).
@@ -129,6 +134,9 @@ func (j *Jail) String() string {
 func (j *Jail) take() (uint32, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if len(j.used) >= MaxLive {
+		return 0, fmt.Errorf("walls: %d environments are alive already, the most a node holds", MaxLive)
+	}
 	n := j.last - j.first + 1
 	for range n {
 		id := j.next

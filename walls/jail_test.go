@@ -359,4 +359,11 @@ func TestJail_UIDsNeverReused(t *testing.T) {
 	if _, err := small.take(); err == nil {
 		t.Error("a fourth uid out of three")
 	}
+	// No more than MaxLive at once, however large the range.
+	for range MaxLive - 1 {
+		take(restarted)
+	}
+	if id, err := restarted.take(); err == nil {
+		t.Errorf("environment %d alive at once got uid %d", MaxLive+1, id)
+	}
 }
