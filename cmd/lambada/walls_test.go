@@ -53,6 +53,14 @@ func TestServe_Isolation(t *testing.T) {
 		if !strings.Contains(log.String(), `msg="functions are walled in"`) {
 			t.Errorf("the start does not say what walls functions are in:\n%s", log.String())
 		}
+		// A function reaches the network, the node's own Lambda API
+		// included, as it would reach AWS's.
+		c := client(m)
+		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("fn"),
+			Payload: []byte(`{"action":"notify","msg":"http://` + m.Addr() + `/2015-03-31/functions/fn"}`)})
+		if out.FunctionError != nil {
+			t.Errorf("a function cannot reach the node's Lambda API: %s", out.Payload)
+		}
 		// Without a bootstrap, AWS's text names /var/task.
 		var zipped bytes.Buffer
 		zw := zip.NewWriter(&zipped)
@@ -64,13 +72,12 @@ func TestServe_Isolation(t *testing.T) {
 		if err := zw.Close(); err != nil {
 			t.Fatal(err)
 		}
-		c := client(m)
 		if _, err := c.CreateFunction(context.Background(), &lambda.CreateFunctionInput{FunctionName: aws.String("nob"), Runtime: types.RuntimeProvidedal2023,
 			Handler: aws.String("x"), Role: aws.String("arn:aws:iam::123456789012:role/any"), Code: &types.FunctionCode{ZipFile: zipped.Bytes()}}); err != nil {
 			t.Fatal(err)
 		}
 		MustSettle(t, c, "nob")
-		out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("nob")})
+		out, _ = sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("nob")})
 		if !bytes.Contains(out.Payload, []byte(`Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]`)) {
 			t.Errorf("without a bootstrap: %s", out.Payload)
 		}
