@@ -149,8 +149,8 @@ const (
 // input resets the connection, and the reset can destroy the answer before
 // the client reads it.
 func linger(c net.Conn) {
-	tc, ok := c.(*net.TCPConn)
-	if !ok || tc.CloseWrite() != nil {
+	hc, ok := c.(interface{ CloseWrite() error }) // a TCP connection, or one wrapping it
+	if !ok || hc.CloseWrite() != nil {
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(lingerFor))

@@ -63,6 +63,8 @@ type Jail struct {
 	root        string // an empty directory over which each environment's root is built, in its own mount namespace
 	first, last uint32
 
+	maxLive int
+
 	mu       sync.Mutex
 	next     uint32
 	reserved uint32 // the file says uids below it are spent (or about to be)
@@ -72,10 +74,25 @@ type Jail struct {
 // uidBlock is how many uids a write of the jail's file reserves.
 const uidBlock = 1024
 
-// MaxLive bounds the environments of a jail alive at once: each holds an
-// OS thread of the node (jail.go), and Go ends a process that reaches
-// 10,000 threads.
-const MaxLive = 8000
+// MaxLive bounds the environments of a jail alive at once: each holds two
+// OS threads of the node (its own, jail.go, and one waiting for its
+// process to end), and Go ends a process that reaches 10,000 threads. The
+// node's open-file limit may bound them lower (maxLive).
+const MaxLive = 4000
+
+// filesPerEnv is what an environment may hold of the node's descriptors:
+// its output pipe, its process, and its Runtime API connections.
+const filesPerEnv = 4 + MaxRuntimeConns
+
+// maxLive is MaxLive, or fewer where the node's open-file limit would run
+// out first, keeping 1024 descriptors for the node itself.
+func maxLive() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+		return MaxLive
+	}
+	return max(1, min(MaxLive, (int(lim.Cur)-1024)/filesPerEnv))
+}
 
 // NewJail returns a jail whose environments run as host uids (and gids)
 // first to last, their roots built over the empty directory root (made if
@@ -90,7 +107,7 @@ func NewJail(root string, first, last uint32) (*Jail, error) {
 	if err := closeInherited(); err != nil {
 		return nil, err
 	}
-	j := &Jail{root: root, first: first, last: last, next: first, used: map[uint32]bool{}}
+	j := &Jail{root: root, first: first, last: last, next: first, used: map[uint32]bool{}, maxLive: maxLive()}
 	if b, err := os.ReadFile(j.uidFile()); err == nil {
 		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil && uint32(n) >= first && uint32(n) <= last {
 			j.next = uint32(n)
@@ -134,8 +151,8 @@ func (j *Jail) String() string {
 func (j *Jail) take() (uint32, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if len(j.used) >= MaxLive {
-		return 0, fmt.Errorf("walls: %d environments are alive already, the most a node holds", MaxLive)
+	if len(j.used) >= j.maxLive {
+		return 0, fmt.Errorf("walls: %d environments are alive already, the most this node holds", j.maxLive)
 	}
 	n := j.last - j.first + 1
 	for range n {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Router serves the Runtime APIs of every environment of a jail on one
@@ -68,18 +70,26 @@ func (r *Router) Close() error {
 	return err
 }
 
-// run accepts connections and hands each to its user's route.
+// run accepts connections and hands each to its user's route. A failing
+// accept (the node out of descriptors) is retried after a pause that
+// doubles up to a second, and logged once until one succeeds again.
 func (r *Router) run() {
 	defer close(r.done)
+	var pause time.Duration
 	for {
 		c, err := r.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			r.logger.Warn("walls: Runtime API accept", "err", err)
+			if pause == 0 {
+				r.logger.Warn("walls: Runtime API accept failing; retrying", "err", err)
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			time.Sleep(pause)
 			continue
 		}
+		pause = 0
 		uid, err := PeerUID(c)
 		r.mu.Lock() // held while delivering: a route closed meanwhile is no longer found
 		rt := r.routes[uid]
@@ -93,29 +103,60 @@ func (r *Router) run() {
 	}
 }
 
+// MaxRuntimeConns bounds the connections one environment holds open to
+// its Runtime API at once: a runtime needs one or two; past that a
+// function would only be spending the node's descriptors.
+const MaxRuntimeConns = 8
+
 // route is one environment's share of a Router: a listener.
 type route struct {
 	r      *Router
 	uid    uint32
 	conns  chan net.Conn
+	open   atomic.Int32 // connections delivered and not closed yet
 	once   sync.Once
 	closed chan struct{}
 }
 
 // deliver hands c to the route's Accept, unless the route is closed or
-// has more connections waiting than a runtime would open.
+// its environment holds MaxRuntimeConns connections already.
 func (rt *route) deliver(c net.Conn) bool {
 	select {
 	case <-rt.closed:
 		return false
 	default:
 	}
-	select {
-	case rt.conns <- c:
-		return true
-	default:
+	if rt.open.Add(1) > MaxRuntimeConns {
+		rt.open.Add(-1)
 		return false
 	}
+	select {
+	case rt.conns <- &routedConn{Conn: c, rt: rt}:
+		return true
+	default:
+		rt.open.Add(-1)
+		return false
+	}
+}
+
+// routedConn counts as its route's until closed.
+type routedConn struct {
+	net.Conn
+	rt   *route
+	once sync.Once
+}
+
+// CloseWrite closes the sending half, as a TCP connection's does.
+func (c *routedConn) CloseWrite() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+func (c *routedConn) Close() error {
+	c.once.Do(func() { c.rt.open.Add(-1) })
+	return c.Conn.Close()
 }
 
 func (rt *route) Accept() (net.Conn, error) {

@@ -2,6 +2,7 @@ package walls
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -76,5 +77,55 @@ func TestRouter(t *testing.T) {
 	}
 	if !slices.Equal(root.lines, []string{"parent\n"}) {
 		t.Errorf("root's server read %q", root.lines)
+	}
+}
+
+// An environment holds at most MaxRuntimeConns connections to its Runtime
+// API: one more is closed, until one of them is.
+func TestRouter_ConnectionCap(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRouter(ln, nil)
+	defer r.Close()
+	mine, err := r.Listen(uint32(os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", r.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	accepted := make([]net.Conn, 0, MaxRuntimeConns)
+	for range MaxRuntimeConns {
+		dial()
+		c, err := mine.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted = append(accepted, c)
+	}
+	if got := answer(t, dial(), "one too many"); got != "" {
+		t.Errorf("connection %d got %q", MaxRuntimeConns+1, got)
+	}
+	accepted[0].Close()
+	go func() {
+		c, err := mine.Accept()
+		if err == nil {
+			io.WriteString(c, "served\n")
+			c.Close()
+		}
+	}()
+	if got := answer(t, dial(), "after one closed"); got != "served\n" {
+		t.Errorf("once one closed, a new connection got %q", got)
+	}
+	for _, c := range accepted[1:] {
+		c.Close()
 	}
 }
