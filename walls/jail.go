@@ -234,6 +234,9 @@ func (j *Jail) run(cmd *exec.Cmd, id uint32, tree, tmpMB int, prebuilt bool) err
 	if err := finish(tree, tmpMB); err != nil {
 		return err
 	}
+	if err := keepDeathSignal(); err != nil {
+		return err
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -217,8 +217,11 @@ func TestHostile(t *testing.T) {
 		t.Fatalf("the node is gone: %v", err)
 	}
 	// A node that is killed takes every environment with it, even one
-	// busy with an invocation, which will not notice its Runtime API is
-	// gone.
+	// that tried to clear its parent-death signal and is busy with an
+	// invocation, so will not notice its Runtime API is gone.
+	if got := attack(t, "undie", nil); got["prctl"] != "operation not permitted" {
+		t.Errorf("clearing its parent-death signal: %v, want refused", got)
+	}
 	started := filepath.Join(t.TempDir(), "started")
 	go func() {
 		_, _ = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("thief"),

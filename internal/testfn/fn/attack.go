@@ -106,6 +106,9 @@ func attack(ev event) (any, error) {
 			}
 		}
 		return map[string]any{"bytes": n}, w.Flush()
+	case "undie": // clear its parent-death signal, to outlive the node
+		_, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, 0, 0)
+		return map[string]string{"prctl": errText(errnoErr(errno))}, nil
 	case "fds": // open files until refused, and try to raise the limit
 		return fileLimits()
 	}
@@ -139,6 +142,14 @@ func steal(addr string, tries int) map[string]int {
 		}
 	}
 	return out
+}
+
+// errnoErr is errno as an error, nil for 0.
+func errnoErr(errno syscall.Errno) error {
+	if errno == 0 {
+		return nil
+	}
+	return errno
 }
 
 // errText is an error's text, or "ok".
