@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Sweep removes the cgroups that a node which is no longer running left
@@ -95,4 +96,36 @@ func gone(name string) bool {
 	}
 	now, ok := ownerOf(pid)
 	return ok && now != o
+}
+
+// Sweep kills every process of the jail's uids: what a node killed before
+// it left of its environments where nothing else ended them (the
+// parent-death signal does, and the cgroup sweep; this also covers a host
+// without cgroups). It returns the pids it killed.
+func (j *Jail) Sweep() []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var killed []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		_, rest, _ := strings.Cut(string(b), "\nUid:")
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		uid, err := strconv.ParseUint(f[0], 10, 32)
+		if err == nil && uint32(uid) >= j.first && uint32(uid) <= j.last && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, pid)
+		}
+	}
+	return killed
 }

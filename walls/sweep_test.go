@@ -3,9 +3,12 @@ package walls
 import (
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -49,5 +52,36 @@ func TestSweep(t *testing.T) {
 	}
 	if got := (&Host{}).Sweep(slog.New(slog.DiscardHandler)); got != nil {
 		t.Errorf("without cgroups: %q", got)
+	}
+}
+
+// A jail's sweep kills the processes of its uids, and only those.
+func TestJail_Sweep(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to start processes as other users")
+	}
+	j, err := NewJail(t.TempDir(), 3_300_000, 3_300_009)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(uid uint32) *exec.Cmd {
+		cmd := exec.Command("/bin/sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	left, other := start(3_300_005), start(3_300_010)
+	killed := j.Sweep()
+	if !slices.Equal(killed, []int{left.Process.Pid}) {
+		t.Errorf("swept %v, want only %d", killed, left.Process.Pid)
+	}
+	if err := left.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("the left-over process ended with %v", err)
+	}
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("a process of another uid was hit: %v", err)
 	}
 }

@@ -58,6 +58,9 @@ func (m *Main) openJail() error {
 	}
 	j, err := walls.NewJail(filepath.Join(m.Data, "jail"), first, last)
 	if err == nil {
+		if killed := j.Sweep(); len(killed) > 0 {
+			m.Logger.Info("killed what a node that was killed left running of its environments", "pids", killed)
+		}
 		err = j.Probe(walls.Detect(m.Logger), m.Logger)
 	}
 	if err != nil {

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -111,6 +113,25 @@ func TestServe_Isolation(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(filepath.Dir(dir), "memory.limit_in_bytes"))
 		if strings.TrimSpace(string(b)) != strconv.Itoa(budget<<20) {
 			t.Errorf("the cgroup of all environments is limited to %q, want the budget (%d MB)", b, budget)
+		}
+	})
+	t.Run("left running", func(t *testing.T) {
+		// A process of the node's uids, as a killed node's environment
+		// could leave one, is killed when the node starts.
+		first, last := spareUIDs()
+		left := exec.Command("/bin/sleep", "60")
+		left.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: first + 3, Gid: first + 3}}
+		if err := left.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = left.Process.Kill(); _ = left.Wait() })
+		var log syncBuffer
+		MustOpenMain(t, "", logged(&log), func(m *Main) { m.FirstUID, m.LastUID = first, last })
+		if err := left.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Errorf("the left-over process ended with %v", err)
+		}
+		if !strings.Contains(log.String(), "killed what a node that was killed left running") {
+			t.Errorf("the start does not say what it killed:\n%s", log.String())
 		}
 	})
 	t.Run("off", func(t *testing.T) {
