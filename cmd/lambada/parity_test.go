@@ -14,9 +14,10 @@ import (
 )
 
 // bigFiles is how many extra files BIG_ZIP holds: enough that preparing it
-// (unpacking and syncing each file) takes far longer than a boto3 call, so
-// that the script sees a function while it is Pending or InProgress.
-const bigFiles = 800
+// (creating thousands of files, 16 at a time, at hundreds of µs each here)
+// takes far longer than a few boto3 calls, so that the script sees a
+// function while it is Pending or InProgress.
+const bigFiles = 6000
 
 // TestParity runs testdata/parity.py: the control plane's answers, checked
 // through boto3 against a real node, one subtest per case.
