@@ -241,18 +241,20 @@ func (j *Jail) run(cmd *exec.Cmd, id uint32, tree, tmpMB int, prebuilt bool) err
 		return err
 	}
 	pid := cmd.Process.Pid
+	abort := func(err error) error { // the bootstrap never ran: killed and reaped
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_ = cmd.Wait()
+		return err
+	}
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		return fmt.Errorf("walls: the bootstrap did not stop after exec (%v, status %v)", err, ws)
+		return abort(fmt.Errorf("walls: the bootstrap did not stop after exec (%v, status %v)", err, ws))
 	}
 	if err := limit(pid, id); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		return fmt.Errorf("walls: limits: %w", err)
+		return abort(fmt.Errorf("walls: limits: %w", err))
 	}
 	if err := unix.PtraceDetach(pid); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		return fmt.Errorf("walls: ptrace detach: %w", err)
+		return abort(fmt.Errorf("walls: ptrace detach: %w", err))
 	}
 	return nil
 }
