@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Runtimes this node can run. Others in AWS's enum are valid on the wire but
@@ -44,8 +45,28 @@ var blockedRuntimes = []string{
 	"ruby2.5", "ruby2.7", "provided",
 }
 
-// OfferedRuntimes are the runtimes this node runs.
-var OfferedRuntimes = []string{RuntimeProvidedAL2023, RuntimeProvidedAL2}
+// offered are the runtimes this node runs: the provided ones, and those
+// OfferRuntime adds (a managed runtime whose interpreter the node found).
+var offered = struct {
+	sync.Mutex
+	list []string
+}{list: []string{RuntimeProvidedAL2023, RuntimeProvidedAL2}}
+
+// OfferRuntime makes runtime one this node runs.
+func OfferRuntime(runtime string) {
+	offered.Lock()
+	defer offered.Unlock()
+	if !slices.Contains(offered.list, runtime) {
+		offered.list = append(offered.list, runtime)
+	}
+}
+
+// OfferedRuntimes returns the runtimes this node runs.
+func OfferedRuntimes() []string {
+	offered.Lock()
+	defer offered.Unlock()
+	return slices.Clone(offered.list)
+}
 
 // acceptedRuntimes are the runtimes of runtimeEnumText.
 var acceptedRuntimes = strings.Split(strings.Trim(runtimeEnumText, "[]"), ", ")
@@ -64,13 +85,14 @@ func KnownRuntime(runtime string) bool {
 // function cannot be created or updated with here: one AWS does not know,
 // one AWS has retired, or one this node does not offer.
 func CheckRuntime(runtime string) error {
+	runs := OfferedRuntimes()
 	switch {
-	case slices.Contains(OfferedRuntimes, runtime):
+	case slices.Contains(runs, runtime):
 		return nil
 	case !KnownRuntime(runtime):
 		return Errorf(EINVALID, "Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s or be a valid ARN", runtime, runtimeEnumText)
 	case slices.Contains(blockedRuntimes, runtime):
 		return Errorf(EINVALID, "The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.", runtime)
 	}
-	return Errorf(EINVALID, "The runtime %s is not available on Lambada. Supported runtimes: %s.", runtime, strings.Join(OfferedRuntimes, ", "))
+	return Errorf(EINVALID, "The runtime %s is not available on Lambada. Supported runtimes: %s.", runtime, strings.Join(runs, ", "))
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/runtimeapi"
+	"github.com/lambada-dev/lambada/runtimes"
 	"github.com/lambada-dev/lambada/walls"
 )
 
@@ -136,10 +137,16 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	if p.m.Jail != nil {
 		root = walls.TaskRoot
 	}
-	bootstrap := filepath.Join(root, "bootstrap")
-	if fi, err := os.Stat(filepath.Join(cfg.CodeDir, "bootstrap")); err != nil || fi.IsDir() {
-		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint",
-			Message: fmt.Sprintf("Couldn't find valid bootstrap(s): [%s /opt/bootstrap]", bootstrap)}}
+	// A managed runtime runs Lambada's client of it; any other, the
+	// function's bootstrap.
+	args, managed := runtimes.Command(cfg.Runtime)
+	if !managed {
+		bootstrap := filepath.Join(root, "bootstrap")
+		if fi, err := os.Stat(filepath.Join(cfg.CodeDir, "bootstrap")); err != nil || fi.IsDir() {
+			return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint",
+				Message: fmt.Sprintf("Couldn't find valid bootstrap(s): [%s /opt/bootstrap]", bootstrap)}}
+		}
+		args = []string{bootstrap}
 	}
 	s := &Sandbox{cfg: cfg, pool: p, logger: logger, life: newLifecycle(c),
 		deliveries: make(chan *call, 1), dying: make(chan struct{}), exited: make(chan struct{})}
@@ -176,8 +183,8 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	}
 	s.started = time.Now()
 	s.cmd = &exec.Cmd{
-		Path:        bootstrap,
-		Args:        []string{bootstrap},
+		Path:        args[0],
+		Args:        args,
 		Env:         environ(cfg, root, api, s.started),
 		Dir:         root,
 		Stdout:      pw,

@@ -24,6 +24,7 @@ import (
 	"github.com/lambada-dev/lambada/invoke"
 	"github.com/lambada-dev/lambada/jetstream"
 	"github.com/lambada-dev/lambada/lambdaapi"
+	"github.com/lambada-dev/lambada/runtimes"
 	"github.com/lambada-dev/lambada/sandbox"
 	"github.com/lambada-dev/lambada/sqsapi"
 	"github.com/lambada-dev/lambada/walls"
@@ -147,6 +148,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		if err := walls.Detect(m.Logger).LimitAll(m.MemoryMB); err != nil {
 			m.Logger.Warn("memory: the cgroup of all environments is not limited to the budget", "err", err)
 		}
+	}
+	for _, r := range runtimes.Available() {
+		lambada.OfferRuntime(r)
 	}
 	if err := m.openJail(); err != nil {
 		return err

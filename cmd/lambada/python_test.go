@@ -1,0 +1,112 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// pythonZip is a deployment package of Python files.
+func pythonZip(t *testing.T, files map[string]string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, text := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fn.zip")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A Python function written for AWS runs unchanged on Lambada's runtime
+// client, through the AWS CLI: its answer and context, and a handler's
+// exception as AWS's awslambdaric reports it.
+func TestPython(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/usr/bin/python3.11"); err != nil {
+		t.Skip("no /usr/bin/python3.11")
+	}
+	m := MustOpenMain(t, "")
+	zip := pythonZip(t, map[string]string{"app.py": `import os, random
+
+def handler(event, context):
+    print("hello from python")
+    return {"event": event, "requestId": context.aws_request_id, "function": context.function_name,
+            "arn": context.invoked_function_arn, "memory": context.memory_limit_in_mb,
+            "remaining": context.get_remaining_time_in_millis(), "cwd": os.getcwd(), "random": random.random()}
+
+def fails(event, context):
+    raise ValueError("bad " + event["what"])
+`})
+	if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "py", "--runtime", "python3.11",
+		"--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip); code != 0 {
+		t.Fatalf("create (%d): %s %s", code, out, stderr)
+	}
+	MustSettle(t, client(m), "py")
+	outfile := filepath.Join(t.TempDir(), "out.json")
+	stdout, stderr, code := awsCLI(t, m, "lambda", "invoke", "--function-name", "py", "--payload", `{"x":1}`, "--log-type", "Tail", outfile)
+	if code != 0 || strings.Contains(stdout, "FunctionError") {
+		t.Fatalf("invoke: %s %s", stdout, stderr)
+	}
+	b, _ := os.ReadFile(outfile)
+	var got struct {
+		Event     map[string]int
+		RequestID string
+		Function  string
+		Arn       string
+		Memory    string
+		Remaining int
+		Cwd       string
+	}
+	if err := json.Unmarshal(b, &got); err != nil || got.Event["x"] != 1 || got.RequestID == "" || got.Function != "py" ||
+		got.Arn != "arn:aws:lambda:us-east-1:000000000000:function:py" || got.Memory != "128" || got.Remaining <= 0 || got.Remaining > 3000 || got.Cwd != "/var/task" {
+		t.Errorf("the handler answered %s", b)
+	}
+	var inv struct{ LogResult string }
+	_ = json.Unmarshal([]byte(stdout), &inv)
+	if tail := mustBase64(t, inv.LogResult); !strings.Contains(tail, "hello from python\n") {
+		t.Errorf("the log tail lacks the print: %q", tail)
+	}
+
+	if out, stderr, code := awsCLI(t, m, "lambda", "update-function-configuration", "--function-name", "py", "--handler", "app.fails"); code != 0 {
+		t.Fatalf("update: %s %s", out, stderr)
+	}
+	MustSettle(t, client(m), "py")
+	stdout, _, _ = awsCLI(t, m, "lambda", "invoke", "--function-name", "py", "--payload", `{"what":"day"}`, outfile)
+	b, _ = os.ReadFile(outfile)
+	var e struct {
+		ErrorMessage, ErrorType, RequestID string
+		StackTrace                         []string
+	}
+	if !strings.Contains(stdout, `"FunctionError": "Unhandled"`) || json.Unmarshal(b, &e) != nil || e.ErrorMessage != "bad day" || e.ErrorType != "ValueError" ||
+		e.RequestID == "" || len(e.StackTrace) != 1 || !strings.Contains(e.StackTrace[0], `File "/var/task/app.py", line 10, in fails`) {
+		t.Errorf("a handler's exception: %s %s", stdout, b)
+	}
+}
+
+// mustBase64 decodes a base64 text.
+func mustBase64(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
