@@ -99,6 +99,25 @@ def fails(event, context):
 		e.RequestID == "" || len(e.StackTrace) != 1 || !strings.Contains(e.StackTrace[0], `File "/var/task/app.py", line 10, in fails`) {
 		t.Errorf("a handler's exception: %s %s", stdout, b)
 	}
+
+	// Handlers that cannot be found fail the init, with awslambdaric's
+	// types and texts.
+	for handler, want := range map[string][2]string{
+		"app.nothere":   {"Runtime.HandlerNotFound", "Handler 'nothere' missing on module 'app'"},
+		"nomod.handler": {"Runtime.ImportModuleError", "Unable to import module 'nomod': No module named 'nomod'"},
+		"nodot":         {"Runtime.MalformedHandlerName", "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"},
+	} {
+		if out, stderr, code := awsCLI(t, m, "lambda", "update-function-configuration", "--function-name", "py", "--handler", handler); code != 0 {
+			t.Fatalf("update: %s %s", out, stderr)
+		}
+		MustSettle(t, client(m), "py")
+		stdout, _, _ = awsCLI(t, m, "lambda", "invoke", "--function-name", "py", outfile)
+		b, _ = os.ReadFile(outfile)
+		e.ErrorType, e.ErrorMessage = "", ""
+		if !strings.Contains(stdout, `"FunctionError": "Unhandled"`) || json.Unmarshal(b, &e) != nil || e.ErrorType != want[0] || !strings.Contains(e.ErrorMessage, want[1]) {
+			t.Errorf("handler %s: %s %s, want %s %q", handler, stdout, b, want[0], want[1])
+		}
+	}
 }
 
 // mustBase64 decodes a base64 text.
