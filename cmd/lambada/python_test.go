@@ -54,7 +54,7 @@ def handler(event, context):
 
 def fails(event, context):
     raise ValueError("bad " + event["what"])
-`})
+`, "broken.py": "def handler(event, context) return 1\n"})
 	if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "py", "--runtime", "python3.11",
 		"--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip); code != 0 {
 		t.Fatalf("create (%d): %s %s", code, out, stderr)
@@ -103,9 +103,10 @@ def fails(event, context):
 	// Handlers that cannot be found fail the init, with awslambdaric's
 	// types and texts.
 	for handler, want := range map[string][2]string{
-		"app.nothere":   {"Runtime.HandlerNotFound", "Handler 'nothere' missing on module 'app'"},
-		"nomod.handler": {"Runtime.ImportModuleError", "Unable to import module 'nomod': No module named 'nomod'"},
-		"nodot":         {"Runtime.MalformedHandlerName", "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"},
+		"app.nothere":    {"Runtime.HandlerNotFound", "Handler 'nothere' missing on module 'app'"},
+		"nomod.handler":  {"Runtime.ImportModuleError", "Unable to import module 'nomod': No module named 'nomod'"},
+		"nodot":          {"Runtime.MalformedHandlerName", "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"},
+		"broken.handler": {"Runtime.UserCodeSyntaxError", "Syntax error in module 'broken': "},
 	} {
 		if out, stderr, code := awsCLI(t, m, "lambda", "update-function-configuration", "--function-name", "py", "--handler", handler); code != 0 {
 			t.Fatalf("update: %s %s", out, stderr)
