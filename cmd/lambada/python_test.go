@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 // pythonZip is a deployment package of Python files.
@@ -51,6 +54,15 @@ def handler(event, context):
     return {"event": event, "requestId": context.aws_request_id, "function": context.function_name,
             "arn": context.invoked_function_arn, "memory": context.memory_limit_in_mb,
             "remaining": context.get_remaining_time_in_millis(), "cwd": os.getcwd(), "random": random.random()}
+
+def keeps(event, context):
+    # /tmp lasts as long as the environment: a count of its invocations
+    try:
+        n = int(open("/tmp/count").read())
+    except FileNotFoundError:
+        n = 0
+    open("/tmp/count", "w").write(str(n + 1))
+    return {"count": n + 1}
 
 def fails(event, context):
     raise ValueError("bad " + event["what"])
@@ -96,8 +108,26 @@ def fails(event, context):
 		StackTrace                         []string
 	}
 	if !strings.Contains(stdout, `"FunctionError": "Unhandled"`) || json.Unmarshal(b, &e) != nil || e.ErrorMessage != "bad day" || e.ErrorType != "ValueError" ||
-		e.RequestID == "" || len(e.StackTrace) != 1 || !strings.Contains(e.StackTrace[0], `File "/var/task/app.py", line 10, in fails`) {
+		e.RequestID == "" || len(e.StackTrace) != 1 || !strings.Contains(e.StackTrace[0], `File "/var/task/app.py", line 19, in fails`) {
 		t.Errorf("a handler's exception: %s %s", stdout, b)
+	}
+
+	// /tmp lasts across the invocations of an environment.
+	if out, stderr, code := awsCLI(t, m, "lambda", "update-function-configuration", "--function-name", "py", "--handler", "app.keeps"); code != 0 {
+		t.Fatalf("update: %s %s", out, stderr)
+	}
+	MustSettle(t, client(m), "py")
+	type kept struct{ Count int }
+	invokeKeeps := func() kept {
+		out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String("py")})
+		var k kept
+		if out.FunctionError != nil || json.Unmarshal(out.Payload, &k) != nil {
+			t.Fatalf("keeps: %s", out.Payload)
+		}
+		return k
+	}
+	if a, b := invokeKeeps(), invokeKeeps(); a.Count != 1 || b.Count != 2 {
+		t.Errorf("/tmp across two invocations: counts %d, %d", a.Count, b.Count)
 	}
 
 	// Handlers that cannot be found fail the init, with awslambdaric's
