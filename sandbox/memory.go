@@ -8,8 +8,10 @@ const errTypeOutOfMemory = "Runtime.OutOfMemory"
 
 // startProcess starts the bootstrap inside the environment's walls (package
 // walls): limited to its MemorySize.
-func (s *Sandbox) startProcess() error {
-	spec := walls.Spec{MemoryMB: s.cfg.MemorySize, Jail: s.pool.m.Jail, Code: s.cfg.CodeDir, TmpMB: s.cfg.TmpMB, Router: s.pool.m.Router}
+// (dirs: host directories a managed runtime's interpreter needs, shown to it
+// read-only).
+func (s *Sandbox) startProcess(dirs []string) error {
+	spec := walls.Spec{MemoryMB: s.cfg.MemorySize, Jail: s.pool.m.Jail, Code: s.cfg.CodeDir, TmpMB: s.cfg.TmpMB, Router: s.pool.m.Router, Dirs: dirs}
 	mem, err := s.pool.m.wallsHost().Start(s.cmd, spec, s.logger.With("function", s.cfg.Function), s.kill)
 	if err != nil {
 		return err

@@ -139,8 +139,9 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	}
 	// A managed runtime runs Lambada's client of it; any other, the
 	// function's bootstrap.
-	args, managed := runtimes.Command(cfg.Runtime)
-	if !managed {
+	managed, ok := runtimes.Command(cfg.Runtime)
+	args := managed.Args
+	if !ok {
 		bootstrap := filepath.Join(root, "bootstrap")
 		if fi, err := os.Stat(filepath.Join(cfg.CodeDir, "bootstrap")); err != nil || fi.IsDir() {
 			return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint",
@@ -191,7 +192,7 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 		Stderr:      pw,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true}, // its own group, and no terminal of the node's
 	}
-	err = s.startProcess()
+	err = s.startProcess(managed.Dirs)
 	pw.Close()
 	if err != nil {
 		closeLn()

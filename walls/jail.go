@@ -223,15 +223,15 @@ func (j *Jail) prepare(cmd *exec.Cmd, id uint32) {
 // run starts cmd, prepared for host uid id, on the calling goroutine's
 // locked thread, once the thread is inside the environment's mount
 // namespace (prebuilt: the thread is a spare that ran prebuild already)
-// with its code (tree, from codeTree), and lets the bootstrap run once its
-// limits are set.
-func (j *Jail) run(cmd *exec.Cmd, id uint32, tree, tmpMB int, prebuilt bool) error {
+// with its code (tree, from readOnlyTree) and the host directories it is
+// shown, and lets the bootstrap run once its limits are set.
+func (j *Jail) run(cmd *exec.Cmd, id uint32, tree int, shown []shownDir, tmpMB int, prebuilt bool) error {
 	if !prebuilt {
 		if err := j.prebuild(); err != nil {
 			return err
 		}
 	}
-	if err := finish(tree, tmpMB); err != nil {
+	if err := finish(tree, shown, tmpMB); err != nil {
 		return err
 	}
 	if err := keepDeathSignal(); err != nil {
@@ -326,35 +326,57 @@ func (j *Jail) prebuild() error {
 // tmpOptions are the tmpfs options of a /tmp of mb megabytes.
 func tmpOptions(mb int) string { return "size=" + strconv.Itoa(mb) + "m" }
 
-// codeTree returns a detached copy of the mount tree at code (open_tree),
-// read-only, without set-user-ID programs or devices, to be attached at an
-// environment's /var/task from inside its namespace. The caller closes it.
-func codeTree(code string) (int, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, code, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+// readOnlyTree returns a detached copy of the mount tree at dir
+// (open_tree), read-only, without set-user-ID programs or devices, to be
+// attached in an environment's root from inside its namespace (the code at
+// /var/task, an interpreter's directory). The caller closes it.
+func readOnlyTree(dir string) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
-		return -1, fmt.Errorf("walls: the code %s: open_tree: %w", code, err)
+		return -1, fmt.Errorf("walls: %s: open_tree: %w", dir, err)
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("walls: the code %s: mount_setattr: %w", code, err)
+		return -1, fmt.Errorf("walls: %s: mount_setattr: %w", dir, err)
 	}
 	return fd, nil
 }
 
+// shownDir is a host directory shown in an environment at its own path.
+type shownDir struct {
+	path string
+	tree int // from readOnlyTree
+}
+
 // finish completes the root that prebuild made the calling thread's, for
-// one environment: its code (tree, from codeTree) at /var/task, its /tmp
-// of tmpMB megabytes.
-func finish(tree, tmpMB int) error {
+// one environment: its code (tree, from readOnlyTree) at /var/task, the
+// host directories it is shown, its /tmp of tmpMB megabytes; then makes
+// the root itself read-only.
+func finish(tree int, shown []shownDir, tmpMB int) error {
 	return steps(
 		step{TaskRoot, func() error {
 			return unix.MoveMount(tree, "", unix.AT_FDCWD, TaskRoot, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		}},
+		step{"shown directories", func() error {
+			for _, d := range shown {
+				if err := os.MkdirAll(d.path, 0o755); err != nil {
+					return err
+				}
+				if err := unix.MoveMount(d.tree, "", unix.AT_FDCWD, d.path, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+					return fmt.Errorf("%s: %w", d.path, err)
+				}
+			}
+			return nil
 		}},
 		step{"/tmp", func() error {
 			if tmpMB <= 0 || tmpMB == DefaultTmpMB {
 				return nil
 			}
 			return unix.Mount("", "/tmp", "", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, tmpOptions(tmpMB))
+		}},
+		step{"read-only root", func() error {
+			return unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
 		}},
 	)
 }
@@ -453,8 +475,8 @@ func bindReadOnly(src, dst string) error {
 	return unix.Mount("", dst, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
 }
 
-// pivot makes r the namespace's root, drops the host's file system from it,
-// and makes the root itself read-only.
+// pivot makes r the namespace's root and drops the host's file system
+// from it.
 func pivot(r string) error {
 	old := r + "/.host"
 	if err := os.Mkdir(old, 0o700); err != nil {
@@ -472,10 +494,7 @@ func pivot(r string) error {
 	if err := os.Remove("/.host"); err != nil {
 		return fmt.Errorf("rmdir: %w", err)
 	}
-	if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-		return fmt.Errorf("remount read-only: %w", err)
-	}
-	return nil
+	return nil // the root is made read-only once complete (finish)
 }
 
 // goOffMain runs f in a new goroutine locked to an OS thread other than the

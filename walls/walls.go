@@ -116,11 +116,12 @@ func (w *Host) Idle() error {
 
 // Spec is what one environment's walls hold.
 type Spec struct {
-	MemoryMB int     // its memory limit; none when ≤ 0
-	Jail     *Jail   // the rest of its walls; nil: none but the open-file limit
-	Code     string  // its code on the host: at TaskRoot, read-only, inside the jail
-	TmpMB    int     // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
-	Router   *Router // in a jail, where its Runtime API's connections come from (nil: none)
+	MemoryMB int      // its memory limit; none when ≤ 0
+	Jail     *Jail    // the rest of its walls; nil: none but the open-file limit
+	Code     string   // its code on the host: at TaskRoot, read-only, inside the jail
+	TmpMB    int      // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
+	Router   *Router  // in a jail, where its Runtime API's connections come from (nil: none)
+	Dirs     []string // in a jail, host directories shown read-only at the same paths (an interpreter's)
 }
 
 // Memory is one environment's walls and the readings of its peak memory.
@@ -166,11 +167,26 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 	m := &Memory{limit: max(spec.MemoryMB, 0), jail: spec.Jail}
 	start := func(bool) error { return cmd.Start() }
 	if j := spec.Jail; j != nil {
-		tree, err := codeTree(spec.Code) // here: an environment's thread no longer sees the host
+		// The trees are copied here: an environment's thread no longer
+		// sees the host.
+		tree, err := readOnlyTree(spec.Code)
 		if err != nil {
 			return nil, err
 		}
 		defer unix.Close(tree)
+		shown := make([]shownDir, 0, len(spec.Dirs))
+		defer func() {
+			for _, d := range shown {
+				unix.Close(d.tree)
+			}
+		}()
+		for _, dir := range spec.Dirs {
+			t, err := readOnlyTree(dir)
+			if err != nil {
+				return nil, err
+			}
+			shown = append(shown, shownDir{dir, t})
+		}
 		id, err := j.take()
 		if err != nil {
 			return nil, err
@@ -183,7 +199,7 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 		}
 		m.uid, m.hold = id, make(chan struct{})
 		j.prepare(cmd, id)
-		start = func(prebuilt bool) error { return j.run(cmd, id, tree, spec.TmpMB, prebuilt) }
+		start = func(prebuilt bool) error { return j.run(cmd, id, tree, shown, spec.TmpMB, prebuilt) }
 	}
 	err := w.start(m, cmd, start, logger, kill)
 	switch {
