@@ -5,6 +5,8 @@ package runtimes
 
 import (
 	_ "embed"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,9 +58,46 @@ type interpreter struct {
 	dirs []string
 }
 
-var found = sync.OnceValue(discover)
+var (
+	found = sync.OnceValue(discover)
 
-func interpreters() map[string]interpreter { return found() }
+	mu    sync.Mutex
+	given = map[string]interpreter{} // by Use
+)
+
+// interpreters returns the interpreter of each runtime: as Use gave it, else
+// as found on the host.
+func interpreters() map[string]interpreter {
+	out := maps.Clone(found())
+	mu.Lock()
+	defer mu.Unlock()
+	maps.Copy(out, given)
+	return out
+}
+
+// Use makes runtime (a Python one) run on the interpreter at path (its real
+// executable is resolved), whose installation directory, the parent of its
+// bin directory, environments are shown unless it is the host's /usr.
+func Use(runtime, path string) error {
+	if !strings.HasPrefix(runtime, "python3.") {
+		return fmt.Errorf("runtimes: Lambada has no client of %s", runtime)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("runtimes: %s: %w", runtime, err)
+	}
+	if !executable(real) {
+		return fmt.Errorf("runtimes: %s: %s is not an executable file", runtime, real)
+	}
+	in := interpreter{path: real}
+	if prefix := filepath.Dir(filepath.Dir(real)); !strings.HasPrefix(real, "/usr/") {
+		in.dirs = []string{prefix}
+	}
+	mu.Lock()
+	given[runtime] = in
+	mu.Unlock()
+	return nil
+}
 
 // discover finds, once, an interpreter for each Python runtime: the host's
 // /usr/bin/python3.X, else the newest pyenv version 3.X.* (under

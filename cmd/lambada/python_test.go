@@ -174,3 +174,35 @@ func mustBase64(t *testing.T, s string) string {
 	}
 	return string(b)
 }
+
+// A Python runtime without an interpreter on the host fails CreateFunction,
+// naming the flag that gives it one; --runtime-path gives it one.
+func TestPython_RuntimePath(t *testing.T) {
+	const runtime = "python3.14"
+	if slices.Contains(runtimes.Available(), runtime) {
+		t.Skipf("this host has an interpreter for %s", runtime)
+	}
+	interp := "/usr/bin/python3.11" // stands for a 3.14 one
+	if _, err := os.Stat(interp); err != nil {
+		t.Skip(err)
+	}
+	zip := pythonZip(t, map[string]string{"app.py": "import sys\n\ndef handler(event, context):\n    return sys.executable\n"})
+	create := func(m *Main) (string, int) {
+		_, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "py14", "--runtime", runtime,
+			"--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip)
+		return stderr, code
+	}
+	m := MustOpenMain(t, "")
+	if stderr, code := create(m); code == 0 || !strings.Contains(stderr, "The runtime python3.14 is not available on Lambada: no interpreter for it was found on this host; give one with lambada serve --runtime-path python3.14=/path/to/python3.14.") {
+		t.Errorf("without an interpreter: %d %s", code, stderr)
+	}
+	m = MustOpenMain(t, "", func(m *Main) { m.RuntimePaths = map[string]string{runtime: interp} })
+	if stderr, code := create(m); code != 0 {
+		t.Fatalf("with --runtime-path: %s", stderr)
+	}
+	MustSettle(t, client(m), "py14")
+	out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String("py14")})
+	if out.FunctionError != nil || string(out.Payload) != `"`+interp+`"` {
+		t.Errorf("python3.14 ran on %s, want %s", out.Payload, interp)
+	}
+}

@@ -70,6 +70,9 @@ type Main struct {
 	// Fsync syncs every write of the store to disk before acknowledging
 	// it: an accepted event then survives a power failure too.
 	Fsync bool
+	// RuntimePaths maps managed runtimes (python3.12) to the interpreters
+	// they run on, over those found on the host.
+	RuntimePaths map[string]string
 	// Isolation is how environments are walled in besides memory:
 	// IsolationAuto ("" too), IsolationRequired or IsolationOff.
 	Isolation string
@@ -147,6 +150,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.MemoryMB > 0 { // the budget bounds even memory no live environment's cgroup counts
 		if err := walls.Detect(m.Logger).LimitAll(m.MemoryMB); err != nil {
 			m.Logger.Warn("memory: the cgroup of all environments is not limited to the budget", "err", err)
+		}
+	}
+	for r, path := range m.RuntimePaths {
+		if err := runtimes.Use(r, path); err != nil {
+			return fmt.Errorf("--runtime-path: %w", err)
 		}
 	}
 	for _, r := range runtimes.Available() {
@@ -331,6 +339,17 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.Int64Var(&m.EventBytes, "async-queue-bytes", jetstream.DefaultEventCap, "bytes of asynchronous events the queue may hold; past 90% of it new Event invocations are refused (the rest is kept for retries and destination records)")
 	fs.BoolVar(&m.Fsync, "fsync", false, "sync every write of the store to disk before acknowledging it (an accepted event then survives a power failure, not only a crash of lambada; writes become several times slower)")
 	fs.StringVar(&m.Isolation, "isolation", IsolationAuto, "how functions are walled in besides memory: "+IsolationAuto+" (every wall this host allows; the start says which are missing), "+IsolationRequired+" (refuse to start without all of them) or "+IsolationOff)
+	fs.Func("runtime-path", "RUNTIME=PATH: the interpreter a managed runtime runs on (python3.12=/opt/python3.12/bin/python3.12), over the one found on the host (/usr/bin/python3.X, else pyenv's newest 3.X.*); repeatable", func(v string) error {
+		r, path, ok := strings.Cut(v, "=")
+		if !ok || r == "" || path == "" {
+			return errors.New("want RUNTIME=PATH")
+		}
+		if m.RuntimePaths == nil {
+			m.RuntimePaths = map[string]string{}
+		}
+		m.RuntimePaths[r] = path
+		return nil
+	})
 	uids := fs.String("env-uids", fmt.Sprintf("%d-%d", DefaultFirstUID, DefaultLastUID), "the host uids (and gids) execution environments run as, one each: FIRST-LAST, used by nothing else on the host")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.IntVar(&m.FunctionLogRate, "log-functions-rate", funclog.DefaultOutRate, "with --log-functions, the bytes a second each function may add to this log after a burst of --log-functions-burst; the rest is dropped, and a line says how much")
