@@ -140,7 +140,7 @@ func TestAsync_NothingLost(t *testing.T) {
 				t.Fatalf("only %d of %d events accepted", len(accepted), tc.events)
 			}
 			var missing int
-			if !poll.Wait(2*time.Minute, func() bool {
+			if !poll.Wait(4*time.Minute, func() bool { // a slow, loaded machine: nothing lost is the point, not speed
 				runs := runCounts(t, mark)
 				missing = 0
 				for _, id := range accepted {
@@ -150,7 +150,7 @@ func TestAsync_NothingLost(t *testing.T) {
 				}
 				return missing == 0
 			}) {
-				t.Fatalf("after 2 minutes, %d of %d accepted events have not run (past their failures)", missing, len(accepted))
+				t.Fatalf("after 4 minutes, %d of %d accepted events have not run (past their failures)", missing, len(accepted))
 			}
 			runs := runCounts(t, mark)
 			duplicates := 0

@@ -17,7 +17,7 @@ import (
 // (creating thousands of files, 16 at a time, at hundreds of µs each here)
 // takes far longer than a few boto3 calls, so that the script sees a
 // function while it is Pending or InProgress.
-const bigFiles = 6000
+const bigFiles = 3000
 
 // TestParity runs testdata/parity.py: the control plane's answers, checked
 // through boto3 against a real node, one subtest per case.
