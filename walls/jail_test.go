@@ -132,37 +132,11 @@ echo "child=$!"
 			if !strings.Contains(out, "child=") {
 				t.Fatalf("no child started:\n%s", out)
 			}
-			if pids := processesOf(t, m.UID()); len(pids) != 0 {
+			if pids := processesOf(m.UID(), m.UID()); len(pids) != 0 {
 				t.Errorf("processes %v of the environment outlived its bootstrap", pids)
 			}
 		})
 	}
-}
-
-// processesOf lists the processes of host user uid.
-func processesOf(t *testing.T, uid uint32) []int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && f[1] == strconv.FormatUint(uint64(uid), 10) {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
 }
 
 // BenchmarkStart times a start until the bootstrap (echo) has written,

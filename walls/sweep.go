@@ -103,11 +103,22 @@ func gone(name string) bool {
 // parent-death signal does, and the cgroup sweep; this also covers a host
 // without cgroups). It returns the pids it killed.
 func (j *Jail) Sweep() []int {
+	var killed []int
+	for _, pid := range processesOf(j.first, j.last) {
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, pid)
+		}
+	}
+	return killed
+}
+
+// processesOf lists the processes whose real uid is first to last.
+func processesOf(first, last uint32) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var killed []int
+	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -122,10 +133,9 @@ func (j *Jail) Sweep() []int {
 		if len(f) == 0 {
 			continue
 		}
-		uid, err := strconv.ParseUint(f[0], 10, 32)
-		if err == nil && uint32(uid) >= j.first && uint32(uid) <= j.last && syscall.Kill(pid, syscall.SIGKILL) == nil {
-			killed = append(killed, pid)
+		if uid, err := strconv.ParseUint(f[0], 10, 32); err == nil && uint32(uid) >= first && uint32(uid) <= last {
+			pids = append(pids, pid)
 		}
 	}
-	return killed
+	return pids
 }
