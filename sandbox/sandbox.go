@@ -1,10 +1,12 @@
-// Package sandbox owns execution environments: one process group each,
-// started with Lambda's environment, serving its own Runtime API (package
-// runtimeapi) on a loopback port, with its output captured per invocation,
-// and a pool of them per function version. It enforces timeouts and memory
-// limits (a memory cgroup per environment, or a watch of resident memory
-// where the host has none), resets an environment after a timeout, an exit,
-// an out-of-memory kill or an init failure, and reports when an invocation
+// Package sandbox owns execution environments: one process each (the
+// bootstrap, or a managed runtime's client: package runtimes), started in
+// its walls (package walls) with Lambda's environment, serving its own
+// Runtime API (package runtimeapi: on the node's one address, routed by the
+// connecting user, or without walls on a loopback port of its own), with
+// its output captured per invocation, and a pool of them per function
+// version. It enforces timeouts and memory limits, resets an environment
+// after a timeout, an exit, an out-of-memory kill or an init failure, and
+// reports when an invocation
 // no longer holds an environment (Slots). It knows nothing of HTTP callers,
 // stores or concurrency limits.
 //

@@ -7,7 +7,9 @@ package walls
 // environment's root in it: the host's /usr, /etc and library directories
 // read-only, a few devices, a /proc that shows only the environment's
 // processes, the code read-only at /var/task, a private /tmp of
-// EphemeralStorage's size, an empty /opt. The thread then pivots into that
+// EphemeralStorage's size, an empty /opt, and host directories an
+// interpreter needs (read-only, at their own paths). A spare thread builds
+// most of it ahead of time (spare.go). The thread then pivots into that
 // root and forks the bootstrap, which inherits the namespace (nothing of
 // the host's file system, the data directory or other environments is
 // there) and gets new pid, IPC and UTS namespaces: it runs as a host uid
@@ -20,7 +22,10 @@ package walls
 // process and open-file limits (1024 each, as on AWS): no process of the
 // environment ever runs without them. The thread lives as long as the
 // environment: the bootstrap's parent-death signal fires when it ends, so a
-// node that is killed takes every environment with it.
+// node that is killed takes every environment with it, and a seccomp filter
+// the bootstrap inherits from the thread keeps it from clearing that signal
+// (seccomp.go). The bootstrap leads a session of its own, without the
+// node's terminal; its uid is never one an earlier environment had.
 
 import (
 	"errors"

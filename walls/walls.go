@@ -1,10 +1,15 @@
-// Package walls owns what keeps an execution environment in: today its
-// memory limit, a memory cgroup of its own (v2 or v1, whichever the host
-// offers: cgroup.go, memcg.go, spare.go) or, where no cgroup can be made, a
-// watch of its processes' resident memory (memwatch.go). It starts the
-// environment's process inside its walls and reports what they saw (the
-// peak memory, an out-of-memory kill). It does not know what runs inside,
-// nor when: package sandbox does.
+// Package walls owns what keeps an execution environment in:
+//   - its memory limit: a memory cgroup of its own (v2 or v1, whichever the
+//     host offers: cgroup.go, memcg.go, spare.go) or, where no cgroup can be
+//     made, a watch of its processes' resident memory (memwatch.go);
+//   - the jail: its own uid, namespaces and root, its limits, and its end
+//     with the node (jail.go, seccomp.go), and the sweep of what a killed
+//     node left (sweep.go);
+//   - a Runtime API only its own processes reach (peer.go, route.go).
+//
+// It starts the environment's process inside its walls and reports what
+// they saw (the peak memory, an out-of-memory kill). It does not know what
+// runs inside, nor when: package sandbox does.
 package walls
 
 import (
