@@ -239,9 +239,6 @@ func (j *Jail) run(cmd *exec.Cmd, id uint32, tree int, shown []shownDir, tmpMB i
 	if err := finish(tree, shown, tmpMB); err != nil {
 		return err
 	}
-	if err := keepDeathSignal(); err != nil {
-		return err
-	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -301,8 +298,10 @@ var devices = []string{"null", "zero", "full", "random", "urandom"}
 // mount namespace and builds there, and pivots the thread into, what every
 // environment's root has: the host's system directories read-only, /dev,
 // /proc, an empty /opt, a /tmp of DefaultTmpMB and a mount point for
-// /var/task. A spare does it ahead of time. The thread can never leave the
-// namespace: its goroutine must end without unlocking it.
+// /var/task, the root itself read-only; and it filters its own system
+// calls as the bootstrap it forks will (seccomp.go). A spare does it ahead
+// of time. The thread can never leave the namespace: its goroutine must end
+// without unlocking it.
 func (j *Jail) prebuild() error {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("walls: new mount namespace: %w", err)
@@ -325,6 +324,9 @@ func (j *Jail) prebuild() error {
 			return errors.Join(os.Mkdir(r+"/opt", 0o755), os.MkdirAll(r+TaskRoot, 0o755))
 		}},
 		step{"pivot", func() error { return pivot(r) }},
+		step{"read-only root", readOnlyRoot},
+		// Inherited by every process the thread forks: the bootstrap.
+		step{"seccomp filter", keepDeathSignal},
 	)
 }
 
@@ -356,14 +358,21 @@ type shownDir struct {
 
 // finish completes the root that prebuild made the calling thread's, for
 // one environment: its code (tree, from readOnlyTree) at /var/task, the
-// host directories it is shown, its /tmp of tmpMB megabytes; then makes
-// the root itself read-only.
+// host directories it is shown (the root, read-only since prebuild, is
+// writable while their mount points are made), its /tmp of tmpMB megabytes.
 func finish(tree int, shown []shownDir, tmpMB int) error {
 	return steps(
 		step{TaskRoot, func() error {
 			return unix.MoveMount(tree, "", unix.AT_FDCWD, TaskRoot, unix.MOVE_MOUNT_F_EMPTY_PATH)
 		}},
 		step{"shown directories", func() error {
+			if len(shown) == 0 {
+				return nil
+			}
+			// Their mount points are made in the root, writable meanwhile.
+			if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+				return err
+			}
 			for _, d := range shown {
 				if err := os.MkdirAll(d.path, 0o755); err != nil {
 					return err
@@ -372,7 +381,7 @@ func finish(tree int, shown []shownDir, tmpMB int) error {
 					return fmt.Errorf("%s: %w", d.path, err)
 				}
 			}
-			return nil
+			return readOnlyRoot()
 		}},
 		step{"/tmp", func() error {
 			if tmpMB <= 0 || tmpMB == DefaultTmpMB {
@@ -380,10 +389,12 @@ func finish(tree int, shown []shownDir, tmpMB int) error {
 			}
 			return unix.Mount("", "/tmp", "", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, tmpOptions(tmpMB))
 		}},
-		step{"read-only root", func() error {
-			return unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
-		}},
 	)
+}
+
+// readOnlyRoot makes the root of the calling thread's namespace read-only.
+func readOnlyRoot() error {
+	return unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
 }
 
 // step is one step of building an environment's root.
@@ -499,7 +510,7 @@ func pivot(r string) error {
 	if err := os.Remove("/.host"); err != nil {
 		return fmt.Errorf("rmdir: %w", err)
 	}
-	return nil // the root is made read-only once complete (finish)
+	return nil
 }
 
 // goOffMain runs f in a new goroutine locked to an OS thread other than the
