@@ -73,8 +73,8 @@ echo "session=$(cut -d' ' -f6,7 /proc/self/stat)"
 echo "limits=$(ulimit -n):$(ulimit -Hn):$(ulimit -p)"
 echo "root=$(ls / | tr '\n' ' ')"
 echo "procs=$(ls /proc | grep -cE '^[0-9]+$')"
-if touch /var/task/x 2>/dev/null; then echo task=writable; else echo task=read-only; fi
-if touch /x 2>/dev/null; then echo root=writable; else echo root=read-only; fi
+echo "task=$(touch /var/task/x 2>&1 | sed 's/.*: //')"
+echo "rootfs=$(touch /x 2>&1 | sed 's/.*: //')"
 if ls "$1" >/dev/null 2>&1; then echo host=visible; else echo host=hidden; fi
 dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo "tmp=$(( $(wc -c </tmp/big) / 1048576 ))MB"
 sleep 60 &
@@ -114,7 +114,8 @@ echo "child=$!"
 				"limits=1024:1024:1024",                                   // open files soft and hard, processes
 				"root=bin dev etc lib lib64 opt proc sbin tmp usr var \n", // nothing of the host but its system directories
 				"procs=",
-				"task=read-only", "root=read-only",
+				// read-only mounts, whatever the permission bits say
+				"task=Read-only file system\n", "rootfs=Read-only file system\n",
 				"host=hidden",
 				"tmp=8MB", // /tmp stops at its size
 			} {
