@@ -94,7 +94,7 @@ func CheckRuntime(runtime string) error {
 	case slices.Contains(blockedRuntimes, runtime):
 		return Errorf(EINVALID, "The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.", runtime)
 	}
-	if strings.HasPrefix(runtime, "python3.") { // Lambada runs it, given an interpreter
+	if strings.HasPrefix(runtime, "python3.") || strings.HasPrefix(runtime, "nodejs") { // Lambada runs it, given an interpreter
 		return Errorf(EINVALID, "The runtime %s is not available on Lambada: no interpreter for it was found on this host; give one with lambada serve --runtime-path %s=/path/to/%s. Supported runtimes: %s.",
 			runtime, runtime, runtime, strings.Join(runs, ", "))
 	}

@@ -1,17 +1,26 @@
 # Lambada's runtime client for Python functions: it speaks the Runtime API
 # at $AWS_LAMBDA_RUNTIME_API, imports the handler named by $_HANDLER
 # ("module.function", the module under $LAMBDA_TASK_ROOT) and calls it with
-# each event and a context, as AWS's awslambdaric does. Standard library only.
+# each event and a context, as AWS's awslambdaric does: its errors, its log
+# lines, its context objects. Standard library only.
 import http.client
 import importlib
 import json
+import logging
 import os
 import sys
 import time
 import traceback
 
-host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
-conn = http.client.HTTPConnection(host, int(port))
+WARNING = ("LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, "
+           "in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using "
+           "managed runtimes, runtime updates can be triggered by a function change, or can be applied automatically. "
+           "To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. If "
+           "this error correlates with a change in the runtime version, you may be able to mitigate this error by "
+           "temporarily rolling back to the previous runtime version. For more information, see "
+           "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html")
+
+conn = None
 
 
 def call(method, path, body=None, headers=None):
@@ -20,21 +29,48 @@ def call(method, path, body=None, headers=None):
     return resp, resp.read()
 
 
-def error_body(exc, request_id, tb=None):
-    body = {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id,
-            "stackTrace": traceback.format_list(traceback.extract_tb(tb)) if tb else []}
-    return body
-
-
-def post_error(path, error_type, body):
-    call("POST", path, json.dumps(body).encode(), {"Lambda-Runtime-Function-Error-Type": error_type,
-                                                     "Content-Type": "application/json"})
+def post_error(path, body, error_type=None):
+    headers = {"Content-Type": "application/json"}
+    if error_type:
+        headers["Lambda-Runtime-Function-Error-Type"] = error_type
+    call("POST", path, json.dumps(body).encode(), headers)
 
 
 class FaultError(Exception):
-    def __init__(self, error_type, message):
+    def __init__(self, error_type, message, trace=None):
         super().__init__(message)
         self.error_type = error_type
+        self.trace = trace
+
+
+def make_error(message, error_type, stack_trace, request_id=""):
+    return {"errorMessage": message or "", "errorType": error_type or "", "requestId": request_id or "",
+            "stackTrace": stack_trace or []}
+
+
+def own_frames(tb):
+    """The traceback's frames from the first that is not this client's."""
+    frames = traceback.extract_tb(tb)
+    for i, frame in enumerate(frames):
+        if frame.filename != "<string>":
+            return traceback.format_list(frames[i:])
+    return traceback.format_list(frames)
+
+
+def log_error(error):
+    """An error as one log record: its lines joined by carriage returns,
+    the traceback's indentation in no-break spaces."""
+    first = "[ERROR]"
+    if error["errorType"]:
+        first += " " + error["errorType"]
+    if error["errorMessage"]:
+        first += (":" if error["errorType"] else "") + " " + error["errorMessage"]
+    lines = [first, "Traceback (most recent call last):"]
+    for element in error["stackTrace"]:
+        for line in element.splitlines() or [""]:
+            stripped = line.lstrip(" ")
+            lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write("\r".join(lines) + "\n")
 
 
 def load_handler(handler):
@@ -43,57 +79,126 @@ def load_handler(handler):
     except ValueError as e:
         raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}")
     try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise FaultError("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
         module = importlib.import_module(modname.replace("/", "."))
     except ImportError as e:
         raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}")
     except SyntaxError as e:
-        raise FaultError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}")
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise FaultError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", trace)
     fn = getattr(module, fname, None)
     if fn is None:
         raise FaultError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
     return fn
 
 
+def from_dict(cls, d):
+    if d is None:
+        return None
+    obj = cls()
+    for field in cls.__slots__:
+        setattr(obj, field, d.get(field))
+    return obj
+
+
+class CognitoIdentity:
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+
+class Client:
+    __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"]
+
+
+class ClientContext:
+    __slots__ = ["custom", "env", "client"]
+
+
 class Context:
     def __init__(self, request_id, deadline_ms, arn, client_context, identity):
         self.aws_request_id = request_id
-        self.invoked_function_arn = arn
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.client_context = client_context
-        self.identity = identity
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = arn
+        self.client_context = from_dict(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = from_dict(Client, self.client_context.client)
+        self.identity = from_dict(CognitoIdentity, identity or {})
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self):
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+
+request_id = None
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = request_id or ""
+        return True
+
+
+class Handler(logging.Handler):
+    def emit(self, record):
+        sys.stdout.write(self.format(record))
+
+
+def setup_logging():
+    logging.Formatter.converter = time.gmtime
+    handler = Handler()
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(RequestIdFilter())
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if level in logging._nameToLevel:
+        logging.getLogger().setLevel(level)
+    logging.getLogger().addHandler(handler)
+
 
 def main():
+    global conn, request_id
+    host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    setup_logging()
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
-    except FaultError as e:
-        post_error("/init/error", e.error_type, {"errorMessage": str(e), "errorType": e.error_type, "requestId": "", "stackTrace": []})
-        sys.exit(1)
     except Exception as e:
-        post_error("/init/error", type(e).__name__, error_body(e, "", e.__traceback__))
+        if isinstance(e, FaultError):
+            error = make_error(str(e), e.error_type, e.trace)
+        else:
+            error = make_error(str(e), type(e).__name__, own_frames(e.__traceback__))
+        logging.warning(WARNING)
+        log_error(error)
+        post_error("/init/error", error, error["errorType"])
         sys.exit(1)
     while True:
         resp, body = call("GET", "/invocation/next")
         request_id = resp.getheader("Lambda-Runtime-Aws-Request-Id")
-        context = Context(request_id, int(resp.getheader("Lambda-Runtime-Deadline-Ms", "0")),
-                          resp.getheader("Lambda-Runtime-Invoked-Function-Arn"),
-                          json.loads(resp.getheader("Lambda-Runtime-Client-Context") or "null"),
-                          json.loads(resp.getheader("Lambda-Runtime-Cognito-Identity") or "null"))
+        trace_id = resp.getheader("Lambda-Runtime-Trace-Id")
+        if trace_id:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
         try:
+            context = Context(request_id, int(resp.getheader("Lambda-Runtime-Deadline-Ms", "0")),
+                              resp.getheader("Lambda-Runtime-Invoked-Function-Arn"),
+                              json.loads(resp.getheader("Lambda-Runtime-Client-Context") or "null"),
+                              json.loads(resp.getheader("Lambda-Runtime-Cognito-Identity") or "null"))
             result = handler(json.loads(body or b"null"), context)
             out = json.dumps(result).encode()
         except Exception as e:
-            # The handler's own frames: the first is this loop's call.
-            post_error(f"/invocation/{request_id}/error", type(e).__name__, error_body(e, request_id, e.__traceback__.tb_next))
+            error = make_error(str(e), type(e).__name__, own_frames(e.__traceback__), request_id)
+            logging.warning(WARNING)
+            log_error(error)
+            post_error(f"/invocation/{request_id}/error", error)
             continue
         call("POST", f"/invocation/{request_id}/response", out, {"Content-Type": "application/json"})
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,6 +18,9 @@ import (
 
 //go:embed python.py
 var python string
+
+//go:embed node.js
+var node string
 
 // Start is how an environment of a managed runtime starts.
 type Start struct {
@@ -35,8 +39,12 @@ func Command(runtime string) (Start, bool) {
 	if !ok {
 		return Start{}, false
 	}
-	// -u: print reaches the log as it is printed; -c: the client comes
-	// from the binary, not from a file the environment must see.
+	if strings.HasPrefix(runtime, "nodejs") {
+		// -e: the client comes from the binary, not from a file the
+		// environment must see.
+		return Start{Args: []string{in.path, "-e", node}, Dirs: in.dirs}, true
+	}
+	// -u: print reaches the log as it is printed.
 	return Start{Args: []string{in.path, "-u", "-c", python}, Dirs: in.dirs}, true
 }
 
@@ -75,23 +83,20 @@ func interpreters() map[string]interpreter {
 	return out
 }
 
-// Use makes runtime (a Python one) run on the interpreter at path (its real
-// executable is resolved), whose installation directory, the parent of its
-// bin directory, environments are shown unless it is the host's /usr.
+// Use makes runtime (a Python or Node.js one) run on the interpreter at path
+// (its real executable is resolved), whose installation directory, the
+// parent of its bin directory, environments are shown unless it is the
+// host's /usr.
 func Use(runtime, path string) error {
-	if !strings.HasPrefix(runtime, "python3.") {
+	if !Managed(runtime) {
 		return fmt.Errorf("runtimes: Lambada has no client of %s", runtime)
 	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
+	if _, err := filepath.EvalSymlinks(path); err != nil {
 		return fmt.Errorf("runtimes: %s: %w", runtime, err)
 	}
-	if !executable(real) {
-		return fmt.Errorf("runtimes: %s: %s is not an executable file", runtime, real)
-	}
-	in := interpreter{path: real}
-	if prefix := filepath.Dir(filepath.Dir(real)); !strings.HasPrefix(real, "/usr/") {
-		in.dirs = []string{prefix}
+	in, ok := resolve(path)
+	if !ok {
+		return fmt.Errorf("runtimes: %s: %s is not an executable file (nor a link to one; scripts are refused)", runtime, path)
 	}
 	mu.Lock()
 	given[runtime] = in
@@ -99,37 +104,113 @@ func Use(runtime, path string) error {
 	return nil
 }
 
-// discover finds, once, an interpreter for each Python runtime: the host's
-// /usr/bin/python3.X, else the newest pyenv version 3.X.* (under
-// $PYENV_ROOT, or ~/.pyenv), whose directory the environment is shown.
+// Managed reports whether runtime is one Lambada has a client of: python3.X
+// or nodejsNN.x.
+func Managed(runtime string) bool {
+	return strings.HasPrefix(runtime, "python3.") || strings.HasPrefix(runtime, "nodejs")
+}
+
+// discover finds, once, an interpreter for each runtime: for Python 3.X the
+// host's /usr/bin/python3.X, else python3.X on PATH, else the newest pyenv
+// version 3.X.* (under $PYENV_ROOT, or ~/.pyenv); for Node.js NN, the first
+// node on PATH (or /usr/bin, /usr/local/bin, nvm's versions) whose version
+// is NN. Shims (scripts) are never used; an interpreter outside /usr has
+// its installation directory shown to environments.
 func discover() map[string]interpreter {
 	out := map[string]interpreter{}
+	pathDirs := filepath.SplitList(os.Getenv("PATH"))
 	pyenv := os.Getenv("PYENV_ROOT")
-	if pyenv == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			pyenv = filepath.Join(home, ".pyenv")
-		}
+	home, _ := os.UserHomeDir()
+	if pyenv == "" && home != "" {
+		pyenv = filepath.Join(home, ".pyenv")
 	}
 	for minor := 9; minor <= 14; minor++ {
 		name := "python3." + strconv.Itoa(minor)
-		if p, err := filepath.EvalSymlinks("/usr/bin/" + name); err == nil && strings.HasPrefix(p, "/usr/") && executable(p) {
-			out[name] = interpreter{path: p}
-			continue
+		candidates := []string{"/usr/bin/" + name}
+		for _, d := range pathDirs {
+			candidates = append(candidates, filepath.Join(d, name))
 		}
-		if pyenv == "" {
-			continue
+		if pyenv != "" {
+			versions, _ := filepath.Glob(filepath.Join(pyenv, "versions", "3."+strconv.Itoa(minor)+".*"))
+			slices.SortFunc(versions, func(a, b string) int { return patch(b) - patch(a) }) // newest first
+			for _, v := range versions {
+				candidates = append(candidates, filepath.Join(v, "bin", name))
+			}
 		}
-		versions, _ := filepath.Glob(filepath.Join(pyenv, "versions", "3."+strconv.Itoa(minor)+".*"))
-		slices.SortFunc(versions, func(a, b string) int { return patch(b) - patch(a) }) // newest first
-		for _, v := range versions {
-			p, err := filepath.EvalSymlinks(filepath.Join(v, "bin", name))
-			if err == nil && executable(p) && strings.HasPrefix(p, v+"/") {
-				out[name] = interpreter{path: p, dirs: []string{v}}
+		for _, c := range candidates {
+			if in, ok := resolve(c); ok {
+				out[name] = in
 				break
 			}
 		}
 	}
+	var nodes []string
+	for _, d := range pathDirs {
+		nodes = append(nodes, filepath.Join(d, "node"))
+	}
+	nodes = append(nodes, "/usr/bin/node", "/usr/local/bin/node")
+	nvm := os.Getenv("NVM_DIR")
+	if nvm == "" && home != "" {
+		nvm = filepath.Join(home, ".nvm")
+	}
+	if nvm != "" {
+		vs, _ := filepath.Glob(filepath.Join(nvm, "versions", "node", "v*", "bin", "node"))
+		nodes = append(nodes, vs...)
+	}
+	seen := map[string]bool{}
+	for _, c := range nodes {
+		in, ok := resolve(c)
+		if !ok || seen[in.path] {
+			continue
+		}
+		seen[in.path] = true
+		major := nodeMajor(in.path)
+		if name := "nodejs" + strconv.Itoa(major) + ".x"; major >= 18 && major <= 24 && out[name].path == "" {
+			out[name] = in
+		}
+	}
 	return out
+}
+
+// resolve returns the interpreter that path leads to: its real executable,
+// which must not be a script (a shim), and, outside /usr, the directory it
+// is installed in (the parent of its bin directory).
+func resolve(path string) (interpreter, bool) {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil || !executable(p) || script(p) {
+		return interpreter{}, false
+	}
+	in := interpreter{path: p}
+	if !strings.HasPrefix(p, "/usr/") {
+		in.dirs = []string{filepath.Dir(filepath.Dir(p))}
+	}
+	return in, true
+}
+
+// script reports whether the file at path starts with "#!".
+func script(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	var b [2]byte
+	n, _ := f.Read(b[:])
+	return n == 2 && string(b[:]) == "#!"
+}
+
+// nodeMajor is the major version of the node executable at path (0: none),
+// asked of it with an empty environment.
+func nodeMajor(path string) int {
+	cmd := exec.Command(path, "--version")
+	cmd.Env = []string{}
+	out, err := cmd.Output()
+	if err != nil {
+		return 0
+	}
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	major, _ := strconv.Atoi(strings.Split(v, ".")[0])
+	return major
 }
 
 // patch is the patch number of a version directory 3.X.Y (-1: none).

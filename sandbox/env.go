@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lambada-dev/lambada"
@@ -22,6 +23,14 @@ func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.T
 	initType := cfg.InitializationType
 	if initType == "" {
 		initType = "on-demand"
+	}
+	switch { // a managed runtime's own variables
+	case strings.HasPrefix(cfg.Runtime, "nodejs"):
+		major := strings.TrimSuffix(strings.TrimPrefix(cfg.Runtime, "nodejs"), ".x")
+		env = append(env, "AWS_EXECUTION_ENV=AWS_Lambda_"+cfg.Runtime,
+			"NODE_PATH=/opt/nodejs/node"+major+"/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:"+taskRoot)
+	case strings.HasPrefix(cfg.Runtime, "python"):
+		env = append(env, "AWS_EXECUTION_ENV=AWS_Lambda_"+cfg.Runtime)
 	}
 	return append(env,
 		"_HANDLER="+cfg.Handler,

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambada-dev/lambada/runtimes"
+)
+
+// zipOf is a deployment package of the files given (a name and its text).
+func zipOf(t *testing.T, files map[string]string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, text := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fn.zip")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// mustBase64 decodes a base64 text.
+func mustBase64(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// A managed runtime without an interpreter on the host fails
+// CreateFunction, naming the flag that gives it one; --runtime-path gives it
+// one.
+func TestRuntimePath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		runtime, interp, file, code string
+	}{
+		// Interpreters of this host stand for versions it lacks.
+		{"python3.14", "/usr/bin/python3.11", "app.py", "import sys\n\ndef handler(event, context):\n    return sys.executable\n"},
+		{"nodejs22.x", "/usr/bin/node", "app.js", "exports.handler = async () => process.execPath;\n"},
+	} {
+		t.Run(tc.runtime, func(t *testing.T) {
+			t.Parallel()
+			if slices.Contains(runtimes.Available(), tc.runtime) {
+				t.Skipf("this host has an interpreter for %s", tc.runtime)
+			}
+			if _, err := os.Stat(tc.interp); err != nil {
+				t.Skip(err)
+			}
+			zip := zipOf(t, map[string]string{tc.file: tc.code})
+			create := func(m *Main) (string, int) {
+				_, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "fn", "--runtime", tc.runtime,
+					"--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip)
+				return stderr, code
+			}
+			m := MustOpenMain(t, "")
+			want := "The runtime " + tc.runtime + " is not available on Lambada: no interpreter for it was found on this host; give one with lambada serve --runtime-path " +
+				tc.runtime + "=/path/to/" + tc.runtime + "."
+			if stderr, code := create(m); code == 0 || !strings.Contains(stderr, want) {
+				t.Errorf("without an interpreter: %d %s", code, stderr)
+			}
+			m = MustOpenMain(t, "", func(m *Main) { m.RuntimePaths = map[string]string{tc.runtime: tc.interp} })
+			if stderr, code := create(m); code != 0 {
+				t.Fatalf("with --runtime-path: %s", stderr)
+			}
+			MustSettle(t, client(m), "fn")
+			out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String("fn")})
+			if out.FunctionError != nil || string(out.Payload) != `"`+tc.interp+`"` {
+				t.Errorf("%s ran on %s, want %s", tc.runtime, out.Payload, tc.interp)
+			}
+		})
+	}
+}
