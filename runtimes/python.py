@@ -203,4 +203,103 @@ def main():
         call("POST", f"/invocation/{request_id}/response", out, {"Content-Type": "application/json"})
 
 
-main()
+# The zygote: a parent that has loaded this client and common modules, and
+# forks each new environment on the node's request (fd 3, a SOCK_SEQPACKET
+# socket: a JSON request with the environment's output as SCM_RIGHTS; the
+# answer, {"pid": N} or {"error": "…"}). Its children are the node's
+# (CLONE_PARENT), pid 1 of their own namespaces; each enters its walls
+# itself, as root, before anything of the function's runs.
+CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_PARENT, CLONE_NEWNS = 0x04000000, 0x08000000, 0x20000000, 0x8000, 0x20000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}
+
+
+def zygote():
+    import ctypes
+    import platform
+    import resource
+    import signal
+    import socket
+    # What functions commonly import, loaded once here rather than in
+    # every environment.
+    for name in ("base64", "datetime", "decimal", "hashlib", "random", "re", "urllib.request", "uuid", "typing"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    libc = ctypes.PyDLL(None, use_errno=True)  # calls keep the GIL, as os.fork does
+    libc.syscall.restype = ctypes.c_long
+    api = ctypes.pythonapi
+    sys_clone = SYS_CLONE[platform.machine()]
+    flags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | signal.SIGCHLD
+    sock = socket.socket(fileno=3)
+
+    def check(ret):
+        if ret < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        return ret
+
+    def enter(req, out):
+        """The child: into its walls, then the runtime client."""
+        sock.close()
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        if req["cgroup"]:
+            with open(os.path.join(req["cgroup"], "cgroup.procs"), "w") as f:
+                f.write("0")  # this process
+        resource.setrlimit(resource.RLIMIT_NOFILE, (req["maxFiles"], req["maxFiles"]))
+        resource.setrlimit(resource.RLIMIT_NPROC, (req["maxProcesses"], req["maxProcesses"]))
+        ns = os.open(req["mountNS"], os.O_RDONLY)
+        check(libc.setns(ns, CLONE_NEWNS))
+        os.close(ns)
+        os.chdir(req["dir"])
+        os.setsid()
+        uid = req["uid"]
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        # After the change of user: it clears both.
+        check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+        check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+        os.closerange(3, req["maxFiles"])
+        os.environ.clear()
+        os.environ.update(dict(kv.split("=", 1) for kv in req["env"]))
+
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
+        if not msg:
+            return  # the node is gone
+        req = json.loads(msg)
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"error": "no output descriptor"}).encode())
+            continue
+        api.PyOS_BeforeFork()
+        pid = libc.syscall(sys_clone, flags, 0, 0, 0, 0)
+        errno = ctypes.get_errno()
+        if pid == 0:
+            api.PyOS_AfterFork_Child()  # random reseeded, locks and threads reset
+            global forked
+            forked = True  # to be seen by tests, as __main__.forked
+            try:
+                enter(req, fds[0])
+            except BaseException:
+                traceback.print_exc()
+                os._exit(70)
+            main()
+            os._exit(0)
+        api.PyOS_AfterFork_Parent()
+        os.close(fds[0])
+        if pid < 0:
+            sock.send(json.dumps({"error": "clone: " + os.strerror(errno)}).encode())
+        else:
+            sock.send(json.dumps({"pid": pid}).encode())
+
+
+if os.environ.get("LAMBADA_ZYGOTE"):
+    zygote()
+else:
+    main()

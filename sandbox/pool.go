@@ -58,6 +58,9 @@ type Manager struct {
 	// one address; nil: each has a listener of its own.
 	Jail   *walls.Jail
 	Router *walls.Router
+	// Forkers, with a jail, fork the environments of the runtimes they
+	// have a zygote for; nil: every environment starts by exec.
+	Forkers forkers
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
@@ -71,6 +74,11 @@ type Manager struct {
 }
 
 type poolKey struct{ function, version string }
+
+// forkers find what forks environments of a runtime (nil: exec).
+type forkers interface {
+	Forker(runtime string) walls.Forker
+}
 
 // envState is the Manager's view of one live environment.
 type envState struct {

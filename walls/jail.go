@@ -229,8 +229,9 @@ func (j *Jail) prepare(cmd *exec.Cmd, id uint32) {
 // locked thread, once the thread is inside the environment's mount
 // namespace (prebuilt: the thread is a spare that ran prebuild already)
 // with its code (tree, from readOnlyTree) and the host directories it is
-// shown, and lets the bootstrap run once its limits are set.
-func (j *Jail) run(cmd *exec.Cmd, id uint32, tree int, shown []shownDir, tmpMB int, prebuilt bool) error {
+// shown, and lets the bootstrap run once its limits are set. With a forker,
+// the process is forked instead, in cgroup (fork.go).
+func (j *Jail) run(cmd *exec.Cmd, id uint32, tree int, shown []shownDir, tmpMB int, prebuilt bool, f Forker, cgroup string) error {
 	if !prebuilt {
 		if err := j.prebuild(); err != nil {
 			return err
@@ -238,6 +239,9 @@ func (j *Jail) run(cmd *exec.Cmd, id uint32, tree int, shown []shownDir, tmpMB i
 	}
 	if err := finish(tree, shown, tmpMB); err != nil {
 		return err
+	}
+	if f != nil {
+		return forkIn(f, cmd, id, cgroup)
 	}
 	if err := cmd.Start(); err != nil {
 		return err

@@ -127,6 +127,7 @@ type Spec struct {
 	TmpMB    int      // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
 	Router   *Router  // in a jail, where its Runtime API's connections come from (nil: none)
 	Dirs     []string // in a jail, host directories shown read-only at the same paths (an interpreter's)
+	Fork     Forker   // in a jail, what forks its process instead of exec (nil: exec)
 }
 
 // Memory is one environment's walls and the readings of its peak memory.
@@ -137,10 +138,11 @@ type Memory struct {
 	cg    *memcg    // the environment's memory cgroup, or nil
 	watch *rssWatch // the fallback where there is no cgroup, or nil
 
-	jail *Jail
-	uid  uint32        // the environment's host uid in the jail
-	hold chan struct{} // closed to end the environment's thread (jail.go)
-	api  net.Listener  // its Runtime API's connections, from spec's Router; nil: none
+	jail   *Jail
+	cgroup string        // the directory of its memory cgroup, once made ("": none)
+	uid    uint32        // the environment's host uid in the jail
+	hold   chan struct{} // closed to end the environment's thread (jail.go)
+	api    net.Listener  // its Runtime API's connections, from spec's Router; nil: none
 
 	mu     sync.Mutex
 	status *os.File // /proc/<pid>/status, kept open
@@ -204,7 +206,9 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 		}
 		m.uid, m.hold = id, make(chan struct{})
 		j.prepare(cmd, id)
-		start = func(prebuilt bool) error { return j.run(cmd, id, tree, shown, spec.TmpMB, prebuilt) }
+		start = func(prebuilt bool) error {
+			return j.run(cmd, id, tree, shown, spec.TmpMB, prebuilt, spec.Fork, m.cgroup)
+		}
 	}
 	err := w.start(m, cmd, start, logger, kill)
 	switch {
@@ -236,11 +240,13 @@ func (w *Host) start(m *Memory, cmd *exec.Cmd, start func(prebuilt bool) error, 
 	if w.h != nil {
 		g, err := newMemcg(w.h, m.limit, m.jail)
 		if err == nil {
+			m.cgroup = g.dir
 			if err = g.start(cmd, start, m.hold); err == nil {
 				m.cg, m.pid = g, cmd.Process.Pid
 				return nil
 			}
 			g.remove(logger)
+			m.cgroup = ""
 			if !errors.Is(err, errNotEntered) {
 				return err
 			}

@@ -73,6 +73,9 @@ type Main struct {
 	// RuntimePaths maps managed runtimes (python3.12) to the interpreters
 	// they run on, over those found on the host.
 	RuntimePaths map[string]string
+	// NoZygotes starts every Python environment by exec, not by a fork of
+	// a zygote (which only walled-in environments use).
+	NoZygotes bool
 	// Isolation is how environments are walled in besides memory:
 	// IsolationAuto ("" too), IsolationRequired or IsolationOff.
 	Isolation string
@@ -90,9 +93,10 @@ type Main struct {
 	async     *async.Dispatcher
 	pruner    *codecache.Pruner
 	sandboxes *sandbox.Manager
-	jail      *walls.Jail   // nil: environments are not walled in besides memory
-	router    *walls.Router // with jail: every environment's Runtime API
-	noJail    error         // why not, then
+	jail      *walls.Jail       // nil: environments are not walled in besides memory
+	router    *walls.Router     // with jail: every environment's Runtime API
+	zygotes   *runtimes.Zygotes // with jail: what forks Python environments
+	noJail    error             // why not, then
 	ln        net.Listener
 	srv       *http.Server
 	served    chan error
@@ -165,6 +169,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB,
 		Jail: m.jail, Router: m.router}
+	if m.jail != nil && !m.NoZygotes {
+		m.zygotes = runtimes.NewZygotes(m.Logger.With("component", "zygote"))
+		m.sandboxes.Forkers = m.zygotes
+	}
 	invoker := &invoke.Service{
 		Functions:   m.node.Functions,
 		Code:        code,
@@ -288,6 +296,9 @@ func (m *Main) close() error {
 	if m.sandboxes != nil {
 		errs = append(errs, m.sandboxes.Close())
 	}
+	if m.zygotes != nil { // once no environment is left
+		m.zygotes.Close()
+	}
 	if m.router != nil { // once no environment is left
 		errs = append(errs, m.router.Close())
 	}
@@ -339,7 +350,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.Int64Var(&m.EventBytes, "async-queue-bytes", jetstream.DefaultEventCap, "bytes of asynchronous events the queue may hold; past 90% of it new Event invocations are refused (the rest is kept for retries and destination records)")
 	fs.BoolVar(&m.Fsync, "fsync", false, "sync every write of the store to disk before acknowledging it (an accepted event then survives a power failure, not only a crash of lambada; writes become several times slower)")
 	fs.StringVar(&m.Isolation, "isolation", IsolationAuto, "how functions are walled in besides memory: "+IsolationAuto+" (every wall this host allows; the start says which are missing), "+IsolationRequired+" (refuse to start without all of them) or "+IsolationOff)
-	fs.Func("runtime-path", "RUNTIME=PATH: the interpreter a managed runtime runs on (python3.12=/opt/python3.12/bin/python3.12), over the one found on the host (/usr/bin/python3.X, else pyenv's newest 3.X.*); repeatable", func(v string) error {
+	fs.Func("runtime-path", "RUNTIME=PATH: the interpreter a managed runtime runs on (python3.12=/opt/python3.12/bin/python3.12), over the one found on the host (/usr/bin/python3.X, else python3.X on PATH, else pyenv's newest 3.X.*; node on PATH for nodejsNN.x); repeatable", func(v string) error {
 		r, path, ok := strings.Cut(v, "=")
 		if !ok || r == "" || path == "" {
 			return errors.New("want RUNTIME=PATH")
@@ -350,6 +361,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		m.RuntimePaths[r] = path
 		return nil
 	})
+	fs.BoolVar(&m.NoZygotes, "no-zygotes", false, "start every Python environment by exec of its interpreter, not by a fork of one that has loaded Lambada's runtime client (walled-in environments only)")
 	uids := fs.String("env-uids", fmt.Sprintf("%d-%d", DefaultFirstUID, DefaultLastUID), "the host uids (and gids) execution environments run as, one each: FIRST-LAST, used by nothing else on the host")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.IntVar(&m.FunctionLogRate, "log-functions-rate", funclog.DefaultOutRate, "with --log-functions, the bytes a second each function may add to this log after a burst of --log-functions-burst; the rest is dropped, and a line says how much")
