@@ -263,7 +263,6 @@ def zygote():
         # After the change of user: it clears both.
         check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
         check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
-        os.closerange(3, req["maxFiles"])
         os.environ.clear()
         os.environ.update(dict(kv.split("=", 1) for kv in req["env"]))
 

@@ -17,6 +17,13 @@ import (
 // wallsPy reports what a Python environment sees of its walls.
 const wallsPy = `import __main__, os, resource
 
+def tryr(path):
+    try:
+        open(path).read()
+        return "readable"
+    except OSError as e:
+        return e.strerror
+
 def tryw(path):
     try:
         open(path, "w")
@@ -39,7 +46,8 @@ def handler(event, context):
             "euid": os.geteuid(), "groups": os.getgroups(), "pid": os.getpid(), "sid": os.getsid(0),
             "nofile": resource.getrlimit(resource.RLIMIT_NOFILE), "nproc": resource.getrlimit(resource.RLIMIT_NPROC),
             "root": sorted(os.listdir("/")), "task": tryw("/var/task/x"), "rootw": tryw("/x"),
-            "fds": fds, "cgroup": open("/proc/self/cgroup").read(), "tty": tryw("/dev/tty")}
+            "fds": fds, "cgroup": open("/proc/self/cgroup").read(), "tty": tryw("/dev/tty"),
+            "environ": tryr("/proc/self/environ")}
 `
 
 type wallsSeen struct {
@@ -112,7 +120,7 @@ func TestZygote(t *testing.T) {
 			if w.UID < int(m.FirstUID) || w.UID != w.GID || w.UID != w.EUID || len(w.Groups) != 0 || w.PID != 1 || w.SID != 1 ||
 				w.NoFile != [2]int{1024, 1024} || w.NProc != [2]int{1024, 1024} || sockets > 1 ||
 				strings.Join(w.Root, " ") != "bin dev etc lib lib64 opt proc root sbin tmp usr var" && strings.Join(w.Root, " ") != "bin dev etc lib lib64 opt proc sbin tmp usr var" ||
-				w.Task != "Read-only file system" || w.RootW != "Read-only file system" || w.TTY == "writable" {
+				w.Task != "Read-only file system" || w.RootW != "Read-only file system" || w.TTY == "writable" || w.Environ != "readable" {
 				t.Errorf("zygotes %v: an environment sees %+v", zygotes, w)
 			}
 			if !strings.Contains(w.Cgroup, "/lambada/") {
