@@ -58,6 +58,7 @@ type wallsSeen struct {
 	NoFile, NProc    [2]int
 	Root             []string
 	Task, RootW, TTY string
+	Environ          string // its /proc/self files are its own
 	FDs              map[string]string
 	Cgroup           string
 }
