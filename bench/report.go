@@ -53,6 +53,8 @@ type Report struct {
 	BurstSleep time.Duration // how long each burst invocation sleeps: the burst's floor
 
 	Async *AsyncRun // Event invocations beside JetStream's publishes
+
+	Runtimes []*RuntimeRun // managed runtimes' hello-world functions
 }
 
 // FunctionRun is one function's warm loads through the node.
@@ -134,7 +136,11 @@ func (r *Report) Rows() []Row {
 	if len(r.Levels) > 0 {
 		rows = append(rows, Row{Figure: "floor errors", Value: of(floorErrs, floorN)})
 	}
-	return append(append(append(rows, r.coldRows()...), r.burstRows()...), r.asyncRows()...)
+	rows = append(rows, r.coldRows()...)
+	for _, rt := range r.Runtimes {
+		rows = append(rows, r.runtimeRows(rt)...)
+	}
+	return append(append(rows, r.burstRows()...), r.asyncRows()...)
 }
 
 // functionRows are the rows of one function's warm loads.

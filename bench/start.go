@@ -17,14 +17,21 @@ import (
 // to its first GET …/invocation/next: the floor of a cold start. It kills
 // the process afterwards.
 func BareStart(ctx context.Context, bootstrap string) (time.Duration, error) {
-	d, stop, err := bareStartFrom(ctx, bootstrap, time.Time{})
+	return BareStartCommand(ctx, []string{bootstrap}, filepath.Dir(bootstrap), "bootstrap")
+}
+
+// BareStartCommand is BareStart of the process args, in dir with handler
+// (a managed runtime's interpreter running its client, which imports the
+// handler from dir).
+func BareStartCommand(ctx context.Context, args []string, dir, handler string) (time.Duration, error) {
+	d, stop, err := bareStartFrom(ctx, args, dir, handler, time.Time{})
 	stop()
 	return d, err
 }
 
-// bareStartFrom is BareStart timed from since (from exec when zero). The
-// process lives, and its Runtime API with it, until stop is called.
-func bareStartFrom(ctx context.Context, bootstrap string, since time.Time) (d time.Duration, stop func(), err error) {
+// bareStartFrom is BareStartCommand timed from since (from exec when zero).
+// The process lives, and its Runtime API with it, until stop is called.
+func bareStartFrom(ctx context.Context, args []string, dir, handler string, since time.Time) (d time.Duration, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, func() {}, err
@@ -40,9 +47,9 @@ func bareStartFrom(ctx context.Context, bootstrap string, since time.Time) (d ti
 	go func() { _ = srv.Serve(ln) }()
 	stop = func() { srv.Close() }
 
-	cmd := exec.Command(bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(), "_HANDLER=bootstrap", "LAMBDA_TASK_ROOT=" + cmd.Dir,
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(), "_HANDLER=" + handler, "LAMBDA_TASK_ROOT=" + cmd.Dir,
 		"AWS_LAMBDA_FUNCTION_NAME=bare", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "TZ=:UTC"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := since
@@ -88,7 +95,7 @@ func BareBurst(ctx context.Context, bootstrap string, n int) Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, stop, err := bareStartFrom(ctx, bootstrap, start)
+			d, stop, err := bareStartFrom(ctx, []string{bootstrap}, filepath.Dir(bootstrap), "bootstrap", start)
 			mu.Lock()
 			res.Add(d, err)
 			stops = append(stops, stop)

@@ -240,15 +240,15 @@ def zygote():
             raise OSError(e, os.strerror(e))
         return ret
 
+    def join(cgroup):
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write("0")  # this process
+
     def enter(req, out):
-        """The child: into its walls, then the runtime client."""
-        sock.close()
+        """The child, in its cgroup: into its other walls."""
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
-        if req["cgroup"]:
-            with open(os.path.join(req["cgroup"], "cgroup.procs"), "w") as f:
-                f.write("0")  # this process
         resource.setrlimit(resource.RLIMIT_NOFILE, (req["maxFiles"], req["maxFiles"]))
         resource.setrlimit(resource.RLIMIT_NPROC, (req["maxProcesses"], req["maxProcesses"]))
         ns = os.open(req["mountNS"], os.O_RDONLY)
@@ -266,16 +266,7 @@ def zygote():
         os.environ.clear()
         os.environ.update(dict(kv.split("=", 1) for kv in req["env"]))
 
-    while True:
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
-        if not msg:
-            return  # the node is gone
-        req = json.loads(msg)
-        if len(fds) != 1:
-            for fd in fds:
-                os.close(fd)
-            sock.send(json.dumps({"error": "no output descriptor"}).encode())
-            continue
+    def clone():
         api.PyOS_BeforeFork()
         pid = libc.syscall(sys_clone, flags, 0, 0, 0, 0)
         errno = ctypes.get_errno()
@@ -283,19 +274,73 @@ def zygote():
             api.PyOS_AfterFork_Child()  # random reseeded, locks and threads reset
             global forked
             forked = True  # to be seen by tests, as __main__.forked
-            try:
-                enter(req, fds[0])
-            except BaseException:
-                traceback.print_exc()
-                os._exit(70)
-            main()
-            os._exit(0)
+            sock.close()
+            return 0
         api.PyOS_AfterFork_Parent()
-        os.close(fds[0])
         if pid < 0:
-            sock.send(json.dumps({"error": "clone: " + os.strerror(errno)}).encode())
-        else:
-            sock.send(json.dumps({"pid": pid}).encode())
+            raise OSError(errno, "clone: " + os.strerror(errno))
+        return pid
+
+    def run(req, out, cgroup, answer=None):
+        """The child's life: its walls, then the runtime client."""
+        try:
+            if cgroup:
+                join(cgroup)
+            enter(req, out)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(70)
+        if answer is not None:
+            answer.send(b"ok")
+            answer.close()
+        main()
+        os._exit(0)
+
+    def parked(cgroup, waiter):
+        """A child parked in cgroup until the node gives it its walls."""
+        try:
+            check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+            join(cgroup)
+            waiter.send(b"ready")
+            msg, fds, _, _ = socket.recv_fds(waiter, 1 << 20, 1)
+        except BaseException:
+            os._exit(71)
+        if not msg or len(fds) != 1:
+            os._exit(72)
+        run(json.loads(msg), fds[0], None, waiter)
+
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
+        if not msg:
+            return  # the node is gone
+        req = json.loads(msg)
+        pid = -1
+        try:
+            if "prefork" in req:
+                # The parked child's socket goes to the node, which gives
+                # it its walls.
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                pid = clone()
+                if pid == 0:
+                    mine.close()
+                    parked(req["prefork"], theirs)
+                theirs.close()
+                socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [mine.fileno()])
+                mine.close()
+                continue
+            if len(fds) != 1:
+                raise OSError("no output descriptor")
+            pid = clone()
+            if pid == 0:
+                run(req, fds[0], req["cgroup"])
+        except OSError as e:
+            sock.send(json.dumps({"error": str(e)}).encode())
+            continue
+        finally:
+            for fd in fds:
+                if pid != 0:
+                    os.close(fd)
+        sock.send(json.dumps({"pid": pid}).encode())
 
 
 if os.environ.get("LAMBADA_ZYGOTE"):

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/lambada-dev/lambada/walls"
 )
@@ -81,6 +82,16 @@ type zygote struct {
 	// of the environments its zygote forked, which die with it: a thread
 	// ends only when the node stops them all.
 	holds []chan struct{}
+
+	parkMu sync.Mutex
+	parked map[string]*parkedChild // by cgroup
+}
+
+// parkedChild is a child the zygote forked ahead of time, waiting in a
+// cgroup for its walls, given over its socket.
+type parkedChild struct {
+	pid  int
+	conn *net.UnixConn
 }
 
 // forkReply is the zygote's answer to a fork.
@@ -89,8 +100,8 @@ type forkReply struct {
 	Error string `json:"error"`
 }
 
-// Fork implements walls.Forker: it asks the zygote, started if need be, to
-// fork a process into spec's walls.
+// Fork implements walls.Forker: the child parked in spec.Cgroup, if any,
+// enters spec's walls; else the zygote, started if need be, forks one.
 func (zy *zygote) Fork(spec walls.ForkSpec) (int, error) {
 	req, err := json.Marshal(map[string]any{
 		"uid": spec.UID, "mountNS": spec.MountNS, "cgroup": spec.Cgroup, "dir": spec.Dir, "env": spec.Env,
@@ -98,6 +109,9 @@ func (zy *zygote) Fork(spec walls.ForkSpec) (int, error) {
 	})
 	if err != nil {
 		return 0, err
+	}
+	if p := zy.unpark(spec.Cgroup); p != nil {
+		return p.pid, p.enter(req, spec.Output)
 	}
 	zy.mu.Lock()
 	defer zy.mu.Unlock()
@@ -115,6 +129,121 @@ func (zy *zygote) Fork(spec walls.ForkSpec) (int, error) {
 }
 
 var errZygoteGone = errors.New("runtimes: the zygote is gone")
+
+// Prefork implements walls.Forker: the zygote forks a child that waits in
+// cgroup, and Prefork returns once it is there.
+func (zy *zygote) Prefork(cgroup string) error {
+	req, err := json.Marshal(map[string]string{"prefork": cgroup})
+	if err != nil {
+		return err
+	}
+	zy.mu.Lock()
+	if err := zy.startLocked(); err != nil {
+		zy.mu.Unlock()
+		return err
+	}
+	p, err := zy.askPark(req)
+	zy.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	// The move into the cgroup takes a while: wait for it outside the lock.
+	_ = p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 16)
+	n, err := p.conn.Read(buf)
+	if err != nil || string(buf[:n]) != "ready" {
+		p.discard()
+		return fmt.Errorf("runtimes: the zygote's parked child: %q, %v", buf[:n], err)
+	}
+	_ = p.conn.SetReadDeadline(time.Time{})
+	zy.parkMu.Lock()
+	if zy.parked == nil {
+		zy.parked = map[string]*parkedChild{}
+	}
+	zy.parked[cgroup] = p
+	zy.parkMu.Unlock()
+	return nil
+}
+
+// askPark asks the zygote for a parked child; its answer carries the
+// child's socket.
+func (zy *zygote) askPark(req []byte) (*parkedChild, error) {
+	if _, err := zy.conn.Write(req); err != nil {
+		return nil, fmt.Errorf("%w: %w", errZygoteGone, err)
+	}
+	buf, oob := make([]byte, 4096), make([]byte, syscall.CmsgSpace(4))
+	n, oobn, _, _, err := zy.conn.ReadMsgUnix(buf, oob)
+	if err != nil || n == 0 {
+		return nil, fmt.Errorf("%w: %v", errZygoteGone, err)
+	}
+	var r forkReply
+	if err := json.Unmarshal(buf[:n], &r); err != nil || r.Error != "" || r.PID <= 0 {
+		return nil, fmt.Errorf("runtimes: the zygote answered %q to a prefork (%v)", buf[:n], err)
+	}
+	p := &parkedChild{pid: r.PID}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err == nil && len(msgs) == 1 {
+		var fds []int
+		if fds, err = syscall.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
+			f := os.NewFile(uintptr(fds[0]), "parked")
+			c, ferr := net.FileConn(f)
+			f.Close()
+			if ferr == nil {
+				p.conn = c.(*net.UnixConn)
+				return p, nil
+			}
+			err = ferr
+		}
+	}
+	p.discard()
+	return nil, fmt.Errorf("runtimes: the parked child's socket: %v", err)
+}
+
+// unpark takes the child parked in cgroup, if any.
+func (zy *zygote) unpark(cgroup string) *parkedChild {
+	zy.parkMu.Lock()
+	defer zy.parkMu.Unlock()
+	p := zy.parked[cgroup]
+	delete(zy.parked, cgroup)
+	return p
+}
+
+// Discard implements walls.Forker.
+func (zy *zygote) Discard(cgroup string) {
+	if p := zy.unpark(cgroup); p != nil {
+		p.discard()
+	}
+}
+
+// enter gives the parked child its walls (req) and output, and waits for
+// it to be in them.
+func (p *parkedChild) enter(req []byte, out *os.File) error {
+	defer p.conn.Close()
+	if _, _, err := p.conn.WriteMsgUnix(req, syscall.UnixRights(int(out.Fd())), nil); err != nil {
+		p.discard()
+		return fmt.Errorf("runtimes: the parked child: %w", err)
+	}
+	_ = p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 16)
+	n, err := p.conn.Read(buf)
+	if err != nil || string(buf[:n]) != "ok" {
+		// It failed to enter its walls (and said why on its output), or
+		// died.
+		p.discard()
+		return fmt.Errorf("runtimes: the parked child did not enter its walls: %v", err)
+	}
+	return nil
+}
+
+// discard kills and reaps a parked child that will not be used.
+func (p *parkedChild) discard() {
+	if p.conn != nil {
+		p.conn.Close()
+	}
+	_ = syscall.Kill(p.pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(p.pid, &ws, 0, nil)
+}
 
 // ask sends one fork request with the output descriptor and reads the
 // answer.
@@ -187,6 +316,13 @@ func (zy *zygote) startLocked() error {
 // stop ends the zygote, if it runs, and the threads of every zygote it
 // was: what they forked is killed.
 func (zy *zygote) stop() {
+	zy.parkMu.Lock()
+	parked := zy.parked
+	zy.parked = nil
+	zy.parkMu.Unlock()
+	for _, p := range parked {
+		p.discard()
+	}
 	zy.mu.Lock()
 	defer zy.mu.Unlock()
 	zy.endLocked()

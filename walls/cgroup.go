@@ -34,12 +34,14 @@ type hierarchy struct {
 
 	mu          sync.Mutex
 	seq         int
-	envs        int           // environments' cgroups not yet released
-	spare       *spare        // v1: a thread waiting in a fresh cgroup (spare.go)
-	filling     chan struct{} // closed when the spare being made is ready or failed
-	orphans     []string      // spares' cgroups to remove once their thread is gone
-	spareFailed bool          // making a spare failed: do not try again
-	totalMB     int           // the parent's limit: all environments together (0: none)
+	envs        int                // environments' cgroups not yet released
+	spare       *spare             // v1: a thread waiting in a fresh cgroup (spare.go)
+	filling     chan struct{}      // closed when the spare being made is ready or failed
+	orphans     []string           // spares' cgroups to remove once their thread is gone
+	spareFailed bool               // making a spare failed: do not try again
+	parked      map[Forker]*parked // each forker's next cgroup (park.go)
+	parking     sync.WaitGroup     // parks on their way
+	totalMB     int                // the parent's limit: all environments together (0: none)
 }
 
 func (h *hierarchy) String() string {

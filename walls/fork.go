@@ -23,8 +23,13 @@ import (
 // Forker starts environments' processes by forking: a zygote.
 type Forker interface {
 	// Fork starts a process in the walls of spec and returns its host pid;
-	// the process is a child of the calling process.
+	// the process is a child of the calling process. It is the one parked
+	// in spec.Cgroup, if any, else it moves there.
 	Fork(spec ForkSpec) (pid int, err error)
+	// Prefork parks a process in cgroup, to be the next Fork's there.
+	Prefork(cgroup string) error
+	// Discard kills the process parked in cgroup, unused, and reaps it.
+	Discard(cgroup string)
 }
 
 // ForkSpec is what a forked environment's process enters.

@@ -116,6 +116,7 @@ func (h *hierarchy) release(logger *slog.Logger) {
 	}
 	sp, filling := h.spare, h.filling
 	h.spare = nil
+	parked := h.unparkLocked()
 	h.mu.Unlock()
 	if sp != nil {
 		close(sp.stop)
@@ -123,6 +124,11 @@ func (h *hierarchy) release(logger *slog.Logger) {
 	if filling != nil {
 		<-filling
 	}
+	for f, dir := range parked {
+		f.Discard(dir)
+		removeCgroup(dir, logger)
+	}
+	h.parking.Wait()
 	h.mu.Lock()
 	orphans := h.orphans
 	h.orphans = nil

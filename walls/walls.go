@@ -113,8 +113,8 @@ func (w *Host) Idle() error {
 	h := w.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.envs != 0 || h.spare != nil || h.filling != nil || len(h.orphans) != 0 {
-		return fmt.Errorf("walls: not idle: %d environments, spare %v, filling %v, orphans %q", h.envs, h.spare != nil, h.filling != nil, h.orphans)
+	if h.envs != 0 || h.spare != nil || h.filling != nil || len(h.orphans) != 0 || len(h.parked) != 0 {
+		return fmt.Errorf("walls: not idle: %d environments, spare %v, filling %v, orphans %q, parked %d", h.envs, h.spare != nil, h.filling != nil, h.orphans, len(h.parked))
 	}
 	return nil
 }
@@ -139,6 +139,7 @@ type Memory struct {
 	watch *rssWatch // the fallback where there is no cgroup, or nil
 
 	jail   *Jail
+	fork   Forker        // in a jail, what forks its process (nil: exec)
 	cgroup string        // the directory of its memory cgroup, once made ("": none)
 	uid    uint32        // the environment's host uid in the jail
 	hold   chan struct{} // closed to end the environment's thread (jail.go)
@@ -204,7 +205,7 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 				return nil, err
 			}
 		}
-		m.uid, m.hold = id, make(chan struct{})
+		m.uid, m.hold, m.fork = id, make(chan struct{}), spec.Fork
 		j.prepare(cmd, id)
 		start = func(prebuilt bool) error {
 			return j.run(cmd, id, tree, shown, spec.TmpMB, prebuilt, spec.Fork, m.cgroup)
@@ -235,6 +236,19 @@ func (w *Host) start(m *Memory, cmd *exec.Cmd, start func(prebuilt bool) error, 
 			return err
 		}
 		m.pid = cmd.Process.Pid
+		return nil
+	}
+	if w.h != nil && m.fork != nil {
+		g, err := newForkedMemcg(w.h, m.limit, m.fork, logger)
+		if err != nil {
+			return err
+		}
+		m.cgroup = g.dir // where the forked process is born, or moves
+		if err := launch(start, m.hold); err != nil {
+			g.remove(logger)
+			return err
+		}
+		m.cg, m.pid = g, cmd.Process.Pid
 		return nil
 	}
 	if w.h != nil {

@@ -266,11 +266,17 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 
 	if !cfg.SkipCold {
 		c.progress("%d cold starts beside %d bare starts", cfg.Cold, cfg.Cold)
-		cold, bare := coldStarts(ctx, api, client, srv.URL, coldName, realistic.bootstrap, cfg.Cold)
+		cold, bare := coldStarts(ctx, api, client, srv.URL, coldName, func(ctx context.Context) (time.Duration, error) {
+			return bench.BareStart(ctx, realistic.bootstrap)
+		}, cfg.Cold)
 		r.Cold, r.Bare = &cold, &bare
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+	}
+
+	if !cfg.SkipCold {
+		r.Runtimes = c.measureRuntimes(ctx, cfg, api, client, srv.URL, dir, suffix)
 	}
 
 	if !cfg.SkipBurst {
@@ -416,11 +422,11 @@ func (t *warmTarget) FunctionCPU() *bench.CPU {
 
 // coldStarts measures n invocations of function name that each start a new
 // environment, forced by a configuration change before each, alternating
-// with n bare starts of bootstrap so that both see the same machine.
-func coldStarts(ctx context.Context, api *lambda.Client, c *http.Client, endpoint, name, bootstrap string, n int) (cold, bare bench.Result) {
+// with n bare starts (bareStart) so that both see the same machine.
+func coldStarts(ctx context.Context, api *lambda.Client, c *http.Client, endpoint, name string, bareStart func(context.Context) (time.Duration, error), n int) (cold, bare bench.Result) {
 	u := invokeURL(endpoint, name)
 	for i := 0; i < n && ctx.Err() == nil; i++ {
-		bare.Add(bench.BareStart(ctx, bootstrap))
+		bare.Add(bareStart(ctx))
 		_, err := api.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 			FunctionName: aws.String(name),
 			Environment:  &types.Environment{Variables: map[string]string{"BENCH_ITERATION": strconv.Itoa(i)}},

@@ -68,7 +68,9 @@ func BenchmarkColdStart(b *testing.B) {
 	api := client(m)
 	MustCreateFunction(b, api, "cold", 3, nil)
 	b.ResetTimer()
-	cold, bare := coldStarts(context.Background(), api, bench.NewClient(1), "http://"+m.Addr(), "cold", testfn.Bootstrap(), b.N)
+	cold, bare := coldStarts(context.Background(), api, bench.NewClient(1), "http://"+m.Addr(), "cold", func(ctx context.Context) (time.Duration, error) {
+		return bench.BareStart(ctx, testfn.Bootstrap())
+	}, b.N)
 	b.StopTimer()
 	for _, r := range []bench.Result{cold, bare} {
 		if r.Errors > 0 {

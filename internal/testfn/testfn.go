@@ -53,17 +53,24 @@ func ZipWith(files map[string]string) ([]byte, error) {
 	return zipOf(bin, files)
 }
 
+// ZipFiles returns a deployment package of the given files (a name and
+// its text), a managed runtime's function.
+func ZipFiles(files map[string]string) ([]byte, error) { return zipOf(nil, files) }
+
+// zipOf zips files and, unless bin is nil, an executable bootstrap of bin.
 func zipOf(bin []byte, files map[string]string) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, err := zw.CreateHeader(h)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(bin); err != nil {
-		return nil, err
+	if bin != nil {
+		h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+		h.SetMode(0o755)
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(bin); err != nil {
+			return nil, err
+		}
 	}
 	for name, content := range files {
 		w, err := zw.Create(name)
