@@ -120,10 +120,13 @@ type FunctionConfig struct {
 	// Status is where the preparation of this configuration stands.
 	Status
 
-	CodeSha256   string    `json:"codeSha256"` // base64 of the zip's SHA-256, as AWS reports it
-	CodeSize     int64     `json:"codeSize"`   // bytes of the zip
-	RevisionID   string    `json:"revisionId"`
-	LastModified time.Time `json:"lastModified"`
+	CodeSha256   string `json:"codeSha256"`             // base64 of the zip's SHA-256, as AWS reports it
+	CodeSize     int64  `json:"codeSize"`               // bytes of the zip
+	UnzippedSize int64  `json:"unzippedSize,omitempty"` // bytes of its files (0: not known)
+	// Layers are the layers it runs with, in order, at /opt.
+	Layers       []FunctionLayer `json:"layers,omitempty"`
+	RevisionID   string          `json:"revisionId"`
+	LastModified time.Time       `json:"lastModified"`
 }
 
 // Clone returns a deep copy of c.
@@ -136,6 +139,9 @@ func (c FunctionConfig) Clone() FunctionConfig {
 		c.Environment = env
 	}
 	c.Architectures = append([]string(nil), c.Architectures...)
+	if c.Layers != nil {
+		c.Layers = append([]FunctionLayer(nil), c.Layers...)
+	}
 	return c
 }
 
@@ -150,15 +156,32 @@ func (f *Function) TotalCodeSize() int64 {
 	return n
 }
 
+// Configs returns f's $LATEST and its published versions.
+func (f *Function) Configs() []*FunctionConfig {
+	out := []*FunctionConfig{&f.Latest}
+	for i := range f.Versions {
+		out = append(out, &f.Versions[i])
+	}
+	return out
+}
+
 // CodeKeys returns the keys of the archives f's configurations run: its
 // $LATEST, the configuration an update replaces, its versions.
+// With layers, their archives and their merged /opt are keys too.
 func (f *Function) CodeKeys() []string {
-	keys := []string{f.Latest.CodeKey()}
+	var keys []string
+	add := func(c *FunctionConfig) {
+		keys = append(keys, c.CodeKey())
+		if len(c.Layers) > 0 {
+			keys = append(append(keys, LayerKeys(c.Layers)...), OptKey(c.Layers))
+		}
+	}
+	add(&f.Latest)
 	if f.Previous != nil {
-		keys = append(keys, f.Previous.CodeKey())
+		add(f.Previous)
 	}
 	for i := range f.Versions {
-		keys = append(keys, f.Versions[i].CodeKey())
+		add(&f.Versions[i])
 	}
 	return keys
 }

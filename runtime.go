@@ -68,6 +68,10 @@ func OfferedRuntimes() []string {
 	return slices.Clone(offered.list)
 }
 
+// RuntimeEnum is the list of runtimes AWS prints in a message about a value
+// that is not one of them.
+func RuntimeEnum() string { return runtimeEnumText }
+
 // acceptedRuntimes are the runtimes of runtimeEnumText.
 var acceptedRuntimes = strings.Split(strings.Trim(runtimeEnumText, "[]"), ", ")
 

@@ -18,6 +18,7 @@ type SandboxConfig struct {
 	Timeout     time.Duration
 	Environment map[string]string
 	CodeDir     string // the unpacked code: LAMBDA_TASK_ROOT and the working directory (at /var/task inside walls)
+	OptDir      string // its layers, merged: /opt inside walls ("": none)
 	Region      string
 	TmpMB       int // the size of /tmp (EphemeralStorage)
 

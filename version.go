@@ -132,8 +132,9 @@ func (c *FunctionConfig) ConfigDigest() string {
 		Timeout, MemorySize, EphemeralStorage                        int
 		Environment                                                  map[string]string
 		Architectures                                                []string
+		Layers                                                       []FunctionLayer `json:",omitempty"`
 	}{c.Runtime, c.Handler, c.Role, c.Description, c.CodeSha256, c.PackageType,
-		c.Timeout, c.MemorySize, c.EphemeralStorage, c.Environment, c.Architectures})
+		c.Timeout, c.MemorySize, c.EphemeralStorage, c.Environment, c.Architectures, c.Layers})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -97,13 +97,19 @@ func (c *Cache) Path(ctx context.Context, key string) (string, error) {
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
+	return c.made(ctx, key, c.unzipper(key))
+}
+
+// made returns Dir/key once fill has made it, on this call or an earlier
+// one (of any caller).
+func (c *Cache) made(ctx context.Context, key string, fill filler) (string, error) {
 	p := filepath.Join(c.dir(), key)
 	for {
-		if err := c.ensure(ctx, key, c.fetch, false); err != nil {
+		if err := c.ensure(ctx, key, fill, false); err != nil {
 			return "", err
 		}
 		// Prune moves a directory away under c.mu: one still there now is
-		// not being pruned, and one pruned meanwhile is unpacked again.
+		// not being pruned, and one pruned meanwhile is made again.
 		c.mu.Lock()
 		there := isDir(p)
 		if there {
@@ -114,6 +120,51 @@ func (c *Cache) Path(ctx context.Context, key string) (string, error) {
 			return p, nil
 		}
 	}
+}
+
+// filler writes a tree into an empty directory and returns the bytes of
+// archives it read.
+type filler func(ctx context.Context, dir string) (int, error)
+
+// unzipper fills a directory with archive key from the store.
+func (c *Cache) unzipper(key string) filler {
+	return func(ctx context.Context, dir string) (int, error) {
+		data, err := c.fetch(ctx, key)
+		if err != nil {
+			return 0, err
+		}
+		return len(data), unzip(ctx, dir, data)
+	}
+}
+
+// Opt returns the directory holding the archives keys, in order, unpacked
+// into one tree (a later one's files over an earlier one's): a function's
+// layers as its /opt shows them. Its key is lambada.OptKey's; it is made
+// once per node, and pruned like an archive.
+func (c *Cache) Opt(ctx context.Context, keys []string) (string, error) {
+	layers := make([]lambada.FunctionLayer, len(keys))
+	for i, k := range keys {
+		if err := checkKey(k); err != nil {
+			return "", err
+		}
+		layers[i].CodeKey = k
+	}
+	key := lambada.OptKey(layers)
+	if p, ok := c.ready.Load(key); ok {
+		return p.(string), nil
+	}
+	return c.made(ctx, key, func(ctx context.Context, dir string) (int, error) {
+		archives := make([][]byte, len(keys))
+		n := 0
+		for i, k := range keys {
+			data, err := c.fetch(ctx, k)
+			if err != nil {
+				return n, err
+			}
+			archives[i], n = data, n+len(data)
+		}
+		return n, unzipAll(ctx, dir, archives)
+	})
 }
 
 // fetch reads archive key from the store and checks its digest.
@@ -135,7 +186,7 @@ func (c *Cache) fetch(ctx context.Context, key string) ([]byte, error) {
 // unless another caller is already unpacking key, in which case it waits for
 // that caller. A waiter whose leader failed tries itself when the failure was
 // the leader's context, or when it has the archive in hand (retry).
-func (c *Cache) ensure(ctx context.Context, key string, get func(context.Context, string) ([]byte, error), retry bool) error {
+func (c *Cache) ensure(ctx context.Context, key string, fill filler, retry bool) error {
 	final := filepath.Join(c.dir(), key)
 	for {
 		if isDir(final) {
@@ -164,7 +215,7 @@ func (c *Cache) ensure(ctx context.Context, key string, get func(context.Context
 		c.flights[key] = f
 		c.mu.Unlock()
 
-		f.err = c.unpack(ctx, key, final, get)
+		f.err = c.unpack(ctx, key, final, fill)
 		c.mu.Lock()
 		delete(c.flights, key)
 		c.mu.Unlock()
@@ -175,13 +226,9 @@ func (c *Cache) ensure(ctx context.Context, key string, get func(context.Context
 
 // unpack unpacks the archive into a temporary directory in Dir and renames
 // it to final.
-func (c *Cache) unpack(ctx context.Context, key, final string, get func(context.Context, string) ([]byte, error)) error {
+func (c *Cache) unpack(ctx context.Context, key, final string, fill filler) error {
 	if isDir(final) { // a flight that ended between our check and our lock
 		return nil
-	}
-	data, err := get(ctx, key)
-	if err != nil {
-		return err
 	}
 	start := time.Now()
 	if err := os.MkdirAll(c.dir(), 0o755); err != nil {
@@ -191,7 +238,8 @@ func (c *Cache) unpack(ctx context.Context, key, final string, get func(context.
 	if err != nil {
 		return fmt.Errorf("codecache: %w", err)
 	}
-	if err := unzip(ctx, tmp, data); err != nil {
+	n, err := fill(ctx, tmp)
+	if err != nil {
 		c.remove(tmp)
 		return err
 	}
@@ -202,7 +250,7 @@ func (c *Cache) unpack(ctx context.Context, key, final string, get func(context.
 		}
 		return fmt.Errorf("codecache: %w", err)
 	}
-	c.logger().Info("code unpacked", "key", key, "bytes", len(data), "duration", time.Since(start))
+	c.logger().Info("code unpacked", "key", key, "bytes", n, "duration", time.Since(start))
 	return nil
 }
 

@@ -79,11 +79,17 @@ const (
 	DefaultPruneGrace = 16 * time.Minute
 )
 
+// LayerLister lists every layer version (lambada.LayerStore).
+type LayerLister interface {
+	LayerVersions(ctx context.Context) ([]*lambada.LayerVersion, error)
+}
+
 // Pruner prunes a Cache of what no function uses, every Every, until
 // Close.
 type Pruner struct {
 	Cache     *Cache
 	Functions FunctionLister
+	Layers    LayerLister   // nil: no layers
 	Every     time.Duration // DefaultPruneEvery when zero
 	MinAge    time.Duration // archives unpacked more recently are kept; DefaultPruneAge when zero
 	// Grace is how long an unpacked archive stays once no function uses
@@ -152,6 +158,16 @@ func (p *Pruner) Pass(ctx context.Context) {
 	for _, f := range fns {
 		for _, k := range f.CodeKeys() {
 			used[k] = true
+		}
+	}
+	if p.Layers != nil { // a layer version's archive stays until it is deleted
+		lvs, err := p.Layers.LayerVersions(ctx)
+		if err != nil {
+			p.Logger.Error("prune code: list layers", "err", err)
+			return
+		}
+		for _, lv := range lvs {
+			used[lv.CodeKey] = true
 		}
 	}
 	// An unpacked archive goes once it has been unused for Grace: an

@@ -76,16 +76,27 @@ func checkArchive(data []byte) (*zip.Reader, error) {
 // written through a symlink; every symlink is then checked to resolve, via
 // the tree's other symlinks, to a place inside the tree.
 func unzip(ctx context.Context, dir string, data []byte) error {
-	zr, err := checkArchive(data)
-	if err != nil {
-		return err
+	return unzipAll(ctx, dir, [][]byte{data})
+}
+
+// unzipAll is unzip of several archives into one tree, in order: an entry
+// of a later one replaces an earlier one's of the same name (as layers are
+// merged at /opt).
+func unzipAll(ctx context.Context, dir string, archives [][]byte) error {
+	var entries []*zip.File
+	for _, data := range archives {
+		zr, err := checkArchive(data)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, zr.File...)
 	}
 
 	dirs := make(map[string]fs.FileMode) // directories the archive lists, with their modes
 	made := map[string]bool{}            // directories made so far
 	files := map[string]*zip.File{}      // regular files by name: the last entry of a name wins
 	var links []*zip.File
-	for _, f := range zr.File {
+	for _, f := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -32,9 +32,11 @@ type Store interface {
 	PutFunction(ctx context.Context, f *lambada.Function) (uint64, error)
 }
 
-// CodePather makes a code archive ready on this node (codecache.Cache).
+// CodePather makes a code archive, and a function's layers merged, ready
+// on this node (codecache.Cache).
 type CodePather interface {
 	Path(ctx context.Context, key string) (string, error)
+	Opt(ctx context.Context, keys []string) (string, error)
 }
 
 // Preparer prepares the configurations that wait for it. Set its fields,
@@ -167,7 +169,20 @@ func (p *Preparer) prepare(ctx context.Context, name string) error {
 			if _, done := outcomes[key]; done {
 				continue
 			}
-			failure, err := p.ready(ctx, key)
+			failure, err := p.ready(ctx, key, func(ctx context.Context) error {
+				_, err := p.Code.Path(ctx, key)
+				return err
+			})
+			// The layers of the configurations of key, merged.
+			for _, c := range f.Configs() {
+				if failure != nil || err != nil || !c.Preparing() || c.CodeKey() != key || len(c.Layers) == 0 {
+					continue
+				}
+				failure, err = p.ready(ctx, lambada.OptKey(c.Layers), func(ctx context.Context) error {
+					_, err := p.Code.Opt(ctx, lambada.LayerKeys(c.Layers))
+					return err
+				})
+			}
 			if err != nil {
 				return err
 			}
@@ -193,11 +208,11 @@ func (p *Preparer) prepare(ctx context.Context, name string) error {
 	return fmt.Errorf("function %s kept changing while its outcome was written", name)
 }
 
-// ready makes the code key ready on this node and returns the failure that
-// ends the preparation of its configurations (nil when it is ready). The
-// error is for work that was interrupted and must be resumed.
-func (p *Preparer) ready(ctx context.Context, key string) (*lambada.Failure, error) {
-	_, err := p.Code.Path(ctx, key)
+// ready makes the code key ready on this node with make and returns the
+// failure that ends the preparation of its configurations (nil when it is
+// ready). The error is for work that was interrupted and must be resumed.
+func (p *Preparer) ready(ctx context.Context, key string, make func(context.Context) error) (*lambada.Failure, error) {
+	err := make(ctx)
 	switch {
 	case err == nil:
 		return nil, nil

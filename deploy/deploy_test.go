@@ -24,6 +24,15 @@ type code struct {
 	calls  chan string // receives each key asked, when not nil
 }
 
+func (c *code) Opt(ctx context.Context, keys []string) (string, error) {
+	for _, k := range keys {
+		if _, err := c.Path(ctx, k); err != nil {
+			return "", err
+		}
+	}
+	return "/opt", nil
+}
+
 func (c *code) Path(ctx context.Context, key string) (string, error) {
 	c.mu.Lock()
 	if c.asked == nil {

@@ -17,12 +17,16 @@ var (
 	_ lambada.CodeStore     = (*Store)(nil)
 )
 
-// Store holds functions and code archives in maps. The zero value is ready.
+// Store holds functions, code archives and layer versions in maps. The zero
+// value is ready.
 type Store struct {
 	mu        sync.RWMutex
 	functions map[string]*lambada.Function
 	code      map[string]storedZip
 	revision  uint64
+
+	layers           map[layerKey]*lambada.LayerVersion
+	lastLayerVersion map[string]int64 // by layer name: the highest number ever published
 }
 
 type storedZip struct {

@@ -22,6 +22,7 @@ type FunctionGetter interface {
 // CodePather finds (unpacking if needed) the directory of a code archive.
 type CodePather interface {
 	Path(ctx context.Context, key string) (string, error)
+	Opt(ctx context.Context, keys []string) (string, error) // layers, merged
 }
 
 // Runner runs an invocation in an execution environment (sandbox.Manager),
@@ -163,14 +164,30 @@ func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.Fu
 			return nil, err
 		}
 	}
-	dir, err := s.Code.Path(ctx, cfg.CodeKey())
+	sc, err := s.sandboxConfig(ctx, fn.Name, cfg)
 	if err != nil {
 		if s.Limiter != nil {
 			s.Limiter.Free(inv)
 		}
 		return nil, err
 	}
-	return s.Sandboxes.Run(ctx, lambada.NewSandboxConfig(s.Region, fn.Name, cfg, dir), inv)
+	return s.Sandboxes.Run(ctx, sc, inv)
+}
+
+// sandboxConfig is what environments of cfg, of the function named name,
+// run: its code and its layers ready on this node.
+func (s *Service) sandboxConfig(ctx context.Context, name string, cfg *lambada.FunctionConfig) (*lambada.SandboxConfig, error) {
+	dir, err := s.Code.Path(ctx, cfg.CodeKey())
+	if err != nil {
+		return nil, err
+	}
+	sc := lambada.NewSandboxConfig(s.Region, name, cfg, dir)
+	if len(cfg.Layers) > 0 {
+		if sc.OptDir, err = s.Code.Opt(ctx, lambada.LayerKeys(cfg.Layers)); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
 }
 
 // notFound is Invoke's 404, which names $LATEST when no qualifier was given,

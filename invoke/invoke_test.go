@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,10 @@ func (r *runner) Run(_ context.Context, cfg *lambada.SandboxConfig, inv *lambada
 type codeDirs struct{}
 
 func (codeDirs) Path(_ context.Context, key string) (string, error) { return "/code/" + key, nil }
+
+func (codeDirs) Opt(_ context.Context, keys []string) (string, error) {
+	return "/opt/" + strings.Join(keys, "+"), nil
+}
 
 func config(version, sha string, modified time.Time) lambada.FunctionConfig {
 	return lambada.FunctionConfig{Version: version, Runtime: "provided.al2023", Handler: "bootstrap", Timeout: 3, MemorySize: 128,

@@ -36,11 +36,11 @@ func (s *Service) Apply(ctx context.Context, name string) error {
 	want := make([]lambada.SandboxTarget, 0, len(versions))
 	for v, n := range versions {
 		cfg := cur.Version(v)
-		dir, err := s.Code.Path(ctx, cfg.CodeKey())
+		sc, err := s.sandboxConfig(ctx, cur.Name, cfg)
 		if err != nil {
 			return fmt.Errorf("provision %s:%s: %w", cur.Name, v, err)
 		}
-		want = append(want, lambada.SandboxTarget{Config: lambada.NewSandboxConfig(s.Region, cur.Name, cfg, dir), N: n})
+		want = append(want, lambada.SandboxTarget{Config: sc, N: n})
 	}
 	s.Provisioner.Provision(cur.Name, want)
 	if deleted {

@@ -1,11 +1,11 @@
 // Package jetstream keeps Lambada's durable state in NATS JetStream: function
 // records in a key-value bucket (FunctionStore), code archives in an object
-// store (CodeStore), asynchronous events in a work-queue stream (EventQueue),
-// SQS queues in streams (Queues) and keys every node shares (Secret). Open
-// starts an embedded nats-server
-// in-process, with no listening port, storing under a directory, so that a
-// fresh machine needs nothing else; the stores work unchanged over any
-// JetStream connection.
+// store (CodeStore), layer versions in another key-value bucket (LayerStore),
+// asynchronous events in a work-queue stream (EventQueue), SQS queues in
+// streams (Queues) and keys every node shares (Secret). Open starts an
+// embedded nats-server in-process, with no listening port, storing under a
+// directory, so that a fresh machine needs nothing else; the stores work
+// unchanged over any JetStream connection.
 //
 // It owns the embedded server, the client connection, the buckets and the
 // in-memory cache of function records that the invocation hot path reads. It
@@ -30,6 +30,7 @@ import (
 const (
 	FunctionsBucket = "lambada_functions" // key-value: function name → JSON of lambada.Function
 	CodeBucket      = "lambada_code"      // objects: hex SHA-256 → zip archive
+	LayersBucket    = "lambada_layers"    // key-value: layer name and version → JSON of lambada.LayerVersion
 )
 
 // readyTimeout bounds how long Open waits for the embedded server, and for
@@ -71,6 +72,7 @@ type Config struct {
 type Node struct {
 	Functions *FunctionStore
 	Code      *CodeStore
+	Layers    *LayerStore
 	Events    *EventQueue
 	Queues    *Queues
 
@@ -151,6 +153,16 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("jetstream: object store %s: %w", CodeBucket, err)
 	}
 	n.Code = &CodeStore{obj: obj}
+	layers, err := n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
+		Bucket:      LayersBucket,
+		Description: "Lambada layer versions",
+		History:     1,
+		Storage:     natsjs.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: bucket %s: %w", LayersBucket, err)
+	}
+	n.Layers = &LayerStore{kv: layers}
 	if n.Events, err = openEventQueue(ctx, n.js, cfg.EventBytes, cfg.AckWait, n.logger); err != nil {
 		return nil, err
 	}

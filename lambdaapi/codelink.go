@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lambada-dev/lambada"
@@ -20,6 +21,17 @@ const codeLinkTTL = 10 * time.Minute
 // codeLink is the Code.Location of configuration c of the function name:
 // a link to the archive, signed with the server's key, that expires.
 func (s *Server) codeLink(r *http.Request, name string, c *lambada.FunctionConfig) string {
+	return s.link(r, c.CodeKey(), name)
+}
+
+// layerLink is the Content.Location of a layer version: as a codeLink, its
+// owner being "layer:<name>:<version>" (no function's name has a colon).
+func (s *Server) layerLink(r *http.Request, lv *lambada.LayerVersion) string {
+	return s.link(r, lv.CodeKey, "layer:"+lv.Name+":"+strconv.FormatInt(lv.Version, 10))
+}
+
+// link is a signed, expiring link to archive key, of owner.
+func (s *Server) link(r *http.Request, key, name string) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -28,7 +40,6 @@ func (s *Server) codeLink(r *http.Request, name string, c *lambada.FunctionConfi
 	if host == "" {
 		host = "localhost"
 	}
-	key := c.CodeKey()
 	expires := strconv.FormatInt(s.Now().Add(codeLinkTTL).Unix(), 10)
 	q := url.Values{"function": {name}, "expires": {expires}, "signature": {s.signCode(key, name, expires)}}
 	return scheme + "://" + host + codePath + key + "?" + q.Encode()
@@ -61,6 +72,15 @@ func (s *Server) checkCodeLink(r *http.Request, key string) error {
 	until, err := strconv.ParseInt(expires, 10, 64)
 	if err != nil || !s.Now().Before(time.Unix(until, 0)) {
 		return errCodeExpired
+	}
+	if layer, ok := strings.CutPrefix(name, "layer:"); ok {
+		n, v, _ := strings.Cut(layer, ":")
+		version, _ := strconv.ParseInt(v, 10, 64)
+		lv, err := s.layerStore().LayerVersion(r.Context(), n, version)
+		if lambada.ErrorCode(err) == lambada.ENOTFOUND || (err == nil && lv.CodeKey != key) {
+			return errNoCode
+		}
+		return err
 	}
 	f, err := s.Functions.Function(r.Context(), name)
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {

@@ -12,7 +12,7 @@ import (
 )
 
 // createFunctionRequest is CreateFunction's body: the members Lambada reads.
-// Others (VpcConfig, Layers, …) are ignored.
+// Others (VpcConfig, …) are ignored.
 type createFunctionRequest struct {
 	FunctionName     *string
 	Role             *string
@@ -28,6 +28,7 @@ type createFunctionRequest struct {
 	Architectures    []string
 	EphemeralStorage *lambada.EphemeralStorageSetting
 	DeadLetterConfig *deadLetterConfig
+	Layers           *[]string
 	Tags             map[string]string
 }
 
@@ -115,6 +116,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 	settings := req.settings()
 	settings.Validate(&v)
+	validateFunctionLayers(&v, req.Layers)
 	if pt := req.PackageType; pt != nil && *pt != lambada.PackageTypeZip && *pt != "Image" {
 		v.Add(*pt, "packageType", "Member must satisfy enum value set: [Zip, Image]")
 	}
@@ -147,6 +149,17 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
+	var layers []lambada.FunctionLayer
+	if req.Layers != nil {
+		var err error
+		if layers, err = s.resolveLayers(ctx, *req.Layers); err != nil {
+			return err
+		}
+	}
+	unzipped := unzippedSize(req.Code.ZipFile)
+	if err := checkUnzipped(unzipped, layers); err != nil {
+		return err
+	}
 	if _, err := s.Functions.Function(ctx, ref.Name); err == nil {
 		return errExists(ref.Name)
 	} else if lambada.ErrorCode(err) != lambada.ENOTFOUND {
@@ -163,6 +176,10 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	settings.Apply(&f.Latest)
 	f.Latest.CodeSha256 = sha
 	f.Latest.CodeSize = int64(len(req.Code.ZipFile))
+	f.Latest.UnzippedSize = unzipped
+	if len(layers) > 0 {
+		f.Latest.Layers = layers
+	}
 	f.Latest.Status = lambada.Creating()
 	s.touch(&f.Latest)
 	var published *lambada.FunctionConfig

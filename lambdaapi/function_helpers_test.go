@@ -76,6 +76,16 @@ func (c *fnCode) StoreCode(_ context.Context, key string, zip []byte) error {
 	return nil
 }
 
+// Opt makes layers ready: the fake has nothing to merge.
+func (c *fnCode) Opt(ctx context.Context, keys []string) (string, error) {
+	for _, k := range keys {
+		if _, err := c.Path(ctx, k); err != nil {
+			return "", err
+		}
+	}
+	return "/opt", nil
+}
+
 // Path makes the code ready: the fake has nothing to unpack. An archive
 // whose one file starts with "broken" does not unpack.
 func (c *fnCode) Path(ctx context.Context, key string) (string, error) {

@@ -41,6 +41,7 @@ type functionConfiguration struct {
 	LoggingConfig              loggingConfig         `json:"LoggingConfig"`
 	RuntimeVersionConfig       *runtimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
 	DeadLetterConfig           *deadLetterConfig     `json:"DeadLetterConfig,omitempty"`
+	Layers                     []layerOut            `json:"Layers,omitempty"`
 }
 
 type runtimeVersionConfig struct {
@@ -126,6 +127,7 @@ func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string
 			out.Environment.Variables = map[string]string{}
 		}
 	}
+	out.Layers = renderLayers(c.Layers)
 	if c.DeadLetterTarget != "" {
 		out.DeadLetterConfig = &deadLetterConfig{TargetArn: &c.DeadLetterTarget}
 	}

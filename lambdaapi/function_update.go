@@ -19,7 +19,7 @@ type updateFunctionCodeRequest struct {
 }
 
 // updateFunctionConfigurationRequest is UpdateFunctionConfiguration's body:
-// the members Lambada reads. Others (VpcConfig, Layers, …) are ignored.
+// the members Lambada reads. Others (VpcConfig, …) are ignored.
 type updateFunctionConfigurationRequest struct {
 	Role             *string
 	Handler          *string
@@ -31,6 +31,7 @@ type updateFunctionConfigurationRequest struct {
 	RevisionId       string
 	EphemeralStorage *lambada.EphemeralStorageSetting
 	DeadLetterConfig *deadLetterConfig
+	Layers           *[]string // [] removes every layer
 }
 
 // updateFunctionCode handles UpdateFunctionCode:
@@ -79,8 +80,12 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 			return err
 		}
 		f.StartUpdate()
+		if err := checkUnzipped(unzippedSize(req.ZipFile), f.Latest.Layers); err != nil {
+			return err
+		}
 		f.Latest.CodeSha256 = sha
 		f.Latest.CodeSize = int64(len(req.ZipFile))
+		f.Latest.UnzippedSize = unzippedSize(req.ZipFile)
 		if req.Architectures != nil {
 			f.Latest.Architectures = slices.Clone(req.Architectures)
 		}
@@ -123,6 +128,7 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	var v lambada.Validation
 	ref, refErr := s.parseUpdateRef(&v, r)
 	settings.Validate(&v)
+	validateFunctionLayers(&v, req.Layers)
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -132,12 +138,30 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if err := settings.Check(); err != nil {
 		return err
 	}
+	var layers []lambada.FunctionLayer
+	if req.Layers != nil {
+		var err error
+		if layers, err = s.resolveLayers(r.Context(), *req.Layers); err != nil {
+			return err
+		}
+	}
 	f, err := s.mutate(r.Context(), ref.Name, "", func(f *lambada.Function) error {
 		if err := s.checkUpdatable(f, req.RevisionId); err != nil {
 			return err
 		}
+		if req.Layers != nil {
+			if err := checkUnzipped(f.Latest.UnzippedSize, layers); err != nil {
+				return err
+			}
+		}
 		f.StartUpdate()
 		settings.Apply(&f.Latest)
+		if req.Layers != nil {
+			f.Latest.Layers = layers
+			if len(layers) == 0 {
+				f.Latest.Layers = nil
+			}
+		}
 		s.touch(&f.Latest)
 		return nil
 	})

@@ -45,6 +45,7 @@ type Preparer interface {
 // Server is the Lambda API's HTTP handler.
 type Server struct {
 	Functions lambada.FunctionStore
+	Layers    lambada.LayerStore // nil: no layers
 	Code      CodeStorer
 	Invoker   Invoker
 
@@ -92,6 +93,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	handle("POST /2015-03-31/functions/{name}/invocations", s.invoke)
 	s.routeFunctions(handle)
+	s.routeLayers(handle)
 	mux.Handle("/", s.handler(func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusNotFound, typ: "UnknownOperationException", body: map[string]string{"message": "Unknown operation " + r.Method + " " + r.URL.Path}}
 	}))

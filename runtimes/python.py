@@ -167,6 +167,10 @@ def main():
     host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
     conn = http.client.HTTPConnection(host, int(port))
     setup_logging()
+    # After the code, the layers' Python directories, as AWS's runtime
+    # puts them (unless PYTHONPATH is set).
+    if "PYTHONPATH" not in os.environ:
+        sys.path[0:0] = ["/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2], "/opt/python"]
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))

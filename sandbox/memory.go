@@ -11,7 +11,7 @@ const errTypeOutOfMemory = "Runtime.OutOfMemory"
 // (dirs: host directories a managed runtime's interpreter needs, shown to it
 // read-only).
 func (s *Sandbox) startProcess(dirs []string) error {
-	spec := walls.Spec{MemoryMB: s.cfg.MemorySize, Jail: s.pool.m.Jail, Code: s.cfg.CodeDir, TmpMB: s.cfg.TmpMB, Router: s.pool.m.Router, Dirs: dirs}
+	spec := walls.Spec{MemoryMB: s.cfg.MemorySize, Jail: s.pool.m.Jail, Code: s.cfg.CodeDir, Opt: s.cfg.OptDir, TmpMB: s.cfg.TmpMB, Router: s.pool.m.Router, Dirs: dirs}
 	if spec.Jail != nil && s.pool.m.Forkers != nil {
 		spec.Fork = s.pool.m.Forkers.Forker(s.cfg.Runtime)
 	}

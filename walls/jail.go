@@ -231,13 +231,13 @@ func (j *Jail) prepare(cmd *exec.Cmd, id uint32) {
 // with its code (tree, from readOnlyTree) and the host directories it is
 // shown, and lets the bootstrap run once its limits are set. With a forker,
 // the process is forked instead, in cgroup (fork.go).
-func (j *Jail) run(cmd *exec.Cmd, id uint32, tree int, shown []shownDir, tmpMB int, prebuilt bool, f Forker, cgroup string) error {
+func (j *Jail) run(cmd *exec.Cmd, id uint32, tree, opt int, shown []shownDir, tmpMB int, prebuilt bool, f Forker, cgroup string) error {
 	if !prebuilt {
 		if err := j.prebuild(); err != nil {
 			return err
 		}
 	}
-	if err := finish(tree, shown, tmpMB); err != nil {
+	if err := finish(tree, opt, shown, tmpMB); err != nil {
 		return err
 	}
 	if f != nil {
@@ -364,10 +364,16 @@ type shownDir struct {
 // one environment: its code (tree, from readOnlyTree) at /var/task, the
 // host directories it is shown (the root, read-only since prebuild, is
 // writable while their mount points are made), its /tmp of tmpMB megabytes.
-func finish(tree int, shown []shownDir, tmpMB int) error {
+func finish(tree, opt int, shown []shownDir, tmpMB int) error {
 	return steps(
 		step{TaskRoot, func() error {
 			return unix.MoveMount(tree, "", unix.AT_FDCWD, TaskRoot, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		}},
+		step{"/opt", func() error {
+			if opt < 0 {
+				return nil
+			}
+			return unix.MoveMount(opt, "", unix.AT_FDCWD, "/opt", unix.MOVE_MOUNT_F_EMPTY_PATH)
 		}},
 		step{"shown directories", func() error {
 			if len(shown) == 0 {

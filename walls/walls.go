@@ -124,6 +124,7 @@ type Spec struct {
 	MemoryMB int      // its memory limit; none when ≤ 0
 	Jail     *Jail    // the rest of its walls; nil: none but the open-file limit
 	Code     string   // its code on the host: at TaskRoot, read-only, inside the jail
+	Opt      string   // in a jail, its layers on the host: at /opt, read-only ("": an empty /opt)
 	TmpMB    int      // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
 	Router   *Router  // in a jail, where its Runtime API's connections come from (nil: none)
 	Dirs     []string // in a jail, host directories shown read-only at the same paths (an interpreter's)
@@ -182,6 +183,13 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 			return nil, err
 		}
 		defer unix.Close(tree)
+		opt := -1
+		if spec.Opt != "" {
+			if opt, err = readOnlyTree(spec.Opt); err != nil {
+				return nil, err
+			}
+			defer unix.Close(opt)
+		}
 		shown := make([]shownDir, 0, len(spec.Dirs))
 		defer func() {
 			for _, d := range shown {
@@ -208,7 +216,7 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 		m.uid, m.hold, m.fork = id, make(chan struct{}), spec.Fork
 		j.prepare(cmd, id)
 		start = func(prebuilt bool) error {
-			return j.run(cmd, id, tree, shown, spec.TmpMB, prebuilt, spec.Fork, m.cgroup)
+			return j.run(cmd, id, tree, opt, shown, spec.TmpMB, prebuilt, spec.Fork, m.cgroup)
 		}
 	}
 	err := w.start(m, cmd, start, logger, kill)

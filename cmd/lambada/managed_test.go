@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/lambada-dev/lambada/internal/testfn"
 	"github.com/lambada-dev/lambada/runtimes"
 )
 
@@ -36,6 +39,9 @@ type managedFunction struct {
 	faults map[string][2]string
 	// more handlers and what each must answer (exactly).
 	more map[string]string
+	// layers are two layers' files: app.layered imports the module "greet"
+	// of the first, and reads /opt/which.txt, which both have.
+	layers [2]map[string]string
 }
 
 var pythonFunction = managedFunction{
@@ -58,6 +64,10 @@ def handler(event, context):
 
 def fails(event, context):
     raise ValueError("bad " + event["what"])
+
+def layered(event, context):
+    import greet
+    return {"greet": greet.hello(), "which": open("/opt/which.txt").read()}
 
 def keeps(event, context):
     global calls
@@ -92,6 +102,10 @@ def keeps(event, context):
 		"sys.handler":    {"Runtime.BuiltInModuleConflict", "Cannot use built-in module sys as a handler module"},
 	},
 	more: map[string]string{"pkg/sub/deep.handler": `"deep pkg.sub.deep"`, "pkg.sub.deep.handler": `"deep pkg.sub.deep"`},
+	layers: [2]map[string]string{
+		{"python/greet.py": "def hello():\n    return 'hello from layer one'\n", "which.txt": "one"},
+		{"which.txt": "two", "bin/tool": "#!/bin/sh\n"},
+	},
 }
 
 var nodeFunction = managedFunction{
@@ -144,6 +158,7 @@ exports.rejects = async () => {
   return 'too late';
 };
 exports.nested = { deeper: { handler: async () => 'nested' } };
+exports.layered = async () => ({ greet: require('greet').hello(), which: fs.readFileSync('/opt/which.txt', 'utf8') });
 exports.notFn = 42;
 `,
 		"esm.mjs":             "export const handler = async (event) => ({ module: 'esm', event });\n",
@@ -179,6 +194,10 @@ exports.notFn = 42;
 		"app.callback":              `{"via":"callback","late":"yes"}`,
 		"app.noWait":                `"answered at once"`,
 		"app.sync":                  `null`,
+	},
+	layers: [2]map[string]string{
+		{"nodejs/node_modules/greet/index.js": "exports.hello = () => 'hello from layer one';\n", "which.txt": "one"},
+		{"which.txt": "two"},
 	},
 }
 
@@ -263,6 +282,23 @@ func testManaged(t *testing.T, runtime string, fn managedFunction) {
 		}
 	}
 
+	// Two layers at /opt, the second's files over the first's: the
+	// handler imports a module of the first.
+	var arns []string
+	for i, files := range fn.layers {
+		stdout, stderr, code := awsCLI(t, m, "lambda", "publish-layer-version", "--layer-name", fmt.Sprintf("lib%d", i),
+			"--zip-file", "fileb://"+zipOf(t, files), "--compatible-runtimes", runtime)
+		var lv struct{ LayerVersionArn string }
+		if code != 0 || json.Unmarshal([]byte(stdout), &lv) != nil {
+			t.Fatalf("publish layer: %s %s", stdout, stderr)
+		}
+		arns = append(arns, lv.LayerVersionArn)
+	}
+	configure(append([]string{"--handler", "app.layered", "--layers"}, arns...)...)
+	if stdout, b := invoke(); strings.Contains(stdout, "FunctionError") || string(b) != `{"greet": "hello from layer one", "which": "two"}` && string(b) != `{"greet":"hello from layer one","which":"two"}` {
+		t.Errorf("with layers: %s %s", stdout, b)
+	}
+
 	// An exception, as AWS's client reports it.
 	configure("--handler", "app.fails")
 	stdout, b = invoke("--payload", `{"what":"day"}`)
@@ -329,5 +365,44 @@ func testManaged(t *testing.T, runtime string, fn managedFunction) {
 		if !strings.Contains(stdout, `"FunctionError": "Unhandled"`) || json.Unmarshal(b, &e) != nil || e.ErrorType != want[0] || !strings.Contains(e.ErrorMessage, want[1]) {
 			t.Errorf("handler %s: %s %s, want %s %q", handler, stdout, b, want[0], want[1])
 		}
+	}
+}
+
+// Layers live in the store: after a restart a layer version is still
+// there, with its archive, and a function runs with it.
+func TestLayers_Restart(t *testing.T) {
+	t.Parallel()
+	const runtime = "python3.11"
+	if !slices.Contains(runtimes.Available(), runtime) {
+		t.Skipf("no interpreter for %s", runtime)
+	}
+	dir := t.TempDir()
+	m := MustOpenMain(t, dir)
+	ctx := t.Context()
+	layerZip, err := testfn.ZipFiles(map[string]string{"python/greet.py": "def hello():\n    return 'kept'\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv, err := client(m).PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("kept"), Content: &types.LayerVersionContentInput{ZipFile: layerZip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "fn", "--runtime", runtime, "--handler", "app.handler",
+		"--role", "arn:aws:iam::123456789012:role/any", "--layers", aws.ToString(lv.LayerVersionArn),
+		"--zip-file", "fileb://"+zipOf(t, map[string]string{"app.py": "import greet\n\ndef handler(event, context):\n    return greet.hello()\n"})); code != 0 {
+		t.Fatalf("create: %s %s", out, stderr)
+	}
+	MustSettle(t, client(m), "fn")
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = MustOpenMain(t, dir)
+	got, err := client(m).GetLayerVersionByArn(ctx, &lambda.GetLayerVersionByArnInput{Arn: lv.LayerVersionArn})
+	if err != nil || aws.ToString(got.Content.CodeSha256) != aws.ToString(lv.Content.CodeSha256) {
+		t.Fatalf("after a restart: %v %+v", err, got)
+	}
+	out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String("fn")})
+	if out.FunctionError != nil || string(out.Payload) != `"kept"` {
+		t.Errorf("after a restart the function answered %s", out.Payload)
 	}
 }

@@ -142,7 +142,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.preparer.Open(ctx); err != nil {
 		return err
 	}
-	m.pruner = &codecache.Pruner{Cache: code, Functions: m.node.Functions, Every: m.CodePruneEvery, MinAge: m.CodePruneAge, Grace: m.CodePruneAge,
+	m.pruner = &codecache.Pruner{Cache: code, Functions: m.node.Functions, Layers: m.node.Layers, Every: m.CodePruneEvery, MinAge: m.CodePruneAge, Grace: m.CodePruneAge,
 		Logger: m.Logger.With("component", "codecache")}
 	m.pruner.Open()
 	if m.Concurrency == 0 {
@@ -201,6 +201,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	api := &lambdaapi.Server{
 		CodeLinkKey: codeLinkKey,
 		Functions:   m.node.Functions,
+		Layers:      m.node.Layers,
 		Code:        code,
 		Invoker:     invoker,
 		Provisioner: invoker,
