@@ -144,8 +144,16 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	managed, ok := runtimes.Command(cfg.Runtime)
 	args := managed.Args
 	if !ok {
+		// The first of /var/task/bootstrap and /opt/bootstrap (a layer's).
 		bootstrap := filepath.Join(root, "bootstrap")
-		if fi, err := os.Stat(filepath.Join(cfg.CodeDir, "bootstrap")); err != nil || fi.IsDir() {
+		switch {
+		case isFile(filepath.Join(cfg.CodeDir, "bootstrap")):
+		case cfg.OptDir != "" && isFile(filepath.Join(cfg.OptDir, "bootstrap")):
+			bootstrap = filepath.Join(cfg.OptDir, "bootstrap")
+			if p.m.Jail != nil {
+				bootstrap = "/opt/bootstrap"
+			}
+		default:
 			return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint",
 				Message: fmt.Sprintf("Couldn't find valid bootstrap(s): [%s /opt/bootstrap]", bootstrap)}}
 		}
@@ -221,6 +229,12 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	go s.out.run()
 	go s.wait()
 	return s, nil
+}
+
+// isFile reports whether path is a file (or a link to one).
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
 }
 
 // assign offers c to s, which its pool saw available at epoch, and returns
