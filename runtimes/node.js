@@ -17,7 +17,7 @@ const { pathToFileURL } = require('url');
 // Module resolution errors name AWS's runtime as the requirer.
 const runtimeRequire = createRequire('/var/runtime/index.mjs');
 
-const [apiHost, apiPort] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
+let apiHost, apiPort; // of AWS_LAMBDA_RUNTIME_API, once the environment is known
 // Idle keep-alive sockets do not hold the event loop open, so 'beforeExit'
 // still tells when the function has nothing left to do.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -73,7 +73,7 @@ class RuntimeError extends Error {
 // message turned into carriage returns so each call is one line.
 let requestId;
 const levels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
-const threshold = Math.max(0, levels.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || 'TRACE').toUpperCase()));
+let threshold = 0;
 function logLine(level, args) {
   if (levels.indexOf(level) < threshold) {
     return;
@@ -299,7 +299,10 @@ async function invokeOnce(handler) {
   }
 }
 
-(async () => {
+// run serves the function of this environment.
+async function run() {
+  [apiHost, apiPort] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
+  threshold = Math.max(0, levels.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || 'TRACE').toUpperCase()));
   let handler;
   try {
     handler = await loadHandler(process.env.LAMBDA_TASK_ROOT || '/var/task', process.env._HANDLER || '');
@@ -309,4 +312,22 @@ async function invokeOnce(handler) {
     process.exit(129);
   }
   invokeOnce(handler);
-})();
+}
+
+// A spare (LAMBADA_SPARE set) is started ahead of time, in walls of its own
+// without code, and becomes an environment when the node writes its
+// environment variables (JSON, then end of file) to its standard input:
+// its code is mounted by then.
+if (process.env.LAMBADA_SPARE) {
+  const assigned = JSON.parse(fs.readFileSync(0, 'utf8'));
+  for (const k of Object.keys(process.env)) {
+    delete process.env[k];
+  }
+  Object.assign(process.env, assigned.env);
+  require('module').Module._initPaths(); // NODE_PATH is read at start
+  globalThis[Symbol.for('lambada.spare')] = true; // for tests to see
+  process.chdir(process.env.LAMBDA_TASK_ROOT); // the code's mount, not the empty directory under it
+  run();
+} else {
+  run();
+}

@@ -228,3 +228,14 @@ func executable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o001 != 0
 }
+
+// SpareVariable marks a process of Lambada's Node.js client started as a
+// spare: it waits on its standard input for its environment (node.js).
+const SpareVariable = "LAMBADA_SPARE=1"
+
+// Spared reports whether environments of runtime start from spares (its
+// interpreter cannot fork: Node.js).
+func Spared(runtime string) bool {
+	_, ok := interpreters()[runtime]
+	return ok && strings.HasPrefix(runtime, "nodejs")
+}

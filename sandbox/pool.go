@@ -70,7 +70,8 @@ type Manager struct {
 	reaper reaper
 
 	targets      map[poolKey]*target // provisioned concurrency, per version
-	provisioning sync.WaitGroup      // provision goroutines
+	provisioning sync.WaitGroup      // provision goroutines, and those making spares
+	spares       spares              // spare environments (spare.go)
 }
 
 type poolKey struct{ function, version string }
@@ -429,6 +430,7 @@ func (m *Manager) Close() error {
 	for _, s := range envs {
 		s.Close()
 	}
+	m.closeSpares()
 	m.provisioning.Wait()
 	return nil
 }

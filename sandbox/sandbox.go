@@ -180,34 +180,28 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 		}
 	}
 	s.srv = runtimeapi.NewServer(s)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		closeLn()
-		return nil, fmt.Errorf("sandbox: pipe: %w", err)
+	// A spare of the runtime, if one is ready, becomes the environment;
+	// else its process starts now.
+	sp := p.m.takeSpare(cfg.Runtime)
+	if sp != nil {
+		s.started = time.Now()
+		if err := sp.assign(cfg, environ(cfg, root, api, s.started)); err != nil {
+			logger.Warn("sandbox: a spare environment could not be assigned", "err", err)
+			sp.discard(logger)
+			sp = nil
+		}
 	}
-	s.out, err = newOutput(pr, s.line)
-	if err != nil {
-		closeLn()
-		pr.Close()
-		pw.Close()
+	if sp != nil {
+		s.cmd, s.mem = sp.cmd, sp.mem
+		var err error
+		if s.out, err = newOutput(sp.out, s.line); err != nil {
+			s.kill()
+			_ = s.cmd.Wait()
+			s.mem.Close(logger)
+			return nil, err
+		}
+	} else if err := s.launch(cfg, args, root, api, managed.Dirs, closeLn); err != nil {
 		return nil, err
-	}
-	s.started = time.Now()
-	s.cmd = &exec.Cmd{
-		Path:        args[0],
-		Args:        args,
-		Env:         environ(cfg, root, api, s.started),
-		Dir:         root,
-		Stdout:      pw,
-		Stderr:      pw,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true}, // its own group, and no terminal of the node's
-	}
-	err = s.startProcess(managed.Dirs)
-	pw.Close()
-	if err != nil {
-		closeLn()
-		pr.Close()
-		return nil, &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}}
 	}
 	// Init may take InitTimeout; beyond it AWS retries init within the first
 	// invocation under the function's timeout, so the limit is their sum and
@@ -235,6 +229,41 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 func isFile(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.IsDir()
+}
+
+// launch starts the environment's process by exec (or by a fork, with a
+// forker): args, in root, with the Runtime API at api.
+func (s *Sandbox) launch(cfg *lambada.SandboxConfig, args []string, root, api string, dirs []string, closeLn func()) error {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		closeLn()
+		return fmt.Errorf("sandbox: pipe: %w", err)
+	}
+	s.out, err = newOutput(pr, s.line)
+	if err != nil {
+		closeLn()
+		pr.Close()
+		pw.Close()
+		return err
+	}
+	s.started = time.Now()
+	s.cmd = &exec.Cmd{
+		Path:        args[0],
+		Args:        args,
+		Env:         environ(cfg, root, api, s.started),
+		Dir:         root,
+		Stdout:      pw,
+		Stderr:      pw,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true}, // its own group, and no terminal of the node's
+	}
+	err = s.startProcess(dirs)
+	pw.Close()
+	if err != nil {
+		closeLn()
+		pr.Close()
+		return &StartError{lambada.FunctionFault{Type: "Runtime.InvalidEntrypoint", Message: err.Error()}}
+	}
+	return nil
 }
 
 // assign offers c to s, which its pool saw available at epoch, and returns

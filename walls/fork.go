@@ -73,11 +73,11 @@ func forkIn(f Forker, cmd *exec.Cmd, id uint32, cgroup string) error {
 }
 
 // StartParent starts cmd, a parent of environments (a zygote), from an OS
-// thread of its own that lives until hold is closed: its children, which
+// thread of its own that lives until done is closed: its children, which
 // share its parent (CLONE_PARENT), get the parent-death signal of that
 // thread. It is filtered (seccomp.go) as every environment is, and dies with
 // the node.
-func StartParent(cmd *exec.Cmd, hold <-chan struct{}) error {
+func StartParent(cmd *exec.Cmd, done <-chan struct{}) error {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -87,5 +87,5 @@ func StartParent(cmd *exec.Cmd, hold <-chan struct{}) error {
 			return err
 		}
 		return cmd.Start()
-	}, hold)
+	}, hold{done: done})
 }

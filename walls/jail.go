@@ -367,6 +367,9 @@ type shownDir struct {
 func finish(tree, opt int, shown []shownDir, tmpMB int) error {
 	return steps(
 		step{TaskRoot, func() error {
+			if tree < 0 {
+				return nil
+			}
 			return unix.MoveMount(tree, "", unix.AT_FDCWD, TaskRoot, unix.MOVE_MOUNT_F_EMPTY_PATH)
 		}},
 		step{"/opt", func() error {
@@ -546,17 +549,37 @@ func goOffMain(f func()) {
 	<-locked
 }
 
+// hold keeps an environment's thread until done is closed, running meanwhile
+// what is sent on work (on the thread: inside the environment's
+// namespaces). A zero hold keeps none.
+type hold struct {
+	done <-chan struct{}
+	work <-chan func()
+}
+
+// wait runs work until done is closed.
+func (h hold) wait() {
+	for {
+		select {
+		case <-h.done:
+			return
+		case f := <-h.work:
+			f()
+		}
+	}
+}
+
 // launch runs start (cmd.Start, or a jail's run) and returns its error: on a
 // thread of its own when hold is not nil, the thread then waiting for hold
 // to close, and ending.
-func launch(start func(prebuilt bool) error, hold <-chan struct{}) error {
-	if hold == nil {
+func launch(start func(prebuilt bool) error, h hold) error {
+	if h.done == nil {
 		return start(false)
 	}
 	errc := make(chan error, 1)
 	goOffMain(func() {
 		errc <- start(false)
-		<-hold
+		h.wait()
 	})
 	return <-errc
 }

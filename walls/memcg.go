@@ -102,7 +102,7 @@ func optional(err error) error {
 // that forks it: the spare's thread, already waiting in g, forks it; without
 // a spare, start moves a locked OS thread into g and forks from it. There is
 // no window in either version.
-func (g *memcg) start(cmd *exec.Cmd, start func(prebuilt bool) error, hold <-chan struct{}) error {
+func (g *memcg) start(cmd *exec.Cmd, start func(prebuilt bool) error, h hold) error {
 	if g.h.v2 {
 		d, err := os.Open(g.dir)
 		if err != nil {
@@ -113,9 +113,9 @@ func (g *memcg) start(cmd *exec.Cmd, start func(prebuilt bool) error, hold <-cha
 			cmd.SysProcAttr = &syscall.SysProcAttr{}
 		}
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(d.Fd())
-		return launch(start, hold)
+		return launch(start, h)
 	}
-	req := forkReq{start: start, errc: make(chan error, 1), hold: hold}
+	req := forkReq{start: start, errc: make(chan error, 1), hold: h}
 	if sp := g.spare; sp != nil {
 		g.spare = nil
 		sp.fork <- req
@@ -135,8 +135,8 @@ func (g *memcg) forkInside(req forkReq) {
 		return
 	}
 	req.errc <- req.start(false)
-	if req.hold != nil {
-		<-req.hold
+	if req.hold.done != nil {
+		req.hold.wait()
 		return // the thread ends, in the environment's namespaces
 	}
 	if writeCgroup(g.h.home, "tasks", t) == nil {

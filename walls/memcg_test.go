@@ -27,7 +27,7 @@ func startSleeper(t *testing.T, g *memcg) int {
 	}
 	cmd := exec.Command(sleep, "60")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := g.start(cmd, func(bool) error { return cmd.Start() }, nil); err != nil {
+	if err := g.start(cmd, func(bool) error { return cmd.Start() }, hold{}); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() {
@@ -79,7 +79,7 @@ func TestCgroup_StartInside(t *testing.T) {
 		}
 		cmd := exec.Command(sleep, "60")
 		if !onMainThread(func() {
-			err = g.start(cmd, func(bool) error { return cmd.Start() }, nil) // from the main thread
+			err = g.start(cmd, func(bool) error { return cmd.Start() }, hold{}) // from the main thread
 		}) {
 			t.Skip("no goroutine got the main thread")
 		}

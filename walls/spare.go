@@ -31,7 +31,7 @@ type spare struct {
 type forkReq struct {
 	start func(prebuilt bool) error // cmd.Start, or a jail's run
 	errc  chan error
-	hold  <-chan struct{} // in a jail: closed when the environment ends
+	hold  hold // in a jail: until the environment ends
 }
 
 // fillLocked starts making a spare, for environments of jail j (nil:
@@ -97,8 +97,8 @@ func (h *hierarchy) makeSpare(filling chan struct{}, locked chan<- struct{}, j *
 		select {
 		case req := <-sp.fork:
 			req.errc <- req.start(sp.jail != nil)
-			if req.hold != nil {
-				<-req.hold
+			if req.hold.done != nil {
+				req.hold.wait()
 			}
 		case <-sp.stop:
 		}

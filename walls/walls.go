@@ -123,7 +123,7 @@ func (w *Host) Idle() error {
 type Spec struct {
 	MemoryMB int      // its memory limit; none when ≤ 0
 	Jail     *Jail    // the rest of its walls; nil: none but the open-file limit
-	Code     string   // its code on the host: at TaskRoot, read-only, inside the jail
+	Code     string   // its code on the host: at TaskRoot, read-only, inside the jail ("": given by Assign)
 	Opt      string   // in a jail, its layers on the host: at /opt, read-only ("": an empty /opt)
 	TmpMB    int      // the size of its private /tmp inside the jail (DefaultTmpMB when zero)
 	Router   *Router  // in a jail, where its Runtime API's connections come from (nil: none)
@@ -144,12 +144,21 @@ type Memory struct {
 	cgroup string        // the directory of its memory cgroup, once made ("": none)
 	uid    uint32        // the environment's host uid in the jail
 	hold   chan struct{} // closed to end the environment's thread (jail.go)
+	work   chan func()   // what the environment's thread runs for Assign
 	api    net.Listener  // its Runtime API's connections, from spec's Router; nil: none
 
 	mu     sync.Mutex
 	status *os.File // /proc/<pid>/status, kept open
 	buf    []byte
 	peakMB int // the last reading of the environment's peak memory
+}
+
+// held is what keeps m's thread, if it has one.
+func (m *Memory) held() hold {
+	if m.hold == nil {
+		return hold{}
+	}
+	return hold{done: m.hold, work: m.work}
 }
 
 // RuntimeAPI is the listener of the environment's Runtime API
@@ -178,13 +187,17 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 	if j := spec.Jail; j != nil {
 		// The trees are copied here: an environment's thread no longer
 		// sees the host.
-		tree, err := readOnlyTree(spec.Code)
-		if err != nil {
-			return nil, err
+		tree := -1 // no code: Assign gives it
+		if spec.Code != "" {
+			var err error
+			if tree, err = readOnlyTree(spec.Code); err != nil {
+				return nil, err
+			}
+			defer unix.Close(tree)
 		}
-		defer unix.Close(tree)
 		opt := -1
 		if spec.Opt != "" {
+			var err error
 			if opt, err = readOnlyTree(spec.Opt); err != nil {
 				return nil, err
 			}
@@ -213,7 +226,7 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 				return nil, err
 			}
 		}
-		m.uid, m.hold, m.fork = id, make(chan struct{}), spec.Fork
+		m.uid, m.hold, m.work, m.fork = id, make(chan struct{}), make(chan func()), spec.Fork
 		j.prepare(cmd, id)
 		start = func(prebuilt bool) error {
 			return j.run(cmd, id, tree, opt, shown, spec.TmpMB, prebuilt, spec.Fork, m.cgroup)
@@ -240,7 +253,7 @@ func (w *Host) Start(cmd *exec.Cmd, spec Spec, logger *slog.Logger, kill func())
 // wall.
 func (w *Host) start(m *Memory, cmd *exec.Cmd, start func(prebuilt bool) error, logger *slog.Logger, kill func()) error {
 	if m.limit <= 0 {
-		if err := launch(start, m.hold); err != nil {
+		if err := launch(start, m.held()); err != nil {
 			return err
 		}
 		m.pid = cmd.Process.Pid
@@ -252,7 +265,7 @@ func (w *Host) start(m *Memory, cmd *exec.Cmd, start func(prebuilt bool) error, 
 			return err
 		}
 		m.cgroup = g.dir // where the forked process is born, or moves
-		if err := launch(start, m.hold); err != nil {
+		if err := launch(start, m.held()); err != nil {
 			g.remove(logger)
 			return err
 		}
@@ -263,7 +276,7 @@ func (w *Host) start(m *Memory, cmd *exec.Cmd, start func(prebuilt bool) error, 
 		g, err := newMemcg(w.h, m.limit, m.jail)
 		if err == nil {
 			m.cgroup = g.dir
-			if err = g.start(cmd, start, m.hold); err == nil {
+			if err = g.start(cmd, start, m.held()); err == nil {
 				m.cg, m.pid = g, cmd.Process.Pid
 				return nil
 			}
@@ -275,7 +288,7 @@ func (w *Host) start(m *Memory, cmd *exec.Cmd, start func(prebuilt bool) error, 
 		}
 		logger.Warn("walls: no memory cgroup for this environment; watching resident memory instead", "err", err)
 	}
-	if err := launch(start, m.hold); err != nil {
+	if err := launch(start, m.held()); err != nil {
 		return err
 	}
 	m.pid = cmd.Process.Pid

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambada-dev/lambada/internal/poll"
+	"github.com/lambada-dev/lambada/runtimes"
+)
+
+// wallsJS reports what a Node.js environment sees of its walls.
+const wallsJS = `const fs = require('fs');
+const tryw = (p) => { try { fs.writeFileSync(p, 'x'); return 'writable'; } catch (e) { return e.code; } };
+exports.handler = async (event) => {
+  if (event.action === 'grow') {
+    const chunks = [];
+    for (let i = 0; i < 32; i++) { chunks.push(Buffer.alloc(16 << 20, 1)); }
+    return 'survived 512 MB';
+  }
+  return { spare: globalThis[Symbol.for('lambada.spare')] === true, uid: process.getuid(), gid: process.getgid(),
+    groups: process.getgroups(), pid: process.pid, cwd: process.cwd(), task: fs.readdirSync('/var/task'),
+    root: fs.readdirSync('/').sort(), taskw: tryw('/var/task/x'), tmpw: tryw('/tmp/x'),
+    env: process.env, status: fs.readFileSync('/proc/self/status', 'utf8').split('\n').filter((l) => /^(NSpid|NSsid)/.test(l)),
+    limits: fs.readFileSync('/proc/self/limits', 'utf8').split('\n').filter((l) => /open files|processes/.test(l)) };
+};
+`
+
+// A Node.js environment made from a spare (a process of Lambada's client
+// started ahead of time, in walls without code) is in the walls of any
+// other: its own uid, pid 1, its code read-only at /var/task, its
+// function's variables and no others, its function's memory limit.
+func TestSpare(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("the walls need root")
+	}
+	const runtime = "nodejs20.x"
+	if !slices.Contains(runtimes.Available(), runtime) {
+		t.Skipf("no interpreter for %s", runtime)
+	}
+	m := MustOpenMain(t, "")
+	if m.jail == nil {
+		t.Skipf("no jail here: %v", m.noJail)
+	}
+	zip := zipOf(t, map[string]string{"index.js": wallsJS})
+	create := func(name string) {
+		t.Helper()
+		if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", "index.handler",
+			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip, "--environment", "Variables={GREETING=hi}"); code != 0 {
+			t.Fatalf("create: %s %s", out, stderr)
+		}
+		MustSettle(t, client(m), name)
+	}
+	type seen struct {
+		Spare            bool
+		UID, GID, PID    int
+		Groups           []int
+		Cwd, TaskW, TmpW string
+		Task, Root       []string
+		Env              map[string]string
+		Status, Limits   []string
+	}
+	look := func(name string) seen {
+		t.Helper()
+		out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String(name)})
+		var s seen
+		if out.FunctionError != nil || json.Unmarshal(out.Payload, &s) != nil {
+			t.Fatalf("%s: %s", name, out.Payload)
+		}
+		return s
+	}
+	create("first")
+	first := look("first")
+	poll.Until(t, 30*time.Second, "a spare of "+runtime, func() bool { return slices.Contains(m.sandboxes.Spares(), runtime) })
+	create("second")
+	second := look("second")
+	if first.Spare || !second.Spare {
+		t.Errorf("from a spare: the first environment %v, the second %v; want false, true", first.Spare, second.Spare)
+	}
+	for _, s := range []seen{first, second} {
+		if s.UID < int(m.FirstUID) || s.UID != s.GID || len(s.Groups) != 1 || s.Groups[0] != s.GID || s.PID != 1 || s.Cwd != "/var/task" ||
+			strings.Join(s.Task, " ") != "index.js" || strings.Join(s.Root, " ") != "bin dev etc lib lib64 opt proc sbin tmp usr var" ||
+			s.TaskW != "EROFS" || s.TmpW != "writable" || s.Env["GREETING"] != "hi" || s.Env["LAMBADA_SPARE"] != "" ||
+			s.Env["NODE_PATH"] != "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task" ||
+			len(s.Limits) != 2 || !strings.Contains(s.Limits[0]+s.Limits[1], "1024                 1024") {
+			t.Errorf("an environment (spare %v) sees %+v", s.Spare, s)
+		}
+	}
+	if first.UID == second.UID {
+		t.Errorf("two environments share uid %d", first.UID)
+	}
+	out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String("second"), Payload: []byte(`{"action":"grow"}`)})
+	if !strings.Contains(string(out.Payload), `"errorType":"Runtime.OutOfMemory"`) {
+		t.Errorf("past its function's 128 MB, an environment from a spare answered %s", out.Payload)
+	}
+}
