@@ -25,7 +25,7 @@ exports.handler = async (event) => {
     return 'survived 512 MB';
   }
   return { spare: globalThis[Symbol.for('lambada.spare')] === true, uid: process.getuid(), gid: process.getgid(),
-    groups: process.getgroups(), pid: process.pid, cwd: process.cwd(), task: fs.readdirSync('/var/task'),
+    groups: process.getgroups(), pid: process.pid, cwd: process.cwd(), task: fs.readdirSync('/var/task'), here: fs.readdirSync('.'),
     root: fs.readdirSync('/').sort(), taskw: tryw('/var/task/x'), tmpw: tryw('/tmp/x'),
     env: process.env, status: fs.readFileSync('/proc/self/status', 'utf8').split('\n').filter((l) => /^(NSpid|NSsid)/.test(l)),
     limits: fs.readFileSync('/proc/self/limits', 'utf8').split('\n').filter((l) => /open files|processes/.test(l)) };
@@ -86,7 +86,7 @@ func TestSpare(t *testing.T) {
 	}
 	for _, s := range []seen{first, second} {
 		if s.UID < int(m.FirstUID) || s.UID != s.GID || len(s.Groups) != 1 || s.Groups[0] != s.GID || s.PID != 1 || s.Cwd != "/var/task" ||
-			strings.Join(s.Task, " ") != "index.js" || strings.Join(s.Root, " ") != "bin dev etc lib lib64 opt proc sbin tmp usr var" ||
+			strings.Join(s.Task, " ") != "index.js" || strings.Join(s.Here, " ") != "index.js" || strings.Join(s.Root, " ") != "bin dev etc lib lib64 opt proc sbin tmp usr var" ||
 			s.TaskW != "EROFS" || s.TmpW != "writable" || s.Env["GREETING"] != "hi" || s.Env["LAMBADA_SPARE"] != "" ||
 			s.Env["NODE_PATH"] != "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task" ||
 			len(s.Limits) != 2 || !strings.Contains(s.Limits[0]+s.Limits[1], "1024                 1024") {
