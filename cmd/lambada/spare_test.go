@@ -63,7 +63,7 @@ func TestSpare(t *testing.T) {
 		UID, GID, PID    int
 		Groups           []int
 		Cwd, TaskW, TmpW string
-		Task, Root       []string
+		Task, Here, Root []string
 		Env              map[string]string
 		Status, Limits   []string
 	}
