@@ -40,7 +40,8 @@ type managedFunction struct {
 	// more handlers and what each must answer (exactly).
 	more map[string]string
 	// layers are two layers' files: app.layered imports the module "greet"
-	// of the first, and reads /opt/which.txt, which both have.
+	// of the first and "extra" of the second (from the runtime's own
+	// directory of it), and reads /opt/which.txt, which both have.
 	layers [2]map[string]string
 }
 
@@ -66,8 +67,8 @@ def fails(event, context):
     raise ValueError("bad " + event["what"])
 
 def layered(event, context):
-    import greet
-    return {"greet": greet.hello(), "which": open("/opt/which.txt").read()}
+    import extra, greet
+    return {"greet": greet.hello(), "which": open("/opt/which.txt").read(), "extra": extra.VALUE}
 
 def keeps(event, context):
     global calls
@@ -104,7 +105,8 @@ def keeps(event, context):
 	more: map[string]string{"pkg/sub/deep.handler": `"deep pkg.sub.deep"`, "pkg.sub.deep.handler": `"deep pkg.sub.deep"`},
 	layers: [2]map[string]string{
 		{"python/greet.py": "def hello():\n    return 'hello from layer one'\n", "which.txt": "one"},
-		{"which.txt": "two", "bin/tool": "#!/bin/sh\n"},
+		{"which.txt": "two", "python/lib/python3.11/site-packages/extra.py": "VALUE = 'site'\n",
+			"python/lib/python3.12/site-packages/extra.py": "VALUE = 'site'\n"},
 	},
 }
 
@@ -158,7 +160,7 @@ exports.rejects = async () => {
   return 'too late';
 };
 exports.nested = { deeper: { handler: async () => 'nested' } };
-exports.layered = async () => ({ greet: require('greet').hello(), which: fs.readFileSync('/opt/which.txt', 'utf8') });
+exports.layered = async () => ({ greet: require('greet').hello(), which: fs.readFileSync('/opt/which.txt', 'utf8'), extra: require('extra').VALUE });
 exports.notFn = 42;
 `,
 		"esm.mjs":             "export const handler = async (event) => ({ module: 'esm', event });\n",
@@ -197,7 +199,7 @@ exports.notFn = 42;
 	},
 	layers: [2]map[string]string{
 		{"nodejs/node_modules/greet/index.js": "exports.hello = () => 'hello from layer one';\n", "which.txt": "one"},
-		{"which.txt": "two"},
+		{"which.txt": "two", "nodejs/node20/node_modules/extra/index.js": "exports.VALUE = 'site';\n"},
 	},
 }
 
@@ -295,7 +297,7 @@ func testManaged(t *testing.T, runtime string, fn managedFunction) {
 		arns = append(arns, lv.LayerVersionArn)
 	}
 	configure(append([]string{"--handler", "app.layered", "--layers"}, arns...)...)
-	if stdout, b := invoke(); strings.Contains(stdout, "FunctionError") || string(b) != `{"greet": "hello from layer one", "which": "two"}` && string(b) != `{"greet":"hello from layer one","which":"two"}` {
+	if stdout, b := invoke(); strings.Contains(stdout, "FunctionError") || string(b) != `{"greet": "hello from layer one", "which": "two", "extra": "site"}` && string(b) != `{"greet":"hello from layer one","which":"two","extra":"site"}` {
 		t.Errorf("with layers: %s %s", stdout, b)
 	}
 
