@@ -208,9 +208,9 @@ def main():
 
 
 # The zygote: a parent that has loaded this client and common modules, and
-# forks each new environment on the node's request (fd 3, a SOCK_SEQPACKET
-# socket: a JSON request with the environment's output as SCM_RIGHTS; the
-# answer, {"pid": N} or {"error": "…"}). Its children are the node's
+# forks children on the node's request (fd 3, a SOCK_SEQPACKET socket),
+# each parked in a cgroup until the node gives it, over a socket of its own,
+# its walls, environment and output. Its children are the node's
 # (CLONE_PARENT), pid 1 of their own namespaces; each enters its walls
 # itself, as root, before anything of the function's runs.
 CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_PARENT, CLONE_NEWNS = 0x04000000, 0x08000000, 0x20000000, 0x8000, 0x20000
@@ -245,6 +245,8 @@ def zygote():
         return ret
 
     def join(cgroup):
+        if not cgroup:
+            return
         with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
             f.write("0")  # this process
 
@@ -285,66 +287,63 @@ def zygote():
             raise OSError(errno, "clone: " + os.strerror(errno))
         return pid
 
-    def run(req, out, cgroup, answer=None):
-        """The child's life: its walls, then the runtime client."""
+    def run(req, out, answer):
+        """The child's life, in its cgroup: its walls, then the runtime
+        client; it never returns."""
         try:
-            if cgroup:
-                join(cgroup)
             enter(req, out)
         except BaseException:
             traceback.print_exc()
             os._exit(70)
-        if answer is not None:
-            answer.send(b"ok")
-            answer.close()
-        main()
-        os._exit(0)
+        answer.send(b"ok")
+        answer.close()
+        code = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
 
     def parked(cgroup, waiter):
-        """A child parked in cgroup until the node gives it its walls."""
+        """A child parked in cgroup until the node gives it its walls and
+        environment, over waiter: the zygote never holds a function's
+        environment, so no child can find one in memory it inherited."""
         try:
             check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
             join(cgroup)
             waiter.send(b"ready")
             msg, fds, _, _ = socket.recv_fds(waiter, 1 << 20, 1)
+            if not msg or len(fds) != 1:
+                os._exit(72)
+            req = json.loads(msg)
         except BaseException:
             os._exit(71)
-        if not msg or len(fds) != 1:
-            os._exit(72)
-        run(json.loads(msg), fds[0], None, waiter)
+        run(req, fds[0], waiter)
 
+    # Each request parks one child: {"prefork": cgroup}; the answer,
+    # {"pid": N} with the child's socket, or {"error": "…"}.
     while True:
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
+        msg, fds, _, _ = socket.recv_fds(sock, 4096, 1)
         if not msg:
             return  # the node is gone
-        req = json.loads(msg)
-        pid = -1
+        for fd in fds:
+            os.close(fd)
         try:
-            if "prefork" in req:
-                # The parked child's socket goes to the node, which gives
-                # it its walls.
-                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-                pid = clone()
-                if pid == 0:
-                    mine.close()
-                    parked(req["prefork"], theirs)
-                theirs.close()
-                socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [mine.fileno()])
-                mine.close()
-                continue
-            if len(fds) != 1:
-                raise OSError("no output descriptor")
+            cgroup = json.loads(msg)["prefork"]
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             pid = clone()
             if pid == 0:
-                run(req, fds[0], req["cgroup"])
-        except OSError as e:
+                mine.close()
+                parked(cgroup, theirs)
+            theirs.close()
+        except Exception as e:
             sock.send(json.dumps({"error": str(e)}).encode())
             continue
-        finally:
-            for fd in fds:
-                if pid != 0:
-                    os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
+        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [mine.fileno()])
+        mine.close()
 
 
 if os.environ.get("LAMBADA_ZYGOTE"):

@@ -101,31 +101,65 @@ type forkReply struct {
 }
 
 // Fork implements walls.Forker: the child parked in spec.Cgroup, if any,
-// enters spec's walls; else the zygote, started if need be, forks one.
+// else one the zygote forks now (which moves into spec.Cgroup first),
+// enters spec's walls. The walls and the environment go to the child only:
+// the zygote never holds them.
 func (zy *zygote) Fork(spec walls.ForkSpec) (int, error) {
 	req, err := json.Marshal(map[string]any{
-		"uid": spec.UID, "mountNS": spec.MountNS, "cgroup": spec.Cgroup, "dir": spec.Dir, "env": spec.Env,
+		"uid": spec.UID, "mountNS": spec.MountNS, "dir": spec.Dir, "env": spec.Env,
 		"maxFiles": spec.MaxFiles, "maxProcesses": spec.MaxProcesses,
 	})
 	if err != nil {
 		return 0, err
 	}
 	if p := zy.unpark(spec.Cgroup); p != nil {
-		return p.pid, p.enter(req, spec.Output)
-	}
-	zy.mu.Lock()
-	defer zy.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		if err := zy.startLocked(); err != nil {
-			return 0, err
+		if err := p.enter(req, spec.Output); err == nil {
+			return p.pid, nil
 		}
-		pid, err := zy.ask(req, spec.Output)
-		if err == nil || attempt == 1 || !errors.Is(err, errZygoteGone) {
-			return pid, err
-		}
-		zy.logger.Warn("runtimes: the zygote is gone; starting another", "err", err)
-		zy.endLocked()
+		zy.logger.Warn("runtimes: a parked child failed; forking another", "err", err)
 	}
+	if err := zy.Prefork(spec.Cgroup); err != nil {
+		return 0, err
+	}
+	p := zy.unpark(spec.Cgroup)
+	if p == nil {
+		return 0, fmt.Errorf("runtimes: the child parked in %s was taken", spec.Cgroup)
+	}
+	return p.pid, p.enter(req, spec.Output)
+}
+
+// ask sends one request and reads the answer: a pid and, with it, the
+// child's socket.
+func (zy *zygote) ask(req []byte) (*parkedChild, error) {
+	if _, err := zy.conn.Write(req); err != nil {
+		return nil, fmt.Errorf("%w: %w", errZygoteGone, err)
+	}
+	buf, oob := make([]byte, 4096), make([]byte, syscall.CmsgSpace(4))
+	n, oobn, _, _, err := zy.conn.ReadMsgUnix(buf, oob)
+	if err != nil || n == 0 {
+		return nil, fmt.Errorf("%w: %v", errZygoteGone, err)
+	}
+	var r forkReply
+	if err := json.Unmarshal(buf[:n], &r); err != nil || r.Error != "" || r.PID <= 0 {
+		return nil, fmt.Errorf("runtimes: the zygote answered %q (%v)", buf[:n], err)
+	}
+	p := &parkedChild{pid: r.PID}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err == nil && len(msgs) == 1 {
+		var fds []int
+		if fds, err = syscall.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
+			f := os.NewFile(uintptr(fds[0]), "parked")
+			c, ferr := net.FileConn(f)
+			f.Close()
+			if ferr == nil {
+				p.conn = c.(*net.UnixConn)
+				return p, nil
+			}
+			err = ferr
+		}
+	}
+	p.discard()
+	return nil, fmt.Errorf("runtimes: the parked child's socket: %v", err)
 }
 
 var errZygoteGone = errors.New("runtimes: the zygote is gone")
@@ -137,12 +171,18 @@ func (zy *zygote) Prefork(cgroup string) error {
 	if err != nil {
 		return err
 	}
+	var p *parkedChild
 	zy.mu.Lock()
-	if err := zy.startLocked(); err != nil {
-		zy.mu.Unlock()
-		return err
+	for attempt := 0; ; attempt++ {
+		if err = zy.startLocked(); err == nil {
+			p, err = zy.ask(req)
+		}
+		if err == nil || attempt == 1 || !errors.Is(err, errZygoteGone) {
+			break
+		}
+		zy.logger.Warn("runtimes: the zygote is gone; starting another", "err", err)
+		zy.endLocked()
 	}
-	p, err := zy.askPark(req)
 	zy.mu.Unlock()
 	if err != nil {
 		return err
@@ -163,40 +203,6 @@ func (zy *zygote) Prefork(cgroup string) error {
 	zy.parked[cgroup] = p
 	zy.parkMu.Unlock()
 	return nil
-}
-
-// askPark asks the zygote for a parked child; its answer carries the
-// child's socket.
-func (zy *zygote) askPark(req []byte) (*parkedChild, error) {
-	if _, err := zy.conn.Write(req); err != nil {
-		return nil, fmt.Errorf("%w: %w", errZygoteGone, err)
-	}
-	buf, oob := make([]byte, 4096), make([]byte, syscall.CmsgSpace(4))
-	n, oobn, _, _, err := zy.conn.ReadMsgUnix(buf, oob)
-	if err != nil || n == 0 {
-		return nil, fmt.Errorf("%w: %v", errZygoteGone, err)
-	}
-	var r forkReply
-	if err := json.Unmarshal(buf[:n], &r); err != nil || r.Error != "" || r.PID <= 0 {
-		return nil, fmt.Errorf("runtimes: the zygote answered %q to a prefork (%v)", buf[:n], err)
-	}
-	p := &parkedChild{pid: r.PID}
-	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
-	if err == nil && len(msgs) == 1 {
-		var fds []int
-		if fds, err = syscall.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
-			f := os.NewFile(uintptr(fds[0]), "parked")
-			c, ferr := net.FileConn(f)
-			f.Close()
-			if ferr == nil {
-				p.conn = c.(*net.UnixConn)
-				return p, nil
-			}
-			err = ferr
-		}
-	}
-	p.discard()
-	return nil, fmt.Errorf("runtimes: the parked child's socket: %v", err)
 }
 
 // unpark takes the child parked in cgroup, if any.
@@ -243,28 +249,6 @@ func (p *parkedChild) discard() {
 	_ = syscall.Kill(p.pid, syscall.SIGKILL)
 	var ws syscall.WaitStatus
 	_, _ = syscall.Wait4(p.pid, &ws, 0, nil)
-}
-
-// ask sends one fork request with the output descriptor and reads the
-// answer.
-func (zy *zygote) ask(req []byte, out *os.File) (int, error) {
-	oob := syscall.UnixRights(int(out.Fd()))
-	if _, _, err := zy.conn.WriteMsgUnix(req, oob, nil); err != nil {
-		return 0, fmt.Errorf("%w: %w", errZygoteGone, err)
-	}
-	buf := make([]byte, 4096)
-	n, err := zy.conn.Read(buf)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%w: %v", errZygoteGone, err)
-	}
-	var r forkReply
-	if err := json.Unmarshal(buf[:n], &r); err != nil {
-		return 0, fmt.Errorf("runtimes: the zygote answered %q: %w", buf[:n], err)
-	}
-	if r.Error != "" || r.PID <= 0 {
-		return 0, fmt.Errorf("runtimes: the zygote: %s", r.Error)
-	}
-	return r.PID, nil
 }
 
 // startLocked starts the zygote unless it runs.

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,4 +159,73 @@ func TestZygote(t *testing.T) {
 			t.Errorf("b's environment did not outlive its zygote: uid %d, then %d", b.UID, b2.UID)
 		}
 	}
+}
+
+// A zygote never holds a function's environment: its children, which
+// inherit its memory, cannot find another function's secrets in it.
+func TestZygote_NoSecrets(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("the walls need root")
+	}
+	const runtime = "python3.11"
+	if !slices.Contains(runtimes.Available(), runtime) {
+		t.Skipf("no interpreter for %s", runtime)
+	}
+	m := MustOpenMain(t, "")
+	if m.jail == nil {
+		t.Skipf("no jail here: %v", m.noJail)
+	}
+	secret := fmt.Sprintf("secret-%x", rand.Uint64())
+	zip := zipOf(t, map[string]string{"app.py": "import os\n\ndef handler(event, context):\n    return os.environ['SECRET']\n"})
+	for _, name := range []string{"a", "b"} { // b's environment is a child parked after a's ran
+		if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", "app.handler",
+			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip, "--environment", "Variables={SECRET="+secret+"}"); code != 0 {
+			t.Fatalf("create: %s %s", out, stderr)
+		}
+		MustSettle(t, client(m), name)
+		if out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String(name)}); string(out.Payload) != `"`+secret+`"` {
+			t.Fatalf("%s answered %s", name, out.Payload)
+		}
+	}
+	pids := m.zygotes.Running()
+	if len(pids) != 1 {
+		t.Fatalf("zygotes running: %v", pids)
+	}
+	if found, err := memoryHolds(pids[0], []byte(secret)); err != nil {
+		t.Fatal(err)
+	} else if found {
+		t.Errorf("the zygote's memory holds a function's environment variable")
+	}
+}
+
+// memoryHolds reports whether the memory of process pid holds b.
+func memoryHolds(pid int, b []byte) (bool, error) {
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return false, err
+	}
+	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		return false, err
+	}
+	defer mem.Close()
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[1][0] != 'r' || strings.Contains(line, "[vvar") || strings.Contains(line, "[vsyscall]") {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		buf := make([]byte, end-start)
+		n, _ := mem.ReadAt(buf, int64(start))
+		if bytes.Contains(buf[:n], b) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
