@@ -12,7 +12,7 @@ const errTypeOutOfMemory = "Runtime.OutOfMemory"
 // read-only).
 func (s *Sandbox) startProcess(dirs []string) error {
 	spec := walls.Spec{MemoryMB: s.cfg.MemorySize, Jail: s.pool.m.Jail, Code: s.cfg.CodeDir, Opt: s.cfg.OptDir, TmpMB: s.cfg.TmpMB, Router: s.pool.m.Router, Dirs: dirs}
-	if spec.Jail != nil && s.pool.m.Forkers != nil {
+	if spec.Jail != nil && s.pool.m.Forkers != nil && startsFast(s.cfg) {
 		spec.Fork = s.pool.m.Forkers.Forker(s.cfg.Runtime)
 	}
 	mem, err := s.pool.m.wallsHost().Start(s.cmd, spec, s.logger.With("function", s.cfg.Function), s.kill)

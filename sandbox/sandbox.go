@@ -182,7 +182,7 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	s.srv = runtimeapi.NewServer(s)
 	// A spare of the runtime, if one is ready, becomes the environment;
 	// else its process starts now.
-	sp := p.m.takeSpare(cfg.Runtime)
+	sp := p.m.takeSpare(cfg)
 	if sp != nil {
 		s.started = time.Now()
 		if err := sp.assign(cfg, environ(cfg, root, api, s.started)); err != nil {

@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,7 +45,8 @@ type spares struct {
 
 // takeSpare returns a spare of runtime, if one is ready, and starts making
 // the next (nil: none for this runtime, or none yet).
-func (m *Manager) takeSpare(runtime string) *spareEnv {
+func (m *Manager) takeSpare(cfg *lambada.SandboxConfig) *spareEnv {
+	runtime := cfg.Runtime
 	if m.Jail == nil || m.Router == nil || !runtimes.Spared(runtime) {
 		return nil
 	}
@@ -52,8 +55,11 @@ func (m *Manager) takeSpare(runtime string) *spareEnv {
 	if m.closed {
 		return nil
 	}
-	sp := m.spares.ready[runtime]
-	delete(m.spares.ready, runtime)
+	var sp *spareEnv
+	if startsFast(cfg) {
+		sp = m.spares.ready[runtime]
+		delete(m.spares.ready, runtime)
+	}
 	if !m.spares.filling[runtime] {
 		if m.spares.filling == nil {
 			m.spares.filling, m.spares.ready = map[string]bool{}, map[string]*spareEnv{}
@@ -178,4 +184,28 @@ func (m *Manager) Spares() []string {
 		out = append(out, r)
 	}
 	return out
+}
+
+// startsFast reports whether an environment of cfg may be forked by a
+// zygote or made from a spare, whose interpreter is running already: it
+// has read the variables of its own start, and its loader the library path,
+// once. A function that sets such a variable (PYTHON*, NODE_OPTIONS,
+// NODE_EXTRA_CA_CERTS, LD_*) or brings libraries for the loader to find
+// (in /var/task or /var/task/lib, or a layer's /opt/lib) starts by exec.
+func startsFast(cfg *lambada.SandboxConfig) bool {
+	for k := range cfg.Environment {
+		if strings.HasPrefix(k, "PYTHON") || strings.HasPrefix(k, "LD_") || k == "NODE_OPTIONS" || k == "NODE_EXTRA_CA_CERTS" {
+			return false
+		}
+	}
+	if isDir(filepath.Join(cfg.CodeDir, "lib")) || (cfg.OptDir != "" && isDir(filepath.Join(cfg.OptDir, "lib"))) {
+		return false
+	}
+	libs, _ := filepath.Glob(filepath.Join(cfg.CodeDir, "*.so*"))
+	return len(libs) == 0
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -99,5 +100,67 @@ func TestSpare(t *testing.T) {
 	out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String("second"), Payload: []byte(`{"action":"grow"}`)})
 	if !strings.Contains(string(out.Payload), `"errorType":"Runtime.OutOfMemory"`) {
 		t.Errorf("past its function's 128 MB, an environment from a spare answered %s", out.Payload)
+	}
+}
+
+// What an interpreter reads only when it starts (its variables, the
+// loader's library path) is honoured: a function that sets such a variable
+// or brings libraries starts by exec, not from a zygote or a spare.
+func TestFastStart_Fallback(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("the walls need root")
+	}
+	libz, _ := filepath.Glob("/usr/lib/x86_64-linux-gnu/libz.so.1.*")
+	for _, r := range []string{"python3.11", "nodejs20.x"} {
+		if !slices.Contains(runtimes.Available(), r) {
+			t.Skipf("no interpreter for %s", r)
+		}
+	}
+	if len(libz) == 0 {
+		t.Skip("no libz to ship")
+	}
+	lib, err := os.ReadFile(libz[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := MustOpenMain(t, "")
+	if m.jail == nil {
+		t.Skipf("no jail here: %v", m.noJail)
+	}
+	create := func(name, runtime string, files map[string]string, env string) {
+		t.Helper()
+		args := []string{"lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", "app.handler",
+			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://" + zipOf(t, files)}
+		if env != "" {
+			args = append(args, "--environment", "Variables={"+env+"}")
+		}
+		if out, stderr, code := awsCLI(t, m, args...); code != 0 {
+			t.Fatalf("create %s: %s %s", name, out, stderr)
+		}
+		MustSettle(t, client(m), name)
+	}
+	invoke := func(name string) string {
+		t.Helper()
+		out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String(name)})
+		return string(out.Payload)
+	}
+	// A zygote and a spare are ready once a function of each runtime ran.
+	create("py", "python3.11", map[string]string{"app.py": "def handler(e, c):\n    return 1\n"}, "")
+	create("js", "nodejs20.x", map[string]string{"app.js": "exports.handler = async () => 1;\n"}, "")
+	invoke("py")
+	invoke("js")
+	poll.Until(t, 30*time.Second, "a spare of nodejs20.x", func() bool { return slices.Contains(m.sandboxes.Spares(), "nodejs20.x") })
+
+	create("pylib", "python3.11", map[string]string{"lib/libshipped.so": string(lib),
+		"app.py": "import ctypes\n\ndef handler(e, c):\n    ctypes.CDLL('libshipped.so')\n    return 'loaded'\n"}, "")
+	create("pypath", "python3.11", map[string]string{"vendor/vendored.py": "X = 'vendored'\n",
+		"app.py": "def handler(e, c):\n    import vendored\n    return vendored.X\n"}, "PYTHONPATH=/var/task/vendor")
+	create("jsopts", "nodejs20.x", map[string]string{"pre.js": "globalThis.preloaded = 'preloaded';\n",
+		"app.js": "exports.handler = async () => globalThis.preloaded;\n"}, "NODE_OPTIONS=--require=/var/task/pre.js")
+	for name, want := range map[string]string{"pylib": `"loaded"`, "pypath": `"vendored"`, "jsopts": `"preloaded"`} {
+		if got := invoke(name); got != want {
+			t.Errorf("%s answered %s, want %s", name, got, want)
+		}
 	}
 }
