@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,13 +86,17 @@ func unzip(ctx context.Context, dir string, data []byte) error {
 // of a later one replaces an earlier one's of the same name (as layers are
 // merged at /opt).
 func unzipAll(ctx context.Context, dir string, archives [][]byte) error {
-	var entries []*zip.File
+	lists := make([][]*zip.File, 0, len(archives))
 	for _, data := range archives {
 		zr, err := checkArchive(data)
 		if err != nil {
 			return err
 		}
-		entries = append(entries, zr.File...)
+		lists = append(lists, zr.File)
+	}
+	entries, err := overlay(lists)
+	if err != nil {
+		return err
 	}
 
 	dirs := make(map[string]fs.FileMode) // directories the archive lists, with their modes
@@ -139,6 +146,67 @@ func unzipAll(ctx context.Context, dir string, archives [][]byte) error {
 		return err
 	}
 	return syncTree(dir)
+}
+
+// overlay merges the entries of several archives, in order, as layers are
+// merged at /opt: an entry of a later archive replaces whatever earlier ones
+// had at its name, of any kind. A file or link over a directory replaces
+// the directory and everything under it; a path under an earlier file or
+// link makes a directory of it. Within one archive the last entry of a name
+// wins, as in unzip, and kinds that collide are the archive's fault.
+func overlay(archives [][]*zip.File) ([]*zip.File, error) {
+	if len(archives) == 1 {
+		return archives[0], nil
+	}
+	type item struct {
+		f   *zip.File
+		dir bool
+	}
+	merged := map[string]item{}
+	for _, files := range archives {
+		layer := make(map[string]item, len(files))
+		for _, f := range files {
+			name, err := entryName(f.Name)
+			if err != nil {
+				return nil, err
+			}
+			if name != "." {
+				layer[name] = item{f, f.Mode().IsDir()}
+			}
+		}
+		// The directories earlier archives made, listed or implied.
+		dirs := map[string]bool{}
+		for name, it := range merged {
+			if it.dir {
+				dirs[name] = true
+			}
+			for p := path.Dir(name); p != "."; p = path.Dir(p) {
+				dirs[p] = true
+			}
+		}
+		for name, it := range layer {
+			for p := path.Dir(name); p != "."; p = path.Dir(p) {
+				if old, ok := merged[p]; ok && !old.dir {
+					delete(merged, p)
+				}
+			}
+			if !it.dir && dirs[name] {
+				delete(merged, name)
+				for k := range merged {
+					if strings.HasPrefix(k, name+"/") {
+						delete(merged, k)
+					}
+				}
+			}
+		}
+		maps.Copy(merged, layer)
+	}
+	names := slices.Sorted(maps.Keys(merged))
+	out := make([]*zip.File, len(names))
+	for i, n := range names {
+		out[i] = merged[n].f
+	}
+	return out, nil
 }
 
 // syncTree makes everything written under dir durable with one syncfs of
