@@ -319,7 +319,12 @@ async function run() {
 // environment variables (JSON, then end of file) to its standard input:
 // its code is mounted by then.
 if (process.env.LAMBADA_SPARE) {
-  const assigned = JSON.parse(fs.readFileSync(0, 'utf8'));
+  let assigned;
+  try {
+    assigned = JSON.parse(fs.readFileSync(0, 'utf8'));
+  } catch (e) {
+    process.exit(70); // the node let it go unused
+  }
   for (const k of Object.keys(process.env)) {
     delete process.env[k];
   }

@@ -55,15 +55,15 @@ func (m *Manager) takeSpare(cfg *lambada.SandboxConfig) *spareEnv {
 	if m.closed {
 		return nil
 	}
+	if m.spares.filling == nil {
+		m.spares.filling, m.spares.ready = map[string]bool{}, map[string]*spareEnv{}
+	}
 	var sp *spareEnv
 	if startsFast(cfg) {
 		sp = m.spares.ready[runtime]
 		delete(m.spares.ready, runtime)
 	}
-	if !m.spares.filling[runtime] {
-		if m.spares.filling == nil {
-			m.spares.filling, m.spares.ready = map[string]bool{}, map[string]*spareEnv{}
-		}
+	if m.spares.ready[runtime] == nil && !m.spares.filling[runtime] {
 		m.spares.filling[runtime] = true
 		m.provisioning.Add(1)
 		go m.fillSpare(runtime)
@@ -77,7 +77,7 @@ func (m *Manager) fillSpare(runtime string) {
 	sp, err := m.startSpare(runtime)
 	m.mu.Lock()
 	delete(m.spares.filling, runtime)
-	keep := err == nil && !m.closed
+	keep := err == nil && !m.closed && m.spares.ready[runtime] == nil // one ready spare per runtime
 	if keep {
 		m.spares.ready[runtime] = sp
 	}
