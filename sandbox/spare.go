@@ -41,6 +41,15 @@ type spareEnv struct {
 type spares struct {
 	ready   map[string]*spareEnv
 	filling map[string]bool
+	live    int // spares started and neither given an environment nor discarded
+}
+
+// Spares returns how many spare environments are ready, and how many are
+// alive without an environment (the ready ones, unless one was lost).
+func (m *Manager) Spares() (ready, live int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.spares.ready), m.spares.live
 }
 
 // takeSpare returns a spare of runtime, if one is ready, and starts making
@@ -60,8 +69,10 @@ func (m *Manager) takeSpare(cfg *lambada.SandboxConfig) *spareEnv {
 	}
 	var sp *spareEnv
 	if startsFast(cfg) {
-		sp = m.spares.ready[runtime]
-		delete(m.spares.ready, runtime)
+		if sp = m.spares.ready[runtime]; sp != nil {
+			delete(m.spares.ready, runtime)
+			m.spares.live--
+		}
 	}
 	if m.spares.ready[runtime] == nil && !m.spares.filling[runtime] {
 		m.spares.filling[runtime] = true
@@ -77,6 +88,9 @@ func (m *Manager) fillSpare(runtime string) {
 	sp, err := m.startSpare(runtime)
 	m.mu.Lock()
 	delete(m.spares.filling, runtime)
+	if err == nil {
+		m.spares.live++
+	}
 	keep := err == nil && !m.closed && m.spares.ready[runtime] == nil // one ready spare per runtime
 	if keep {
 		m.spares.ready[runtime] = sp
@@ -87,6 +101,9 @@ func (m *Manager) fillSpare(runtime string) {
 		m.Logger.Warn("sandbox: no spare environment", "runtime", runtime, "err", err)
 	case !keep:
 		sp.discard(m.Logger)
+		m.mu.Lock()
+		m.spares.live--
+		m.mu.Unlock()
 	}
 }
 
@@ -169,21 +186,11 @@ func (m *Manager) closeSpares() {
 	m.mu.Lock()
 	ready := m.spares.ready
 	m.spares.ready = nil
+	m.spares.live -= len(ready)
 	m.mu.Unlock()
 	for _, sp := range ready {
 		sp.discard(m.Logger)
 	}
-}
-
-// Spares returns the runtimes that have a spare environment ready.
-func (m *Manager) Spares() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for r := range m.spares.ready {
-		out = append(out, r)
-	}
-	return out
 }
 
 // startsFast reports whether an environment of cfg may be forked by a

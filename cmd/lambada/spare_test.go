@@ -79,7 +79,7 @@ func TestSpare(t *testing.T) {
 	}
 	create("first")
 	first := look("first")
-	poll.Until(t, 30*time.Second, "a spare of "+runtime, func() bool { return slices.Contains(m.sandboxes.Spares(), runtime) })
+	poll.Until(t, 30*time.Second, "a spare of "+runtime, func() bool { ready, _ := m.sandboxes.Spares(); return ready == 1 })
 	create("second")
 	second := look("second")
 	if first.Spare || !second.Spare {
@@ -150,7 +150,7 @@ func TestFastStart_Fallback(t *testing.T) {
 	create("js", "nodejs20.x", map[string]string{"app.js": "exports.handler = async () => 1;\n"}, "")
 	invoke("py")
 	invoke("js")
-	poll.Until(t, 30*time.Second, "a spare of nodejs20.x", func() bool { return slices.Contains(m.sandboxes.Spares(), "nodejs20.x") })
+	poll.Until(t, 30*time.Second, "a spare of nodejs20.x", func() bool { ready, _ := m.sandboxes.Spares(); return ready == 1 })
 
 	create("pylib", "python3.11", map[string]string{"lib/libshipped.so": string(lib),
 		"app.py": "import ctypes\n\ndef handler(e, c):\n    ctypes.CDLL('libshipped.so')\n    return 'loaded'\n"}, "")
@@ -162,5 +162,17 @@ func TestFastStart_Fallback(t *testing.T) {
 		if got := invoke(name); got != want {
 			t.Errorf("%s answered %s, want %s", name, got, want)
 		}
+	}
+	// The spare stayed ready for the next cold start that can take it: one
+	// spare, none lost on the way.
+	for range 2 {
+		if out, stderr, code := awsCLI(t, m, "lambda", "update-function-configuration", "--function-name", "jsopts", "--description", "again"+t.Name()); code != 0 {
+			t.Fatalf("update: %s %s", out, stderr)
+		}
+		MustSettle(t, client(m), "jsopts")
+		invoke("jsopts")
+	}
+	if ready, live := m.sandboxes.Spares(); ready != 1 || live != 1 {
+		t.Errorf("after cold starts that could not take the spare: %d ready, %d alive without an environment; want 1 and 1", ready, live)
 	}
 }
