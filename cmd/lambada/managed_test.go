@@ -225,13 +225,7 @@ func TestManaged(t *testing.T) {
 
 func testManaged(t *testing.T, runtime string, fn managedFunction) {
 	m := MustOpenMain(t, "")
-	zip := zipOf(t, fn.files)
-	if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "fn", "--runtime", runtime,
-		"--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip,
-		"--environment", "Variables={GREETING=hi}"); code != 0 {
-		t.Fatalf("create (%d): %s %s", code, out, stderr)
-	}
-	MustSettle(t, client(m), "fn")
+	createWithCLI(t, m, "fn", runtime, "app.handler", zipOf(t, fn.files), "--environment", "Variables={GREETING=hi}")
 	outfile := filepath.Join(t.TempDir(), "out.json")
 	invoke := func(args ...string) (string, []byte) {
 		t.Helper()
@@ -389,12 +383,8 @@ func TestLayers_Restart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", "fn", "--runtime", runtime, "--handler", "app.handler",
-		"--role", "arn:aws:iam::123456789012:role/any", "--layers", aws.ToString(lv.LayerVersionArn),
-		"--zip-file", "fileb://"+zipOf(t, map[string]string{"app.py": "import greet\n\ndef handler(event, context):\n    return greet.hello()\n"})); code != 0 {
-		t.Fatalf("create: %s %s", out, stderr)
-	}
-	MustSettle(t, client(m), "fn")
+	createWithCLI(t, m, "fn", runtime, "app.handler", zipOf(t, map[string]string{"app.py": "import greet\n\ndef handler(event, context):\n    return greet.hello()\n"}),
+		"--layers", aws.ToString(lv.LayerVersionArn))
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -84,3 +84,42 @@ func TestRuntimePath(t *testing.T) {
 		})
 	}
 }
+
+// needWalls skips a test where walls cannot be made or an interpreter of
+// one of the runtimes is missing.
+func needWalls(t *testing.T, runtimes_ ...string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("the walls need root")
+	}
+	for _, r := range runtimes_ {
+		if !slices.Contains(runtimes.Available(), r) {
+			t.Skipf("no interpreter for %s", r)
+		}
+	}
+}
+
+// openWalled starts a node whose environments are walled in, with
+// interpreters for runtimes; it skips where the host allows neither.
+func openWalled(t *testing.T, runtimes_ ...string) *Main {
+	t.Helper()
+	needWalls(t, runtimes_...)
+	m := MustOpenMain(t, "")
+	if m.jail == nil {
+		t.Skipf("no jail here: %v", m.noJail)
+	}
+	return m
+}
+
+// createWithCLI creates function name of runtime through the AWS CLI, from
+// the zip file at zip, with more create-function arguments, and waits
+// until it is Active.
+func createWithCLI(t *testing.T, m *Main, name, runtime, handler, zip string, more ...string) {
+	t.Helper()
+	args := append([]string{"lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", handler,
+		"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://" + zip}, more...)
+	if out, stderr, code := awsCLI(t, m, args...); code != 0 {
+		t.Fatalf("create %s: %s %s", name, out, stderr)
+	}
+	MustSettle(t, client(m), name)
+}

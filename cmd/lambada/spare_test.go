@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/lambada-dev/lambada/internal/poll"
-	"github.com/lambada-dev/lambada/runtimes"
 )
 
 // wallsJS reports what a Node.js environment sees of its walls.
@@ -39,25 +37,12 @@ exports.handler = async (event) => {
 // function's variables and no others, its function's memory limit.
 func TestSpare(t *testing.T) {
 	t.Parallel()
-	if os.Getuid() != 0 {
-		t.Skip("the walls need root")
-	}
 	const runtime = "nodejs20.x"
-	if !slices.Contains(runtimes.Available(), runtime) {
-		t.Skipf("no interpreter for %s", runtime)
-	}
-	m := MustOpenMain(t, "")
-	if m.jail == nil {
-		t.Skipf("no jail here: %v", m.noJail)
-	}
+	m := openWalled(t, runtime)
 	zip := zipOf(t, map[string]string{"index.js": wallsJS})
 	create := func(name string) {
 		t.Helper()
-		if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", "index.handler",
-			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip, "--environment", "Variables={GREETING=hi}"); code != 0 {
-			t.Fatalf("create: %s %s", out, stderr)
-		}
-		MustSettle(t, client(m), name)
+		createWithCLI(t, m, name, runtime, "index.handler", zip, "--environment", "Variables={GREETING=hi}")
 	}
 	type seen struct {
 		Spare            bool
@@ -108,15 +93,7 @@ func TestSpare(t *testing.T) {
 // or brings libraries starts by exec, not from a zygote or a spare.
 func TestFastStart_Fallback(t *testing.T) {
 	t.Parallel()
-	if os.Getuid() != 0 {
-		t.Skip("the walls need root")
-	}
 	libz, _ := filepath.Glob("/usr/lib/x86_64-linux-gnu/libz.so.1.*")
-	for _, r := range []string{"python3.11", "nodejs20.x"} {
-		if !slices.Contains(runtimes.Available(), r) {
-			t.Skipf("no interpreter for %s", r)
-		}
-	}
 	if len(libz) == 0 {
 		t.Skip("no libz to ship")
 	}
@@ -124,21 +101,14 @@ func TestFastStart_Fallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := MustOpenMain(t, "")
-	if m.jail == nil {
-		t.Skipf("no jail here: %v", m.noJail)
-	}
+	m := openWalled(t, "python3.11", "nodejs20.x")
 	create := func(name, runtime string, files map[string]string, env string) {
 		t.Helper()
-		args := []string{"lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", "app.handler",
-			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://" + zipOf(t, files)}
+		var more []string
 		if env != "" {
-			args = append(args, "--environment", "Variables={"+env+"}")
+			more = []string{"--environment", "Variables={" + env + "}"}
 		}
-		if out, stderr, code := awsCLI(t, m, args...); code != 0 {
-			t.Fatalf("create %s: %s %s", name, out, stderr)
-		}
-		MustSettle(t, client(m), name)
+		createWithCLI(t, m, name, runtime, "app.handler", zipOf(t, files), more...)
 	}
 	invoke := func(name string) string {
 		t.Helper()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-
-	"github.com/lambada-dev/lambada/runtimes"
 )
 
 // wallsPy reports what a Python environment sees of its walls.
@@ -74,21 +71,12 @@ type wallsSeen struct {
 // killed zygote is replaced, and what it forked goes on.
 func TestZygote(t *testing.T) {
 	t.Parallel()
-	if os.Getuid() != 0 {
-		t.Skip("the walls need root")
-	}
 	const runtime = "python3.11"
-	if !slices.Contains(runtimes.Available(), runtime) {
-		t.Skipf("no interpreter for %s", runtime)
-	}
+	needWalls(t, runtime)
 	zip := zipOf(t, map[string]string{"app.py": wallsPy})
 	create := func(m *Main, name string) {
 		t.Helper()
-		if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", name, "--runtime", runtime,
-			"--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip); code != 0 {
-			t.Fatalf("create (%d): %s %s", code, out, stderr)
-		}
-		MustSettle(t, client(m), name)
+		createWithCLI(t, m, name, runtime, "app.handler", zip)
 	}
 	look := func(m *Main, name string) wallsSeen {
 		t.Helper()
@@ -165,25 +153,12 @@ func TestZygote(t *testing.T) {
 // inherit its memory, cannot find another function's secrets in it.
 func TestZygote_NoSecrets(t *testing.T) {
 	t.Parallel()
-	if os.Getuid() != 0 {
-		t.Skip("the walls need root")
-	}
 	const runtime = "python3.11"
-	if !slices.Contains(runtimes.Available(), runtime) {
-		t.Skipf("no interpreter for %s", runtime)
-	}
-	m := MustOpenMain(t, "")
-	if m.jail == nil {
-		t.Skipf("no jail here: %v", m.noJail)
-	}
+	m := openWalled(t, runtime)
 	secret := fmt.Sprintf("secret-%x", rand.Uint64())
 	zip := zipOf(t, map[string]string{"app.py": "import os\n\ndef handler(event, context):\n    return os.environ['SECRET']\n"})
 	for _, name := range []string{"a", "b"} { // b's environment is a child parked after a's ran
-		if out, stderr, code := awsCLI(t, m, "lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", "app.handler",
-			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+zip, "--environment", "Variables={SECRET="+secret+"}"); code != 0 {
-			t.Fatalf("create: %s %s", out, stderr)
-		}
-		MustSettle(t, client(m), name)
+		createWithCLI(t, m, name, runtime, "app.handler", zip, "--environment", "Variables={SECRET="+secret+"}")
 		if out, _ := sdkInvoke(t, client(m), &lambda.InvokeInput{FunctionName: aws.String(name)}); string(out.Payload) != `"`+secret+`"` {
 			t.Fatalf("%s answered %s", name, out.Payload)
 		}
