@@ -1,0 +1,164 @@
+// Package sigv4 checks the AWS Signature Version 4 of requests a node
+// receives: the signature is computed again, over the bytes received, with
+// the AWS SDK for Go's signer and the caller's stored secret, and compared.
+// Its errors are AWS's, with their types and texts.
+package sigv4
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// MaxSkew is how far a request's signing time may be from the node's
+// clock.
+const MaxSkew = 15 * time.Minute
+
+// Secrets finds the secret of an access key id.
+type Secrets interface {
+	Secret(accessKeyID string) (secret string, ok bool)
+}
+
+// Error is a request's authentication failure, as AWS answers it.
+type Error struct {
+	Status  int
+	Type    string // the x-amzn-ErrorType
+	Message string
+}
+
+func (e *Error) Error() string { return e.Type + ": " + e.Message }
+
+var (
+	errMissing = &Error{http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"}
+	errUnknown = &Error{http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."}
+	errWrong   = &Error{http.StatusForbidden, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+)
+
+const (
+	algorithm  = "AWS4-HMAC-SHA256"
+	timeLayout = "20060102T150405Z"
+)
+
+// authorization is an Authorization header taken apart.
+type authorization struct {
+	accessKey, date, region, service string
+	signedHeaders                    []string
+	signature                        string
+}
+
+// parse takes an Authorization header apart.
+func parse(h string) (authorization, *Error) {
+	var a authorization
+	rest, ok := strings.CutPrefix(h, algorithm+" ")
+	if !ok {
+		return a, &Error{http.StatusBadRequest, "IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + h}
+	}
+	var credential, signed string
+	for _, part := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "Credential":
+			credential = v
+		case "SignedHeaders":
+			signed = v
+		case "Signature":
+			a.signature = v
+		}
+	}
+	scope := strings.Split(credential, "/")
+	if len(scope) != 5 || scope[4] != "aws4_request" || signed == "" || a.signature == "" {
+		return a, &Error{http.StatusBadRequest, "IncompleteSignatureException",
+			"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=" + h}
+	}
+	a.accessKey, a.date, a.region, a.service = scope[0], scope[1], scope[2], scope[3]
+	a.signedHeaders = strings.Split(signed, ";")
+	return a, nil
+}
+
+// Verify checks the signature of r, whose body (already read) is body, for
+// service in region at time now, and returns the caller's access key id.
+func Verify(r *http.Request, body []byte, secrets Secrets, region, service string, now time.Time) (string, *Error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", errMissing
+	}
+	a, err := parse(h)
+	if err != nil {
+		return "", err
+	}
+	secret, ok := secrets.Secret(a.accessKey)
+	if !ok {
+		return "", errUnknown
+	}
+	signedAt, perr := time.Parse(timeLayout, r.Header.Get("X-Amz-Date"))
+	if perr != nil {
+		return "", &Error{http.StatusBadRequest, "IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + h}
+	}
+	now = now.UTC()
+	switch {
+	case signedAt.Before(now.Add(-MaxSkew)):
+		return "", &Error{http.StatusForbidden, "InvalidSignatureException", "Signature expired: " + signedAt.Format(timeLayout) +
+			" is now earlier than " + now.Add(-MaxSkew).Format(timeLayout) + " (" + now.Format(timeLayout) + " - 15 min.)"}
+	case signedAt.After(now.Add(MaxSkew)):
+		return "", &Error{http.StatusForbidden, "InvalidSignatureException", "Signature not yet current: " + signedAt.Format(timeLayout) +
+			" is still later than " + now.Add(MaxSkew).Format(timeLayout) + " (" + now.Format(timeLayout) + " + 15 min.)"}
+	}
+	if a.region != region {
+		return "", &Error{http.StatusForbidden, "InvalidSignatureException", "Credential should be scoped to a valid region. "}
+	}
+	if a.service != service {
+		return "", &Error{http.StatusForbidden, "InvalidSignatureException", "Credential should be scoped to correct service: '" + service + "'. "}
+	}
+	if a.date != signedAt.Format("20060102") {
+		return "", &Error{http.StatusForbidden, "InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
+			a.date + "' != '" + signedAt.Format("20060102") + "', from '" + signedAt.Format(timeLayout) + "'."}
+	}
+	want, serr := sign(r, body, a, secret, signedAt)
+	if serr != nil || !hmac.Equal([]byte(want), []byte(a.signature)) {
+		return "", errWrong
+	}
+	return a.accessKey, nil
+}
+
+// sign is the signature the SDK's signer computes for r with only the
+// headers a names.
+func sign(r *http.Request, body []byte, a authorization, secret string, at time.Time) (string, error) {
+	u := *r.URL
+	u.Scheme, u.Host = "http", r.Host
+	req, err := http.NewRequest(r.Method, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	req.URL.RawPath, req.URL.Path = r.URL.RawPath, r.URL.Path
+	req.Host = r.Host
+	for _, name := range a.signedHeaders {
+		switch name {
+		case "host":
+			continue
+		case "content-length":
+			req.ContentLength = int64(len(body))
+			continue
+		}
+		if vs := r.Header.Values(name); len(vs) > 0 {
+			req.Header[http.CanonicalHeaderKey(name)] = vs
+		}
+	}
+	hash := r.Header.Get("X-Amz-Content-Sha256")
+	if hash == "" {
+		sum := sha256.Sum256(body)
+		hash = hex.EncodeToString(sum[:])
+	}
+	creds := aws.Credentials{AccessKeyID: a.accessKey, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hash, a.service, a.region, at); err != nil {
+		return "", err
+	}
+	_, sig, _ := strings.Cut(req.Header.Get("Authorization"), "Signature=")
+	return sig, nil
+}

@@ -1,0 +1,154 @@
+package sigv4
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+type secrets map[string]string
+
+func (s secrets) Secret(id string) (string, bool) { v, ok := s[id]; return v, ok }
+
+var keys = secrets{"AKIDALICE": "alice-secret"}
+
+const invokePath = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A111111111111%3Afunction%3Af/invocations"
+
+// signed is a request as the AWS SDK for Go signs it.
+func signed(t *testing.T, key, secret, region, service string, at time.Time, body string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest("POST", "http://127.0.0.1:9001"+invokePath+"?Qualifier=live", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("X-Amz-Invocation-Type", "RequestResponse")
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, r, hex.EncodeToString(sum[:]), service, region, at); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		req     func() (*http.Request, string)
+		typ     string
+		message string
+	}{
+		{"signed", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now, `{"a":1}`), `{"a":1}`
+		}, "", ""},
+		{"body changed", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now, `{"a":1}`), `{"a":2}`
+		},
+			"InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."},
+		{"header changed", func() (*http.Request, string) {
+			r := signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now, `{}`)
+			r.Header.Set("X-Amz-Invocation-Type", "Event")
+			return r, `{}`
+		}, "InvalidSignatureException", "The request signature we calculated…"},
+		{"query changed", func() (*http.Request, string) {
+			r := signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now, `{}`)
+			r.URL.RawQuery = "Qualifier=other"
+			return r, `{}`
+		}, "InvalidSignatureException", "The request signature we calculated…"},
+		{"wrong secret", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "guess", "us-east-1", "lambda", now, `{}`), `{}`
+		}, "InvalidSignatureException", "The request signature we calculated…"},
+		{"unknown key", func() (*http.Request, string) {
+			return signed(t, "AKIDMALLORY", "x", "us-east-1", "lambda", now, `{}`), `{}`
+		},
+			"UnrecognizedClientException", "The security token included in the request is invalid."},
+		{"no signature", func() (*http.Request, string) {
+			r, _ := http.NewRequest("POST", "http://127.0.0.1:9001"+invokePath, nil)
+			return r, ""
+		}, "MissingAuthenticationTokenException", "Missing Authentication Token"},
+		{"16 minutes old", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now.Add(-16*time.Minute), `{}`), `{}`
+		}, "InvalidSignatureException", "Signature expired: 20261203T114400Z is now earlier than 20261203T114500Z (20261203T120000Z - 15 min.)"},
+		{"14 minutes old", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now.Add(-14*time.Minute), `{}`), `{}`
+		}, "", ""},
+		{"16 minutes ahead", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now.Add(16*time.Minute), `{}`), `{}`
+		}, "InvalidSignatureException", "Signature not yet current: 20261203T121600Z is still later than 20261203T121500Z (20261203T120000Z + 15 min.)"},
+		{"another region", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "alice-secret", "eu-west-1", "lambda", now, `{}`), `{}`
+		},
+			"InvalidSignatureException", "Credential should be scoped to a valid region. "},
+		{"another service", func() (*http.Request, string) {
+			return signed(t, "AKIDALICE", "alice-secret", "us-east-1", "sqs", now, `{}`), `{}`
+		},
+			"InvalidSignatureException", "Credential should be scoped to correct service: 'lambda'. "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, body := tc.req()
+			id, err := Verify(r, []byte(body), keys, "us-east-1", "lambda", now)
+			switch {
+			case tc.typ == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.typ == "" && id != "AKIDALICE":
+				t.Fatalf("caller %q", id)
+			case tc.typ == "":
+			case err == nil:
+				t.Fatalf("accepted, want %s", tc.typ)
+			case err.Type != tc.typ || err.Status != http.StatusForbidden:
+				t.Fatalf("%d %s, want 403 %s", err.Status, err.Type, tc.typ)
+			default:
+				if prefix, ok := strings.CutSuffix(tc.message, "…"); ok {
+					if !strings.HasPrefix(err.Message, prefix) {
+						t.Errorf("message %q", err.Message)
+					}
+				} else if err.Message != tc.message {
+					t.Errorf("message %q\nwant    %q", err.Message, tc.message)
+				}
+			}
+		})
+	}
+}
+
+// A request signed by botocore, as the AWS CLI and boto3 sign it, passes;
+// with another body it does not.
+func TestVerify_Botocore(t *testing.T) {
+	script := `
+import json, sys
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+req = AWSRequest(method="POST", url=sys.argv[1], data=b'{"x":1}', headers={"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"})
+SigV4Auth(Credentials("AKIDALICE", "alice-secret"), "lambda", "us-east-1").add_auth(req)
+print(json.dumps(dict(req.headers.items())))
+`
+	out, err := exec.Command("python3", "-c", script, "http://127.0.0.1:9001"+invokePath+"?Qualifier=live").Output()
+	if err != nil {
+		t.Skipf("botocore: %v", err)
+	}
+	var headers map[string]string
+	if err := json.Unmarshal(out, &headers); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := http.NewRequest("POST", "http://127.0.0.1:9001"+invokePath+"?Qualifier=live", nil)
+	for k, v := range headers {
+		r.Header.Set(k, v)
+	}
+	signedAt, _ := time.Parse(timeLayout, r.Header.Get("X-Amz-Date"))
+	if _, verr := Verify(r, []byte(`{"x":1}`), keys, "us-east-1", "lambda", signedAt.Add(time.Minute)); verr != nil {
+		t.Errorf("botocore's signature refused: %v\n%s", verr, out)
+	}
+	if _, verr := Verify(r, bytes.Repeat([]byte("x"), 3), keys, "us-east-1", "lambda", signedAt); verr == nil {
+		t.Errorf("botocore's signature accepted for another body")
+	}
+}
