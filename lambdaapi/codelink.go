@@ -42,7 +42,7 @@ func (s *Server) link(r *http.Request, key, name string) string {
 	}
 	expires := strconv.FormatInt(s.Now().Add(codeLinkTTL).Unix(), 10)
 	q := url.Values{"function": {name}, "expires": {expires}, "signature": {s.signCode(key, name, expires)}}
-	return scheme + "://" + host + codePath + key + "?" + q.Encode()
+	return scheme + "://" + host + CodePath + key + "?" + q.Encode()
 }
 
 // signCode is the signature of a link to archive key of function name,

@@ -31,7 +31,7 @@ func (s *Server) routeFunctions(handle func(string, func(http.ResponseWriter, *h
 	handle("GET /2015-03-31/functions/{name}/configuration", s.getFunctionConfiguration)
 	handle("PUT /2015-03-31/functions/{name}/configuration", s.updateFunctionConfiguration)
 	handle("PUT /2015-03-31/functions/{name}/code", s.updateFunctionCode)
-	handle("GET "+codePath+"{key}", s.downloadCode)
+	handle("GET "+CodePath+"{key}", s.downloadCode)
 	s.routeVersions(handle)
 	s.routeAliases(handle)
 	s.routeAccount(handle)

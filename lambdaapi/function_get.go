@@ -10,9 +10,9 @@ import (
 	"github.com/lambada-dev/lambada"
 )
 
-// codePath is where GetFunction's Code.Location points: Lambada serves the
+// CodePath is where GetFunction's Code.Location points: Lambada serves the
 // archives itself, by their hex SHA-256.
-const codePath = "/lambada/code/"
+const CodePath = "/lambada/code/"
 
 type getFunctionResponse struct {
 	Configuration *functionConfiguration `json:"Configuration"`

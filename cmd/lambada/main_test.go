@@ -133,11 +133,18 @@ func MustSettle(tb testing.TB, c *lambda.Client, name string) {
 // stdout, stderr and the exit code.
 func awsCLI(tb testing.TB, m *Main, args ...string) (string, string, int) {
 	tb.Helper()
+	return awsCLIWith(tb, m, nil, args...)
+}
+
+// awsCLIWith is awsCLI with more environment variables (a key, a region),
+// which win over its own.
+func awsCLIWith(tb testing.TB, m *Main, env []string, args ...string) (string, string, int) {
+	tb.Helper()
 	cmd := exec.Command("aws", args...)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(append(os.Environ(),
 		"AWS_ENDPOINT_URL=http://"+m.Addr(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
 		"AWS_DEFAULT_REGION=us-east-1", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=legacy",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=")
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -10,14 +10,17 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/async"
+	"github.com/lambada-dev/lambada/auth"
 	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/deploy"
 	"github.com/lambada-dev/lambada/funclog"
@@ -26,6 +29,7 @@ import (
 	"github.com/lambada-dev/lambada/lambdaapi"
 	"github.com/lambada-dev/lambada/runtimes"
 	"github.com/lambada-dev/lambada/sandbox"
+	"github.com/lambada-dev/lambada/sigv4"
 	"github.com/lambada-dev/lambada/sqsapi"
 	"github.com/lambada-dev/lambada/walls"
 )
@@ -73,6 +77,10 @@ type Main struct {
 	// RuntimePaths maps managed runtimes (python3.12) to the interpreters
 	// they run on, over those found on the host.
 	RuntimePaths map[string]string
+	// Auth is the file of the principals that may call the node (their
+	// keys, accounts and policies): every request must then carry an AWS
+	// Signature Version 4 of one of them. "": any request is accepted.
+	Auth string
 	// NoZygotes starts every Python environment by exec, not by a fork of
 	// a zygote (which only walled-in environments use).
 	NoZygotes bool
@@ -96,6 +104,7 @@ type Main struct {
 	jail      *walls.Jail       // nil: environments are not walled in besides memory
 	router    *walls.Router     // with jail: every environment's Runtime API
 	zygotes   *runtimes.Zygotes // with jail: what forks Python environments
+	auth      *auth.Directory   // with Auth: who may call
 	noJail    error             // why not, then
 	ln        net.Listener
 	srv       *http.Server
@@ -226,8 +235,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return err
 	}
+	handler := m.withSQS(api.Handler())
+	if m.Auth != "" {
+		if m.auth, err = auth.Open(m.Auth); err != nil {
+			return err
+		}
+		handler = &sigv4.Gate{Next: handler, Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
+			// Code links carry a signature of their own.
+			Exempt:  func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, lambdaapi.CodePath) },
+			MaxBody: maxSignedBody}
+	}
 	m.srv = &http.Server{
-		Handler:           m.withSQS(api.Handler()),
+		Handler:           handler,
 		ReadHeaderTimeout: m.ReadTimeout,
 		ReadTimeout:       m.ReadTimeout,
 		WriteTimeout:      m.WriteTimeout,
@@ -238,6 +257,19 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	go func() { m.served <- m.srv.Serve(m.ln) }()
 	m.logWalls()
 	return nil
+}
+
+// maxSignedBody is the largest request body whose signature is checked:
+// the largest CreateFunction request AWS accepts.
+const maxSignedBody = 70167211
+
+// ReloadAuth reads the --auth file again (on SIGHUP); on an error the
+// principals stay as they were.
+func (m *Main) ReloadAuth() error {
+	if m.auth == nil {
+		return nil
+	}
+	return m.auth.Reload()
 }
 
 // withSQS serves the SQS API on the Lambda API's listener: its requests
@@ -362,6 +394,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		m.RuntimePaths[r] = path
 		return nil
 	})
+	fs.StringVar(&m.Auth, "auth", "", "a JSON file of the principals that may call (keys, accounts, ARNs, policies): every request must then be signed with one of their keys; read again on SIGHUP")
 	fs.BoolVar(&m.NoZygotes, "no-zygotes", false, "start every Python environment by exec of its interpreter, not by a fork of one that has loaded Lambada's runtime client (walled-in environments only)")
 	uids := fs.String("env-uids", fmt.Sprintf("%d-%d", DefaultFirstUID, DefaultLastUID), "the host uids (and gids) execution environments run as, one each: FIRST-LAST, used by nothing else on the host")
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
@@ -393,11 +426,28 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	}
 	m.Logger.Info("lambada is serving the Lambda API", "url", "http://"+m.Addr(), "data", m.Data, "region", m.Region, "account", m.Account,
 		"fsync", m.node.SyncsEveryWrite())
-	m.Logger.Warn("authentication is not implemented yet: every request is accepted whatever its credentials")
-	select {
-	case <-ctx.Done():
-	case err := <-m.served:
-		m.served <- err
+	if m.auth == nil {
+		m.Logger.Warn("no --auth: every request is accepted whatever its credentials")
+	} else {
+		m.Logger.Info("every request must be signed (AWS Signature Version 4) with the key of a principal of --auth", "file", m.Auth, "principals", m.auth.Len())
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case err := <-m.served:
+			m.served <- err
+			done = true
+		case <-hup:
+			if err := m.ReloadAuth(); err != nil {
+				m.Logger.Error("--auth not read again; the principals stay as they were", "err", err)
+			} else if m.auth != nil {
+				m.Logger.Info("--auth read again", "principals", m.auth.Len())
+			}
+		}
 	}
 	m.Logger.Info("lambada is stopping")
 	return m.Close()

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambada-dev/lambada/internal/poll"
+)
+
+// authFile writes an --auth file of principals (access key → secret),
+// each of account 000000000000 and allowed everything.
+func authFile(t *testing.T, path string, keys map[string]string) {
+	t.Helper()
+	type principal struct {
+		AccessKeyID     string `json:"accessKeyId"`
+		SecretAccessKey string `json:"secretAccessKey"`
+		Account         string `json:"account"`
+		ARN             string `json:"arn"`
+		Policies        []any  `json:"policies"`
+	}
+	var f struct {
+		Principals []principal `json:"principals"`
+	}
+	for id, secret := range keys {
+		f.Principals = append(f.Principals, principal{id, secret, "000000000000", "arn:aws:iam::000000000000:user/" + strings.ToLower(id),
+			[]any{json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)}})
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With --auth, every request must be signed with a principal's key:
+// through the AWS CLI and boto3, a good key works, for Lambda and SQS; a
+// wrong secret, an unknown key, no signature and a signature for another
+// region get AWS's errors. Code links need no signature. The file is read
+// again on demand.
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "auth.json")
+	authFile(t, path, map[string]string{"AKIAALICE": "alice-secret"})
+	m := MustOpenMain(t, "", func(m *Main) { m.Auth = path })
+	alice := []string{"AWS_ACCESS_KEY_ID=AKIAALICE", "AWS_SECRET_ACCESS_KEY=alice-secret"}
+	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "create-function", "--function-name", "fn", "--runtime", "provided.al2023", "--handler", "bootstrap",
+		"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip)); code != 0 {
+		t.Fatalf("alice: %s %s", out, stderr)
+	}
+	if out, stderr, code := awsCLIWith(t, m, alice, "sqs", "list-queues", "--endpoint-url", "http://"+m.Addr()); code != 0 {
+		t.Errorf("alice, SQS: %s %s", out, stderr)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"wrong secret", []string{"AWS_ACCESS_KEY_ID=AKIAALICE", "AWS_SECRET_ACCESS_KEY=guess"}, nil,
+			"An error occurred (InvalidSignatureException) when calling the GetFunction operation: The request signature we calculated does not match the signature you provided."},
+		{"unknown key", []string{"AWS_ACCESS_KEY_ID=AKIAMALLORY", "AWS_SECRET_ACCESS_KEY=x"}, nil,
+			"An error occurred (UnrecognizedClientException) when calling the GetFunction operation: The security token included in the request is invalid."},
+		{"no signature", alice, []string{"--no-sign-request"},
+			"An error occurred (MissingAuthenticationTokenException) when calling the GetFunction operation: Missing Authentication Token"},
+		{"another region", append(alice, "AWS_DEFAULT_REGION=eu-west-1"), nil,
+			"An error occurred (InvalidSignatureException) when calling the GetFunction operation: Credential should be scoped to a valid region."},
+	} {
+		_, stderr, code := awsCLIWith(t, m, tc.env, append([]string{"lambda", "get-function", "--function-name", "fn"}, tc.args...)...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: %d %s\nwant %s", tc.name, code, stderr, tc.want)
+		}
+	}
+
+	// boto3, as a Python program would call.
+	script := `
+import sys, boto3, botocore
+def call(key, secret):
+    c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret,
+                     config=botocore.config.Config(retries={"max_attempts": 0}))
+    try:
+        return c.get_function(FunctionName="fn")["Configuration"]["FunctionName"]
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+print(call("AKIAALICE", "alice-secret"), call("AKIAALICE", "guess"), call("AKIAMALLORY", "x"))
+`
+	if out, err := exec.Command("python3", "-c", script, "http://"+m.Addr()).CombinedOutput(); err != nil {
+		t.Errorf("boto3: %v %s", err, out)
+	} else if got := strings.TrimSpace(string(out)); got != "fn InvalidSignatureException UnrecognizedClientException" {
+		t.Errorf("boto3: %s", got)
+	}
+
+	// GetFunction's code link carries a signature of its own.
+	stdout, stderr, code := awsCLIWith(t, m, alice, "lambda", "get-function", "--function-name", "fn")
+	var got struct{ Code struct{ Location string } }
+	if code != 0 || json.Unmarshal([]byte(stdout), &got) != nil {
+		t.Fatalf("get-function: %s %s", stdout, stderr)
+	}
+	resp, err := http.Get(got.Code.Location)
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("the code link: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+
+	// Read again: alice gone, bob there.
+	authFile(t, path, map[string]string{"AKIABOB": "bob-secret"})
+	if err := m.ReloadAuth(); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := awsCLIWith(t, m, alice, "lambda", "get-function", "--function-name", "fn"); code == 0 || !strings.Contains(stderr, "UnrecognizedClientException") {
+		t.Errorf("alice after she left: %d %s", code, stderr)
+	}
+	if out, stderr, code := awsCLIWith(t, m, []string{"AWS_ACCESS_KEY_ID=AKIABOB", "AWS_SECRET_ACCESS_KEY=bob-secret"}, "lambda", "get-function", "--function-name", "fn"); code != 0 {
+		t.Errorf("bob: %s %s", out, stderr)
+	}
+}
+
+// lambada serve reads --auth again on SIGHUP.
+func TestAuth_SIGHUP(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "auth.json")
+	authFile(t, path, map[string]string{"AKIAALICE": "alice-secret"})
+	s, _ := childNode(t, t.TempDir(), "--auth", path)
+	defer s.Close()
+	as := func(key, secret string) error {
+		c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
+			Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), RetryMaxAttempts: 1})
+		_, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{})
+		return err
+	}
+	if err := as("AKIAALICE", "alice-secret"); err != nil {
+		t.Fatalf("alice: %v", err)
+	}
+	if err := as("AKIABOB", "bob-secret"); apiErrorCode(err) != "UnrecognizedClientException" {
+		t.Fatalf("bob before: %v", err)
+	}
+	authFile(t, path, map[string]string{"AKIAALICE": "alice-secret", "AKIABOB": "bob-secret"})
+	if err := syscall.Kill(s.Pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "bob is let in", func() bool { return as("AKIABOB", "bob-secret") == nil })
+}
+
+// writeFile writes b to a temporary file and returns its path.
+func writeFile(t *testing.T, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("f%d", len(b)))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

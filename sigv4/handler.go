@@ -1,0 +1,77 @@
+package sigv4
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Gate checks the signature of every request before Next sees it.
+type Gate struct {
+	Next     http.Handler
+	Secrets  Secrets
+	Region   string
+	Services []string                 // the services a signature may be scoped to (the first is named in errors)
+	Exempt   func(*http.Request) bool // requests that carry no signature of this kind (nil: none)
+	MaxBody  int64                    // the largest body read to check its hash
+	Now      func() time.Time         // time.Now when nil
+}
+
+type callerKey struct{}
+
+// Caller is the access key id of the request's signature (Gate puts it in
+// the request's context), or "".
+func Caller(ctx context.Context) string {
+	id, _ := ctx.Value(callerKey{}).(string)
+	return id
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.Exempt != nil && g.Exempt(r) {
+		g.Next.ServeHTTP(w, r)
+		return
+	}
+	if r.ContentLength > g.MaxBody {
+		writeError(w, &Error{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request must be smaller than " + strconv.FormatInt(g.MaxBody, 10) + " bytes"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, g.MaxBody+1))
+	if err != nil {
+		writeError(w, &Error{http.StatusBadRequest, "InvalidRequestContentException", "Could not read request body: " + err.Error()})
+		return
+	}
+	if int64(len(body)) > g.MaxBody {
+		writeError(w, &Error{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request must be smaller than " + strconv.FormatInt(g.MaxBody, 10) + " bytes"})
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	now := time.Now
+	if g.Now != nil {
+		now = g.Now
+	}
+	service := g.Services[0]
+	if a, perr := parse(r.Header.Get("Authorization")); perr == nil && slices.Contains(g.Services, a.service) {
+		service = a.service
+	}
+	id, verr := Verify(r, body, g.Secrets, g.Region, service, now())
+	if verr != nil {
+		writeError(w, verr)
+		return
+	}
+	g.Next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, id)))
+}
+
+// writeError answers an authentication failure in the JSON AWS's Lambda
+// API answers it with.
+func writeError(w http.ResponseWriter, e *Error) {
+	w.Header().Set("X-Amzn-Errortype", e.Type)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": e.Message})
+}
