@@ -4,13 +4,16 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
 	"sync/atomic"
 
+	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/iam"
+	"github.com/lambada-dev/lambada/sigv4"
 )
 
 // Principal is one caller: a user or a role.
@@ -114,3 +117,25 @@ func (d *Directory) Secret(accessKeyID string) (string, bool) {
 
 // Len is how many principals there are.
 func (d *Directory) Len() int { return len(*d.keys.Load()) }
+
+// Authorizer decides requests by their callers' identity-based policies
+// (lambdaapi.Authorizer): the caller is the access key of the request's
+// signature (sigv4.Caller); the resources are account's.
+type Authorizer struct {
+	Directory *Directory
+	Account   string
+}
+
+// Authorize implements lambdaapi.Authorizer.
+func (a *Authorizer) Authorize(ctx context.Context, action, resource string) error {
+	p, ok := a.Directory.Principal(sigv4.Caller(ctx))
+	if !ok { // read again without it since the signature was checked
+		return &lambada.Error{Code: lambada.EACCESSDENIED, Message: "The security token included in the request is invalid."}
+	}
+	req := iam.Request{Principal: p.ARN, PrincipalAccount: p.Account, Action: action, Resource: resource, ResourceAccount: a.Account}
+	res := iam.Evaluate(req, p.Policies, nil)
+	if res.Decision == iam.Allowed {
+		return nil
+	}
+	return &lambada.Error{Code: lambada.EACCESSDENIED, Message: res.Message(req)}
+}

@@ -49,6 +49,10 @@ type Server struct {
 	Code      CodeStorer
 	Invoker   Invoker
 
+	// Authorizer, when set, decides every request but code links: the
+	// caller must be allowed the route's IAM action on its resource.
+	Authorizer Authorizer
+
 	// Provisioner, when set, hears of every change to a function's
 	// concurrency settings, versions and aliases.
 	Provisioner Provisioner
@@ -89,7 +93,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
-		mux.Handle(pattern, s.handler(h))
+		mux.Handle(pattern, s.handler(func(w http.ResponseWriter, r *http.Request) error {
+			if err := s.authorize(pattern, r); err != nil {
+				return err
+			}
+			return h(w, r)
+		}))
 	}
 	handle("POST /2015-03-31/functions/{name}/invocations", s.invoke)
 	s.routeFunctions(handle)

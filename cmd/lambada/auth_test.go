@@ -24,6 +24,17 @@ import (
 // each of account 000000000000 and allowed everything.
 func authFile(t *testing.T, path string, keys map[string]string) {
 	t.Helper()
+	policies := map[string]string{}
+	for id := range keys {
+		policies[id] = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	}
+	authFileWith(t, path, keys, policies)
+}
+
+// authFileWith is authFile with each principal's policy (access key →
+// policy document).
+func authFileWith(t *testing.T, path string, keys, policies map[string]string) {
+	t.Helper()
 	type principal struct {
 		AccessKeyID     string `json:"accessKeyId"`
 		SecretAccessKey string `json:"secretAccessKey"`
@@ -36,7 +47,7 @@ func authFile(t *testing.T, path string, keys map[string]string) {
 	}
 	for id, secret := range keys {
 		f.Principals = append(f.Principals, principal{id, secret, "000000000000", "arn:aws:iam::000000000000:user/" + strings.ToLower(id),
-			[]any{json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)}})
+			[]any{json.RawMessage(policies[id])}})
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
@@ -164,4 +175,66 @@ func writeFile(t *testing.T, b []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Identity-based policies decide every call: one user may invoke a
+// function and nothing else, so DryRun says 204 for it and 403 for
+// another function; another is allowed everything but a deny.
+func TestAuth_Policies(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "auth.json")
+	fnARN := "arn:aws:lambda:us-east-1:000000000000:function:fn"
+	authFileWith(t, path, map[string]string{"AKIAALICE": "a", "AKIACAROL": "c", "AKIADAVE": "d"}, map[string]string{
+		"AKIAALICE": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:*","Resource":"*"}]}`,
+		"AKIACAROL": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":["` + fnARN + `","` + fnARN + `:*"]}]}`,
+		"AKIADAVE":  `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"lambda:Delete*","Resource":"*"}]}`,
+	})
+	m := MustOpenMain(t, "", func(m *Main) { m.Auth = path })
+	as := func(id string) []string {
+		return []string{"AWS_ACCESS_KEY_ID=AKIA" + id, "AWS_SECRET_ACCESS_KEY=" + strings.ToLower(id[:1])}
+	}
+	for _, name := range []string{"fn", "other"} {
+		if out, stderr, code := awsCLIWith(t, m, as("ALICE"), "lambda", "create-function", "--function-name", name, "--runtime", "provided.al2023", "--handler", "bootstrap",
+			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip)); code != 0 {
+			t.Fatalf("alice creates %s: %s %s", name, out, stderr)
+		}
+		if out, stderr, code := awsCLIWith(t, m, as("ALICE"), "lambda", "wait", "function-active-v2", "--function-name", name); code != 0 {
+			t.Fatalf("wait: %s %s", out, stderr)
+		}
+	}
+	outfile := filepath.Join(t.TempDir(), "out.json")
+	denied := func(who, action, resource, because string) string {
+		op := strings.TrimPrefix(action, "lambda:")
+		if op == "InvokeFunction" {
+			op = "Invoke" // the API's name of the operation
+		}
+		return "An error occurred (AccessDeniedException) when calling the " + op + " operation: User: arn:aws:iam::000000000000:user/akia" +
+			strings.ToLower(who) + " is not authorized to perform: " + action + " on resource: " + resource + " " + because
+	}
+	for _, tc := range []struct {
+		who  string
+		args []string
+		want string // "": allowed; else the CLI's error
+	}{
+		{"CAROL", []string{"lambda", "invoke", "--function-name", "fn", outfile}, ""},
+		{"CAROL", []string{"lambda", "invoke", "--function-name", "fn", "--qualifier", "$LATEST", outfile}, ""},
+		{"CAROL", []string{"lambda", "invoke", "--function-name", "fn", "--invocation-type", "DryRun", outfile}, ""},
+		{"CAROL", []string{"lambda", "invoke", "--function-name", "other", outfile},
+			denied("CAROL", "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:000000000000:function:other", "because no identity-based policy allows the lambda:InvokeFunction action")},
+		{"CAROL", []string{"lambda", "invoke", "--function-name", "other", "--invocation-type", "DryRun", outfile},
+			denied("CAROL", "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:000000000000:function:other", "because no identity-based policy allows the lambda:InvokeFunction action")},
+		{"CAROL", []string{"lambda", "get-function", "--function-name", "fn"},
+			denied("CAROL", "lambda:GetFunction", fnARN, "because no identity-based policy allows the lambda:GetFunction action")},
+		{"DAVE", []string{"lambda", "get-function", "--function-name", "fn"}, ""},
+		{"DAVE", []string{"lambda", "delete-function", "--function-name", "fn"},
+			denied("DAVE", "lambda:DeleteFunction", fnARN, "with an explicit deny in an identity-based policy")},
+	} {
+		out, stderr, code := awsCLIWith(t, m, as(tc.who), tc.args...)
+		switch {
+		case tc.want == "" && code != 0:
+			t.Errorf("%s %v: refused: %s %s", tc.who, tc.args, out, stderr)
+		case tc.want != "" && (code == 0 || !strings.Contains(stderr, tc.want)):
+			t.Errorf("%s %v: %d %s\nwant %s", tc.who, tc.args, code, stderr, tc.want)
+		}
+	}
 }

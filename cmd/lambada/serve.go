@@ -235,11 +235,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return err
 	}
-	handler := m.withSQS(api.Handler())
 	if m.Auth != "" {
 		if m.auth, err = auth.Open(m.Auth); err != nil {
 			return err
 		}
+		api.Authorizer = &auth.Authorizer{Directory: m.auth, Account: m.Account}
+	}
+	handler := m.withSQS(api.Handler())
+	if m.auth != nil {
 		handler = &sigv4.Gate{Next: handler, Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
 			// Code links carry a signature of their own.
 			Exempt:  func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, lambdaapi.CodePath) },

@@ -1,0 +1,103 @@
+package lambdaapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// Authorizer decides whether the caller of a request (in its context) may
+// perform an IAM action on a resource: nil, or an EACCESSDENIED error with
+// AWS's message.
+type Authorizer interface {
+	Authorize(ctx context.Context, action, resource string) error
+}
+
+// actions maps each route to the IAM action it performs; a route not here
+// needs no permission (a code link carries a signature of its own).
+var actions = map[string]string{
+	"POST /2015-03-31/functions":                                  "lambda:CreateFunction",
+	"POST /2015-03-31/functions/{$}":                              "lambda:CreateFunction",
+	"GET /2015-03-31/functions":                                   "lambda:ListFunctions",
+	"GET /2015-03-31/functions/{$}":                               "lambda:ListFunctions",
+	"GET /2015-03-31/functions/{name}":                            "lambda:GetFunction",
+	"DELETE /2015-03-31/functions/{name}":                         "lambda:DeleteFunction",
+	"GET /2015-03-31/functions/{name}/configuration":              "lambda:GetFunctionConfiguration",
+	"PUT /2015-03-31/functions/{name}/configuration":              "lambda:UpdateFunctionConfiguration",
+	"PUT /2015-03-31/functions/{name}/code":                       "lambda:UpdateFunctionCode",
+	"POST /2015-03-31/functions/{name}/invocations":               "lambda:InvokeFunction",
+	"GET /2015-03-31/functions/{name}/versions":                   "lambda:ListVersionsByFunction",
+	"POST /2015-03-31/functions/{name}/versions":                  "lambda:PublishVersion",
+	"GET /2015-03-31/functions/{name}/aliases":                    "lambda:ListAliases",
+	"POST /2015-03-31/functions/{name}/aliases":                   "lambda:CreateAlias",
+	"GET /2015-03-31/functions/{name}/aliases/{alias}":            "lambda:GetAlias",
+	"PUT /2015-03-31/functions/{name}/aliases/{alias}":            "lambda:UpdateAlias",
+	"DELETE /2015-03-31/functions/{name}/aliases/{alias}":         "lambda:DeleteAlias",
+	"GET /2016-08-19/account-settings":                            "lambda:GetAccountSettings",
+	"GET /2016-08-19/account-settings/{$}":                        "lambda:GetAccountSettings",
+	"GET /2017-03-31/tags/{arn}":                                  "lambda:ListTags",
+	"POST /2017-03-31/tags/{arn}":                                 "lambda:TagResource",
+	"DELETE /2017-03-31/tags/{arn}":                               "lambda:UntagResource",
+	"GET /2019-09-30/functions/{name}/concurrency":                "lambda:GetFunctionConcurrency",
+	"PUT /2017-10-31/functions/{name}/concurrency":                "lambda:PutFunctionConcurrency",
+	"DELETE /2017-10-31/functions/{name}/concurrency":             "lambda:DeleteFunctionConcurrency",
+	"GET /2019-09-30/functions/{name}/provisioned-concurrency":    "lambda:GetProvisionedConcurrencyConfig",
+	"PUT /2019-09-30/functions/{name}/provisioned-concurrency":    "lambda:PutProvisionedConcurrencyConfig",
+	"DELETE /2019-09-30/functions/{name}/provisioned-concurrency": "lambda:DeleteProvisionedConcurrencyConfig",
+	"GET /2019-09-25/functions/{name}/event-invoke-config":        "lambda:GetFunctionEventInvokeConfig",
+	"GET /2019-09-25/functions/{name}/event-invoke-config/list":   "lambda:ListFunctionEventInvokeConfigs",
+	"POST /2019-09-25/functions/{name}/event-invoke-config":       "lambda:PutFunctionEventInvokeConfig",
+	"PUT /2019-09-25/functions/{name}/event-invoke-config":        "lambda:UpdateFunctionEventInvokeConfig",
+	"DELETE /2019-09-25/functions/{name}/event-invoke-config":     "lambda:DeleteFunctionEventInvokeConfig",
+	"POST /2018-10-31/layers/{name}/versions":                     "lambda:PublishLayerVersion",
+	"GET /2018-10-31/layers/{name}/versions":                      "lambda:ListLayerVersions",
+	"GET /2018-10-31/layers/{name}/versions/{version}":            "lambda:GetLayerVersion",
+	"DELETE /2018-10-31/layers/{name}/versions/{version}":         "lambda:DeleteLayerVersion",
+	"GET /2018-10-31/layers":                                      "lambda:ListLayers",
+}
+
+// authorize checks that the caller of r may perform the action of route
+// pattern on the resource r names.
+func (s *Server) authorize(pattern string, r *http.Request) error {
+	action, ok := actions[pattern]
+	if !ok || s.Authorizer == nil {
+		return nil
+	}
+	q := r.URL.Query()
+	switch {
+	case pattern == "GET /2019-09-30/functions/{name}/provisioned-concurrency" && q.Has("List"):
+		action = "lambda:ListProvisionedConcurrencyConfigs"
+	case pattern == "GET /2018-10-31/layers" && q.Get("find") == "LayerVersion":
+		action = "lambda:GetLayerVersion"
+	}
+	return s.Authorizer.Authorize(r.Context(), action, s.resourceOf(pattern, r))
+}
+
+// resourceOf is the ARN a request acts on, as IAM sees it: the function
+// (qualified when the request names a qualifier, a version or an alias),
+// the layer (version), the tagged resource, or "*".
+func (s *Server) resourceOf(pattern string, r *http.Request) string {
+	switch {
+	case strings.Contains(pattern, "{arn}"):
+		return r.PathValue("arn")
+	case strings.HasPrefix(pattern, "GET /2018-10-31/layers") && r.URL.Query().Get("find") == "LayerVersion":
+		return r.URL.Query().Get("Arn")
+	case strings.Contains(pattern, "/layers/{name}"):
+		arn := lambada.LayerARN(s.Region, s.Account, lambada.LayerName(r.PathValue("name")))
+		if v := r.PathValue("version"); v != "" {
+			arn += ":" + v
+		}
+		return arn
+	case strings.Contains(pattern, "{name}"):
+		var v lambada.Validation
+		ref, _ := lambada.ParseFunctionRef(&v, r.PathValue("name"), qualifierParam(r))
+		qualifier := ref.Qualifier
+		if a := r.PathValue("alias"); a != "" {
+			qualifier = a
+		}
+		return lambada.FunctionARN(s.Region, s.Account, ref.Name, qualifier)
+	}
+	return "*"
+}
