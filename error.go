@@ -21,6 +21,7 @@ const (
 	EACCESSDENIED = "access_denied" // AccessDeniedException
 
 	ENOPROVISIONED = "no_provisioned" // ProvisionedConcurrencyConfigNotFoundException
+	EPOLICYLENGTH  = "policy_length"  // PolicyLengthExceededException
 )
 
 // Error is the one error type Lambada reports to its users. Message is shown

@@ -56,6 +56,9 @@ type Function struct {
 	// EventInvokeConfigs are the asynchronous invocation settings of its
 	// qualifiers, sorted by qualifier.
 	EventInvokeConfigs []EventInvokeConfig `json:"eventInvokeConfigs,omitempty"`
+	// Policies are the resource-based policies (AddPermission) of the
+	// function ("") and of its versions and aliases, by qualifier.
+	Policies map[string]*ResourcePolicy `json:"policies,omitempty"`
 
 	// Revision is the store's revision of this record, used for
 	// compare-and-set writes. Zero means "not stored yet". It is not part of
@@ -88,6 +91,12 @@ func (f *Function) Clone() *Function {
 	c.Aliases = make([]Alias, len(f.Aliases))
 	for i, a := range f.Aliases {
 		c.Aliases[i] = a.Clone()
+	}
+	if f.Policies != nil {
+		c.Policies = make(map[string]*ResourcePolicy, len(f.Policies))
+		for q, p := range f.Policies {
+			c.Policies[q] = &ResourcePolicy{Statements: slices.Clone(p.Statements), RevisionID: p.RevisionID}
+		}
 	}
 	return &c
 }

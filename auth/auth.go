@@ -127,13 +127,21 @@ type Authorizer struct {
 }
 
 // Authorize implements lambdaapi.Authorizer.
-func (a *Authorizer) Authorize(ctx context.Context, action, resource string) error {
+func (a *Authorizer) Authorize(ctx context.Context, action, resource, policy string) error {
 	p, ok := a.Directory.Principal(sigv4.Caller(ctx))
 	if !ok { // read again without it since the signature was checked
 		return &lambada.Error{Code: lambada.EACCESSDENIED, Message: "The security token included in the request is invalid."}
 	}
 	req := iam.Request{Principal: p.ARN, PrincipalAccount: p.Account, Action: action, Resource: resource, ResourceAccount: a.Account}
-	res := iam.Evaluate(req, p.Policies, nil)
+	var resourcePolicies []iam.Policy
+	if policy != "" {
+		rp, err := iam.Parse([]byte(policy))
+		if err != nil {
+			return err
+		}
+		resourcePolicies = []iam.Policy{rp}
+	}
+	res := iam.Evaluate(req, p.Policies, resourcePolicies)
 	if res.Decision == iam.Allowed {
 		return nil
 	}

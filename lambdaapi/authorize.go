@@ -9,10 +9,11 @@ import (
 )
 
 // Authorizer decides whether the caller of a request (in its context) may
-// perform an IAM action on a resource: nil, or an EACCESSDENIED error with
-// AWS's message.
+// perform an IAM action on a resource, whose resource-based policy (a
+// document; "": none) is given: nil, or an EACCESSDENIED error with AWS's
+// message.
 type Authorizer interface {
-	Authorize(ctx context.Context, action, resource string) error
+	Authorize(ctx context.Context, action, resource, policy string) error
 }
 
 // actions maps each route to the IAM action it performs; a route not here
@@ -40,6 +41,9 @@ var actions = map[string]string{
 	"GET /2017-03-31/tags/{arn}":                                  "lambda:ListTags",
 	"POST /2017-03-31/tags/{arn}":                                 "lambda:TagResource",
 	"DELETE /2017-03-31/tags/{arn}":                               "lambda:UntagResource",
+	"POST /2015-03-31/functions/{name}/policy":                    "lambda:AddPermission",
+	"DELETE /2015-03-31/functions/{name}/policy/{sid}":            "lambda:RemovePermission",
+	"GET /2015-03-31/functions/{name}/policy":                     "lambda:GetPolicy",
 	"GET /2019-09-30/functions/{name}/concurrency":                "lambda:GetFunctionConcurrency",
 	"PUT /2017-10-31/functions/{name}/concurrency":                "lambda:PutFunctionConcurrency",
 	"DELETE /2017-10-31/functions/{name}/concurrency":             "lambda:DeleteFunctionConcurrency",
@@ -72,24 +76,34 @@ func (s *Server) authorize(pattern string, r *http.Request) error {
 	case pattern == "GET /2018-10-31/layers" && q.Get("find") == "LayerVersion":
 		action = "lambda:GetLayerVersion"
 	}
-	return s.Authorizer.Authorize(r.Context(), action, s.resourceOf(pattern, r))
+	resource, function, qualifier := s.resourceOf(pattern, r)
+	policy := ""
+	if function != "" {
+		if f, err := s.Functions.Function(r.Context(), function); err == nil {
+			if p := f.Policy(qualifier); p != nil {
+				policy = p.Document()
+			}
+		}
+	}
+	return s.Authorizer.Authorize(r.Context(), action, resource, policy)
 }
 
 // resourceOf is the ARN a request acts on, as IAM sees it: the function
 // (qualified when the request names a qualifier, a version or an alias),
-// the layer (version), the tagged resource, or "*".
-func (s *Server) resourceOf(pattern string, r *http.Request) string {
+// the layer (version), the tagged resource, or "*"; and for a function,
+// its name and that qualifier.
+func (s *Server) resourceOf(pattern string, r *http.Request) (arn, function, qualifier string) {
 	switch {
 	case strings.Contains(pattern, "{arn}"):
-		return r.PathValue("arn")
+		return r.PathValue("arn"), "", ""
 	case strings.HasPrefix(pattern, "GET /2018-10-31/layers") && r.URL.Query().Get("find") == "LayerVersion":
-		return r.URL.Query().Get("Arn")
+		return r.URL.Query().Get("Arn"), "", ""
 	case strings.Contains(pattern, "/layers/{name}"):
 		arn := lambada.LayerARN(s.Region, s.Account, lambada.LayerName(r.PathValue("name")))
 		if v := r.PathValue("version"); v != "" {
 			arn += ":" + v
 		}
-		return arn
+		return arn, "", ""
 	case strings.Contains(pattern, "{name}"):
 		var v lambada.Validation
 		ref, _ := lambada.ParseFunctionRef(&v, r.PathValue("name"), qualifierParam(r))
@@ -97,7 +111,7 @@ func (s *Server) resourceOf(pattern string, r *http.Request) string {
 		if a := r.PathValue("alias"); a != "" {
 			qualifier = a
 		}
-		return lambada.FunctionARN(s.Region, s.Account, ref.Name, qualifier)
+		return lambada.FunctionARN(s.Region, s.Account, ref.Name, qualifier), ref.Name, qualifier
 	}
-	return "*"
+	return "*", "", ""
 }

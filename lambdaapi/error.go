@@ -32,6 +32,7 @@ var wire = map[string]wireError{
 	lambada.EINTERNAL:     {status: 500, typ: "ServiceException", upper: true},
 
 	lambada.ENOPROVISIONED: {status: 404, typ: "ProvisionedConcurrencyConfigNotFoundException"},
+	lambada.EPOLICYLENGTH:  {status: 400, typ: "PolicyLengthExceededException"},
 }
 
 // apiError is an error already in wire form, for the few responses that are

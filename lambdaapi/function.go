@@ -36,6 +36,7 @@ func (s *Server) routeFunctions(handle func(string, func(http.ResponseWriter, *h
 	s.routeAliases(handle)
 	s.routeAccount(handle)
 	s.routeTags(handle)
+	s.routePolicies(handle)
 }
 
 // qualifierParam returns the Qualifier query parameter, or nil when the

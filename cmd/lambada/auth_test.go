@@ -238,3 +238,72 @@ func TestAuth_Policies(t *testing.T) {
 		}
 	}
 }
+
+// Resource-based policies (AddPermission through the AWS CLI): within the
+// account a statement naming a user lets it invoke without an identity
+// policy; across accounts the caller's identity policy and the function's
+// policy must both allow.
+func TestAuth_ResourcePolicy(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "auth.json")
+	allowAll := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	authFileWith(t, path, map[string]string{"AKIAALICE": "a", "AKIAEVE": "e"}, map[string]string{
+		"AKIAALICE": allowAll, "AKIAEVE": `{"Version":"2012-10-17","Statement":[]}`})
+	// erin is in another account, allowed everything by her own policy.
+	b, _ := os.ReadFile(path)
+	var f map[string][]map[string]any
+	_ = json.Unmarshal(b, &f)
+	f["principals"] = append(f["principals"], map[string]any{"accessKeyId": "AKIAERIN", "secretAccessKey": "r", "account": "111111111111",
+		"arn": "arn:aws:iam::111111111111:user/erin", "policies": []any{json.RawMessage(allowAll)}})
+	b, _ = json.Marshal(f)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := MustOpenMain(t, "", func(m *Main) { m.Auth = path })
+	alice := []string{"AWS_ACCESS_KEY_ID=AKIAALICE", "AWS_SECRET_ACCESS_KEY=a"}
+	eve := []string{"AWS_ACCESS_KEY_ID=AKIAEVE", "AWS_SECRET_ACCESS_KEY=e"}
+	erin := []string{"AWS_ACCESS_KEY_ID=AKIAERIN", "AWS_SECRET_ACCESS_KEY=r"}
+	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "create-function", "--function-name", "fn", "--runtime", "provided.al2023", "--handler", "bootstrap",
+		"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip)); code != 0 {
+		t.Fatalf("create: %s %s", out, stderr)
+	}
+	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "wait", "function-active-v2", "--function-name", "fn"); code != 0 {
+		t.Fatalf("wait: %s %s", out, stderr)
+	}
+	outfile := filepath.Join(t.TempDir(), "out.json")
+	invoke := func(who []string) string {
+		_, stderr, code := awsCLIWith(t, m, who, "lambda", "invoke", "--function-name", "fn", outfile)
+		if code == 0 {
+			return ""
+		}
+		return stderr
+	}
+	fnARN := "arn:aws:lambda:us-east-1:000000000000:function:fn"
+	if got := invoke(eve); !strings.Contains(got, "User: arn:aws:iam::000000000000:user/akiaeve is not authorized to perform: lambda:InvokeFunction on resource: "+fnARN+" because no identity-based policy allows the lambda:InvokeFunction action") {
+		t.Errorf("eve before: %s", got)
+	}
+	if got := invoke(erin); !strings.Contains(got, "User: arn:aws:iam::111111111111:user/erin is not authorized to perform: lambda:InvokeFunction on resource: "+fnARN+" because no resource-based policy allows the lambda:InvokeFunction action") {
+		t.Errorf("erin before: %s", got)
+	}
+	for _, p := range [][2]string{{"eve", "arn:aws:iam::000000000000:user/akiaeve"}, {"erin", "111111111111"}} {
+		if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "add-permission", "--function-name", "fn", "--statement-id", p[0],
+			"--action", "lambda:InvokeFunction", "--principal", p[1]); code != 0 {
+			t.Fatalf("add-permission %s: %s %s", p[0], out, stderr)
+		}
+	}
+	if got := invoke(eve); got != "" {
+		t.Errorf("eve, named by the function's policy: %s", got)
+	}
+	if got := invoke(erin); got != "" {
+		t.Errorf("erin, allowed by both: %s", got)
+	}
+	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "get-policy", "--function-name", "fn"); code != 0 || !strings.Contains(out, `\"Sid\":\"erin\"`) {
+		t.Errorf("get-policy: %s %s", out, stderr)
+	}
+	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "remove-permission", "--function-name", "fn", "--statement-id", "eve"); code != 0 {
+		t.Fatalf("remove-permission: %s %s", out, stderr)
+	}
+	if got := invoke(eve); got == "" {
+		t.Errorf("eve, no longer named: allowed")
+	}
+}
