@@ -14,7 +14,8 @@ type SandboxConfig struct {
 	Generation  uint64 // increases whenever code or configuration changes
 	Runtime     string
 	Handler     string
-	MemorySize  int // MB
+	Role        string // the execution role's ARN
+	MemorySize  int    // MB
 	Timeout     time.Duration
 	Environment map[string]string
 	CodeDir     string // the unpacked code: LAMBDA_TASK_ROOT and the working directory (at /var/task inside walls)
@@ -35,6 +36,7 @@ func NewSandboxConfig(region, name string, cfg *FunctionConfig, dir string) *San
 		Generation:  cfg.Generation(),
 		Runtime:     cfg.Runtime,
 		Handler:     cfg.Handler,
+		Role:        cfg.Role,
 		MemorySize:  cfg.MemorySize,
 		Timeout:     time.Duration(cfg.Timeout) * time.Second,
 		Environment: cfg.Environment,

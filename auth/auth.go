@@ -5,11 +5,16 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/iam"
@@ -38,16 +43,34 @@ type file struct {
 
 var accountRE = regexp.MustCompile(`^\d{12}$`)
 
-// Directory is the principals of a file, by access key id. Its methods are
-// safe for concurrent use; Reload swaps the whole set at once.
+// Directory is the principals of a file, by access key id, and the
+// temporary credentials issued for its roles. Its methods are safe for
+// concurrent use; Reload swaps the file's set at once.
 type Directory struct {
-	path string
-	keys atomic.Pointer[map[string]*Principal]
+	path  string
+	keys  atomic.Pointer[principals]
+	now   func() time.Time
+	mu    sync.Mutex
+	temps map[string]*temporary // by access key id
+}
+
+// principals are a file's: by access key id, and roles by ARN.
+type principals struct {
+	keys  map[string]*Principal
+	roles map[string]*Principal
+}
+
+// temporary is a role's credentials, as issued to an environment.
+type temporary struct {
+	role    *Principal
+	secret  string
+	token   string
+	expires time.Time
 }
 
 // Open reads the principals of the file at path.
 func Open(path string) (*Directory, error) {
-	d := &Directory{path: path}
+	d := &Directory{path: path, now: time.Now, temps: map[string]*temporary{}}
 	if err := d.Reload(); err != nil {
 		return nil, err
 	}
@@ -61,30 +84,33 @@ func (d *Directory) Reload() error {
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
-	keys, err := parse(b)
+	ps, err := parse(b)
 	if err != nil {
 		return fmt.Errorf("auth: %s: %w", d.path, err)
 	}
-	d.keys.Store(&keys)
+	d.keys.Store(ps)
 	return nil
 }
 
-// parse reads and checks a file's principals.
-func parse(b []byte) (map[string]*Principal, error) {
+// parse reads and checks a file's principals. A role (an ARN of
+// ":role/") needs no keys: functions whose execution role it is get
+// temporary ones.
+func parse(b []byte) (*principals, error) {
 	var f file
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, err
 	}
-	keys := map[string]*Principal{}
+	keys, roles := map[string]*Principal{}, map[string]*Principal{}
 	for i, p := range f.Principals {
+		role := strings.Contains(p.ARN, ":role/")
 		switch {
-		case p.AccessKeyID == "" || p.SecretAccessKey == "":
+		case (p.AccessKeyID == "" || p.SecretAccessKey == "") && !role:
 			return nil, fmt.Errorf("principal %d: accessKeyId and secretAccessKey are needed", i)
 		case !accountRE.MatchString(p.Account):
 			return nil, fmt.Errorf("principal %d: account %q is not 12 digits", i, p.Account)
 		case p.ARN == "":
 			return nil, fmt.Errorf("principal %d: arn is needed", i)
-		case keys[p.AccessKeyID] != nil:
+		case p.AccessKeyID != "" && keys[p.AccessKeyID] != nil:
 			return nil, fmt.Errorf("principal %d: access key %s is given twice", i, p.AccessKeyID)
 		}
 		pr := &Principal{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey, Account: p.Account, ARN: p.ARN}
@@ -95,28 +121,97 @@ func parse(b []byte) (map[string]*Principal, error) {
 			}
 			pr.Policies = append(pr.Policies, pol)
 		}
-		keys[p.AccessKeyID] = pr
+		if p.AccessKeyID != "" {
+			keys[p.AccessKeyID] = pr
+		}
+		if role {
+			roles[p.ARN] = pr
+		}
 	}
-	return keys, nil
+	return &principals{keys: keys, roles: roles}, nil
 }
 
-// Principal returns the principal of an access key id.
+// Principal returns the principal of an access key id: a file's, or the
+// role of temporary credentials still valid.
 func (d *Directory) Principal(accessKeyID string) (*Principal, bool) {
-	p, ok := (*d.keys.Load())[accessKeyID]
-	return p, ok
-}
-
-// Secret implements sigv4.Secrets.
-func (d *Directory) Secret(accessKeyID string) (string, bool) {
-	p, ok := d.Principal(accessKeyID)
-	if !ok {
-		return "", false
+	if p, ok := d.keys.Load().keys[accessKeyID]; ok {
+		return p, true
 	}
-	return p.SecretAccessKey, true
+	if t := d.temporary(accessKeyID); t != nil {
+		return t.role, true
+	}
+	return nil, false
 }
 
-// Len is how many principals there are.
-func (d *Directory) Len() int { return len(*d.keys.Load()) }
+// Secret implements sigv4.Secrets: the secret of an access key id, and
+// the session token that must come with it ("" for a file's keys).
+func (d *Directory) Secret(accessKeyID string) (secret, token string, ok bool) {
+	if p, ok := d.keys.Load().keys[accessKeyID]; ok {
+		return p.SecretAccessKey, "", true
+	}
+	if t := d.temporary(accessKeyID); t != nil {
+		return t.secret, t.token, true
+	}
+	return "", "", false
+}
+
+// temporary returns the temporary credentials of an access key id, if
+// they have not expired.
+func (d *Directory) temporary(accessKeyID string) *temporary {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.temps[accessKeyID]
+	if t != nil && !d.now().Before(t.expires) {
+		delete(d.temps, accessKeyID)
+		return nil
+	}
+	return t
+}
+
+// Credentials are temporary credentials of a role.
+type Credentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+}
+
+// Issue returns new temporary credentials of the role roleARN of the file,
+// valid for ttl, and false when the file has no such role. Credentials
+// that expired are forgotten then.
+func (d *Directory) Issue(roleARN string, ttl time.Duration) (Credentials, bool) {
+	role, ok := d.keys.Load().roles[roleARN]
+	if !ok {
+		return Credentials{}, false
+	}
+	c := Credentials{AccessKeyID: "ASIA" + strings.ToUpper(random(8)), SecretAccessKey: random(20), SessionToken: random(48)}
+	now := d.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, t := range d.temps {
+		if !now.Before(t.expires) {
+			delete(d.temps, id)
+		}
+	}
+	d.temps[c.AccessKeyID] = &temporary{role: role, secret: c.SecretAccessKey, token: c.SessionToken, expires: now.Add(ttl)}
+	return c, true
+}
+
+// random is n random bytes in hex.
+func random(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Len is how many principals the file has.
+func (d *Directory) Len() int {
+	ps := d.keys.Load()
+	n := len(ps.keys)
+	for _, r := range ps.roles {
+		if r.AccessKeyID == "" {
+			n++
+		}
+	}
+	return n
+}
 
 // Authorizer decides requests by their callers' identity-based policies
 // (lambdaapi.Authorizer): the caller is the access key of the request's

@@ -3,7 +3,9 @@ package auth
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestDirectory(t *testing.T) {
@@ -19,13 +21,13 @@ func TestDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := d.Secret("AKIAALICE"); !ok || s != "s1" {
+	if s, _, ok := d.Secret("AKIAALICE"); !ok || s != "s1" {
 		t.Errorf("alice's secret: %q %v", s, ok)
 	}
 	if p, _ := d.Principal("AKIAALICE"); p == nil || p.Account != "111111111111" || len(p.Policies) != 1 || p.Policies[0].Statement[0].Effect != "Allow" {
 		t.Errorf("alice: %+v", p)
 	}
-	if _, ok := d.Secret("AKIABOB"); ok {
+	if _, _, ok := d.Secret("AKIABOB"); ok {
 		t.Errorf("an unknown key has a secret")
 	}
 	// A file that does not read keeps the principals as they were.
@@ -41,17 +43,50 @@ func TestDirectory(t *testing.T) {
 			t.Errorf("%s was accepted", bad)
 		}
 	}
-	if _, ok := d.Secret("AKIAALICE"); !ok {
+	if _, _, ok := d.Secret("AKIAALICE"); !ok {
 		t.Errorf("a bad file dropped the principals")
 	}
 	write(`{"principals":[{"accessKeyId":"AKIABOB","secretAccessKey":"s2","account":"222222222222","arn":"arn:aws:iam::222222222222:user/bob"}]}`)
 	if err := d.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := d.Secret("AKIAALICE"); ok || d.Len() != 1 {
+	if _, _, ok := d.Secret("AKIAALICE"); ok || d.Len() != 1 {
 		t.Errorf("after a reload alice is still there (%d principals)", d.Len())
 	}
-	if s, ok := d.Secret("AKIABOB"); !ok || s != "s2" {
+	if s, _, ok := d.Secret("AKIABOB"); !ok || s != "s2" {
 		t.Errorf("bob after a reload: %q %v", s, ok)
+	}
+}
+
+// A role of the file gets temporary credentials that name it until they
+// expire; its session token must come with them.
+func TestDirectory_Issue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(path, []byte(`{"principals":[{"account":"111111111111","arn":"arn:aws:iam::111111111111:role/fn-role",
+		"policies":[{"Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"*"}]}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
+	if _, ok := d.Issue("arn:aws:iam::111111111111:role/other", time.Hour); ok {
+		t.Errorf("credentials for a role the file does not have")
+	}
+	c, ok := d.Issue("arn:aws:iam::111111111111:role/fn-role", time.Hour)
+	if !ok || !strings.HasPrefix(c.AccessKeyID, "ASIA") || c.SecretAccessKey == "" || c.SessionToken == "" {
+		t.Fatalf("issued %+v %v", c, ok)
+	}
+	if secret, token, ok := d.Secret(c.AccessKeyID); !ok || secret != c.SecretAccessKey || token != c.SessionToken {
+		t.Errorf("the issued key: %q %q %v", secret, token, ok)
+	}
+	if p, ok := d.Principal(c.AccessKeyID); !ok || p.ARN != "arn:aws:iam::111111111111:role/fn-role" {
+		t.Errorf("the issued key names %+v", p)
+	}
+	now = now.Add(time.Hour)
+	if _, _, ok := d.Secret(c.AccessKeyID); ok {
+		t.Errorf("expired credentials still work")
 	}
 }

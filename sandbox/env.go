@@ -55,6 +55,16 @@ func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.T
 	)
 }
 
+// environ is the environment of a new execution environment: environ's,
+// and its execution role's credentials when m gives them.
+func (m *Manager) environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.Time) []string {
+	env := environ(cfg, taskRoot, runtimeAPI, now)
+	if m.Credentials != nil && cfg.Role != "" {
+		env = append(env, m.Credentials(cfg.Role)...)
+	}
+	return env
+}
+
 // LogGroup is the log group of a function.
 func LogGroup(function string) string { return "/aws/lambda/" + function }
 

@@ -58,6 +58,10 @@ type Manager struct {
 	// one address; nil: each has a listener of its own.
 	Jail   *walls.Jail
 	Router *walls.Router
+	// Credentials, when set, gives each environment the variables of its
+	// execution role's credentials (AWS_ACCESS_KEY_ID, …); none for a role
+	// it does not know.
+	Credentials func(role string) []string
 	// Forkers, with a jail, fork the environments of the runtimes they
 	// have a zygote for; nil: every environment starts by exec.
 	Forkers forkers

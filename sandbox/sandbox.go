@@ -185,7 +185,7 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	sp := p.m.takeSpare(cfg)
 	if sp != nil {
 		s.started = time.Now()
-		if err := sp.assign(cfg, environ(cfg, root, api, s.started)); err != nil {
+		if err := sp.assign(cfg, p.m.environ(cfg, root, api, s.started)); err != nil {
 			logger.Warn("sandbox: a spare environment could not be assigned", "err", err)
 			sp.discard(logger)
 			sp = nil
@@ -250,7 +250,7 @@ func (s *Sandbox) launch(cfg *lambada.SandboxConfig, args []string, root, api st
 	s.cmd = &exec.Cmd{
 		Path:        args[0],
 		Args:        args,
-		Env:         environ(cfg, root, api, s.started),
+		Env:         s.pool.m.environ(cfg, root, api, s.started),
 		Dir:         root,
 		Stdout:      pw,
 		Stderr:      pw,

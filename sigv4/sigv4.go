@@ -21,9 +21,10 @@ import (
 // clock.
 const MaxSkew = 15 * time.Minute
 
-// Secrets finds the secret of an access key id.
+// Secrets finds the secret of an access key id, and the session token that
+// must come with it ("": none, as for a long-term key).
 type Secrets interface {
-	Secret(accessKeyID string) (secret string, ok bool)
+	Secret(accessKeyID string) (secret, token string, ok bool)
 }
 
 // Error is a request's authentication failure, as AWS answers it.
@@ -93,8 +94,8 @@ func Verify(r *http.Request, body []byte, secrets Secrets, region, service strin
 	if err != nil {
 		return "", err
 	}
-	secret, ok := secrets.Secret(a.accessKey)
-	if !ok {
+	secret, token, ok := secrets.Secret(a.accessKey)
+	if !ok || r.Header.Get("X-Amz-Security-Token") != token {
 		return "", errUnknown
 	}
 	signedAt, perr := time.Parse(timeLayout, r.Header.Get("X-Amz-Date"))

@@ -18,7 +18,7 @@ import (
 
 type secrets map[string]string
 
-func (s secrets) Secret(id string) (string, bool) { v, ok := s[id]; return v, ok }
+func (s secrets) Secret(id string) (string, string, bool) { v, ok := s[id]; return v, "", ok }
 
 var keys = secrets{"AKIDALICE": "alice-secret"}
 
@@ -150,5 +150,32 @@ print(json.dumps(dict(req.headers.items())))
 	}
 	if _, verr := Verify(r, bytes.Repeat([]byte("x"), 3), keys, "us-east-1", "lambda", signedAt); verr == nil {
 		t.Errorf("botocore's signature accepted for another body")
+	}
+}
+
+// tokened has a key whose session token must come with it.
+type tokened struct{}
+
+func (tokened) Secret(id string) (string, string, bool) { return "temp-secret", "the-token", id == "ASIATEMP" }
+
+// Temporary credentials need their session token, signed with them.
+func TestVerify_SessionToken(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	sign := func(token string) *http.Request {
+		r, _ := http.NewRequest("GET", "http://127.0.0.1:9001/2015-03-31/functions", nil)
+		sum := sha256.Sum256(nil)
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "ASIATEMP", SecretAccessKey: "temp-secret", SessionToken: token},
+			r, hex.EncodeToString(sum[:]), "lambda", "us-east-1", now); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if _, err := Verify(sign("the-token"), nil, tokened{}, "us-east-1", "lambda", now); err != nil {
+		t.Errorf("with its token: %v", err)
+	}
+	for _, token := range []string{"", "another-token"} {
+		if _, err := Verify(sign(token), nil, tokened{}, "us-east-1", "lambda", now); err == nil || err.Type != "UnrecognizedClientException" {
+			t.Errorf("with token %q: %v", token, err)
+		}
 	}
 }

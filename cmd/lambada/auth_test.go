@@ -307,3 +307,74 @@ func TestAuth_ResourcePolicy(t *testing.T) {
 		t.Errorf("eve, no longer named: allowed")
 	}
 }
+
+// A function calls the node with its execution role's credentials, which
+// its environment gets (temporary, with a session token): it may invoke
+// what its role allows, and is refused the rest.
+func TestAuth_RoleCredentials(t *testing.T) {
+	t.Parallel()
+	// A Python with boto3, for the function (its installation is shown in
+	// the walls).
+	out, err := exec.Command("python3", "-c", "import sys, boto3; print(sys.executable, sys.version_info.minor)").Output()
+	if err != nil {
+		t.Skipf("no python3 with boto3: %v", err)
+	}
+	var exe string
+	var minor int
+	if _, err := fmt.Sscan(string(out), &exe, &minor); err != nil {
+		t.Fatal(err)
+	}
+	runtime := fmt.Sprintf("python3.%d", minor)
+	path := filepath.Join(t.TempDir(), "auth.json")
+	authFileWith(t, path, map[string]string{"AKIAALICE": "a"}, map[string]string{
+		"AKIAALICE": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`})
+	b, _ := os.ReadFile(path)
+	var f map[string][]map[string]any
+	_ = json.Unmarshal(b, &f)
+	target := "arn:aws:lambda:us-east-1:000000000000:function:target"
+	f["principals"] = append(f["principals"], map[string]any{"account": "000000000000", "arn": "arn:aws:iam::000000000000:role/caller",
+		"policies": []any{json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":["` + target + `","` + target + `:*"]}]}`)}})
+	b, _ = json.Marshal(f)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := MustOpenMain(t, "", func(m *Main) { m.Auth = path; m.RuntimePaths = map[string]string{runtime: exe} })
+	alice := []string{"AWS_ACCESS_KEY_ID=AKIAALICE", "AWS_SECRET_ACCESS_KEY=a"}
+	create := func(name string, args ...string) {
+		t.Helper()
+		if out, stderr, code := awsCLIWith(t, m, alice, append([]string{"lambda", "create-function", "--function-name", name}, args...)...); code != 0 {
+			t.Fatalf("create %s: %s %s", name, out, stderr)
+		}
+		if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "wait", "function-active-v2", "--function-name", name); code != 0 {
+			t.Fatalf("wait: %s %s", out, stderr)
+		}
+	}
+	for _, name := range []string{"target", "secret"} {
+		create(name, "--runtime", "provided.al2023", "--handler", "bootstrap", "--role", "arn:aws:iam::000000000000:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip))
+	}
+	caller := `import os, boto3, botocore
+
+def handler(event, context):
+    c = boto3.client("lambda", endpoint_url=os.environ["LAMBADA_URL"], region_name="us-east-1",
+                     config=botocore.config.Config(retries={"max_attempts": 0}))
+    try:
+        c.invoke(FunctionName=event["target"], Payload=b'{"action":"echo"}')
+        return "invoked"
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"] + ": " + e.response["Error"]["Message"]
+`
+	create("caller", "--runtime", runtime, "--handler", "app.handler", "--role", "arn:aws:iam::000000000000:role/caller",
+		"--zip-file", "fileb://"+zipOf(t, map[string]string{"app.py": caller}), "--environment", "Variables={LAMBADA_URL=http://"+m.Addr()+"}", "--timeout", "30")
+	outfile := filepath.Join(t.TempDir(), "out.json")
+	for target, want := range map[string]string{
+		"target": `"invoked"`,
+		"secret": `"AccessDeniedException: User: arn:aws:iam::000000000000:role/caller is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:secret because no identity-based policy allows the lambda:InvokeFunction action"`,
+	} {
+		if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "invoke", "--function-name", "caller", "--payload", `{"target":"`+target+`"}`, outfile); code != 0 {
+			t.Fatalf("invoke caller: %s %s", out, stderr)
+		}
+		if b, _ := os.ReadFile(outfile); string(b) != want {
+			t.Errorf("the function invoking %s got %s\nwant %s", target, b, want)
+		}
+	}
+}

@@ -178,6 +178,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB,
 		Jail: m.jail, Router: m.router}
+	if m.Auth != "" {
+		if m.auth, err = auth.Open(m.Auth); err != nil {
+			return err
+		}
+		m.sandboxes.Credentials = func(role string) []string {
+			c, ok := m.auth.Issue(role, roleCredentialsTTL)
+			if !ok {
+				return nil
+			}
+			return []string{"AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken}
+		}
+	}
 	if m.jail != nil && !m.NoZygotes {
 		m.zygotes = runtimes.NewZygotes(m.Logger.With("component", "zygote"))
 		m.sandboxes.Forkers = m.zygotes
@@ -235,10 +247,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return err
 	}
-	if m.Auth != "" {
-		if m.auth, err = auth.Open(m.Auth); err != nil {
-			return err
-		}
+	if m.auth != nil {
 		api.Authorizer = &auth.Authorizer{Directory: m.auth, Account: m.Account}
 	}
 	handler := m.withSQS(api.Handler())
@@ -261,6 +270,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.logWalls()
 	return nil
 }
+
+// roleCredentialsTTL is how long the credentials an environment gets for
+// its execution role last: as long as AWS's longest role session.
+const roleCredentialsTTL = 12 * time.Hour
 
 // maxSignedBody is the largest request body whose signature is checked:
 // the largest CreateFunction request AWS accepts.
