@@ -17,6 +17,10 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
+// signer is shared: it keeps the signing keys it derived (one per secret,
+// day, region and service) for the next request.
+var signer = v4.NewSigner()
+
 // MaxSkew is how far a request's signing time may be from the node's
 // clock.
 const MaxSkew = 15 * time.Minute
@@ -133,12 +137,7 @@ func Verify(r *http.Request, body []byte, secrets Secrets, region, service strin
 func sign(r *http.Request, body []byte, a authorization, secret string, at time.Time) (string, error) {
 	u := *r.URL
 	u.Scheme, u.Host = "http", r.Host
-	req, err := http.NewRequest(r.Method, u.String(), nil)
-	if err != nil {
-		return "", err
-	}
-	req.URL.RawPath, req.URL.Path = r.URL.RawPath, r.URL.Path
-	req.Host = r.Host
+	req := &http.Request{Method: r.Method, URL: &u, Host: r.Host, Header: make(http.Header, len(a.signedHeaders))}
 	for _, name := range a.signedHeaders {
 		switch name {
 		case "host":
@@ -157,7 +156,7 @@ func sign(r *http.Request, body []byte, a authorization, secret string, at time.
 		hash = hex.EncodeToString(sum[:])
 	}
 	creds := aws.Credentials{AccessKeyID: a.accessKey, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hash, a.service, a.region, at); err != nil {
+	if err := signer.SignHTTP(context.Background(), creds, req, hash, a.service, a.region, at); err != nil {
 		return "", err
 	}
 	_, sig, _ := strings.Cut(req.Header.Get("Authorization"), "Signature=")
