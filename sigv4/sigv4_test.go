@@ -156,7 +156,9 @@ print(json.dumps(dict(req.headers.items())))
 // tokened has a key whose session token must come with it.
 type tokened struct{}
 
-func (tokened) Secret(id string) (string, string, bool) { return "temp-secret", "the-token", id == "ASIATEMP" }
+func (tokened) Secret(id string) (string, string, bool) {
+	return "temp-secret", "the-token", id == "ASIATEMP"
+}
 
 // Temporary credentials need their session token, signed with them.
 func TestVerify_SessionToken(t *testing.T) {
