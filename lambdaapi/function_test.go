@@ -328,3 +328,25 @@ func TestCreateFunction_OtherAccount(t *testing.T) {
 		t.Fatalf("%d %s %s", status, typ, body)
 	}
 }
+
+// A path with an empty, "." or ".." segment gets the API's own 404, never
+// a redirect to its clean form.
+func TestUncleanPath(t *testing.T) {
+	e := newFnEnv(t, nil)
+	for _, p := range []string{"/2015-03-31//functions", "/2015-03-31/functions/../functions", "/2015-03-31/./functions/", "//2015-03-31/functions"} {
+		req, _ := http.NewRequest("GET", e.srv.URL, nil)
+		req.URL.Path = p
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || resp.Header.Get("X-Amzn-Errortype") != "UnknownOperationException" || !strings.Contains(string(body), `"message"`) {
+			t.Errorf("%s: %d %s %s", p, resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), body)
+		}
+	}
+	if status, _, body := e.do(t, "GET", "/2015-03-31/functions/", ""); status != 200 {
+		t.Errorf("a trailing slash: %d %s", status, body)
+	}
+}

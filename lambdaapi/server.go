@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,10 +104,31 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /2015-03-31/functions/{name}/invocations", s.invoke)
 	s.routeFunctions(handle)
 	s.routeLayers(handle)
-	mux.Handle("/", s.handler(func(w http.ResponseWriter, r *http.Request) error {
+	unknown := s.handler(func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusNotFound, typ: "UnknownOperationException", body: map[string]string{"message": "Unknown operation " + r.Method + " " + r.URL.Path}}
-	}))
-	return mux
+	})
+	mux.Handle("/", unknown)
+	// A path with an empty, "." or ".." segment is no operation: answered
+	// as such, where the mux would redirect to its clean form.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if uncleanPath(r.URL.Path) {
+			unknown.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// uncleanPath reports whether p has an empty, "." or ".." segment (a
+// trailing slash aside).
+func uncleanPath(p string) bool {
+	segments := strings.Split(strings.TrimPrefix(strings.TrimSuffix(p, "/"), "/"), "/")
+	for _, s := range segments {
+		if s == "" && p != "/" || s == "." || s == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // handler adapts a handler that returns an error, rendering the error.
