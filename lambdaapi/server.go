@@ -101,9 +101,7 @@ func (s *Server) Handler() http.Handler {
 			return h(w, r)
 		}))
 	}
-	handle("POST /2015-03-31/functions/{name}/invocations", s.invoke)
-	s.routeFunctions(handle)
-	s.routeLayers(handle)
+	s.routes(handle)
 	unknown := s.handler(func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusNotFound, typ: "UnknownOperationException", body: map[string]string{"message": "Unknown operation " + r.Method + " " + r.URL.Path}}
 	})
@@ -129,6 +127,13 @@ func uncleanPath(p string) bool {
 		}
 	}
 	return false
+}
+
+// routes registers every operation with handle.
+func (s *Server) routes(handle func(string, func(http.ResponseWriter, *http.Request) error)) {
+	handle("POST /2015-03-31/functions/{name}/invocations", s.invoke)
+	s.routeFunctions(handle)
+	s.routeLayers(handle)
 }
 
 // handler adapts a handler that returns an error, rendering the error.
