@@ -11,7 +11,9 @@ import (
 func TestActions_EveryRoute(t *testing.T) {
 	s := &Server{}
 	var patterns []string
-	handle := func(pattern string, _ func(http.ResponseWriter, *http.Request) error) { patterns = append(patterns, pattern) }
+	handle := func(pattern string, _ func(http.ResponseWriter, *http.Request) error) {
+		patterns = append(patterns, pattern)
+	}
 	s.routes(handle)
 	if len(patterns) < 40 {
 		t.Fatalf("only %d routes registered", len(patterns))
