@@ -11,15 +11,41 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// signer is shared: it keeps the signing keys it derived (one per secret,
-// day, region and service) for the next request.
-var signer = v4.NewSigner()
+// signers keep the signing keys they derived (per day, region and
+// service) for the next request of the same key. The SDK's signer keys its
+// cache by access key id alone, so there is one per access key and secret:
+// a secret that changes (a reload of the principals) never meets a key
+// derived from the old one.
+var signers = struct {
+	sync.Mutex
+	m map[string]*v4.Signer
+}{m: map[string]*v4.Signer{}}
+
+// maxSigners bounds the signers kept; past it they are all dropped.
+const maxSigners = 4096
+
+// signerFor returns the signer of an access key and its secret.
+func signerFor(accessKey, secret string) *v4.Signer {
+	k := accessKey + "\x00" + secret
+	signers.Lock()
+	defer signers.Unlock()
+	s := signers.m[k]
+	if s == nil {
+		if len(signers.m) >= maxSigners {
+			clear(signers.m)
+		}
+		s = v4.NewSigner()
+		signers.m[k] = s
+	}
+	return s
+}
 
 // MaxSkew is how far a request's signing time may be from the node's
 // clock.
@@ -156,7 +182,7 @@ func sign(r *http.Request, body []byte, a authorization, secret string, at time.
 		hash = hex.EncodeToString(sum[:])
 	}
 	creds := aws.Credentials{AccessKeyID: a.accessKey, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := signer.SignHTTP(context.Background(), creds, req, hash, a.service, a.region, at); err != nil {
+	if err := signerFor(a.accessKey, secret).SignHTTP(context.Background(), creds, req, hash, a.service, a.region, at); err != nil {
 		return "", err
 	}
 	_, sig, _ := strings.Cut(req.Header.Get("Authorization"), "Signature=")

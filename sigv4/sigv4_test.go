@@ -196,3 +196,19 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// A key whose secret changes (the principals read again) is checked
+// against the new secret only: nothing derived from the old one is kept.
+func TestVerify_SecretChanges(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	old, renewed := secrets{"AKIDCAROL": "old-secret"}, secrets{"AKIDCAROL": "new-secret"}
+	if _, err := Verify(signed(t, "AKIDCAROL", "old-secret", "us-east-1", "lambda", now, `{}`), []byte(`{}`), old, "us-east-1", "lambda", now); err != nil {
+		t.Fatalf("the old secret before the change: %v", err)
+	}
+	if _, err := Verify(signed(t, "AKIDCAROL", "new-secret", "us-east-1", "lambda", now, `{}`), []byte(`{}`), renewed, "us-east-1", "lambda", now); err != nil {
+		t.Errorf("the new secret: %v", err)
+	}
+	if _, err := Verify(signed(t, "AKIDCAROL", "old-secret", "us-east-1", "lambda", now, `{}`), []byte(`{}`), renewed, "us-east-1", "lambda", now); err == nil {
+		t.Errorf("the old secret still works after the change")
+	}
+}

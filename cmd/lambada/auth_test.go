@@ -69,10 +69,7 @@ func TestAuth(t *testing.T) {
 	authFile(t, path, map[string]string{"AKIAALICE": "alice-secret"})
 	m := MustOpenMain(t, "", func(m *Main) { m.Auth = path })
 	alice := []string{"AWS_ACCESS_KEY_ID=AKIAALICE", "AWS_SECRET_ACCESS_KEY=alice-secret"}
-	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "create-function", "--function-name", "fn", "--runtime", "provided.al2023", "--handler", "bootstrap",
-		"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip)); code != 0 {
-		t.Fatalf("alice: %s %s", out, stderr)
-	}
+	createAs(t, m, alice, "fn", "provided.al2023", "bootstrap", writeFile(t, fnZip))
 	if out, stderr, code := awsCLIWith(t, m, alice, "sqs", "list-queues", "--endpoint-url", "http://"+m.Addr()); code != 0 {
 		t.Errorf("alice, SQS: %s %s", out, stderr)
 	}
@@ -194,13 +191,7 @@ func TestAuth_Policies(t *testing.T) {
 		return []string{"AWS_ACCESS_KEY_ID=AKIA" + id, "AWS_SECRET_ACCESS_KEY=" + strings.ToLower(id[:1])}
 	}
 	for _, name := range []string{"fn", "other"} {
-		if out, stderr, code := awsCLIWith(t, m, as("ALICE"), "lambda", "create-function", "--function-name", name, "--runtime", "provided.al2023", "--handler", "bootstrap",
-			"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip)); code != 0 {
-			t.Fatalf("alice creates %s: %s %s", name, out, stderr)
-		}
-		if out, stderr, code := awsCLIWith(t, m, as("ALICE"), "lambda", "wait", "function-active-v2", "--function-name", name); code != 0 {
-			t.Fatalf("wait: %s %s", out, stderr)
-		}
+		createAs(t, m, as("ALICE"), name, "provided.al2023", "bootstrap", writeFile(t, fnZip))
 	}
 	outfile := filepath.Join(t.TempDir(), "out.json")
 	denied := func(who, action, resource, because string) string {
@@ -263,13 +254,7 @@ func TestAuth_ResourcePolicy(t *testing.T) {
 	alice := []string{"AWS_ACCESS_KEY_ID=AKIAALICE", "AWS_SECRET_ACCESS_KEY=a"}
 	eve := []string{"AWS_ACCESS_KEY_ID=AKIAEVE", "AWS_SECRET_ACCESS_KEY=e"}
 	erin := []string{"AWS_ACCESS_KEY_ID=AKIAERIN", "AWS_SECRET_ACCESS_KEY=r"}
-	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "create-function", "--function-name", "fn", "--runtime", "provided.al2023", "--handler", "bootstrap",
-		"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip)); code != 0 {
-		t.Fatalf("create: %s %s", out, stderr)
-	}
-	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "wait", "function-active-v2", "--function-name", "fn"); code != 0 {
-		t.Fatalf("wait: %s %s", out, stderr)
-	}
+	createAs(t, m, alice, "fn", "provided.al2023", "bootstrap", writeFile(t, fnZip))
 	outfile := filepath.Join(t.TempDir(), "out.json")
 	invoke := func(who []string) string {
 		_, stderr, code := awsCLIWith(t, m, who, "lambda", "invoke", "--function-name", "fn", outfile)
@@ -340,17 +325,8 @@ func TestAuth_RoleCredentials(t *testing.T) {
 	}
 	m := MustOpenMain(t, "", func(m *Main) { m.Auth = path; m.RuntimePaths = map[string]string{runtime: exe} })
 	alice := []string{"AWS_ACCESS_KEY_ID=AKIAALICE", "AWS_SECRET_ACCESS_KEY=a"}
-	create := func(name string, args ...string) {
-		t.Helper()
-		if out, stderr, code := awsCLIWith(t, m, alice, append([]string{"lambda", "create-function", "--function-name", name}, args...)...); code != 0 {
-			t.Fatalf("create %s: %s %s", name, out, stderr)
-		}
-		if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "wait", "function-active-v2", "--function-name", name); code != 0 {
-			t.Fatalf("wait: %s %s", out, stderr)
-		}
-	}
 	for _, name := range []string{"target", "secret"} {
-		create(name, "--runtime", "provided.al2023", "--handler", "bootstrap", "--role", "arn:aws:iam::000000000000:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip))
+		createAs(t, m, alice, name, "provided.al2023", "bootstrap", writeFile(t, fnZip))
 	}
 	caller := `import os, boto3, botocore
 
@@ -363,8 +339,8 @@ def handler(event, context):
     except botocore.exceptions.ClientError as e:
         return e.response["Error"]["Code"] + ": " + e.response["Error"]["Message"]
 `
-	create("caller", "--runtime", runtime, "--handler", "app.handler", "--role", "arn:aws:iam::000000000000:role/caller",
-		"--zip-file", "fileb://"+zipOf(t, map[string]string{"app.py": caller}), "--environment", "Variables={LAMBADA_URL=http://"+m.Addr()+"}", "--timeout", "30")
+	createAs(t, m, alice, "caller", runtime, "app.handler", zipOf(t, map[string]string{"app.py": caller}),
+		"--role", "arn:aws:iam::000000000000:role/caller", "--environment", "Variables={LAMBADA_URL=http://"+m.Addr()+"}", "--timeout", "30")
 	outfile := filepath.Join(t.TempDir(), "out.json")
 	for target, want := range map[string]string{
 		"target": `"invoked"`,

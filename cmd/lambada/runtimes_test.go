@@ -123,3 +123,17 @@ func createWithCLI(t *testing.T, m *Main, name, runtime, handler, zip string, mo
 	}
 	MustSettle(t, client(m), name)
 }
+
+// createAs is createWithCLI as the caller whose key env gives (a node with
+// --auth), waiting with the AWS CLI's own waiter.
+func createAs(t *testing.T, m *Main, env []string, name, runtime, handler, zip string, more ...string) {
+	t.Helper()
+	args := append([]string{"lambda", "create-function", "--function-name", name, "--runtime", runtime, "--handler", handler,
+		"--role", "arn:aws:iam::123456789012:role/any", "--zip-file", "fileb://" + zip}, more...)
+	if out, stderr, code := awsCLIWith(t, m, env, args...); code != 0 {
+		t.Fatalf("create %s: %s %s", name, out, stderr)
+	}
+	if out, stderr, code := awsCLIWith(t, m, env, "lambda", "wait", "function-active-v2", "--function-name", name); code != 0 {
+		t.Fatalf("wait for %s: %s %s", name, out, stderr)
+	}
+}
