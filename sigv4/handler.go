@@ -55,11 +55,16 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.Now != nil {
 		now = g.Now
 	}
+	a, perr := parseRequest(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
 	service := g.Services[0]
-	if a, perr := parse(r.Header.Get("Authorization")); perr == nil && slices.Contains(g.Services, a.service) {
+	if slices.Contains(g.Services, a.service) {
 		service = a.service
 	}
-	id, verr := Verify(r, body, g.Secrets, g.Region, service, now())
+	id, verr := verify(r, a, body, g.Secrets, g.Region, service, now())
 	if verr != nil {
 		writeError(w, verr)
 		return

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,125 @@ func TestVerify_SecretChanges(t *testing.T) {
 	}
 	if _, err := Verify(signed(t, "AKIDCAROL", "old-secret", "us-east-1", "lambda", now, `{}`), []byte(`{}`), renewed, "us-east-1", "lambda", now); err == nil {
 		t.Errorf("the old secret still works after the change")
+	}
+}
+
+// presigned is a URL as the AWS SDK for Go presigns it, valid for
+// expires seconds (none when 0).
+func presigned(t *testing.T, key, secret string, at time.Time, expires int, payloadHash string) *http.Request {
+	t.Helper()
+	r, _ := http.NewRequest("GET", "http://127.0.0.1:9001/2015-03-31/functions/f?Qualifier=live", nil)
+	if expires > 0 {
+		r.URL.RawQuery += "&X-Amz-Expires=" + strconv.Itoa(expires)
+	}
+	u, _, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, r, payloadHash, "lambda", "us-east-1", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := http.NewRequest("GET", u, nil)
+	return p
+}
+
+// A presigned URL is checked as a signed header is, and lasts its
+// X-Amz-Expires (15 minutes without one).
+func TestVerify_Presigned(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	empty := sha256.Sum256(nil)
+	emptyHash := hex.EncodeToString(empty[:])
+	for _, tc := range []struct {
+		name    string
+		req     func() *http.Request
+		typ     string
+		message string
+	}{
+		{"presigned", func() *http.Request { return presigned(t, "AKIDALICE", "alice-secret", now, 60, emptyHash) }, "", ""},
+		{"unsigned payload", func() *http.Request { return presigned(t, "AKIDALICE", "alice-secret", now, 60, "UNSIGNED-PAYLOAD") }, "", ""},
+		{"another payload", func() *http.Request {
+			sum := sha256.Sum256([]byte("x"))
+			return presigned(t, "AKIDALICE", "alice-secret", now, 60, hex.EncodeToString(sum[:]))
+		}, "InvalidSignatureException", "The request signature we calculated…"},
+		{"59 s old, valid 60 s", func() *http.Request {
+			return presigned(t, "AKIDALICE", "alice-secret", now.Add(-59*time.Second), 60, emptyHash)
+		}, "", ""},
+		{"expired", func() *http.Request {
+			return presigned(t, "AKIDALICE", "alice-secret", now.Add(-61*time.Second), 60, emptyHash)
+		}, "InvalidSignatureException", "Signature expired: 20261203T115859Z is now earlier than 20261203T115900Z (20261203T120000Z - 60 sec.)"},
+		{"an hour's URL after 59 minutes", func() *http.Request {
+			return presigned(t, "AKIDALICE", "alice-secret", now.Add(-59*time.Minute), 3600, emptyHash)
+		}, "", ""},
+		{"no X-Amz-Expires, 16 minutes old", func() *http.Request {
+			return presigned(t, "AKIDALICE", "alice-secret", now.Add(-16*time.Minute), 0, emptyHash)
+		}, "InvalidSignatureException", "Signature expired: …"},
+		{"query changed", func() *http.Request {
+			r := presigned(t, "AKIDALICE", "alice-secret", now, 60, emptyHash)
+			r.URL.RawQuery = strings.Replace(r.URL.RawQuery, "Qualifier=live", "Qualifier=other", 1)
+			return r
+		}, "InvalidSignatureException", "The request signature we calculated…"},
+		{"expiry lengthened", func() *http.Request {
+			r := presigned(t, "AKIDALICE", "alice-secret", now.Add(-61*time.Second), 60, emptyHash)
+			r.URL.RawQuery = strings.Replace(r.URL.RawQuery, "X-Amz-Expires=60", "X-Amz-Expires=600", 1)
+			return r
+		}, "InvalidSignatureException", "The request signature we calculated…"},
+		{"wrong secret", func() *http.Request { return presigned(t, "AKIDALICE", "guess", now, 60, emptyHash) },
+			"InvalidSignatureException", "The request signature we calculated…"},
+		{"unknown key", func() *http.Request { return presigned(t, "AKIDMALLORY", "x", now, 60, emptyHash) },
+			"UnrecognizedClientException", "The security token included in the request is invalid."},
+		{"no signature", func() *http.Request {
+			r := presigned(t, "AKIDALICE", "alice-secret", now, 60, emptyHash)
+			q := r.URL.Query()
+			q.Del("X-Amz-Signature")
+			r.URL.RawQuery = q.Encode()
+			return r
+		}, "IncompleteSignatureException", "AWS query-string parameters must include…"},
+		{"eight days", func() *http.Request { return presigned(t, "AKIDALICE", "alice-secret", now, 8*24*3600, emptyHash) },
+			"IncompleteSignatureException", "X-Amz-Expires must be…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := Verify(tc.req(), nil, keys, "us-east-1", "lambda", now)
+			switch {
+			case tc.typ == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.typ == "" && id != "AKIDALICE":
+				t.Fatalf("caller %q", id)
+			case tc.typ == "":
+			case err == nil:
+				t.Fatalf("accepted, want %s", tc.typ)
+			case err.Type != tc.typ:
+				t.Fatalf("%d %s, want %s", err.Status, err.Type, tc.typ)
+			default:
+				if prefix, ok := strings.CutSuffix(tc.message, "…"); ok {
+					if !strings.HasPrefix(err.Message, prefix) {
+						t.Errorf("message %q", err.Message)
+					}
+				} else if err.Message != tc.message {
+					t.Errorf("message %q\nwant    %q", err.Message, tc.message)
+				}
+			}
+		})
+	}
+}
+
+// A URL presigned by botocore (boto3's generate_presigned_url) passes.
+func TestVerify_BotocorePresigned(t *testing.T) {
+	script := `
+import sys
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+req = AWSRequest(method="GET", url=sys.argv[1])
+SigV4QueryAuth(Credentials("AKIDALICE", "alice-secret"), "lambda", "us-east-1", expires=60).add_auth(req)
+print(req.url)
+`
+	out, err := exec.Command("python3", "-c", script, "http://127.0.0.1:9001/2015-03-31/functions/f?Qualifier=live").Output()
+	if err != nil {
+		t.Skipf("botocore: %v", err)
+	}
+	r, _ := http.NewRequest("GET", strings.TrimSpace(string(out)), nil)
+	signedAt, _ := time.Parse(timeLayout, r.URL.Query().Get("X-Amz-Date"))
+	if _, verr := Verify(r, nil, keys, "us-east-1", "lambda", signedAt.Add(time.Second)); verr != nil {
+		t.Errorf("botocore's URL refused: %v\n%s", verr, out)
+	}
+	if _, verr := Verify(r, nil, keys, "us-east-1", "lambda", signedAt.Add(61*time.Second)); verr == nil || !strings.HasPrefix(verr.Message, "Signature expired") {
+		t.Errorf("botocore's URL after 61 s: %v", verr)
 	}
 }

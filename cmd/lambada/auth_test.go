@@ -105,11 +105,39 @@ def call(key, secret):
     except botocore.exceptions.ClientError as e:
         return e.response["Error"]["Code"]
 print(call("AKIAALICE", "alice-secret"), call("AKIAALICE", "guess"), call("AKIAMALLORY", "x"))
+
+# Presigned URLs (generate_presigned_url): a good one, a wrong secret's,
+# and one that expires after a second, fetched until it has.
+import json, time, urllib.request, urllib.error
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url) as r:
+            return json.load(r)["Configuration"]["FunctionName"]
+    except urllib.error.HTTPError as e:
+        return e.headers["x-amzn-ErrorType"] + ": " + json.load(e)["message"]
+def presign(key, secret, expires):
+    c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+    return c.generate_presigned_url("get_function", Params={"FunctionName": "fn"}, ExpiresIn=expires)
+print(fetch(presign("AKIAALICE", "alice-secret", 60)), fetch(presign("AKIAALICE", "guess", 60)).split(":")[0])
+short, deadline = presign("AKIAALICE", "alice-secret", 1), time.monotonic() + 10
+while time.monotonic() < deadline:
+    got = fetch(short)
+    if got != "fn":
+        break
+    time.sleep(0.05)
+print(got)
 `
-	if out, err := exec.Command("python3", "-c", script, "http://"+m.Addr()).CombinedOutput(); err != nil {
+	out, err := exec.Command("python3", "-c", script, "http://"+m.Addr()).CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	switch {
+	case err != nil || len(lines) != 3:
 		t.Errorf("boto3: %v %s", err, out)
-	} else if got := strings.TrimSpace(string(out)); got != "fn InvalidSignatureException UnrecognizedClientException" {
-		t.Errorf("boto3: %s", got)
+	case lines[0] != "fn InvalidSignatureException UnrecognizedClientException":
+		t.Errorf("boto3: %s", lines[0])
+	case lines[1] != "fn InvalidSignatureException":
+		t.Errorf("boto3's presigned URLs: %s", lines[1])
+	case !strings.HasPrefix(lines[2], "InvalidSignatureException: Signature expired: "):
+		t.Errorf("boto3's presigned URL after it expired: %s", lines[2])
 	}
 
 	// GetFunction's code link carries a signature of its own.
