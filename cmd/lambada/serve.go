@@ -92,8 +92,9 @@ type Main struct {
 	FirstUID, LastUID uint32
 
 	// Server timeouts for requests other than a synchronous invocation's
-	// wait, which has none.
-	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// wait, which has none. ReadHeaderTimeout bounds the reading of a
+	// request's headers; ReadTimeout the reading of the whole request.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
 	node      *jetstream.Node
 	preparer  *deploy.Preparer
@@ -259,8 +260,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.srv = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: m.ReadTimeout,
+		ReadHeaderTimeout: m.ReadHeaderTimeout,
 		ReadTimeout:       m.ReadTimeout,
+		MaxHeaderBytes:    maxHeaderBytes, // past it: 431 Request Header Fields Too Large
 		WriteTimeout:      m.WriteTimeout,
 		IdleTimeout:       m.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
@@ -274,6 +276,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 // roleCredentialsTTL is how long the credentials an environment gets for
 // its execution role last: as long as AWS's longest role session.
 const roleCredentialsTTL = 12 * time.Hour
+
+// maxHeaderBytes bounds a request's line and headers: a hundred times
+// what the AWS CLI sends with the largest client context.
+const maxHeaderBytes = 64 << 10
 
 // maxSignedBody is the largest request body whose signature is checked:
 // the largest CreateFunction request AWS accepts.
@@ -436,7 +442,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if *logFunctions {
 		m.FunctionLog = logw
 	}
-	m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = time.Minute, time.Minute, 2*time.Minute
+	m.ReadHeaderTimeout, m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = 10*time.Second, time.Minute, time.Minute, 2*time.Minute
 	if err := m.Open(ctx); err != nil {
 		return fmt.Errorf("lambada serve: %w", err)
 	}
