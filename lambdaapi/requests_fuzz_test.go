@@ -70,6 +70,7 @@ func FuzzRequests(f *testing.F) {
 	f.Add(uint8(30), "f", "x", "", []byte(`{"ReservedConcurrentExecutions":-1,"ProvisionedConcurrentExecutions":1e99}`))
 	f.Add(uint8(40), "f", "x", "tagKeys=a&tagKeys=b", []byte(`{"Tags":{"":"x"},"MaximumRetryAttempts":3,"DestinationConfig":{"OnFailure":{"Destination":"arn:aws:sqs:us-east-1:000000000000:q"}}}`))
 	f.Add(uint8(5), "\x00", "..", "%zz", []byte("\xff\xfe"))
+	f.Add(uint8(255), "/2015-03-31/functions/../functions//f", "", "", []byte(``)) // route 255: the name is the whole path
 	store := &inmem.Store{}
 	s := &Server{Functions: store, Layers: store, Code: &fuzzCode{zip: map[string][]byte{}}, Invoker: &fuzzInvoker{t: &testing.T{}},
 		Region: "us-east-1", Account: "000000000000"}
@@ -84,6 +85,9 @@ func FuzzRequests(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, name, second, query string, body []byte) {
 		s.Invoker = &fuzzInvoker{t: t}
 		method, path, _ := strings.Cut(patterns[int(route)%len(patterns)], " ")
+		if route == 255 {
+			path = name
+		}
 		for _, wildcard := range []string{"{name}", "{arn}"} {
 			path = strings.ReplaceAll(path, wildcard, url.PathEscape(name))
 		}
