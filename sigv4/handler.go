@@ -20,6 +20,8 @@ type Gate struct {
 	Exempt   func(*http.Request) bool // requests that carry no signature of this kind (nil: none)
 	MaxBody  int64                    // the largest body read to check its hash
 	Now      func() time.Time         // time.Now when nil
+	// Refuse answers a request refused; nil: in the Lambda API's JSON.
+	Refuse func(http.ResponseWriter, *http.Request, *Error)
 }
 
 type callerKey struct{}
@@ -38,16 +40,16 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > g.MaxBody {
-		writeError(w, &Error{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request must be smaller than " + strconv.FormatInt(g.MaxBody, 10) + " bytes"})
+		g.refuse(w, r, &Error{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request must be smaller than " + strconv.FormatInt(g.MaxBody, 10) + " bytes"})
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, g.MaxBody+1))
 	if err != nil {
-		writeError(w, &Error{http.StatusBadRequest, "InvalidRequestContentException", "Could not read request body: " + err.Error()})
+		g.refuse(w, r, &Error{http.StatusBadRequest, "InvalidRequestContentException", "Could not read request body: " + err.Error()})
 		return
 	}
 	if int64(len(body)) > g.MaxBody {
-		writeError(w, &Error{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request must be smaller than " + strconv.FormatInt(g.MaxBody, 10) + " bytes"})
+		g.refuse(w, r, &Error{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request must be smaller than " + strconv.FormatInt(g.MaxBody, 10) + " bytes"})
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -57,7 +59,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a, perr := parseRequest(r)
 	if perr != nil {
-		writeError(w, perr)
+		g.refuse(w, r, perr)
 		return
 	}
 	service := g.Services[0]
@@ -66,15 +68,24 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id, verr := verify(r, a, body, g.Secrets, g.Region, service, now())
 	if verr != nil {
-		writeError(w, verr)
+		g.refuse(w, r, verr)
 		return
 	}
 	g.Next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, id)))
 }
 
-// writeError answers an authentication failure in the JSON AWS's Lambda
+// refuse answers r with e.
+func (g *Gate) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
+	if g.Refuse != nil {
+		g.Refuse(w, r, e)
+		return
+	}
+	WriteError(w, e)
+}
+
+// WriteError answers an authentication failure in the JSON AWS's Lambda
 // API answers it with.
-func writeError(w http.ResponseWriter, e *Error) {
+func WriteError(w http.ResponseWriter, e *Error) {
 	w.Header().Set("X-Amzn-Errortype", e.Type)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/google/uuid"
+
 	"github.com/lambada-dev/lambada"
 )
 
@@ -33,14 +35,45 @@ var wire = map[string]wireError{
 	"InvalidParameterValue":  {400, "com.amazon.coral.service#InvalidParameterValueException", "InvalidParameterValue", false},
 	"MissingParameter":       {400, "com.amazon.coral.service#MissingParameter", "MissingParameter", false},
 	"InvalidAction":          {400, "com.amazon.coral.service#InvalidAction", "InvalidAction", false},
-	"InternalFailure":        {500, "com.amazon.coral.service#InternalFailure", "InternalFailure", true},
+	"AccessDenied":           {403, "com.amazon.coral.service#AccessDeniedException", "AccessDenied", false},
+	// A request's signature (AWS's common errors of query-protocol services).
+	"MissingAuthenticationToken": {403, "com.amazon.coral.service#MissingAuthenticationTokenException", "MissingAuthenticationToken", false},
+	"InvalidClientTokenId":       {403, "com.amazon.coral.service#UnrecognizedClientException", "InvalidClientTokenId", false},
+	"SignatureDoesNotMatch":      {403, "com.amazon.coral.service#InvalidSignatureException", "SignatureDoesNotMatch", false},
+	"IncompleteSignature":        {400, "com.amazon.coral.service#IncompleteSignatureException", "IncompleteSignature", false},
+	"InternalFailure":            {500, "com.amazon.coral.service#InternalFailure", "InternalFailure", true},
 }
 
 // byCode names the SQS error of each domain code.
 var byCode = map[string]string{
-	lambada.ENOTFOUND: "QueueDoesNotExist",
-	lambada.ECONFLICT: "QueueNameExists",
-	lambada.EINVALID:  "InvalidParameterValue",
+	lambada.ENOTFOUND:     "QueueDoesNotExist",
+	lambada.ECONFLICT:     "QueueNameExists",
+	lambada.EINVALID:      "InvalidParameterValue",
+	lambada.EACCESSDENIED: "AccessDenied",
+}
+
+// signatureErrors names the SQS error of each error type a request's
+// signature may get (as the Lambda API names them).
+var signatureErrors = map[string]string{
+	"MissingAuthenticationTokenException": "MissingAuthenticationToken",
+	"UnrecognizedClientException":         "InvalidClientTokenId",
+	"InvalidSignatureException":           "SignatureDoesNotMatch",
+	"IncompleteSignatureException":        "IncompleteSignature",
+}
+
+// WriteSignatureError answers r, when it is an SQS request, with the SQS
+// form of a signature's error (typ as the Lambda API names it), and
+// reports whether it did.
+func (s *Server) WriteSignatureError(w http.ResponseWriter, r *http.Request, typ, message string) bool {
+	req, ok := s.recognise(r)
+	name, known := signatureErrors[typ]
+	if !ok || !known {
+		return false
+	}
+	id := uuid.NewString()
+	w.Header().Set("X-Amzn-Requestid", id)
+	s.writeError(w, req, id, &apiError{name: name, message: message})
+	return true
 }
 
 // apiError is an SQS error that has no domain code (a protocol matter).

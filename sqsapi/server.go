@@ -57,10 +57,20 @@ type MessageStore interface {
 	ChangeVisibility(ctx context.Context, name, handle string, d time.Duration) error
 }
 
+// Authorizer decides whether the caller of a request (in its context) may
+// perform an IAM action (sqs:SendMessage, …) on a resource (a queue's ARN,
+// or * for ListQueues): nil, or an EACCESSDENIED error with AWS's message.
+type Authorizer interface {
+	Authorize(ctx context.Context, action, resource, policy string) error
+}
+
 // Server is the SQS API's HTTP handler.
 type Server struct {
 	Queues   QueueStore
 	Messages MessageStore
+
+	// Authorizer, when set, decides every request.
+	Authorizer Authorizer
 
 	Region  string
 	Account string
@@ -201,7 +211,36 @@ func (s *Server) run(req *request) (*output, error) {
 		}
 		req.input = b
 	}
+	if err := s.authorize(req); err != nil {
+		return nil, err
+	}
 	return op(s, req)
+}
+
+// authorize asks the Authorizer whether the caller may perform req's
+// action on the queue it names. A request that names no queue it could
+// act on is left to its operation to refuse.
+func (s *Server) authorize(req *request) error {
+	if s.Authorizer == nil {
+		return nil
+	}
+	resource := "*" // ListQueues acts on no queue
+	if req.action != "ListQueues" {
+		var in struct{ QueueUrl, QueueName string }
+		_ = json.Unmarshal(req.input, &in)
+		name := in.QueueName
+		if in.QueueUrl != "" || req.pathURL != "" {
+			var err error
+			if name, err = s.queueName(req, in.QueueUrl); err != nil {
+				return nil
+			}
+		}
+		if name == "" {
+			return nil
+		}
+		resource = "arn:aws:sqs:" + s.Region + ":" + s.Account + ":" + name
+	}
+	return s.Authorizer.Authorize(req.r.Context(), "sqs:"+req.action, resource, "")
 }
 
 // decode reads the request's input into v.

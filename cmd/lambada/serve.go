@@ -248,15 +248,25 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return err
 	}
+	// The SQS API is served on the Lambda API's listener: its requests
+	// are recognised by their X-Amz-Target or Action; the rest go to
+	// lambda.
+	sqs := &sqsapi.Server{Queues: m.node.Queues, Messages: m.node.Queues, Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "sqs")}
 	if m.auth != nil {
-		api.Authorizer = &auth.Authorizer{Directory: m.auth, Account: m.Account}
+		authorizer := &auth.Authorizer{Directory: m.auth, Account: m.Account}
+		api.Authorizer, sqs.Authorizer = authorizer, authorizer
 	}
-	handler := m.withSQS(api.Handler())
+	handler := sqs.Mount(api.Handler())
 	if m.auth != nil {
 		handler = &sigv4.Gate{Next: handler, Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
 			// Code links carry a signature of their own.
 			Exempt:  func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, lambdaapi.CodePath) },
-			MaxBody: maxSignedBody}
+			MaxBody: maxSignedBody,
+			Refuse: func(w http.ResponseWriter, r *http.Request, e *sigv4.Error) {
+				if !sqs.WriteSignatureError(w, r, e.Type, e.Message) {
+					sigv4.WriteError(w, e)
+				}
+			}}
 	}
 	m.srv = &http.Server{
 		Handler:           handler,
@@ -292,13 +302,6 @@ func (m *Main) ReloadAuth() error {
 		return nil
 	}
 	return m.auth.Reload()
-}
-
-// withSQS serves the SQS API on the Lambda API's listener: its requests
-// are recognised by their X-Amz-Target or Action; the rest go to lambda.
-func (m *Main) withSQS(lambda http.Handler) http.Handler {
-	sqs := &sqsapi.Server{Queues: m.node.Queues, Messages: m.node.Queues, Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "sqs")}
-	return sqs.Mount(lambda)
 }
 
 // sweep removes what a node killed on this data directory left behind: the

@@ -325,7 +325,9 @@ func TestServe_InvokeLongerThanServerTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	const limit = 100 * time.Millisecond
-	m = MustOpenMain(t, dir, func(m *Main) { m.ReadHeaderTimeout, m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = limit, limit, limit, limit })
+	m = MustOpenMain(t, dir, func(m *Main) {
+		m.ReadHeaderTimeout, m.ReadTimeout, m.WriteTimeout, m.IdleTimeout = limit, limit, limit, limit
+	})
 	c := client(m)
 	start := time.Now()
 	out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{"action":"sleep","ms":300}`)})
