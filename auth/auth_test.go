@@ -1,11 +1,14 @@
 package auth
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lambada-dev/lambada/sigv4"
 )
 
 func TestDirectory(t *testing.T) {
@@ -88,5 +91,27 @@ func TestDirectory_Issue(t *testing.T) {
 	now = now.Add(time.Hour)
 	if _, _, ok := d.Secret(c.AccessKeyID); ok {
 		t.Errorf("expired credentials still work")
+	}
+}
+
+// BenchmarkAuthorize is the cost of deciding one call by its caller's
+// identity-based policy, once the signature is checked.
+func BenchmarkAuthorize(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "auth.json")
+	if err := os.WriteFile(path, []byte(`{"principals":[{"accessKeyId":"AKIAALICE","secretAccessKey":"s","account":"111111111111","arn":"arn:aws:iam::111111111111:user/alice",
+		"policies":[{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:111111111111:function:f*"}]}]}]}`), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	d, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := &Authorizer{Directory: d, Account: "111111111111"}
+	ctx := sigv4.WithCaller(context.Background(), "AKIAALICE")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.Authorize(ctx, "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:111111111111:function:fn", ""); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

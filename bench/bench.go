@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -49,18 +48,7 @@ func Post(ctx context.Context, c *http.Client, url string, body []byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Function-Error") != "" {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return &HTTPError{Status: resp.StatusCode, ErrorType: resp.Header.Get("X-Amzn-Errortype"),
-			FunctionError: resp.Header.Get("X-Amz-Function-Error"), Body: string(b)}
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
+	return send(c, req)
 }
 
 // HTTPError is an answer other than a successful invocation.

@@ -62,6 +62,18 @@ func (r *Result) merge(o Result) {
 	}
 }
 
+// Merge is the results of loads run one after another as one: their
+// requests, and their wall times added.
+func Merge(results ...Result) Result {
+	var all Result
+	for _, r := range results {
+		all.merge(r)
+		all.Wall += r.Wall
+	}
+	slices.Sort(all.Latencies)
+	return all
+}
+
 // Requests is the number of requests sent, successful or not.
 func (r Result) Requests() int { return len(r.Latencies) + r.Errors }
 

@@ -55,6 +55,8 @@ type Report struct {
 	Async *AsyncRun // Event invocations beside JetStream's publishes
 
 	Runtimes []*RuntimeRun // managed runtimes' hello-world functions
+
+	Auth *AuthRun // a node with --auth beside one without
 }
 
 // FunctionRun is one function's warm loads through the node.
@@ -140,7 +142,7 @@ func (r *Report) Rows() []Row {
 	for _, rt := range r.Runtimes {
 		rows = append(rows, r.runtimeRows(rt)...)
 	}
-	return append(append(rows, r.burstRows()...), r.asyncRows()...)
+	return append(append(append(rows, r.burstRows()...), r.asyncRows()...), r.authRows()...)
 }
 
 // functionRows are the rows of one function's warm loads.

@@ -33,6 +33,11 @@ func Caller(ctx context.Context) string {
 	return id
 }
 
+// WithCaller returns ctx with the access key id of a request's signature.
+func WithCaller(ctx context.Context, accessKeyID string) context.Context {
+	return context.WithValue(ctx, callerKey{}, accessKeyID)
+}
+
 // ServeHTTP implements http.Handler.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.Exempt != nil && g.Exempt(r) {
@@ -71,7 +76,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, verr)
 		return
 	}
-	g.Next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, id)))
+	g.Next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), id)))
 }
 
 // refuse answers r with e.

@@ -49,6 +49,11 @@ each figure, its floor, their ratio and the target it must meet:
              accepted per second at 1 and 64 (their events running
              meanwhile) beside synchronous publishes to a file-backed
              JetStream work queue in this process (the floor)
+  --auth     a second node, with --auth: the same signed invocations of the
+             same function sent to it and to the node without --auth, at
+             concurrency 1 and 64 (latency, throughput, node CPU per
+             request), then signed invocations at 8 without and with a
+             flood of 1000 requests a second with a wrong signature
 
 By default the node under test is 'lambada serve' re-executed from this
 binary on a free 127.0.0.1 port with its data in a temporary directory.
@@ -88,6 +93,7 @@ type benchConfig struct {
 	SkipCold    bool
 	SkipBurst   bool
 	SkipAsync   bool
+	SkipAuth    bool
 	Events      int
 	EndpointURL string
 	ServerPid   int
@@ -114,6 +120,7 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	fs.BoolVar(&cfg.SkipCold, "skip-cold", false, "do not measure cold starts")
 	fs.BoolVar(&cfg.SkipBurst, "skip-burst", false, "do not run the burst")
 	fs.BoolVar(&cfg.SkipAsync, "skip-async", false, "do not measure Event invocations")
+	fs.BoolVar(&cfg.SkipAuth, "skip-auth", false, "do not measure a node with --auth")
 	fs.IntVar(&cfg.Events, "events", 200, "number of Event invocations timed one at a time to their function's start")
 	fs.StringVar(&cfg.EndpointURL, "endpoint-url", "", "measure the Lambada server at this 127.0.0.1 URL instead of starting one")
 	fs.IntVar(&cfg.ServerPid, "server-pid", 0, "with --endpoint-url: the server's process id, to measure its CPU time")
@@ -284,6 +291,13 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 		bare := bench.BareBurst(ctx, realistic.bootstrap, cfg.Burst)
 		res := burst(ctx, invokeURL(srv.URL, sleepName), cfg.Burst, cfg.BurstSleep)
 		r.Burst, r.BareBurst, r.BurstSize, r.BurstSleep = &res, &bare, cfg.Burst, cfg.BurstSleep
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+
+	if !cfg.SkipAuth {
+		r.Auth = c.measureAuth(ctx, cfg, dir, noop, realistic, floor.URL)
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -124,7 +124,20 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s alone CPU row: %q", fn, row)
 		}
 	}
+	// The --auth section: two more nodes, the same signed invocations.
+	for _, figure := range []string{"--auth: signed warm p50, c=1", "--auth: signed throughput, c=64"} {
+		if row, ok := rows[figure]; !ok || !(leadingNumber(row[1]) > 0) || !strings.HasPrefix(row[2], "off ") {
+			t.Errorf("%s: %q", figure, row)
+		}
+	}
+	if row, ok := rows["--auth: signed errors"]; !ok || !strings.HasPrefix(row[1], "0 of ") || leadingNumber(strings.TrimPrefix(row[1], "0 of ")) < 20 {
+		t.Errorf("--auth: signed errors: %q", row)
+	}
+	if row, ok := rows["--auth: bad signatures refused"]; !ok || row[2] != "0 answered otherwise" {
+		t.Errorf("--auth: bad signatures: %q", row)
+	}
 	for _, figure := range []string{bench.Minimal + ": warm p50, c=1", bench.Minimal + ": throughput, c=64",
+		"--auth: node CPU per invocation, c=64", "--auth: signed throughput under 1000 bad/s, c=8",
 		bench.Minimal + ": node CPU per invocation, c=64", bench.Realistic + ": environments alive, c=64", "cold start p50", "burst p99",
 		"events accepted, c=1", "events accepted, none run, c=64", "enqueue to start p50, idle node"} {
 		if m := rows[figure][5]; m != string(bench.Pass) && m != string(bench.Fail) {

@@ -67,8 +67,8 @@ func (c *benchCommand) startServer(ctx context.Context, cfg *benchConfig, dir st
 }
 
 // startChild runs `lambada serve` from this binary on a free port, with its
-// log in dir, and waits until it answers.
-func (c *benchCommand) startChild(ctx context.Context, dir string) (*benchServer, error) {
+// log and data in dir and extra arguments, and waits until it answers.
+func (c *benchCommand) startChild(ctx context.Context, dir string, extra ...string) (*benchServer, error) {
 	self := c.Self
 	if len(self) == 0 {
 		exe, err := os.Executable()
@@ -91,7 +91,7 @@ func (c *benchCommand) startChild(ctx context.Context, dir string) (*benchServer
 	defer logf.Close() // the child has its own descriptor
 	first, last := spareUIDs()
 	args := append(append(self[1:len(self):len(self)], "serve", "--listen", addr, "--data", filepath.Join(dir, "data"),
-		"--env-uids", fmt.Sprintf("%d-%d", first, last)), c.ServeArgs...)
+		"--env-uids", fmt.Sprintf("%d-%d", first, last)), append(c.ServeArgs, extra...)...)
 	cmd := exec.Command(self[0], args...)
 	cmd.Env = append(os.Environ(), c.SelfEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -230,10 +230,15 @@ func unpackFn(dir, name string, zipped []byte, err error) (*benchFn, error) {
 
 // benchAPI is a Lambda API client for the node, with retries off.
 func benchAPI(endpoint string) *lambda.Client {
+	return benchAPIAs(endpoint, aws.Credentials{AccessKeyID: localAccessKeyID, SecretAccessKey: localSecretAccessKey})
+}
+
+// benchAPIAs is benchAPI signing with creds.
+func benchAPIAs(endpoint string, creds aws.Credentials) *lambda.Client {
 	return lambda.New(lambda.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider(localAccessKeyID, localSecretAccessKey, ""),
+		Credentials:      credentials.StaticCredentialsProvider{Value: creds},
 		RetryMaxAttempts: 1,
 	})
 }
