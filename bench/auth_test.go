@@ -29,8 +29,8 @@ func authRun() *AuthRun {
 func TestReport_AuthTargets(t *testing.T) {
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
 	for _, tc := range []struct {
-		name     string
-		change   func(a *AuthRun)
+		name       string
+		change     func(a *AuthRun)
 		cpu, flood Mark
 	}{
 		{"15 µs more CPU, as fast under the flood as beside it", func(*AuthRun) {}, Pass, Pass},
