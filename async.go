@@ -46,6 +46,7 @@ const (
 type AsyncEvent struct {
 	RequestID string    // x-amzn-RequestId of the Event invocation, the id of every attempt
 	Function  string    // the function's name
+	Account   string    // its account when not the node's own
 	Qualifier string    // the version or alias invoked; "" for the unqualified function
 	Payload   []byte    // the checked event
 	Accepted  time.Time // when it was stored: its age counts from here
@@ -58,7 +59,7 @@ type AsyncEvent struct {
 
 // Ref is the function reference the event was invoked with.
 func (e *AsyncEvent) Ref() FunctionRef {
-	return FunctionRef{Name: e.Function, Qualifier: e.Qualifier}
+	return FunctionRef{Name: e.Function, Account: e.Account, Qualifier: e.Qualifier}
 }
 
 // Outcome is how one delivery of an AsyncEvent ended.

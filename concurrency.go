@@ -112,6 +112,7 @@ func (c *Concurrency) updateHeld(function string) {
 
 // Slot is one admitted execution; Release gives it back.
 type Slot struct {
+	Account     string // the account whose limit counts it ("" for the node's own)
 	Function    string
 	Version     string // set when counted against the version's provisioned concurrency
 	Provisioned bool

@@ -1,11 +1,13 @@
 package lambada
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,8 +32,11 @@ const LatestVersion = "$LATEST"
 // concurrency settings). A *Function returned by a store is shared and must not
 // be modified; copy it with Clone first.
 type Function struct {
-	Name   string         `json:"name"`
-	Latest FunctionConfig `json:"latest"`
+	Name string `json:"name"`
+	// Account is the account the function belongs to when it is not the
+	// node's own (--account); "" for the node's own.
+	Account string         `json:"account,omitempty"`
+	Latest  FunctionConfig `json:"latest"`
 	// Previous is the $LATEST configuration that invocations run while an
 	// update of Latest is being prepared, or after one failed; nil
 	// otherwise (see StartUpdate).
@@ -65,6 +70,32 @@ type Function struct {
 	// the record's JSON.
 	Revision uint64 `json:"-"`
 }
+
+// FunctionKey is the key of the function name of account in a node's
+// stores and tables: the name itself for the node's own account (own, or
+// ""), "<account>/<name>" for another. No function reference holds a "/",
+// so no name of one account reaches a function of another.
+func FunctionKey(own, account, name string) string {
+	if account == "" || account == own {
+		return name
+	}
+	return account + "/" + name
+}
+
+// SplitFunctionKey is the account ("" for the node's own) and the name of
+// a FunctionKey.
+func SplitFunctionKey(key string) (account, name string) {
+	if a, n, ok := strings.Cut(key, "/"); ok {
+		return a, n
+	}
+	return "", key
+}
+
+// Key is f's FunctionKey.
+func (f *Function) Key() string { return FunctionKey("", f.Account, f.Name) }
+
+// AccountOr is f's account: Account, or own for the node's own.
+func (f *Function) AccountOr(own string) string { return cmp.Or(f.Account, own) }
 
 // Clone returns a deep copy of f.
 func (f *Function) Clone() *Function {
@@ -211,11 +242,13 @@ func CodeKey(codeSha256 string) string {
 // FunctionStore keeps function records durably. Implementations: jetstream
 // (durable, watched, cached in memory) and inmem (unit tests).
 type FunctionStore interface {
-	// Function returns the function named name, or an Error with code
-	// ENOTFOUND. It is served from memory: it is on the invocation hot path.
-	Function(ctx context.Context, name string) (*Function, error)
+	// Function returns the function whose FunctionKey is key, or an Error
+	// with code ENOTFOUND. It is served from memory: it is on the
+	// invocation hot path.
+	Function(ctx context.Context, key string) (*Function, error)
 
-	// Functions returns every function, sorted by name.
+	// Functions returns every function of every account, sorted by name
+	// (then account).
 	Functions(ctx context.Context) ([]*Function, error)
 
 	// PutFunction writes f. When f.Revision is zero the function must not
@@ -224,8 +257,9 @@ type FunctionStore interface {
 	// revision. Once it returns, Function on this node sees the write.
 	PutFunction(ctx context.Context, f *Function) (uint64, error)
 
-	// DeleteFunction removes the function named name, or returns ENOTFOUND.
-	DeleteFunction(ctx context.Context, name string) error
+	// DeleteFunction removes the function whose FunctionKey is key, or
+	// returns ENOTFOUND.
+	DeleteFunction(ctx context.Context, key string) error
 }
 
 // CodeStore keeps code archives by the hex SHA-256 of their bytes.

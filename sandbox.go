@@ -10,6 +10,7 @@ import (
 // code unpacked in CodeDir.
 type SandboxConfig struct {
 	Function    string
+	Account     string // the function's account when not the node's own
 	Version     string
 	Generation  uint64 // increases whenever code or configuration changes
 	Runtime     string
@@ -45,6 +46,9 @@ func NewSandboxConfig(region, name string, cfg *FunctionConfig, dir string) *San
 		TmpMB:       cmp.Or(cfg.EphemeralStorage, DefaultEphemeralStorage),
 	}
 }
+
+// Key is the FunctionKey of the configuration's function.
+func (c *SandboxConfig) Key() string { return FunctionKey("", c.Account, c.Function) }
 
 // SandboxTarget is a number of environments of one configuration to keep
 // initialised ahead of time (provisioned concurrency).

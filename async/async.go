@@ -155,8 +155,9 @@ func (d *Dispatcher) start(ctx context.Context, qe lambada.QueuedEvent) {
 // dispatch runs one delivery and carries out the step that follows.
 func (d *Dispatcher) dispatch(ctx context.Context, qe lambada.QueuedEvent) {
 	e := qe.Event()
-	log := d.Logger.With("request_id", e.RequestID, "function", e.Function)
-	fn, err := d.Functions.Function(ctx, e.Function)
+	key := e.Ref().Key(d.Account)
+	log := d.Logger.With("request_id", e.RequestID, "function", key)
+	fn, err := d.Functions.Function(ctx, key)
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
 		log.Info("asynchronous event of a deleted function dropped")
 		d.done1(ctx, qe, log)
@@ -250,7 +251,7 @@ func (d *Dispatcher) done1(ctx context.Context, qe lambada.QueuedEvent, log *slo
 func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lambada.Function, ecfg *lambada.EventInvokeConfig,
 	condition string, res *lambada.Result, invokes int, log *slog.Logger) {
 	e := qe.Event()
-	arn := lambada.FunctionARN(d.Region, d.Account, fn.Name, e.Ref().VersionOrLatest())
+	arn := lambada.FunctionARN(d.Region, fn.AccountOr(d.Account), fn.Name, e.Ref().VersionOrLatest())
 	record := lambada.NewDestinationRecord(e, arn, condition, invokes, res, d.Now())
 	var errs []error
 	if condition == lambada.ConditionSuccess {

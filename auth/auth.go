@@ -214,11 +214,20 @@ func (d *Directory) Len() int {
 }
 
 // Authorizer decides requests by their callers' identity-based policies
-// (lambdaapi.Authorizer): the caller is the access key of the request's
-// signature (sigv4.Caller); the resources are account's.
+// (lambdaapi.Authorizer, sqsapi.Authorizer): the caller is the access key
+// of the request's signature (sigv4.Caller); a resource belongs to the
+// account its ARN names, and "*" to the caller's.
 type Authorizer struct {
 	Directory *Directory
-	Account   string
+}
+
+// Account implements lambdaapi.Authorizer: the caller's account, or "" for
+// a caller unknown.
+func (a *Authorizer) Account(ctx context.Context) string {
+	if p, ok := a.Directory.Principal(sigv4.Caller(ctx)); ok {
+		return p.Account
+	}
+	return ""
 }
 
 // Authorize implements lambdaapi.Authorizer.
@@ -227,7 +236,7 @@ func (a *Authorizer) Authorize(ctx context.Context, action, resource, policy str
 	if !ok { // read again without it since the signature was checked
 		return &lambada.Error{Code: lambada.EACCESSDENIED, Message: "The security token included in the request is invalid."}
 	}
-	req := iam.Request{Principal: p.ARN, PrincipalAccount: p.Account, Action: action, Resource: resource, ResourceAccount: a.Account}
+	req := iam.Request{Principal: p.ARN, PrincipalAccount: p.Account, Action: action, Resource: resource, ResourceAccount: resourceAccount(resource, p.Account)}
 	var resourcePolicies []iam.Policy
 	if policy != "" {
 		rp, err := iam.Parse([]byte(policy))
@@ -241,4 +250,14 @@ func (a *Authorizer) Authorize(ctx context.Context, action, resource, policy str
 		return nil
 	}
 	return &lambada.Error{Code: lambada.EACCESSDENIED, Message: res.Message(req)}
+}
+
+// resourceAccount is the account of an ARN (arn:partition:service:region:
+// account:…), or caller's for a resource that names none ("*").
+func resourceAccount(resource, caller string) string {
+	parts := strings.SplitN(resource, ":", 6)
+	if len(parts) == 6 && parts[0] == "arn" && parts[4] != "" {
+		return parts[4]
+	}
+	return caller
 }

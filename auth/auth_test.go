@@ -106,7 +106,7 @@ func BenchmarkAuthorize(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := &Authorizer{Directory: d, Account: "111111111111"}
+	a := &Authorizer{Directory: d}
 	ctx := sigv4.WithCaller(context.Background(), "AKIAALICE")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -78,8 +78,8 @@ func (p *Preparer) Open(ctx context.Context) error {
 	}
 	for _, f := range fns {
 		if len(f.Preparing()) > 0 {
-			p.Logger.Info("resuming preparation", "function", f.Name)
-			p.Prepare(f.Name)
+			p.Logger.Info("resuming preparation", "function", f.Key())
+			p.Prepare(f.Key())
 		}
 	}
 	return nil
@@ -95,7 +95,8 @@ func (p *Preparer) Close() error {
 	return nil
 }
 
-// Prepare prepares whatever of the function named name waits for it, in the
+// Prepare prepares whatever of the function whose FunctionKey is name
+// waits for it, in the
 // background. Asked again while at work on it, it looks once more when done.
 func (p *Preparer) Prepare(name string) {
 	p.mu.Lock()

@@ -53,7 +53,9 @@ func (s *Store) Functions(context.Context) ([]*lambada.Function, error) {
 	for _, f := range s.functions {
 		out = append(out, f)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].Account < out[j].Account
+	})
 	return out, nil
 }
 
@@ -61,7 +63,7 @@ func (s *Store) Functions(context.Context) ([]*lambada.Function, error) {
 func (s *Store) PutFunction(_ context.Context, f *lambada.Function) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, exists := s.functions[f.Name]
+	cur, exists := s.functions[f.Key()]
 	switch {
 	case f.Revision == 0 && exists:
 		return 0, lambada.Errorf(lambada.ECONFLICT, "function %s exists", f.Name)
@@ -74,11 +76,12 @@ func (s *Store) PutFunction(_ context.Context, f *lambada.Function) (uint64, err
 	s.revision++
 	c := f.Clone()
 	c.Revision = s.revision
-	s.functions[f.Name] = c
+	s.functions[f.Key()] = c
 	return c.Revision, nil
 }
 
-// DeleteFunction removes the function named name, or returns ENOTFOUND.
+// DeleteFunction removes the function whose FunctionKey is name, or
+// returns ENOTFOUND.
 func (s *Store) DeleteFunction(_ context.Context, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

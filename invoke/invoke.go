@@ -6,6 +6,7 @@
 package invoke
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"sync"
@@ -96,13 +97,13 @@ func (s *Service) Invoke(ctx context.Context, ref lambada.FunctionRef, inv *lamb
 	case lambada.DryRun:
 		return &lambada.Result{ExecutedVersion: cfg.Version}, nil
 	case lambada.Event:
-		return &lambada.Result{}, s.enqueue(ctx, fn.Name, ref.Qualifier, inv)
+		return &lambada.Result{}, s.enqueue(ctx, fn, ref.Qualifier, inv)
 	}
 	return s.run(ctx, fn, cfg, ref, inv)
 }
 
 // enqueue stores an accepted Event invocation.
-func (s *Service) enqueue(ctx context.Context, name, qualifier string, inv *lambada.Invocation) error {
+func (s *Service) enqueue(ctx context.Context, fn *lambada.Function, qualifier string, inv *lambada.Invocation) error {
 	if s.Queue == nil {
 		return lambada.Errorf(lambada.EINVALID, "Asynchronous invocation is not available on this node")
 	}
@@ -112,7 +113,8 @@ func (s *Service) enqueue(ctx context.Context, name, qualifier string, inv *lamb
 	}
 	return s.Queue.Enqueue(ctx, &lambada.AsyncEvent{
 		RequestID: inv.RequestID,
-		Function:  name,
+		Function:  fn.Name,
+		Account:   fn.Account,
 		Qualifier: qualifier,
 		Payload:   inv.Payload,
 		Accepted:  now(),
@@ -140,7 +142,7 @@ func (s *Service) RunEvent(ctx context.Context, e *lambada.AsyncEvent) (*lambada
 // resolve finds the function and the configuration ref names, or Invoke's
 // 404.
 func (s *Service) resolve(ctx context.Context, ref lambada.FunctionRef) (*lambada.Function, *lambada.FunctionConfig, error) {
-	fn, err := s.Functions.Function(ctx, ref.Name)
+	fn, err := s.Functions.Function(ctx, ref.Key(s.Account))
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
 		return nil, nil, s.notFound(ref)
 	} else if err != nil {
@@ -158,13 +160,13 @@ func (s *Service) resolve(ctx context.Context, ref lambada.FunctionRef) (*lambad
 // run admits inv and runs it in an execution environment of cfg.
 func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.FunctionConfig, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
 	var err error
-	inv.InvokedARN = lambada.FunctionARN(s.Region, s.Account, fn.Name, ref.Qualifier)
+	inv.InvokedARN = lambada.FunctionARN(s.Region, fn.AccountOr(s.Account), fn.Name, ref.Qualifier)
 	if s.Limiter != nil {
 		if inv.Slot, err = s.Limiter.Admit(fn, cfg.Version); err != nil {
 			return nil, err
 		}
 	}
-	sc, err := s.sandboxConfig(ctx, fn.Name, cfg)
+	sc, err := s.sandboxConfig(ctx, fn, cfg)
 	if err != nil {
 		if s.Limiter != nil {
 			s.Limiter.Free(inv)
@@ -174,14 +176,15 @@ func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.Fu
 	return s.Sandboxes.Run(ctx, sc, inv)
 }
 
-// sandboxConfig is what environments of cfg, of the function named name,
-// run: its code and its layers ready on this node.
-func (s *Service) sandboxConfig(ctx context.Context, name string, cfg *lambada.FunctionConfig) (*lambada.SandboxConfig, error) {
+// sandboxConfig is what environments of cfg, of the function fn, run: its
+// code and its layers ready on this node.
+func (s *Service) sandboxConfig(ctx context.Context, fn *lambada.Function, cfg *lambada.FunctionConfig) (*lambada.SandboxConfig, error) {
 	dir, err := s.Code.Path(ctx, cfg.CodeKey())
 	if err != nil {
 		return nil, err
 	}
-	sc := lambada.NewSandboxConfig(s.Region, name, cfg, dir)
+	sc := lambada.NewSandboxConfig(s.Region, fn.Name, cfg, dir)
+	sc.Account = fn.Account
 	if len(cfg.Layers) > 0 {
 		if sc.OptDir, err = s.Code.Opt(ctx, lambada.LayerKeys(cfg.Layers)); err != nil {
 			return nil, err
@@ -194,5 +197,5 @@ func (s *Service) sandboxConfig(ctx context.Context, name string, cfg *lambada.F
 // and otherwise the version or alias asked for.
 func (s *Service) notFound(ref lambada.FunctionRef) error {
 	return lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s",
-		lambada.FunctionARN(s.Region, s.Account, ref.Name, ref.VersionOrLatest()))
+		lambada.FunctionARN(s.Region, cmp.Or(ref.Account, s.Account), ref.Name, ref.VersionOrLatest()))
 }

@@ -6,17 +6,30 @@ import (
 	"github.com/lambada-dev/lambada"
 )
 
-// Limiter admits synchronous invocations against the account's concurrency
-// limit and the functions' reservations, exactly, under any interleaving.
-// It is safe for concurrent use.
+// Limiter admits synchronous invocations against each account's
+// concurrency limit and the functions' reservations, exactly, under any
+// interleaving. Every account (the node's own, "", and the others its
+// principals create functions in) has a limit of its own. It is safe for
+// concurrent use.
 type Limiter struct {
-	mu sync.Mutex
-	c  *lambada.Concurrency
+	mu       sync.Mutex
+	limit    int
+	accounts map[string]*lambada.Concurrency // by account, "" the node's own
 }
 
-// NewLimiter admits up to limit executions at once.
+// NewLimiter admits up to limit executions at once in each account.
 func NewLimiter(limit int) *Limiter {
-	return &Limiter{c: lambada.NewConcurrency(limit)}
+	return &Limiter{limit: limit, accounts: map[string]*lambada.Concurrency{"": lambada.NewConcurrency(limit)}}
+}
+
+// account is the counter of account; l.mu is held.
+func (l *Limiter) account(account string) *lambada.Concurrency {
+	c := l.accounts[account]
+	if c == nil {
+		c = lambada.NewConcurrency(l.limit)
+		l.accounts[account] = c
+	}
+	return c
 }
 
 // SetLimits records f's reserved and provisioned concurrency; a Function
@@ -24,15 +37,15 @@ func NewLimiter(limit int) *Limiter {
 func (l *Limiter) SetLimits(f *lambada.Function) {
 	versions := f.ProvisionedVersions()
 	l.mu.Lock()
-	l.setLocked(f, versions)
+	l.setLocked(l.account(f.Account), f, versions)
 	l.mu.Unlock()
 }
 
-// setLocked records f's limits, its provisioned versions computed by the
-// caller outside the lock; l.mu is held.
-func (l *Limiter) setLocked(f *lambada.Function, versions map[string]int) {
-	l.c.SetReserved(f.Name, f.ReservedConcurrency)
-	l.c.SetProvisioned(f.Name, versions)
+// setLocked records f's limits in c, its provisioned versions computed by
+// the caller outside the lock; l.mu is held.
+func (l *Limiter) setLocked(c *lambada.Concurrency, f *lambada.Function, versions map[string]int) {
+	c.SetReserved(f.Name, f.ReservedConcurrency)
+	c.SetProvisioned(f.Name, versions)
 }
 
 // Admit takes a slot for one execution of version of f, or returns the
@@ -41,21 +54,26 @@ func (l *Limiter) Admit(f *lambada.Function, version string) (lambada.Slot, erro
 	versions := f.ProvisionedVersions() // nil, without allocating, for most functions
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.setLocked(f, versions) // the record is authoritative
-	return l.c.Admit(f.Name, version)
+	c := l.account(f.Account)
+	l.setLocked(c, f, versions) // the record is authoritative
+	slot, err := c.Admit(f.Name, version)
+	slot.Account = f.Account
+	return slot, err
 }
 
 // Free releases the slot inv was admitted with: its execution environment
 // is done with it. The sandbox calls it once per invocation it ran.
 func (l *Limiter) Free(inv *lambada.Invocation) {
 	l.mu.Lock()
-	l.c.Release(inv.Slot)
+	l.account(inv.Slot.Account).Release(inv.Slot)
 	l.mu.Unlock()
 }
 
-// Running returns how many executions of function hold a slot now.
-func (l *Limiter) Running(function string) int {
+// Running returns how many executions of the function whose FunctionKey
+// is key hold a slot now.
+func (l *Limiter) Running(key string) int {
+	account, name := lambada.SplitFunctionKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.c.Running(function)
+	return l.account(account).Running(name)
 }

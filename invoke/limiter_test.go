@@ -76,3 +76,33 @@ func TestLimiter_Hammer(t *testing.T) {
 		}
 	}
 }
+
+// Each account has a limit of its own: one account's executions never
+// throttle another's, and a slot is released in the account it was taken
+// in.
+func TestLimiter_Accounts(t *testing.T) {
+	l := NewLimiter(1)
+	own, other := &lambada.Function{Name: "fn"}, &lambada.Function{Name: "fn", Account: "111111111111"}
+	ownSlot, err := l.Admit(own, lambada.LatestVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSlot, err := l.Admit(other, lambada.LatestVersion)
+	if err != nil {
+		t.Fatalf("the other account, its own limit untouched: %v", err)
+	}
+	if _, err := l.Admit(other, lambada.LatestVersion); lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Fatalf("the other account over its limit: %v", err)
+	}
+	if l.Running("fn") != 1 || l.Running("111111111111/fn") != 1 {
+		t.Errorf("running: %d and %d", l.Running("fn"), l.Running("111111111111/fn"))
+	}
+	l.Free(&lambada.Invocation{Slot: otherSlot})
+	if l.Running("111111111111/fn") != 0 || l.Running("fn") != 1 {
+		t.Errorf("after the other's release: %d and %d", l.Running("fn"), l.Running("111111111111/fn"))
+	}
+	if _, err := l.Admit(other, lambada.LatestVersion); err != nil {
+		t.Errorf("the other account after its release: %v", err)
+	}
+	l.Free(&lambada.Invocation{Slot: ownSlot})
+}

@@ -8,23 +8,24 @@ import (
 )
 
 // Apply makes the stored reserved and provisioned concurrency of the
-// function named name take effect: invocations are admitted against them at
+// function whose FunctionKey is key take effect: invocations are admitted against them at
 // once, and the environments of its provisioned versions start in the
 // background. It reads the record stored now, one call at a time, so that
 // changes applied out of order still end with the latest; a function no
 // longer stored has its environments stopped. The control plane calls it
 // after every change to a function's concurrency, versions or aliases (and
 // after deleting it), and cmd once per function at start.
-func (s *Service) Apply(ctx context.Context, name string) error {
+func (s *Service) Apply(ctx context.Context, key string) error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	cur, err := s.Functions.Function(ctx, name)
+	cur, err := s.Functions.Function(ctx, key)
 	deleted := lambada.ErrorCode(err) == lambada.ENOTFOUND
 	switch {
 	case deleted:
-		cur = &lambada.Function{Name: name}
+		cur = &lambada.Function{}
+		cur.Account, cur.Name = lambada.SplitFunctionKey(key)
 	case err != nil:
-		return fmt.Errorf("apply %s: %w", name, err)
+		return fmt.Errorf("apply %s: %w", key, err)
 	}
 	if s.Limiter != nil {
 		s.Limiter.SetLimits(cur)
@@ -36,15 +37,15 @@ func (s *Service) Apply(ctx context.Context, name string) error {
 	want := make([]lambada.SandboxTarget, 0, len(versions))
 	for v, n := range versions {
 		cfg := cur.Version(v)
-		sc, err := s.sandboxConfig(ctx, cur.Name, cfg)
+		sc, err := s.sandboxConfig(ctx, cur, cfg)
 		if err != nil {
-			return fmt.Errorf("provision %s:%s: %w", cur.Name, v, err)
+			return fmt.Errorf("provision %s:%s: %w", key, v, err)
 		}
 		want = append(want, lambada.SandboxTarget{Config: sc, N: n})
 	}
-	s.Provisioner.Provision(cur.Name, want)
+	s.Provisioner.Provision(key, want)
 	if deleted {
-		s.Provisioner.Retire(cur.Name)
+		s.Provisioner.Retire(key)
 	}
 	return nil
 }
@@ -63,7 +64,7 @@ func (s *Service) Allocated(f *lambada.Function, qualifier string) (int, string)
 	ready := make(map[string]int)
 	var failure string
 	for v := range f.ProvisionedVersions() {
-		n, why := s.Provisioner.Ready(f.Name, v)
+		n, why := s.Provisioner.Ready(f.Key(), v)
 		ready[v] = n
 		if _, ok := mine[v]; ok && why != "" {
 			failure = why

@@ -59,7 +59,7 @@ func TestService_ApplyAndAllocated(t *testing.T) {
 	}
 	// The account's pool shrinks by the 6 provisioned executions at once.
 	s.Limiter.mu.Lock()
-	unreserved := s.Limiter.c.Unreserved()
+	unreserved := s.Limiter.account("").Unreserved()
 	s.Limiter.mu.Unlock()
 	if unreserved != 99 {
 		t.Fatalf("unreserved pool %d, want 99", unreserved)

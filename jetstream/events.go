@@ -29,6 +29,7 @@ const (
 const (
 	hdrRequestID = "Lambada-Request-Id"
 	hdrQualifier = "Lambada-Qualifier"
+	hdrAccount   = "Lambada-Account"    // the function's account, when not the node's own
 	hdrAccepted  = "Lambada-Accepted"   // unix nanoseconds
 	hdrAttempts  = "Lambada-Attempts"   // function errors so far
 	hdrNotBefore = "Lambada-Not-Before" // unix nanoseconds
@@ -196,6 +197,9 @@ func (q *EventQueue) Requeue(ctx context.Context, e *lambada.AsyncEvent) error {
 	if e.Qualifier != "" {
 		h.Set(hdrQualifier, e.Qualifier)
 	}
+	if e.Account != "" {
+		h.Set(hdrAccount, e.Account)
+	}
 	h.Set(hdrAccepted, strconv.FormatInt(e.Accepted.UnixNano(), 10))
 	if e.Attempts > 0 {
 		h.Set(hdrAttempts, strconv.Itoa(e.Attempts))
@@ -269,6 +273,7 @@ func decodeDelivery(m natsjs.Msg) (*delivery, error) {
 	d.e.RequestID = h.Get(hdrRequestID)
 	d.e.Function = m.Subject()[len(eventsSubject):]
 	d.e.Qualifier = h.Get(hdrQualifier)
+	d.e.Account = h.Get(hdrAccount)
 	d.e.Payload = m.Data()
 	nanos := func(k string) (time.Time, error) {
 		v := h.Get(k)

@@ -56,7 +56,7 @@ func TestEventQueue_RoundTrip(t *testing.T) {
 	n := MustOpen(t, t.TempDir())
 	ctx := t.Context()
 	accepted := time.Unix(1700000000, 123456789)
-	in := &lambada.AsyncEvent{RequestID: "r1", Function: "fn", Qualifier: "live", Payload: []byte(`{"a":1}`),
+	in := &lambada.AsyncEvent{RequestID: "r1", Function: "fn", Account: "111111111111", Qualifier: "live", Payload: []byte(`{"a":1}`),
 		Accepted: accepted, Attempts: 1, NotBefore: accepted.Add(time.Minute)}
 	if err := n.Events.Enqueue(ctx, in); err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestEventQueue_RoundTrip(t *testing.T) {
 	mustConsume(t, n.Events, c)
 	d := c.next(t)
 	got := d.Event()
-	if got.RequestID != "r1" || got.Function != "fn" || got.Qualifier != "live" || !bytes.Equal(got.Payload, in.Payload) ||
+	if got.RequestID != "r1" || got.Function != "fn" || got.Account != "111111111111" || got.Qualifier != "live" || !bytes.Equal(got.Payload, in.Payload) ||
 		!got.Accepted.Equal(accepted) || got.Attempts != 1 || !got.NotBefore.Equal(in.NotBefore) || deliveries(t, d) != 1 {
 		t.Fatalf("got %+v (deliveries %d), want %+v", got, deliveries(t, d), in)
 	}

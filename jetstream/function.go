@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,7 +129,7 @@ func (s *FunctionStore) apply(e natsjs.KeyValueEntry) {
 			s.logger.Error("undecodable function record", "name", e.Key(), "revision", e.Revision(), "err", err)
 			return
 		}
-		f.Name = e.Key()
+		f.Account, f.Name = lambada.SplitFunctionKey(e.Key())
 		f.Revision = e.Revision()
 	}
 	s.set(e.Key(), f, e.Revision())
@@ -166,7 +167,9 @@ func (s *FunctionStore) Functions(context.Context) ([]*lambada.Function, error) 
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *lambada.Function) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *lambada.Function) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Account, b.Account))
+	})
 	return out, nil
 }
 
@@ -174,18 +177,19 @@ func (s *FunctionStore) Functions(context.Context) ([]*lambada.Function, error) 
 // f.Revision) the record of f and caches a copy of it. f is not modified.
 func (s *FunctionStore) PutFunction(ctx context.Context, f *lambada.Function) (uint64, error) {
 	c := f.Clone()
+	key := f.Key()
 	b, err := json.Marshal(c)
 	if err != nil {
 		return 0, fmt.Errorf("jetstream: encode function %s: %w", f.Name, err)
 	}
 	var rev uint64
 	if f.Revision == 0 {
-		rev, err = s.kv.Create(ctx, f.Name, b)
+		rev, err = s.kv.Create(ctx, key, b)
 		if errors.Is(err, natsjs.ErrKeyExists) || isWrongLastSequence(err) {
 			return 0, lambada.Errorf(lambada.ECONFLICT, "function %s exists", f.Name)
 		}
 	} else {
-		rev, err = s.kv.Update(ctx, f.Name, b, f.Revision)
+		rev, err = s.kv.Update(ctx, key, b, f.Revision)
 		if errors.Is(err, natsjs.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
 			return 0, lambada.Errorf(lambada.EPRECONDITION, "function %s changed", f.Name)
 		}
@@ -196,7 +200,7 @@ func (s *FunctionStore) PutFunction(ctx context.Context, f *lambada.Function) (u
 		return 0, fmt.Errorf("jetstream: put function %s: %w", f.Name, err)
 	}
 	c.Revision = rev
-	s.set(f.Name, c, rev)
+	s.set(key, c, rev)
 	return rev, nil
 }
 

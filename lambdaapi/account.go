@@ -44,7 +44,7 @@ func (s *Server) routeAccount(handle func(string, func(http.ResponseWriter, *htt
 // getAccountSettings handles GetAccountSettings: the limits, and the code
 // size and count of the functions stored.
 func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request) error {
-	fns, err := s.Functions.Functions(r.Context())
+	fns, err := s.functions(r.Context())
 	if err != nil {
 		return fmt.Errorf("list functions: %w", err)
 	}

@@ -74,10 +74,10 @@ type listAliasesResponse struct {
 	NextMarker string                `json:"NextMarker,omitempty"`
 }
 
-// aliasConfiguration renders alias a of the function named name.
-func (s *Server) aliasConfiguration(name string, a *lambada.Alias) *aliasConfiguration {
+// aliasConfiguration renders alias a of the function f.
+func (s *Server) aliasConfiguration(f *lambada.Function, a *lambada.Alias) *aliasConfiguration {
 	out := &aliasConfiguration{
-		AliasArn:        lambada.FunctionARN(s.Region, s.Account, name, a.Name),
+		AliasArn:        s.arn(f, a.Name),
 		Name:            a.Name,
 		FunctionVersion: a.FunctionVersion,
 		Description:     a.Description,
@@ -93,7 +93,7 @@ func (s *Server) aliasConfiguration(name string, a *lambada.Alias) *aliasConfigu
 // does not exist: a 404 naming it.
 func (s *Server) checkTarget(f *lambada.Function, target string) error {
 	if target != lambada.LatestVersion && (!lambada.IsVersionNumber(target) || f.Version(target) == nil) {
-		return s.notFound(f.Name, target)
+		return s.notFoundIn(f, target)
 	}
 	return nil
 }
@@ -107,7 +107,7 @@ func (s *Server) checkRouting(f *lambada.Function, target string, weights lambad
 	}
 	for v := range weights {
 		if f.Version(v) == nil {
-			return s.notFound(f.Name, v)
+			return s.notFoundIn(f, v)
 		}
 	}
 	return nil
@@ -129,11 +129,6 @@ func (s *Server) parseAliasRef(v *lambada.Validation, r *http.Request) (lambada.
 	alias := r.PathValue("alias")
 	lambada.ValidateAliasName(v, alias)
 	return ref, alias, err
-}
-
-// aliasARN is the ARN of the alias named alias of the function named name.
-func (s *Server) aliasARN(name, alias string) string {
-	return lambada.FunctionARN(s.Region, s.Account, name, alias)
 }
 
 // createAlias handles CreateAlias: POST /2015-03-31/functions/{name}/aliases.
@@ -173,7 +168,7 @@ func (s *Server) createAlias(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if f.Alias(a.Name) != nil {
-			return lambada.Errorf(lambada.ECONFLICT, "Alias already exists: %s", s.aliasARN(f.Name, a.Name))
+			return lambada.Errorf(lambada.ECONFLICT, "Alias already exists: %s", s.arn(f, a.Name))
 		}
 		if err := s.checkRouting(f, a.FunctionVersion, a.Routing); err != nil {
 			return err
@@ -185,7 +180,7 @@ func (s *Server) createAlias(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, s.aliasConfiguration(f.Name, &a))
+	return writeJSON(w, http.StatusCreated, s.aliasConfiguration(f, &a))
 }
 
 // getAlias handles GetAlias: GET /2015-03-31/functions/{name}/aliases/{alias}.
@@ -204,9 +199,9 @@ func (s *Server) getAlias(w http.ResponseWriter, r *http.Request) error {
 	}
 	a := f.Alias(alias)
 	if a == nil {
-		return lambada.Errorf(lambada.ENOTFOUND, "Cannot find alias arn: %s", s.aliasARN(f.Name, alias))
+		return lambada.Errorf(lambada.ENOTFOUND, "Cannot find alias arn: %s", s.arn(f, alias))
 	}
-	return writeJSON(w, http.StatusOK, s.aliasConfiguration(f.Name, a))
+	return writeJSON(w, http.StatusOK, s.aliasConfiguration(f, a))
 }
 
 // updateAlias handles UpdateAlias: PUT /2015-03-31/functions/{name}/aliases/{alias}.
@@ -231,7 +226,7 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request) error {
 	f, err := s.mutate(r.Context(), ref.Name, "", func(f *lambada.Function) error {
 		cur := f.Alias(alias)
 		if cur == nil {
-			return lambada.Errorf(lambada.ENOTFOUND, "Alias not found: %s", s.aliasARN(f.Name, alias))
+			return lambada.Errorf(lambada.ENOTFOUND, "Alias not found: %s", s.arn(f, alias))
 		}
 		if req.RevisionId != "" && req.RevisionId != cur.RevisionID {
 			return errRevision
@@ -268,7 +263,7 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.apply(r.Context(), f.Name)
-	return writeJSON(w, http.StatusOK, s.aliasConfiguration(f.Name, &out))
+	return writeJSON(w, http.StatusOK, s.aliasConfiguration(f, &out))
 }
 
 // deleteAlias handles DeleteAlias:
@@ -306,7 +301,7 @@ func (s *Server) listAliases(w http.ResponseWriter, r *http.Request) error {
 		func(a *lambada.Alias) bool { return !filtered || a.FunctionVersion == version[0] })
 	out := listAliasesResponse{Aliases: make([]*aliasConfiguration, 0, len(aliases)), NextMarker: next}
 	for _, a := range aliases {
-		out.Aliases = append(out.Aliases, s.aliasConfiguration(f.Name, a))
+		out.Aliases = append(out.Aliases, s.aliasConfiguration(f, a))
 	}
 	return writeJSON(w, http.StatusOK, &out)
 }

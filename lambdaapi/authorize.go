@@ -14,6 +14,8 @@ import (
 // message.
 type Authorizer interface {
 	Authorize(ctx context.Context, action, resource, policy string) error
+	// Account is the caller's account.
+	Account(ctx context.Context) string
 }
 
 // actions maps each route to the IAM action it performs; a route not here
@@ -79,7 +81,7 @@ func (s *Server) authorize(pattern string, r *http.Request) error {
 	resource, function, qualifier := s.resourceOf(pattern, r)
 	policy := ""
 	if function != "" {
-		if f, err := s.Functions.Function(r.Context(), function); err == nil {
+		if f, err := s.Functions.Function(r.Context(), s.key(r.Context(), function)); err == nil {
 			if p := f.Policy(qualifier); p != nil {
 				policy = p.Document()
 			}
@@ -111,7 +113,7 @@ func (s *Server) resourceOf(pattern string, r *http.Request) (arn, function, qua
 		if a := r.PathValue("alias"); a != "" {
 			qualifier = a
 		}
-		return lambada.FunctionARN(s.Region, s.Account, ref.Name, qualifier), ref.Name, qualifier
+		return lambada.FunctionARN(s.Region, s.account(r.Context()), ref.Name, qualifier), ref.Name, qualifier
 	}
 	return "*", "", ""
 }

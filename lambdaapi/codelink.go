@@ -82,7 +82,7 @@ func (s *Server) checkCodeLink(r *http.Request, key string) error {
 		}
 		return err
 	}
-	f, err := s.Functions.Function(r.Context(), name)
+	f, err := s.Functions.Function(r.Context(), s.key(r.Context(), name))
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
 		return errNoCode
 	} else if err != nil {

@@ -49,7 +49,7 @@ func (s *Server) accountConcurrency() int {
 // different functions cannot both pass. unlock is never nil.
 func (s *Server) holdOthers(ctx context.Context, except string) (held int, unlock func(), err error) {
 	s.concurrencyMu.Lock()
-	fns, err := s.Functions.Functions(ctx)
+	fns, err := s.functions(ctx)
 	if err != nil {
 		s.concurrencyMu.Unlock()
 		return 0, func() {}, fmt.Errorf("list functions: %w", err)
@@ -69,7 +69,7 @@ func (s *Server) apply(ctx context.Context, name string) {
 	if s.Provisioner == nil {
 		return
 	}
-	if err := s.Provisioner.Apply(ctx, name); err != nil {
+	if err := s.Provisioner.Apply(ctx, s.key(ctx, name)); err != nil {
 		s.Logger.Error("apply concurrency settings", "function", name, "err", err)
 	}
 }

@@ -74,7 +74,7 @@ func (s *Server) eventInvokeRef(v *lambada.Validation, r *http.Request) (lambada
 	if ref.Name == "" {
 		return ref, nil
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+	if err := ref.CheckRegion(s.Region, s.account(r.Context())); err != nil {
 		return ref, err
 	}
 	ref.Qualifier = ref.VersionOrLatest()
@@ -84,7 +84,7 @@ func (s *Server) eventInvokeRef(v *lambada.Validation, r *http.Request) (lambada
 // eventInvokeFunction reads the function and checks that it has the
 // version or alias ref names.
 func (s *Server) eventInvokeFunction(ctx context.Context, ref lambada.FunctionRef) (*lambada.Function, error) {
-	f, err := s.Functions.Function(ctx, ref.Name)
+	f, err := s.Functions.Function(ctx, s.key(ctx, ref.Name))
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
 		return nil, errNoFunction
 	} else if err != nil {
@@ -110,8 +110,8 @@ func checkQualifierExists(f *lambada.Function, q string) error {
 }
 
 // noEventInvokeConfig is the 404 for a qualifier without a configuration.
-func (s *Server) noEventInvokeConfig(ref lambada.FunctionRef) error {
-	return lambada.Errorf(lambada.ENOTFOUND, "The function %s doesn't have an EventInvokeConfig", lambada.FunctionARN(s.Region, s.Account, ref.Name, ref.Qualifier))
+func (s *Server) noEventInvokeConfig(ctx context.Context, ref lambada.FunctionRef) error {
+	return lambada.Errorf(lambada.ENOTFOUND, "The function %s doesn't have an EventInvokeConfig", lambada.FunctionARN(s.Region, s.account(ctx), ref.Name, ref.Qualifier))
 }
 
 // putEventInvoke handles PutFunctionEventInvokeConfig (replace) and
@@ -146,14 +146,14 @@ func (s *Server) putEventInvoke(w http.ResponseWriter, r *http.Request, replace 
 		return err
 	}
 	var stored lambada.EventInvokeConfig
-	_, err := s.mutate(ctx, ref.Name, ref.Qualifier, func(f *lambada.Function) error {
+	f, err := s.mutate(ctx, ref.Name, ref.Qualifier, func(f *lambada.Function) error {
 		if err := checkQualifierExists(f, ref.Qualifier); err != nil {
 			return err
 		}
 		c := lambada.EventInvokeConfig{Qualifier: ref.Qualifier}
 		if old := f.EventInvokeConfig(ref.Qualifier); !replace {
 			if old == nil {
-				return s.noEventInvokeConfig(ref)
+				return s.noEventInvokeConfig(ctx, ref)
 			}
 			c = old.Clone()
 		}
@@ -166,7 +166,7 @@ func (s *Server) putEventInvoke(w http.ResponseWriter, r *http.Request, replace 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.renderEventInvoke(ref.Name, &stored))
+	return writeJSON(w, http.StatusOK, s.renderEventInvoke(f, &stored))
 }
 
 // checkDestinations answers AWS's errors for destinations Lambada cannot
@@ -191,10 +191,10 @@ func (s *Server) checkDestinations(ctx context.Context, self string, settings *l
 			if ref.Name == self {
 				return lambada.Errorf(lambada.EINVALID, "You can't specify the function as a destination for itself.")
 			}
-			if ref.CheckRegion(s.Region, s.Account) != nil {
+			if ref.CheckRegion(s.Region, s.account(ctx)) != nil {
 				return lambada.Errorf(lambada.EINVALID, "The destination ARN %s is invalid.", dest)
 			}
-			f, err := s.Functions.Function(ctx, ref.Name)
+			f, err := s.Functions.Function(ctx, s.key(ctx, ref.Name))
 			if lambada.ErrorCode(err) == lambada.ENOTFOUND {
 				return lambada.Errorf(lambada.EINVALID, "The destination ARN %s is invalid.", dest)
 			} else if err != nil {
@@ -210,11 +210,11 @@ func (s *Server) checkDestinations(ctx context.Context, self string, settings *l
 	return nil
 }
 
-// renderEventInvoke renders c, a configuration of the function name.
-func (s *Server) renderEventInvoke(name string, c *lambada.EventInvokeConfig) *eventInvokeConfig {
+// renderEventInvoke renders c, a configuration of the function f.
+func (s *Server) renderEventInvoke(f *lambada.Function, c *lambada.EventInvokeConfig) *eventInvokeConfig {
 	out := &eventInvokeConfig{
 		LastModified:             float64(c.LastModified.UnixMilli()) / 1000,
-		FunctionArn:              lambada.FunctionARN(s.Region, s.Account, name, c.Qualifier),
+		FunctionArn:              s.arn(f, c.Qualifier),
 		MaximumRetryAttempts:     c.MaximumRetryAttempts,
 		MaximumEventAgeInSeconds: c.MaximumEventAgeInSeconds,
 	}
@@ -250,9 +250,9 @@ func (s *Server) getEventInvoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := f.EventInvokeConfig(ref.Qualifier)
 	if c == nil {
-		return s.noEventInvokeConfig(ref)
+		return s.noEventInvokeConfig(r.Context(), ref)
 	}
-	return writeJSON(w, http.StatusOK, s.renderEventInvoke(f.Name, c))
+	return writeJSON(w, http.StatusOK, s.renderEventInvoke(f, c))
 }
 
 // deleteEventInvoke handles DeleteFunctionEventInvokeConfig: 204, or 404
@@ -263,7 +263,7 @@ func (s *Server) deleteEventInvoke(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if f.EventInvokeConfig(ref.Qualifier) == nil {
-		return s.noEventInvokeConfig(ref)
+		return s.noEventInvokeConfig(r.Context(), ref)
 	}
 	return s.remove(w, r, ref.Name, ref.Qualifier, func(f *lambada.Function) bool {
 		return f.DeleteEventInvokeConfig(ref.Qualifier)
@@ -282,7 +282,7 @@ func (s *Server) listEventInvoke(w http.ResponseWriter, r *http.Request) error {
 	configs, next := page(f.EventInvokeConfigs, func(c *lambada.EventInvokeConfig) string { return c.Qualifier }, after, maxItems, nil)
 	out := listEventInvokeResponse{FunctionEventInvokeConfigs: make([]*eventInvokeConfig, 0, len(configs)), NextMarker: next}
 	for _, c := range configs {
-		out.FunctionEventInvokeConfigs = append(out.FunctionEventInvokeConfigs, s.renderEventInvoke(f.Name, c))
+		out.FunctionEventInvokeConfigs = append(out.FunctionEventInvokeConfigs, s.renderEventInvoke(f, c))
 	}
 	return writeJSON(w, http.StatusOK, &out)
 }

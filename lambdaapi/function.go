@@ -57,7 +57,7 @@ func (s *Server) parseRef(r *http.Request) (lambada.FunctionRef, error) {
 	if err := v.Err(); err != nil {
 		return ref, err
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+	if err := ref.CheckRegion(s.Region, s.account(r.Context())); err != nil {
 		return ref, err
 	}
 	return ref, mismatch
@@ -72,7 +72,7 @@ func (s *Server) parseUpdateRef(v *lambada.Validation, r *http.Request) (lambada
 	if ref.Name == "" {
 		return ref, nil
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+	if err := ref.CheckRegion(s.Region, s.account(r.Context())); err != nil {
 		return ref, err
 	}
 	if ref.Qualifier != "" {
@@ -83,16 +83,26 @@ func (s *Server) parseUpdateRef(v *lambada.Validation, r *http.Request) (lambada
 
 // notFound is AWS's error for a missing function, or a missing version of
 // one when qualifier is not empty.
-func (s *Server) notFound(name, qualifier string) error {
-	return lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s", lambada.FunctionARN(s.Region, s.Account, name, qualifier))
+func (s *Server) notFound(ctx context.Context, name, qualifier string) error {
+	return lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s", lambada.FunctionARN(s.Region, s.account(ctx), name, qualifier))
+}
+
+// arn is the ARN of f, qualified by qualifier when not "".
+func (s *Server) arn(f *lambada.Function, qualifier string) string {
+	return lambada.FunctionARN(s.Region, f.AccountOr(s.Account), f.Name, qualifier)
+}
+
+// notFoundIn is notFound for a qualifier of f.
+func (s *Server) notFoundIn(f *lambada.Function, qualifier string) error {
+	return lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s", s.arn(f, qualifier))
 }
 
 // lookup returns the function named name; a missing one is reported with
 // the ARN qualified by qualifier.
 func (s *Server) lookup(ctx context.Context, name, qualifier string) (*lambada.Function, error) {
-	f, err := s.Functions.Function(ctx, name)
+	f, err := s.Functions.Function(ctx, s.key(ctx, name))
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
-		return nil, s.notFound(name, qualifier)
+		return nil, s.notFound(ctx, name, qualifier)
 	} else if err != nil {
 		return nil, fmt.Errorf("read function %s: %w", name, err)
 	}
@@ -129,11 +139,11 @@ func (s *Server) mutate(ctx context.Context, name, qualifier string, change func
 		case lambada.EPRECONDITION:
 			continue // another writer won: read again
 		case lambada.ENOTFOUND:
-			return nil, s.notFound(name, qualifier)
+			return nil, s.notFound(ctx, name, qualifier)
 		}
 		return nil, fmt.Errorf("write function %s: %w", name, err)
 	}
-	return nil, lambada.Errorf(lambada.ECONFLICT, "The operation cannot be performed at this time. An update is in progress for resource: %s", lambada.FunctionARN(s.Region, s.Account, name, ""))
+	return nil, lambada.Errorf(lambada.ECONFLICT, "The operation cannot be performed at this time. An update is in progress for resource: %s", lambada.FunctionARN(s.Region, s.account(ctx), name, ""))
 }
 
 // remove deletes something from the function named name with del, which
@@ -158,7 +168,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, name, qualifier 
 // (or publishing it): an update in progress, a function still being created,
 // or, when revisionID is not empty, a RevisionId that is not $LATEST's.
 func (s *Server) checkUpdatable(f *lambada.Function, revisionID string) error {
-	if err := f.Latest.CheckUpdatable(lambada.FunctionARN(s.Region, s.Account, f.Name, "")); err != nil {
+	if err := f.Latest.CheckUpdatable(s.arn(f, "")); err != nil {
 		return err
 	}
 	if revisionID != "" && revisionID != f.Latest.RevisionID {
@@ -167,12 +177,28 @@ func (s *Server) checkUpdatable(f *lambada.Function, revisionID string) error {
 	return nil
 }
 
-// prepare has the Preparer make the function named name ready after a
-// change that left a configuration Pending or InProgress.
-func (s *Server) prepare(name string) {
+// prepare has the Preparer make the function whose FunctionKey is key
+// ready after a change that left a configuration Pending or InProgress.
+func (s *Server) prepare(key string) {
 	if s.Preparer != nil {
-		s.Preparer.Prepare(name)
+		s.Preparer.Prepare(key)
 	}
+}
+
+// functions are the functions of the account a request acts in.
+func (s *Server) functions(ctx context.Context) ([]*lambada.Function, error) {
+	all, err := s.Functions.Functions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own := s.own(ctx)
+	mine := all[:0:0]
+	for _, f := range all {
+		if f.Account == own {
+			mine = append(mine, f)
+		}
+	}
+	return mine, nil
 }
 
 // touch gives c a new RevisionId and LastModified, as every change does.

@@ -123,7 +123,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); lambada.ErrorCode(err) == lambada.EACCESSDENIED {
+	if err := ref.CheckRegion(s.Region, s.account(r.Context())); lambada.ErrorCode(err) == lambada.EACCESSDENIED {
 		// AWS says nothing more to CreateFunction: its message is null.
 		return &lambada.Error{Code: lambada.EACCESSDENIED}
 	} else if err != nil {
@@ -160,7 +160,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := checkUnzipped(unzipped, layers); err != nil {
 		return err
 	}
-	if _, err := s.Functions.Function(ctx, ref.Name); err == nil {
+	if _, err := s.Functions.Function(ctx, s.key(ctx, ref.Name)); err == nil {
 		return errExists(ref.Name)
 	} else if lambada.ErrorCode(err) != lambada.ENOTFOUND {
 		return fmt.Errorf("read function %s: %w", ref.Name, err)
@@ -169,7 +169,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := &lambada.Function{Name: ref.Name, Latest: lambada.NewFunctionConfig(), Tags: maps.Clone(req.Tags)}
+	f := &lambada.Function{Name: ref.Name, Account: s.own(ctx), Latest: lambada.NewFunctionConfig(), Tags: maps.Clone(req.Tags)}
 	if len(f.Tags) == 0 {
 		f.Tags = nil
 	}
@@ -193,10 +193,10 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("write function %s: %w", ref.Name, err)
 	}
 	f.Revision = rev
-	s.prepare(f.Name)
+	s.prepare(f.Key())
 	if published != nil {
 		// AWS answers with version 1, under the unqualified ARN.
-		return writeJSON(w, http.StatusCreated, s.render(f.Name, published, "", viewFull))
+		return writeJSON(w, http.StatusCreated, s.render(f, published, "", viewFull))
 	}
 	return writeJSON(w, http.StatusCreated, s.configuration(f))
 }

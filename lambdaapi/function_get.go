@@ -63,7 +63,7 @@ func (s *Server) qualified(f *lambada.Function, qualifier string) (*lambada.Func
 			return c, nil
 		}
 	}
-	return nil, s.notFound(f.Name, qualifier)
+	return nil, s.notFoundIn(f, qualifier)
 }
 
 // getFunction handles GetFunction: GET /2015-03-31/functions/{name}.
@@ -73,10 +73,10 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := &getFunctionResponse{
-		Configuration: s.render(f.Name, c, qualifier, viewFull),
+		Configuration: s.render(f, c, qualifier, viewFull),
 		Code: functionCodeLocation{
 			RepositoryType: "S3",
-			Location:       s.codeLink(r, f.Name, c),
+			Location:       s.codeLink(r, f.Key(), c),
 		},
 	}
 	if f.ReservedConcurrency != nil {
@@ -95,7 +95,7 @@ func (s *Server) getFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.render(f.Name, c, qualifier, viewFull))
+	return writeJSON(w, http.StatusOK, s.render(f, c, qualifier, viewFull))
 }
 
 // listFunctions handles ListFunctions: GET /2015-03-31/functions. With
@@ -123,7 +123,7 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	afterName, afterVersion, _ := strings.Cut(marker, ":")
 	after := versionRank(afterVersion)
 
-	fns, err := s.Functions.Functions(r.Context())
+	fns, err := s.functions(r.Context())
 	if err != nil {
 		return fmt.Errorf("list functions: %w", err)
 	}
@@ -152,7 +152,7 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 			if all {
 				qualifier, last = c.Version, f.Name+":"+c.Version
 			}
-			out.Functions = append(out.Functions, s.render(f.Name, c, qualifier, viewListed))
+			out.Functions = append(out.Functions, s.render(f, c, qualifier, viewListed))
 		}
 	}
 	return writeJSON(w, http.StatusOK, &out)

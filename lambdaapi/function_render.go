@@ -82,15 +82,15 @@ const (
 
 // configuration renders f's $LATEST with an unqualified FunctionArn.
 func (s *Server) configuration(f *lambada.Function) *functionConfiguration {
-	return s.render(f.Name, &f.Latest, "", viewFull)
+	return s.render(f, &f.Latest, "", viewFull)
 }
 
-// render renders c, a configuration of the function named name, with the
+// render renders c, a configuration of the function f, with the
 // FunctionArn qualified by qualifier ("" for an unqualified one).
-func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string, v view) *functionConfiguration {
+func (s *Server) render(f *lambada.Function, c *lambada.FunctionConfig, qualifier string, v view) *functionConfiguration {
 	out := &functionConfiguration{
-		FunctionName:     name,
-		FunctionArn:      lambada.FunctionARN(s.Region, s.Account, name, qualifier),
+		FunctionName:     f.Name,
+		FunctionArn:      s.arn(f, qualifier),
 		Runtime:          c.Runtime,
 		Role:             c.Role,
 		Handler:          c.Handler,
@@ -107,7 +107,7 @@ func (s *Server) render(name string, c *lambada.FunctionConfig, qualifier string
 		Architectures:    slices.Clone(c.Architectures),
 		EphemeralStorage: ephemeralStorage{Size: c.EphemeralStorage},
 		SnapStart:        snapStart{ApplyOn: "None", OptimizationStatus: "Off"},
-		LoggingConfig:    loggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + name},
+		LoggingConfig:    loggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + f.Name},
 	}
 	if out.Version == "" {
 		out.Version = lambada.LatestVersion

@@ -98,10 +98,10 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	s.prepare(f.Name)
+	s.prepare(f.Key())
 	if published != nil {
 		// AWS answers with the new version, still being created.
-		return writeJSON(w, http.StatusOK, s.render(f.Name, published, published.Version, viewFull))
+		return writeJSON(w, http.StatusOK, s.render(f, published, published.Version, viewFull))
 	}
 	return writeJSON(w, http.StatusOK, s.configuration(f))
 }
@@ -168,7 +168,7 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	s.prepare(f.Name)
+	s.prepare(f.Key())
 	return writeJSON(w, http.StatusOK, s.configuration(f))
 }
 
@@ -206,9 +206,9 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	err = s.Functions.DeleteFunction(ctx, ref.Name)
+	err = s.Functions.DeleteFunction(ctx, s.key(ctx, ref.Name))
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
-		return s.notFound(ref.Name, "")
+		return s.notFound(ctx, ref.Name, "")
 	} else if err != nil {
 		return fmt.Errorf("delete function %s: %w", ref.Name, err)
 	}

@@ -33,12 +33,13 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+	if err := ref.CheckRegion(s.Region, s.account(r.Context())); err != nil {
 		return err
 	}
 	if mismatch != nil {
 		return mismatch
 	}
+	ref.Account = s.own(r.Context()) // the account the request acts in ("" the node's own)
 	var payload []byte
 	if typ == lambada.Event {
 		payload, err = readEventPayload(r)

@@ -62,7 +62,7 @@ func (s *Server) policyTarget(f *lambada.Function, qualifier string) (*string, e
 			return &a.RevisionID, nil
 		}
 	}
-	return nil, s.notFound(f.Name, qualifier)
+	return nil, s.notFoundIn(f, qualifier)
 }
 
 // addPermission handles AddPermission: POST …/functions/{name}/policy.
@@ -111,7 +111,7 @@ func (s *Server) addPermission(w http.ResponseWriter, r *http.Request) error {
 	}
 	statement := map[string]any{
 		"Sid": *req.StatementId, "Effect": "Allow", "Principal": principal, "Action": *req.Action,
-		"Resource": lambada.FunctionARN(s.Region, s.Account, ref.Name, ref.Qualifier),
+		"Resource": lambada.FunctionARN(s.Region, s.account(r.Context()), ref.Name, ref.Qualifier),
 	}
 	conditions := map[string]map[string]string{}
 	cond := func(op, key string, value *string) {

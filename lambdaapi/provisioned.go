@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -62,7 +63,7 @@ func (s *Server) provisionedRef(v *lambada.Validation, r *http.Request) (lambada
 	if ref.Name == "" {
 		return ref, nil
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+	if err := ref.CheckRegion(s.Region, s.account(r.Context())); err != nil {
 		return ref, err
 	}
 	return ref, mismatch
@@ -70,15 +71,15 @@ func (s *Server) provisionedRef(v *lambada.Validation, r *http.Request) (lambada
 
 // checkProvisionedTarget returns AWS's 404 when f (nil: missing) has no
 // version or alias named qualifier.
-func (s *Server) checkProvisionedTarget(name string, f *lambada.Function, qualifier string) error {
+func (s *Server) checkProvisionedTarget(ctx context.Context, name string, f *lambada.Function, qualifier string) error {
 	if lambada.IsVersionNumber(qualifier) {
 		if f == nil || f.Version(qualifier) == nil {
-			return s.notFound(name, qualifier)
+			return s.notFound(ctx, name, qualifier)
 		}
 		return nil
 	}
 	if f == nil || f.Alias(qualifier) == nil {
-		return lambada.Errorf(lambada.ENOTFOUND, "Cannot find alias arn: %s", s.aliasARN(name, qualifier))
+		return lambada.Errorf(lambada.ENOTFOUND, "Cannot find alias arn: %s", lambada.FunctionARN(s.Region, s.account(ctx), name, qualifier))
 	}
 	return nil
 }
@@ -86,13 +87,13 @@ func (s *Server) checkProvisionedTarget(name string, f *lambada.Function, qualif
 // provisionedFunction reads the function named name and checks that it has
 // a version or alias named qualifier.
 func (s *Server) provisionedFunction(r *http.Request, name, qualifier string) (*lambada.Function, error) {
-	f, err := s.Functions.Function(r.Context(), name)
+	f, err := s.Functions.Function(r.Context(), s.key(r.Context(), name))
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
 		f = nil
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.checkProvisionedTarget(name, f, qualifier); err != nil {
+	if err := s.checkProvisionedTarget(r.Context(), name, f, qualifier); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -152,7 +153,7 @@ func (s *Server) putProvisioned(w http.ResponseWriter, r *http.Request) error {
 	defer unlock()
 	pc := lambada.ProvisionedConfig{Qualifier: ref.Qualifier, Requested: *req.ProvisionedConcurrentExecutions, LastModified: s.Now()}
 	f, err := s.mutate(r.Context(), ref.Name, ref.Qualifier, func(f *lambada.Function) error {
-		if err := s.checkProvisionedTarget(f.Name, f, pc.Qualifier); err != nil {
+		if err := s.checkProvisionedTarget(r.Context(), f.Name, f, pc.Qualifier); err != nil {
 			return err
 		}
 		if err := lambada.CheckProvisioned(f, pc.Qualifier, pc.Requested, s.accountConcurrency(), others); err != nil {
@@ -228,7 +229,7 @@ func (s *Server) listProvisioned(w http.ResponseWriter, r *http.Request) error {
 	out := listProvisionedResponse{ProvisionedConcurrencyConfigs: make([]*provisionedConfig, 0, len(configs)), NextMarker: next}
 	for _, pc := range configs {
 		item := s.renderProvisioned(f, pc)
-		item.FunctionArn = lambada.FunctionARN(s.Region, s.Account, f.Name, pc.Qualifier)
+		item.FunctionArn = lambada.FunctionARN(s.Region, s.account(r.Context()), f.Name, pc.Qualifier)
 		out.ProvisionedConcurrencyConfigs = append(out.ProvisionedConcurrencyConfigs, item)
 	}
 	return writeJSON(w, http.StatusOK, &out)

@@ -95,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.Handle(pattern, s.handler(func(w http.ResponseWriter, r *http.Request) error {
+			r = s.withAccount(pattern, r)
 			if err := s.authorize(pattern, r); err != nil {
 				return err
 			}
@@ -127,6 +128,57 @@ func uncleanPath(p string) bool {
 		}
 	}
 	return false
+}
+
+type accountKey struct{}
+
+// withAccount returns r with the account it acts in, when it is not the
+// node's own: the account of the function ARN it names, or else the
+// caller's (Authorizer.Account). Without an Authorizer every request acts
+// in the node's own account.
+func (s *Server) withAccount(pattern string, r *http.Request) *http.Request {
+	if s.Authorizer == nil {
+		return r
+	}
+	account := s.Authorizer.Account(r.Context())
+	var named string
+	switch {
+	case strings.Contains(pattern, "/functions/{name}"):
+		named = r.PathValue("name")
+	case strings.Contains(pattern, "{arn}"):
+		named = r.PathValue("arn")
+	}
+	if strings.Contains(named, ":") { // an ARN, whole or partial
+		var v lambada.Validation
+		if ref, _ := lambada.ParseFunctionRef(&v, named, nil); ref.Account != "" {
+			account = ref.Account
+		}
+	}
+	if account == "" || account == s.Account {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), accountKey{}, account))
+}
+
+// account is the account a request acts in (its context's).
+func (s *Server) account(ctx context.Context) string {
+	if a, ok := ctx.Value(accountKey{}).(string); ok {
+		return a
+	}
+	return s.Account
+}
+
+// own is the Account of the records of the account a request acts in: ""
+// for the node's own.
+func (s *Server) own(ctx context.Context) string {
+	a, _ := ctx.Value(accountKey{}).(string)
+	return a
+}
+
+// key is the FunctionKey of the function name of the account a request
+// acts in.
+func (s *Server) key(ctx context.Context, name string) string {
+	return lambada.FunctionKey("", s.own(ctx), name)
 }
 
 // routes registers every operation with handle.

@@ -25,7 +25,7 @@ func (s *Server) taggedFunction(r *http.Request) (lambada.FunctionRef, error) {
 	if err != nil {
 		return ref, err
 	}
-	return ref, ref.CheckRegion(s.Region, s.Account)
+	return ref, ref.CheckRegion(s.Region, s.account(r.Context()))
 }
 
 // retag applies change to the tags of the function named name and answers

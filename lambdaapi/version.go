@@ -88,7 +88,7 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, s.render(f.Name, &out, out.Version, viewFull))
+	return writeJSON(w, http.StatusCreated, s.render(f, &out, out.Version, viewFull))
 }
 
 // listVersions handles ListVersionsByFunction:
@@ -102,7 +102,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if err := ref.CheckRegion(s.Region, s.Account); err != nil {
+	if err := ref.CheckRegion(s.Region, s.account(r.Context())); err != nil {
 		return err
 	}
 	marker, err := parseMarker(r.URL.Query())
@@ -130,7 +130,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
 			out.NextMarker = encodeMarker(out.Versions[maxItems-1].Version)
 			break
 		}
-		out.Versions = append(out.Versions, s.render(f.Name, c, c.Version, viewListed))
+		out.Versions = append(out.Versions, s.render(f, c, c.Version, viewListed))
 	}
 	return writeJSON(w, http.StatusOK, &out)
 }

@@ -83,7 +83,7 @@ func (s *Sandbox) emitLocked(c *call, lines []byte) {
 	if c.collect {
 		c.appendLog(lines)
 	}
-	s.pool.m.Logs.FunctionLog(s.cfg.Function, s.cfg.Version, lines)
+	s.pool.m.Logs.FunctionLog(s.cfg.Key(), s.cfg.Version, lines)
 }
 
 // line receives one line of the function's output.
@@ -95,7 +95,7 @@ func (s *Sandbox) line(b []byte) {
 			c.appendLog(b)
 		}
 	}
-	s.pool.m.Logs.FunctionLog(s.cfg.Function, s.cfg.Version, b)
+	s.pool.m.Logs.FunctionLog(s.cfg.Key(), s.cfg.Version, b)
 	s.logMu.Unlock()
 }
 

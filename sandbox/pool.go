@@ -186,7 +186,7 @@ func (m *Manager) logger() *slog.Logger {
 }
 
 func (m *Manager) pool(cfg *lambada.SandboxConfig) (*pool, error) {
-	key := poolKey{cfg.Function, cfg.Version}
+	key := poolKey{cfg.Key(), cfg.Version}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -357,7 +357,7 @@ func (p *pool) start(c *call, t *target) (*Sandbox, error) {
 // its place meanwhile: p is then an orphan that no invocation will take
 // from. m.mu is held.
 func (m *Manager) adoptLocked(p *pool) (orphan bool) {
-	key := poolKey{p.cfg.Function, p.cfg.Version}
+	key := poolKey{p.cfg.Key(), p.cfg.Version}
 	p.mu.Lock()
 	retired := p.retired
 	p.mu.Unlock()
@@ -454,7 +454,7 @@ func (p *pool) startFailure(inv *lambada.Invocation, f lambada.FunctionFault, to
 	lines := []string{lambada.StartLine(inv.RequestID, p.cfg.Version), lambada.EndLine(inv.RequestID), report.Line(), f.FaultLines()}
 	var log []byte
 	for _, line := range lines {
-		p.m.Logs.FunctionLog(p.cfg.Function, p.cfg.Version, []byte(line))
+		p.m.Logs.FunctionLog(p.cfg.Key(), p.cfg.Version, []byte(line))
 		log = append(log, line...)
 	}
 	res := &lambada.Result{Payload: f.Payload(), FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: p.cfg.Version}

@@ -202,7 +202,7 @@ func (m *Manager) forgetProvisionedLocked(s *Sandbox, exit exitInfo) {
 	if !s.provisioned.Load() {
 		return
 	}
-	t := m.targets[poolKey{s.cfg.Function, s.cfg.Version}]
+	t := m.targets[poolKey{s.cfg.Key(), s.cfg.Version}]
 	if t == nil || !t.envs[s] {
 		return
 	}

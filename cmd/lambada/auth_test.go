@@ -284,14 +284,20 @@ func TestAuth_ResourcePolicy(t *testing.T) {
 	erin := []string{"AWS_ACCESS_KEY_ID=AKIAERIN", "AWS_SECRET_ACCESS_KEY=r"}
 	createAs(t, m, alice, "fn", "provided.al2023", "bootstrap", writeFile(t, fnZip))
 	outfile := filepath.Join(t.TempDir(), "out.json")
+	fnARN := "arn:aws:lambda:us-east-1:000000000000:function:fn"
+	// Another account's caller names the function by its ARN: its plain
+	// name is a function of the caller's own account.
 	invoke := func(who []string) string {
-		_, stderr, code := awsCLIWith(t, m, who, "lambda", "invoke", "--function-name", "fn", outfile)
+		name := "fn"
+		if who[0] == erin[0] {
+			name = fnARN
+		}
+		_, stderr, code := awsCLIWith(t, m, who, "lambda", "invoke", "--function-name", name, outfile)
 		if code == 0 {
 			return ""
 		}
 		return stderr
 	}
-	fnARN := "arn:aws:lambda:us-east-1:000000000000:function:fn"
 	if got := invoke(eve); !strings.Contains(got, "User: arn:aws:iam::000000000000:user/akiaeve is not authorized to perform: lambda:InvokeFunction on resource: "+fnARN+" because no identity-based policy allows the lambda:InvokeFunction action") {
 		t.Errorf("eve before: %s", got)
 	}
@@ -309,6 +315,10 @@ func TestAuth_ResourcePolicy(t *testing.T) {
 	}
 	if got := invoke(erin); got != "" {
 		t.Errorf("erin, allowed by both: %s", got)
+	}
+	if _, stderr, _ := awsCLIWith(t, m, erin, "lambda", "invoke", "--function-name", "fn", outfile); !strings.Contains(stderr,
+		"(ResourceNotFoundException) when calling the Invoke operation: Function not found: arn:aws:lambda:us-east-1:111111111111:function:fn:$LATEST") {
+		t.Errorf("erin's own fn, which she has not created: %s", stderr)
 	}
 	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "get-policy", "--function-name", "fn"); code != 0 || !strings.Contains(out, `\"Sid\":\"erin\"`) {
 		t.Errorf("get-policy: %s %s", out, stderr)

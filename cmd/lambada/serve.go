@@ -212,8 +212,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	for _, f := range fns {
-		if err := invoker.Apply(ctx, f.Name); err != nil {
-			m.Logger.Error("apply concurrency settings", "function", f.Name, "err", err)
+		if err := invoker.Apply(ctx, f.Key()); err != nil {
+			m.Logger.Error("apply concurrency settings", "function", f.Key(), "err", err)
 		}
 	}
 	codeLinkKey, err := m.node.Secret(ctx, "code-links")
@@ -253,7 +253,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// lambda.
 	sqs := &sqsapi.Server{Queues: m.node.Queues, Messages: m.node.Queues, Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "sqs")}
 	if m.auth != nil {
-		authorizer := &auth.Authorizer{Directory: m.auth, Account: m.Account}
+		authorizer := &auth.Authorizer{Directory: m.auth}
 		api.Authorizer, sqs.Authorizer = authorizer, authorizer
 	}
 	handler := sqs.Mount(api.Handler())

@@ -43,6 +43,35 @@ func FunctionStore(t *testing.T, open func(t *testing.T) lambada.FunctionStore) 
 		WantCode(t, s.DeleteFunction(ctx, "missing"), lambada.ENOTFOUND)
 	})
 
+	// Functions of two accounts may share a name: each is its own record,
+	// under its FunctionKey.
+	t.Run("Accounts", func(t *testing.T) {
+		s := open(t)
+		own, other := NewFunction("alpha"), NewFunction("alpha")
+		other.Account = "111111111111"
+		other.Latest.Description = "the other account's"
+		MustPut(t, s, own)
+		MustPut(t, s, other)
+		if got := MustGet(t, s, "alpha"); got.Account != "" || got.Latest.Description != "first" {
+			t.Errorf("the node's own alpha: %+v", got)
+		}
+		got := MustGet(t, s, "111111111111/alpha")
+		if got.Account != "111111111111" || got.Name != "alpha" || got.Latest.Description != "the other account's" {
+			t.Errorf("the other account's alpha: %q %q %q", got.Account, got.Name, got.Latest.Description)
+		}
+		if all := names(t, s); all != "[alpha alpha]" {
+			t.Errorf("Functions: %s", all)
+		}
+		if err := s.DeleteFunction(ctx, "111111111111/alpha"); err != nil {
+			t.Fatal(err)
+		}
+		if got := MustGet(t, s, "alpha"); got.Latest.Description != "first" {
+			t.Errorf("deleting the other's removed the own")
+		}
+		_, err := s.Function(ctx, "111111111111/alpha")
+		WantCode(t, err, lambada.ENOTFOUND)
+	})
+
 	t.Run("CreateExisting", func(t *testing.T) {
 		s := open(t)
 		MustPut(t, s, NewFunction("alpha"))
