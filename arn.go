@@ -33,9 +33,9 @@ type FunctionRef struct {
 	Account   string // "" unless the name was an ARN that carried one
 }
 
-// Key is the FunctionKey of the function r names, own being the node's
+// Key is the AccountKey of the function r names, own being the node's
 // account (r.Account "" is the node's own too).
-func (r FunctionRef) Key(own string) string { return FunctionKey(own, r.Account, r.Name) }
+func (r FunctionRef) Key(own string) string { return AccountKey(own, r.Account, r.Name) }
 
 // VersionOrLatest returns the qualifier, or $LATEST when there is none.
 func (r FunctionRef) VersionOrLatest() string {

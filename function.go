@@ -71,28 +71,42 @@ type Function struct {
 	Revision uint64 `json:"-"`
 }
 
-// FunctionKey is the key of the function name of account in a node's
-// stores and tables: the name itself for the node's own account (own, or
-// ""), "<account>/<name>" for another. No function reference holds a "/",
-// so no name of one account reaches a function of another.
-func FunctionKey(own, account, name string) string {
+// AccountKey is the key of the function (or layer) name of account in a
+// node's stores and tables: the name itself for the node's own account
+// (own, or ""), "<account>/<name>" for another. No function or layer
+// reference holds a "/", so no name of one account reaches a resource of
+// another.
+func AccountKey(own, account, name string) string {
 	if account == "" || account == own {
 		return name
 	}
 	return account + "/" + name
 }
 
-// SplitFunctionKey is the account ("" for the node's own) and the name of
-// a FunctionKey.
-func SplitFunctionKey(key string) (account, name string) {
+// ValidAccountID reports whether s is an AWS account id: 12 digits.
+func ValidAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// SplitAccountKey is the account ("" for the node's own) and the name of
+// an AccountKey.
+func SplitAccountKey(key string) (account, name string) {
 	if a, n, ok := strings.Cut(key, "/"); ok {
 		return a, n
 	}
 	return "", key
 }
 
-// Key is f's FunctionKey.
-func (f *Function) Key() string { return FunctionKey("", f.Account, f.Name) }
+// Key is f's AccountKey.
+func (f *Function) Key() string { return AccountKey("", f.Account, f.Name) }
 
 // AccountOr is f's account: Account, or own for the node's own.
 func (f *Function) AccountOr(own string) string { return cmp.Or(f.Account, own) }
@@ -242,7 +256,7 @@ func CodeKey(codeSha256 string) string {
 // FunctionStore keeps function records durably. Implementations: jetstream
 // (durable, watched, cached in memory) and inmem (unit tests).
 type FunctionStore interface {
-	// Function returns the function whose FunctionKey is key, or an Error
+	// Function returns the function whose AccountKey is key, or an Error
 	// with code ENOTFOUND. It is served from memory: it is on the
 	// invocation hot path.
 	Function(ctx context.Context, key string) (*Function, error)
@@ -257,7 +271,7 @@ type FunctionStore interface {
 	// revision. Once it returns, Function on this node sees the write.
 	PutFunction(ctx context.Context, f *Function) (uint64, error)
 
-	// DeleteFunction removes the function whose FunctionKey is key, or
+	// DeleteFunction removes the function whose AccountKey is key, or
 	// returns ENOTFOUND.
 	DeleteFunction(ctx context.Context, key string) error
 }

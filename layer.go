@@ -18,6 +18,8 @@ const MaxLayers = 5
 // was given. A nil CompatibleRuntimes or CompatibleArchitectures was not
 // given (AWS then leaves the field out); an empty one was given empty.
 type LayerVersion struct {
+	// Name is the layer's AccountKey: its name, after "<account>/" for an
+	// account other than the node's own.
 	Name                    string    `json:"name"`
 	Version                 int64     `json:"version"`
 	Description             string    `json:"description"`

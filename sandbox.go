@@ -47,8 +47,8 @@ func NewSandboxConfig(region, name string, cfg *FunctionConfig, dir string) *San
 	}
 }
 
-// Key is the FunctionKey of the configuration's function.
-func (c *SandboxConfig) Key() string { return FunctionKey("", c.Account, c.Function) }
+// Key is the AccountKey of the configuration's function.
+func (c *SandboxConfig) Key() string { return AccountKey("", c.Account, c.Function) }
 
 // SandboxTarget is a number of environments of one configuration to keep
 // initialised ahead of time (provisioned concurrency).

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,8 +39,6 @@ type file struct {
 		Policies        []json.RawMessage `json:"policies"`
 	} `json:"principals"`
 }
-
-var accountRE = regexp.MustCompile(`^\d{12}$`)
 
 // Directory is the principals of a file, by access key id, and the
 // temporary credentials issued for its roles. Its methods are safe for
@@ -106,7 +103,7 @@ func parse(b []byte) (*principals, error) {
 		switch {
 		case (p.AccessKeyID == "" || p.SecretAccessKey == "") && !role:
 			return nil, fmt.Errorf("principal %d: accessKeyId and secretAccessKey are needed", i)
-		case !accountRE.MatchString(p.Account):
+		case !lambada.ValidAccountID(p.Account):
 			return nil, fmt.Errorf("principal %d: account %q is not 12 digits", i, p.Account)
 		case p.ARN == "":
 			return nil, fmt.Errorf("principal %d: arn is needed", i)

@@ -95,7 +95,7 @@ func (p *Preparer) Close() error {
 	return nil
 }
 
-// Prepare prepares whatever of the function whose FunctionKey is name
+// Prepare prepares whatever of the function whose AccountKey is name
 // waits for it, in the
 // background. Asked again while at work on it, it looks once more when done.
 func (p *Preparer) Prepare(name string) {

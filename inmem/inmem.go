@@ -80,7 +80,7 @@ func (s *Store) PutFunction(_ context.Context, f *lambada.Function) (uint64, err
 	return c.Revision, nil
 }
 
-// DeleteFunction removes the function whose FunctionKey is name, or
+// DeleteFunction removes the function whose AccountKey is name, or
 // returns ENOTFOUND.
 func (s *Store) DeleteFunction(_ context.Context, name string) error {
 	s.mu.Lock()

@@ -69,10 +69,10 @@ func (l *Limiter) Free(inv *lambada.Invocation) {
 	l.mu.Unlock()
 }
 
-// Running returns how many executions of the function whose FunctionKey
+// Running returns how many executions of the function whose AccountKey
 // is key hold a slot now.
 func (l *Limiter) Running(key string) int {
-	account, name := lambada.SplitFunctionKey(key)
+	account, name := lambada.SplitAccountKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.account(account).Running(name)

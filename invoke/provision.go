@@ -8,7 +8,7 @@ import (
 )
 
 // Apply makes the stored reserved and provisioned concurrency of the
-// function whose FunctionKey is key take effect: invocations are admitted against them at
+// function whose AccountKey is key take effect: invocations are admitted against them at
 // once, and the environments of its provisioned versions start in the
 // background. It reads the record stored now, one call at a time, so that
 // changes applied out of order still end with the latest; a function no
@@ -23,7 +23,7 @@ func (s *Service) Apply(ctx context.Context, key string) error {
 	switch {
 	case deleted:
 		cur = &lambada.Function{}
-		cur.Account, cur.Name = lambada.SplitFunctionKey(key)
+		cur.Account, cur.Name = lambada.SplitAccountKey(key)
 	case err != nil:
 		return fmt.Errorf("apply %s: %w", key, err)
 	}

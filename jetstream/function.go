@@ -129,7 +129,7 @@ func (s *FunctionStore) apply(e natsjs.KeyValueEntry) {
 			s.logger.Error("undecodable function record", "name", e.Key(), "revision", e.Revision(), "err", err)
 			return
 		}
-		f.Account, f.Name = lambada.SplitFunctionKey(e.Key())
+		f.Account, f.Name = lambada.SplitAccountKey(e.Key())
 		f.Revision = e.Revision()
 	}
 	s.set(e.Key(), f, e.Revision())

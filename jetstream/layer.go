@@ -177,15 +177,22 @@ func parseVersionKey(key string) (name string, version int64, ok bool) {
 	return name, version, err == nil && version > 0
 }
 
-// validLayerName reports whether name is [a-zA-Z0-9-_]+: a single token of a
-// key, so that keys split back into name and version. The API's checks
+// validLayerName reports whether name is an AccountKey of a layer name of
+// [a-zA-Z0-9-_]+ (after "<12 digits>/" for another account): it holds no ".", so
+// that keys split back into name and version. The API's checks
 // (lambada.ValidLayerName) also take layer ARNs; callers resolve those to
 // names first.
 func validLayerName(name string) bool {
-	if name == "" {
+	account, name := lambada.SplitAccountKey(name)
+	return validToken(name) && (account == "" || lambada.ValidAccountID(account))
+}
+
+// validToken reports whether s is [a-zA-Z0-9-_]+.
+func validToken(s string) bool {
+	if s == "" {
 		return false
 	}
-	for _, r := range name {
+	for _, r := range s {
 		switch {
 		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r == '-', r == '_':
 		default:

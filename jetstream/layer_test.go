@@ -89,7 +89,7 @@ func TestLayerStore_TwoConnections(t *testing.T) {
 func TestLayerStore_InvalidName(t *testing.T) {
 	ctx := t.Context()
 	s := MustOpen(t, t.TempDir()).Layers
-	for _, name := range []string{"", "a.v1", "a b", "a/b", "a*"} {
+	for _, name := range []string{"", "a.v1", "a b", "a/b", "a*", "111111111111/a.v1", "1111/a"} {
 		_, err := s.PublishLayerVersion(ctx, storetest.NewLayerVersion(name))
 		storetest.WantCode(t, err, lambada.EINVALID)
 		_, err = s.LayerVersion(ctx, name, 1)

@@ -101,7 +101,7 @@ func (s *Server) resourceOf(pattern string, r *http.Request) (arn, function, qua
 	case strings.HasPrefix(pattern, "GET /2018-10-31/layers") && r.URL.Query().Get("find") == "LayerVersion":
 		return r.URL.Query().Get("Arn"), "", ""
 	case strings.Contains(pattern, "/layers/{name}"):
-		arn := lambada.LayerARN(s.Region, s.Account, lambada.LayerName(r.PathValue("name")))
+		arn := lambada.LayerARN(s.Region, s.account(r.Context()), lambada.LayerName(r.PathValue("name")))
 		if v := r.PathValue("version"); v != "" {
 			arn += ":" + v
 		}

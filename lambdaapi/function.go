@@ -177,7 +177,7 @@ func (s *Server) checkUpdatable(f *lambada.Function, revisionID string) error {
 	return nil
 }
 
-// prepare has the Preparer make the function whose FunctionKey is key
+// prepare has the Preparer make the function whose AccountKey is key
 // ready after a change that left a configuration Pending or InProgress.
 func (s *Server) prepare(key string) {
 	if s.Preparer != nil {

@@ -3,6 +3,7 @@ package lambdaapi
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -116,7 +117,7 @@ func (s *Server) publishLayerVersion(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	lv := &lambada.LayerVersion{
-		Name:         lambada.LayerName(name),
+		Name:         s.key(ctx, lambada.LayerName(name)),
 		Description:  deref(req.Description),
 		LicenseInfo:  req.LicenseInfo,
 		CodeKey:      lambada.CodeKey(sha),
@@ -160,7 +161,7 @@ func (s *Server) getLayerVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.writeLayerVersion(w, r, name, version)
+	return s.writeLayerVersion(w, r, s.key(r.Context(), name), version)
 }
 
 func (s *Server) writeLayerVersion(w http.ResponseWriter, r *http.Request, name string, version int64) error {
@@ -180,7 +181,7 @@ func (s *Server) deleteLayerVersion(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.layerStore().DeleteLayerVersion(r.Context(), name, version); err != nil {
+	if err := s.layerStore().DeleteLayerVersion(r.Context(), s.key(r.Context(), name), version); err != nil {
 		return fmt.Errorf("delete layer %s: %w", name, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -221,10 +222,10 @@ func (s *Server) listLayers(w http.ResponseWriter, r *http.Request) error {
 			return v.Err()
 		}
 		ref, _ := lambada.ParseLayerVersionARN(arn)
-		if ref.Region != s.Region || ref.Account != s.Account {
+		if ref.Region != s.Region || ref.Account != s.account(r.Context()) {
 			return errNoLayer
 		}
-		return s.writeLayerVersion(w, r, ref.Name, ref.Version)
+		return s.writeLayerVersion(w, r, s.key(r.Context(), ref.Name), ref.Version)
 	}
 	var v lambada.Validation
 	filter, size := parseLayerList(r, &v)
@@ -239,10 +240,11 @@ func (s *Server) listLayers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list layers: %w", err)
 	}
-	// The newest matching version of each layer, by name.
+	// The newest matching version of each layer of the account, by name.
+	own := s.own(r.Context())
 	var latest []*lambada.LayerVersion
 	for _, lv := range all {
-		if !filter.keep(lv) {
+		if account, _ := lambada.SplitAccountKey(lv.Name); account != own || !filter.keep(lv) {
 			continue
 		}
 		if n := len(latest); n > 0 && latest[n-1].Name == lv.Name {
@@ -254,9 +256,10 @@ func (s *Server) listLayers(w http.ResponseWriter, r *http.Request) error {
 	items, next := page(latest, func(lv **lambada.LayerVersion) string { return (*lv).Name }, after, size, nil)
 	layers := make([]map[string]any, 0, len(items))
 	for _, lv := range items {
+		_, name := lambada.SplitAccountKey((*lv).Name)
 		layers = append(layers, map[string]any{
-			"LayerName":             (*lv).Name,
-			"LayerArn":              lambada.LayerARN(s.Region, s.Account, (*lv).Name),
+			"LayerName":             name,
+			"LayerArn":              s.layerARN(*lv),
 			"LatestMatchingVersion": s.layerVersionItem(*lv),
 		})
 	}
@@ -285,7 +288,7 @@ func (s *Server) listLayerVersions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return fmt.Errorf("list layers: %w", err)
 	}
-	name = lambada.LayerName(name)
+	name = s.key(r.Context(), lambada.LayerName(name))
 	var versions []*lambada.LayerVersion
 	for _, lv := range all {
 		if lv.Name == name && filter.keep(lv) {
@@ -314,7 +317,7 @@ func listOf(items []**lambada.LayerVersion, f func(*lambada.LayerVersion) map[st
 // layerVersionItem is a LayerVersionsListItem.
 func (s *Server) layerVersionItem(lv *lambada.LayerVersion) map[string]any {
 	m := map[string]any{
-		"LayerVersionArn": lambada.LayerVersionARN(s.Region, s.Account, lv.Name, lv.Version),
+		"LayerVersionArn": s.layerARN(lv) + ":" + strconv.FormatInt(lv.Version, 10),
 		"Version":         lv.Version,
 		"Description":     lv.Description,
 		"CreatedDate":     lv.Created.UTC().Format(lastModifiedLayout),
@@ -335,13 +338,19 @@ func (s *Server) layerVersionItem(lv *lambada.LayerVersion) map[string]any {
 // and GetLayerVersionByArn.
 func (s *Server) renderLayerVersion(r *http.Request, lv *lambada.LayerVersion) map[string]any {
 	m := s.layerVersionItem(lv)
-	m["LayerArn"] = lambada.LayerARN(s.Region, s.Account, lv.Name)
+	m["LayerArn"] = s.layerARN(lv)
 	m["Content"] = map[string]any{
 		"Location":   s.layerLink(r, lv),
 		"CodeSha256": codeSha256(lv.CodeKey),
 		"CodeSize":   lv.CodeSize,
 	}
 	return m
+}
+
+// layerARN is the ARN of lv's layer, in its account.
+func (s *Server) layerARN(lv *lambada.LayerVersion) string {
+	account, name := lambada.SplitAccountKey(lv.Name)
+	return lambada.LayerARN(s.Region, cmp.Or(account, s.Account), name)
 }
 
 // unzippedSize is the size of an archive's files (0 for one that does not
@@ -413,8 +422,8 @@ func (s *Server) resolveLayers(ctx context.Context, arns []string) ([]lambada.Fu
 		}
 		var lv *lambada.LayerVersion
 		var err error
-		if ref.Account == s.Account {
-			lv, err = s.layerStore().LayerVersion(ctx, ref.Name, ref.Version)
+		if ref.Account == s.account(ctx) { // layers of other accounts are not shared
+			lv, err = s.layerStore().LayerVersion(ctx, s.key(ctx, ref.Name), ref.Version)
 		} else {
 			err = errNoLayer
 		}

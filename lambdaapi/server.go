@@ -175,10 +175,10 @@ func (s *Server) own(ctx context.Context) string {
 	return a
 }
 
-// key is the FunctionKey of the function name of the account a request
+// key is the AccountKey of the function name of the account a request
 // acts in.
 func (s *Server) key(ctx context.Context, name string) string {
-	return lambada.FunctionKey("", s.own(ctx), name)
+	return lambada.AccountKey("", s.own(ctx), name)
 }
 
 // routes registers every operation with handle.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
 // With --auth each principal acts in its own account: two accounts each
@@ -126,6 +128,33 @@ func TestAuth_Accounts(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(cli(erin, "lambda", "get-account-settings")), &erinSettings); err != nil || erinSettings.AccountLimit.UnreservedConcurrentExecutions != 100 {
 		t.Errorf("erin's unreserved: %+v %v", erinSettings, err)
+	}
+
+	// Layers are the account's too: both publish "lib", each sees its own.
+	layerZip, err := testfn.ZipFiles(map[string]string{"lib/data.txt": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layerFile := writeFile(t, layerZip)
+	for _, tc := range []struct {
+		who     []string
+		account string
+	}{{alice, "000000000000"}, {erin, "111111111111"}} {
+		cli(tc.who, "lambda", "publish-layer-version", "--layer-name", "lib", "--zip-file", "fileb://"+layerFile)
+		var list struct{ Layers []struct{ LayerArn string } }
+		want := "arn:aws:lambda:us-east-1:" + tc.account + ":layer:lib"
+		if err := json.Unmarshal([]byte(cli(tc.who, "lambda", "list-layers")), &list); err != nil || len(list.Layers) != 1 || list.Layers[0].LayerArn != want {
+			t.Errorf("%s lists layers %+v, want only %s (%v)", tc.who[0], list, want, err)
+		}
+		var got struct{ LayerVersionArn string }
+		if err := json.Unmarshal([]byte(cli(tc.who, "lambda", "get-layer-version", "--layer-name", "lib", "--version-number", "1")), &got); err != nil || got.LayerVersionArn != want+":1" {
+			t.Errorf("%s gets its lib: %+v (%v)", tc.who[0], got, err)
+		}
+	}
+	cli(erin, "lambda", "update-function-configuration", "--function-name", "fn", "--layers", "arn:aws:lambda:us-east-1:111111111111:layer:lib:1")
+	if out, stderr, code := awsCLIWith(t, m, alice, "lambda", "update-function-configuration", "--function-name", "fn",
+		"--layers", "arn:aws:lambda:us-east-1:111111111111:layer:lib:1"); code == 0 || !strings.Contains(stderr, "Layer version arn:aws:lambda:us-east-1:111111111111:layer:lib:1 does not exist.") {
+		t.Errorf("alice uses erin's layer: %s %s", out, stderr)
 	}
 
 	// erin deletes her fn; alice's stays.

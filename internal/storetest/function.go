@@ -44,7 +44,7 @@ func FunctionStore(t *testing.T, open func(t *testing.T) lambada.FunctionStore) 
 	})
 
 	// Functions of two accounts may share a name: each is its own record,
-	// under its FunctionKey.
+	// under its AccountKey.
 	t.Run("Accounts", func(t *testing.T) {
 		s := open(t)
 		own, other := NewFunction("alpha"), NewFunction("alpha")

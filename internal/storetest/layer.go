@@ -34,6 +34,23 @@ func LayerStore(t *testing.T, open func(t *testing.T) lambada.LayerStore) {
 		}
 	})
 
+	// Another account's layer of the same name (its AccountKey) is a layer
+	// of its own, numbered from 1.
+	t.Run("Accounts", func(t *testing.T) {
+		s := open(t)
+		MustPublish(t, s, NewLayerVersion("alpha"))
+		MustPublish(t, s, NewLayerVersion("alpha"))
+		if got := MustPublish(t, s, NewLayerVersion("111111111111/alpha")); got != 1 {
+			t.Errorf("the other account's first alpha: version %d", got)
+		}
+		if got := MustLayerVersion(t, s, "111111111111/alpha", 1); got.Name != "111111111111/alpha" {
+			t.Errorf("the other account's alpha: %s", got.Name)
+		}
+		if list := layerList(t, s); list != "[alpha:1 alpha:2 111111111111/alpha:1]" && list != "[111111111111/alpha:1 alpha:1 alpha:2]" {
+			t.Errorf("LayerVersions: %s", list)
+		}
+	})
+
 	t.Run("NumbersNotReused", func(t *testing.T) {
 		s := open(t)
 		MustPublish(t, s, NewLayerVersion("alpha"))
