@@ -39,7 +39,8 @@ type FunctionGetter interface {
 type Sender interface {
 	// Send returns once the message is stored, or ENOTFOUND when there is
 	// no such queue.
-	Send(ctx context.Context, queueARN string, body string, attrs map[string]lambada.MessageAttribute) error
+	// Send stores a message in the queue whose AccountKey is queue.
+	Send(ctx context.Context, queue string, body string, attrs map[string]lambada.MessageAttribute) error
 }
 
 // DefaultMaxInFlight bounds the deliveries one node works on at once.
@@ -382,11 +383,11 @@ func truncate(s string, n int) string {
 }
 
 func (d *Dispatcher) send(ctx context.Context, queueARN, body string, attrs map[string]lambada.MessageAttribute) error {
-	region, account, _, err := lambada.ParseQueueARN(queueARN)
-	if d.Queues == nil || err != nil || region != d.Region || account != d.Account {
+	region, account, name, err := lambada.ParseQueueARN(queueARN)
+	if d.Queues == nil || err != nil || region != d.Region {
 		return lambada.Errorf(lambada.ENOTFOUND, "no such SQS queue on this node: %s", queueARN)
 	}
-	return d.Queues.Send(ctx, queueARN, body, attrs)
+	return d.Queues.Send(ctx, lambada.AccountKey(d.Account, account, name), body, attrs)
 }
 
 // errorMessage is the errorMessage of a function's error payload, or the

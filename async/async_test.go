@@ -103,14 +103,14 @@ type sender struct {
 	err   error
 }
 
-func (s *sender) Send(_ context.Context, arn, body string, attrs map[string]lambada.MessageAttribute) error {
+func (s *sender) Send(_ context.Context, queue, body string, attrs map[string]lambada.MessageAttribute) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if s.err != nil {
 		return s.err
 	}
-	s.sent = append(s.sent, arn+" "+body+" "+attrs["ErrorCode"].StringValue+" "+attrs["ErrorMessage"].StringValue+" "+attrs["RequestID"].StringValue)
+	s.sent = append(s.sent, queue+" "+body+" "+attrs["ErrorCode"].StringValue+" "+attrs["ErrorMessage"].StringValue+" "+attrs["RequestID"].StringValue)
 	s.attrs = append(s.attrs, attrs)
 	return nil
 }
@@ -205,7 +205,7 @@ func TestDispatcher(t *testing.T) {
 		h.put(t, f)
 		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Payload: []byte(`{"a":1}`), Attempts: 1})
 		h.deliver(t, d)
-		if !d.done || len(h.ran) != 0 || len(h.sqs.sent) != 1 || h.sqs.sent[0] != queue+` {"a":1} 429 EventAgeExceeded r` {
+		if !d.done || len(h.ran) != 0 || len(h.sqs.sent) != 1 || h.sqs.sent[0] != `dlq {"a":1} 429 EventAgeExceeded r` {
 			t.Fatalf("done=%v ran=%d sent=%q", d.done, len(h.ran), h.sqs.sent)
 		}
 	})
@@ -258,6 +258,27 @@ func TestDispatcher(t *testing.T) {
 		}
 	})
 
+	// A function of another account: its event names the account, and its
+	// dead-letter queue is its account's.
+	t.Run("another account's function and queue", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Account = "111111111111"
+		f.Latest.DeadLetterTarget = "arn:aws:sqs:us-east-1:111111111111:dlq"
+		h.put(t, f)
+		h.result = func(e *lambada.AsyncEvent) (*lambada.Result, error) {
+			if e.Account != "111111111111" {
+				t.Errorf("ran an event of account %q", e.Account)
+			}
+			return &lambada.Result{Payload: []byte(`{"errorMessage":"boom","errorType":"Error"}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Account: "111111111111", Accepted: t0, Attempts: 2, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if !d.done || len(h.sqs.sent) != 1 || h.sqs.sent[0] != "111111111111/dlq {} 200 boom r" {
+			t.Fatalf("done=%v sent=%q", d.done, h.sqs.sent)
+		}
+	})
+
 	t.Run("retries exhausted: the dead letter carries the error", func(t *testing.T) {
 		h := newHarness(t, t0)
 		f := function("f")
@@ -268,7 +289,7 @@ func TestDispatcher(t *testing.T) {
 		}
 		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0, Attempts: 2, Payload: []byte(`{}`)})
 		h.deliver(t, d)
-		if !d.done || len(h.q.enqueued) != 0 || len(h.sqs.sent) != 1 || h.sqs.sent[0] != queue+" {} 200 boom r" {
+		if !d.done || len(h.q.enqueued) != 0 || len(h.sqs.sent) != 1 || h.sqs.sent[0] != "dlq {} 200 boom r" {
 			t.Fatalf("done=%v enqueued=%d sent=%q", d.done, len(h.q.enqueued), h.sqs.sent)
 		}
 	})
@@ -369,7 +390,7 @@ func TestDispatcher(t *testing.T) {
 		}
 		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Qualifier: "live", Accepted: t0, Attempts: 2, Payload: []byte(`{}`)})
 		h.deliver(t, d)
-		if len(h.sqs.sent) != 1 || !strings.HasPrefix(h.sqs.sent[0], "arn:aws:sqs:us-east-1:000000000000:one ") {
+		if len(h.sqs.sent) != 1 || !strings.HasPrefix(h.sqs.sent[0], "one ") {
 			t.Fatalf("sent %q", h.sqs.sent)
 		}
 	})
@@ -391,7 +412,7 @@ func TestDispatcher(t *testing.T) {
 		}
 		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Qualifier: "live", Accepted: t0, Payload: []byte(`{}`)})
 		h.deliver(t, d)
-		if !d.done || len(h.q.enqueued) != 0 || len(h.sqs.sent) != 1 || !strings.HasPrefix(h.sqs.sent[0], "arn:aws:sqs:us-east-1:000000000000:live ") ||
+		if !d.done || len(h.q.enqueued) != 0 || len(h.sqs.sent) != 1 || !strings.HasPrefix(h.sqs.sent[0], "live ") ||
 			!strings.Contains(h.sqs.sent[0], `"functionArn":"arn:aws:lambda:us-east-1:000000000000:function:f:live"`) {
 			t.Fatalf("done=%v retries=%d sent=%q", d.done, len(h.q.enqueued), h.sqs.sent)
 		}

@@ -16,18 +16,13 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 )
 
-// Send stores a message with body and attrs in the queue named by
-// queueARN, with the queue's default delay. It returns once JetStream has
-// stored the message, ENOTFOUND when the queue does not exist, and EINVALID
-// for an invalid attribute or a message above the queue's maximum size. The
-// ARN's region and account are not checked: a node keeps one account's
-// queues.
-func (q *Queues) Send(ctx context.Context, queueARN string, body string, attrs map[string]lambada.MessageAttribute) error {
-	_, _, name, err := lambada.ParseQueueARN(queueARN)
-	if err != nil {
-		return queueNotFound()
-	}
-	_, err = q.SendMessage(ctx, name, body, attrs, nil)
+// Send stores a message with body and attrs in the queue whose
+// AccountKey is queue, with the queue's default delay. It returns once
+// JetStream has stored the message, ENOTFOUND when the queue does not
+// exist, and EINVALID for an invalid attribute or a message above the
+// queue's maximum size.
+func (q *Queues) Send(ctx context.Context, queue string, body string, attrs map[string]lambada.MessageAttribute) error {
+	_, err := q.SendMessage(ctx, queue, body, attrs, nil)
 	return err
 }
 

@@ -98,8 +98,22 @@ func openQueues(ctx context.Context, js natsjs.JetStream, conn *nats.Conn, logge
 	return q, nil
 }
 
+// streamName is the stream of a queue's messages. A queue of another
+// account (name "<account>/<queue>") has "<account>=<queue>": "=" is in no
+// queue's name, "/" may be in no stream's, and the name is also a token of
+// the receives bucket's keys.
 func streamName(name string, rec *queueRecord) string {
-	return "lambada_q_" + name + "_" + rec.Generation
+	return "lambada_q_" + strings.Replace(name, "/", "=", 1) + "_" + rec.Generation
+}
+
+// validQueueKey returns the error for a queue key that is not an
+// AccountKey of a valid queue name.
+func validQueueKey(key string) error {
+	account, name := lambada.SplitAccountKey(key)
+	if account != "" && !lambada.ValidAccountID(account) {
+		return lambada.ValidateQueueName(key) // refused for its "/"
+	}
+	return lambada.ValidateQueueName(name)
 }
 
 func subjectPrefix(name string, rec *queueRecord) string {
@@ -118,7 +132,7 @@ func queueNotFound() error {
 
 // record returns the stored record of the queue name, or ENOTFOUND.
 func (q *Queues) record(ctx context.Context, name string) (*queueRecord, uint64, error) {
-	if lambada.ValidateQueueName(name) != nil {
+	if validQueueKey(name) != nil {
 		return nil, 0, queueNotFound()
 	}
 	e, err := q.kv.Get(ctx, name)
@@ -142,7 +156,7 @@ func (rec *queueRecord) queue(name string) *lambada.Queue {
 // queue when its attributes equal attrs. It returns ECONFLICT when they
 // differ, and EINVALID for an invalid name.
 func (q *Queues) CreateQueue(ctx context.Context, name string, attrs lambada.QueueAttributes) (*lambada.Queue, error) {
-	if err := lambada.ValidateQueueName(name); err != nil {
+	if err := validQueueKey(name); err != nil {
 		return nil, err
 	}
 	for range 2 { // a second pass when another node created it meanwhile

@@ -71,11 +71,34 @@ func TestQueues_CreateQueue(t *testing.T) {
 	if err != nil || len(names) != 1 || names[0] != "orders" {
 		t.Fatalf("QueueNames(ord) = %v, %v", names, err)
 	}
+	// Another account's queue of the same name (its AccountKey) is a queue
+	// of its own.
+	MustCreateQueue(t, q, "111111111111/orders", attrs)
+	if err := q.Send(ctx, "111111111111/orders", "for the other", nil); err != nil {
+		t.Fatal(err)
+	}
+	first := MustReceive(t, q, "111111111111/orders", 1, lambada.ReceiveOptions{Visibility: visible})
+	if len(first) != 1 || first[0].Body != "for the other" {
+		t.Fatalf("the other account's orders: %+v", first)
+	}
+	if err := q.ChangeVisibility(ctx, "111111111111/orders", first[0].ReceiptHandle, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Its first receive was recorded (the stream's name is a key token).
+	again := MustReceive(t, q, "111111111111/orders", 1, lambada.ReceiveOptions{Visibility: visible})
+	if len(again) != 1 || again[0].ReceiveCount != 2 || !again[0].FirstReceived.Equal(first[0].FirstReceived.Truncate(time.Millisecond)) {
+		t.Fatalf("received again: %+v (first received %v)", again, first[0].FirstReceived)
+	}
+	if names, err := q.QueueNames(ctx, "111111111111/"); err != nil || len(names) != 1 || names[0] != "111111111111/orders" {
+		t.Fatalf("QueueNames(111111111111/) = %v, %v", names, err)
+	}
+	_, err = q.CreateQueue(ctx, "1111/orders", attrs)
+	storetest.WantCode(t, err, lambada.EINVALID)
 	_, err = q.Queue(ctx, "missing")
 	storetest.WantCode(t, err, lambada.ENOTFOUND)
-	err = q.Send(ctx, lambada.QueueARN("us-east-1", "000000000000", "missing"), "x", nil)
+	err = q.Send(ctx, "missing", "x", nil)
 	storetest.WantCode(t, err, lambada.ENOTFOUND)
-	if err := q.Send(ctx, lambada.QueueARN("us-east-1", "000000000000", "orders"), "x", map[string]lambada.MessageAttribute{"n": {DataType: "Number", StringValue: "1"}}); err != nil {
+	if err := q.Send(ctx, "orders", "x", map[string]lambada.MessageAttribute{"n": {DataType: "Number", StringValue: "1"}}); err != nil {
 		t.Fatal(err)
 	}
 	m := MustReceive(t, q, "orders", 1, lambada.ReceiveOptions{Visibility: visible})[0]

@@ -129,7 +129,8 @@ func (s *Server) receiveMessage(req *request) (*output, error) {
 	jsonMsgs := make([]map[string]any, 0, len(msgs))
 	xmlMsgs := make([]xmlMessage, 0, len(msgs))
 	for _, m := range msgs {
-		sys := s.systemAttributes(m, system)
+		account, _ := s.queueAccount(name)
+		sys := s.systemAttributes(m, system, account)
 		attrs := selectAttributes(m.Attributes, in.MessageAttributeNames)
 		j := map[string]any{
 			"MessageId":     m.ID,
@@ -179,7 +180,8 @@ type xmlMessageAttribute struct {
 }
 
 // systemAttributes returns the system attributes of m that names ask for.
-func (s *Server) systemAttributes(m *lambada.ReceivedMessage, names []string) map[string]string {
+// SenderId is the queue's account (the sender's is not kept).
+func (s *Server) systemAttributes(m *lambada.ReceivedMessage, names []string, account string) map[string]string {
 	out := map[string]string{}
 	for _, n := range names {
 		if n == "All" {
@@ -197,7 +199,7 @@ func (s *Server) systemAttributes(m *lambada.ReceivedMessage, names []string) ma
 		case "ApproximateReceiveCount":
 			out[n] = strconv.Itoa(m.ReceiveCount)
 		case "SenderId":
-			out[n] = s.Account
+			out[n] = account
 		case "SentTimestamp":
 			out[n] = strconv.FormatInt(m.Sent.UnixMilli(), 10)
 		}

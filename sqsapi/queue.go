@@ -1,6 +1,7 @@
 package sqsapi
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 
@@ -67,10 +68,11 @@ func (s *Server) createQueue(req *request) (*output, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Queues.CreateQueue(req.r.Context(), in.QueueName, attrs); err != nil {
+	key := s.key(req.account, in.QueueName)
+	if _, err := s.Queues.CreateQueue(req.r.Context(), key, attrs); err != nil {
 		return nil, err
 	}
-	return queueURLOutput(s.queueURL(req, in.QueueName)), nil
+	return queueURLOutput(s.queueURL(req, key)), nil
 }
 
 func queueURLOutput(u string) *output {
@@ -91,13 +93,15 @@ func (s *Server) getQueueURL(req *request) (*output, error) {
 	if in.QueueName == "" {
 		return nil, missing("QueueName")
 	}
-	if in.QueueOwnerAWSAccountId != "" && in.QueueOwnerAWSAccountId != s.Account {
+	owner := cmp.Or(in.QueueOwnerAWSAccountId, req.account)
+	if !s.knownAccount(owner) {
 		return nil, lambada.Errorf(lambada.ENOTFOUND, "The specified queue does not exist.")
 	}
-	if _, err := s.Queues.Queue(req.r.Context(), in.QueueName); err != nil {
+	key := s.key(owner, in.QueueName)
+	if _, err := s.Queues.Queue(req.r.Context(), key); err != nil {
 		return nil, err
 	}
-	return queueURLOutput(s.queueURL(req, in.QueueName)), nil
+	return queueURLOutput(s.queueURL(req, key)), nil
 }
 
 func (s *Server) getQueueAttributes(req *request) (*output, error) {
@@ -158,7 +162,7 @@ func queueAttribute(s *Server, q *lambada.Queue, counts *lambada.QueueCounts, na
 	case "LastModifiedTimestamp":
 		return strconv.FormatInt(q.Modified.Unix(), 10)
 	case "QueueArn":
-		return lambada.QueueARN(s.Region, s.Account, q.Name)
+		return s.queueARN(q.Name)
 	case "DelaySeconds":
 		return itoa(a.DelaySeconds)
 	case "MaximumMessageSize":
@@ -185,9 +189,18 @@ func (s *Server) listQueues(req *request) (*output, error) {
 	if in.MaxResults != nil && (*in.MaxResults < 1 || *in.MaxResults > 1000) {
 		return nil, invalidValue("MaxResults", *in.MaxResults, "MaxResults must be an integer between 1 and 1000.")
 	}
-	names, err := s.Queues.QueueNames(req.r.Context(), in.QueueNamePrefix)
+	all, err := s.Queues.QueueNames(req.r.Context(), s.key(req.account, in.QueueNamePrefix))
 	if err != nil {
 		return nil, err
+	}
+	// The caller's account's queues only (an empty prefix lists every
+	// account's keys).
+	own, _ := lambada.SplitAccountKey(s.key(req.account, "x"))
+	names := all[:0:0]
+	for _, key := range all {
+		if account, _ := lambada.SplitAccountKey(key); account == own {
+			names = append(names, key)
+		}
 	}
 	if in.NextToken != "" { // the last name of the previous page
 		i, _ := slices.BinarySearch(names, in.NextToken)

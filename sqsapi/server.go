@@ -13,6 +13,7 @@
 package sqsapi
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -62,6 +63,8 @@ type MessageStore interface {
 // or * for ListQueues): nil, or an EACCESSDENIED error with AWS's message.
 type Authorizer interface {
 	Authorize(ctx context.Context, action, resource, policy string) error
+	// Account is the caller's account.
+	Account(ctx context.Context) string
 }
 
 // Server is the SQS API's HTTP handler.
@@ -94,6 +97,7 @@ type request struct {
 	protocol protocol
 	action   string
 	input    []byte // JSON, whichever the protocol
+	account  string // the caller's account
 	pathURL  string // the queue URL the request was posted to (query protocol), or ""
 }
 
@@ -211,6 +215,10 @@ func (s *Server) run(req *request) (*output, error) {
 		}
 		req.input = b
 	}
+	req.account = s.Account
+	if s.Authorizer != nil {
+		req.account = cmp.Or(s.Authorizer.Account(req.r.Context()), s.Account)
+	}
 	if err := s.authorize(req); err != nil {
 		return nil, err
 	}
@@ -226,19 +234,22 @@ func (s *Server) authorize(req *request) error {
 	}
 	resource := "*" // ListQueues acts on no queue
 	if req.action != "ListQueues" {
-		var in struct{ QueueUrl, QueueName string }
+		var in struct{ QueueUrl, QueueName, QueueOwnerAWSAccountId string }
 		_ = json.Unmarshal(req.input, &in)
-		name := in.QueueName
+		key := ""
+		if in.QueueName != "" {
+			key = s.key(cmp.Or(in.QueueOwnerAWSAccountId, req.account), in.QueueName)
+		}
 		if in.QueueUrl != "" || req.pathURL != "" {
 			var err error
-			if name, err = s.queueName(req, in.QueueUrl); err != nil {
+			if key, err = s.queueName(req, in.QueueUrl); err != nil {
 				return nil
 			}
 		}
-		if name == "" {
+		if key == "" {
 			return nil
 		}
-		resource = "arn:aws:sqs:" + s.Region + ":" + s.Account + ":" + name
+		resource = s.queueARN(key)
 	}
 	return s.Authorizer.Authorize(req.r.Context(), "sqs:"+req.action, resource, "")
 }
@@ -251,10 +262,7 @@ func (req *request) decode(v any) error {
 	return nil
 }
 
-// queueName returns the name of the queue that queueURL (or, when empty,
-// the URL the request was posted to) names in this account, or
-// QueueDoesNotExist.
-// queue returns the name and the record of the queue a request names.
+// queue returns the key and the record of the queue a request names.
 func (s *Server) queue(req *request, queueURL string) (string, *lambada.Queue, error) {
 	name, err := s.queueName(req, queueURL)
 	if err != nil {
@@ -276,14 +284,37 @@ func (s *Server) queueName(req *request, queueURL string) (string, error) {
 		return "", lambada.Errorf(lambada.ENOTFOUND, "The specified queue does not exist.")
 	}
 	segments := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if len(segments) != 2 || segments[0] != s.Account || lambada.ValidateQueueName(segments[1]) != nil {
+	if len(segments) != 2 || !s.knownAccount(segments[0]) || lambada.ValidateQueueName(segments[1]) != nil {
 		return "", lambada.Errorf(lambada.ENOTFOUND, "The specified queue does not exist.")
 	}
-	return segments[1], nil
+	return s.key(segments[0], segments[1]), nil
 }
 
-// queueURL is the URL of the queue name as the request's client reached
-// this server.
-func (s *Server) queueURL(req *request, name string) string {
-	return "http://" + req.r.Host + "/" + s.Account + "/" + name
+// knownAccount reports whether account may own queues here: the node's
+// own, or with an Authorizer any (whose principals may be of any
+// account).
+func (s *Server) knownAccount(account string) bool {
+	return account == s.Account || s.Authorizer != nil && lambada.ValidAccountID(account)
+}
+
+// key is the AccountKey of the queue name of account.
+func (s *Server) key(account, name string) string { return lambada.AccountKey(s.Account, account, name) }
+
+// queueAccount is the account and the name of the queue whose key is key.
+func (s *Server) queueAccount(key string) (account, name string) {
+	account, name = lambada.SplitAccountKey(key)
+	return cmp.Or(account, s.Account), name
+}
+
+// queueARN is the ARN of the queue whose key is key.
+func (s *Server) queueARN(key string) string {
+	account, name := s.queueAccount(key)
+	return lambada.QueueARN(s.Region, account, name)
+}
+
+// queueURL is the URL of the queue whose key is key, as the request's
+// client reached this server.
+func (s *Server) queueURL(req *request, key string) string {
+	account, name := s.queueAccount(key)
+	return "http://" + req.r.Host + "/" + account + "/" + name
 }

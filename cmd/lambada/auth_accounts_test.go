@@ -157,6 +157,39 @@ func TestAuth_Accounts(t *testing.T) {
 		t.Errorf("alice uses erin's layer: %s %s", out, stderr)
 	}
 
+	// So are queues: each account's "q" is its own.
+	sqs := func(who []string, args ...string) string {
+		t.Helper()
+		return cli(who, append(append([]string{"sqs"}, args...), "--endpoint-url", "http://"+m.Addr())...)
+	}
+	queueURL := func(account string) string { return "http://" + m.Addr() + "/" + account + "/q" }
+	for _, tc := range []struct {
+		who     []string
+		account string
+	}{{alice, "000000000000"}, {erin, "111111111111"}} {
+		var created, list struct {
+			QueueUrl  string
+			QueueUrls []string
+		}
+		_ = json.Unmarshal([]byte(sqs(tc.who, "create-queue", "--queue-name", "q")), &created)
+		_ = json.Unmarshal([]byte(sqs(tc.who, "list-queues")), &list)
+		if created.QueueUrl != queueURL(tc.account) || len(list.QueueUrls) != 1 || list.QueueUrls[0] != queueURL(tc.account) {
+			t.Errorf("%s's queue: created %s, listed %v", tc.who[0], created.QueueUrl, list.QueueUrls)
+		}
+	}
+	sqs(erin, "send-message", "--queue-url", queueURL("111111111111"), "--message-body", "erin's")
+	var received struct{ Messages []struct{ Body string } }
+	if err := json.Unmarshal([]byte(sqs(alice, "receive-message", "--queue-url", queueURL("000000000000"))), &received); err == nil && len(received.Messages) > 0 {
+		t.Errorf("alice's q got erin's message: %+v", received)
+	}
+	if err := json.Unmarshal([]byte(sqs(erin, "receive-message", "--queue-url", queueURL("111111111111"))), &received); err != nil || len(received.Messages) != 1 || received.Messages[0].Body != "erin's" {
+		t.Errorf("erin's q: %+v %v", received, err)
+	}
+	if out, stderr, code := awsCLIWith(t, m, alice, "sqs", "send-message", "--queue-url", queueURL("111111111111"), "--message-body", "x",
+		"--endpoint-url", "http://"+m.Addr()); code == 0 || !strings.Contains(stderr, "(AccessDenied)") {
+		t.Errorf("alice sends to erin's q: %s %s", out, stderr)
+	}
+
 	// erin deletes her fn; alice's stays.
 	cli(erin, "lambda", "delete-function", "--function-name", "fn")
 	if _, failed := invoked(erin, "fn"); !strings.Contains(failed, "Function not found: "+erinARN) {
