@@ -357,3 +357,38 @@ func BenchmarkGate(b *testing.B) {
 		}
 	}
 }
+
+// endless is a request body that never ends, counting what was read.
+type endless struct{ read int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.read += int64(len(p))
+	return len(p), nil
+}
+
+// The Gate bounds a body while it reads it: a body of unknown length that
+// never ends is refused with 413 once it has passed MaxBody, and a
+// declared length over it before a byte is read.
+func TestGate_BodyLimit(t *testing.T) {
+	g := &Gate{Next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("passed on") }), Secrets: keys, Region: "us-east-1",
+		Services: []string{"lambda"}, MaxBody: 1 << 20}
+	body := &endless{}
+	r := httptest.NewRequest("POST", invokePath, body)
+	r.ContentLength = -1
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, r)
+	if w.Code != http.StatusRequestEntityTooLarge || body.read > g.MaxBody+64<<10 {
+		t.Errorf("endless body: %d after reading %d bytes", w.Code, body.read)
+	}
+	declared := &endless{}
+	r = httptest.NewRequest("POST", invokePath, declared)
+	r.ContentLength = g.MaxBody + 1
+	w = httptest.NewRecorder()
+	g.ServeHTTP(w, r)
+	if w.Code != http.StatusRequestEntityTooLarge || declared.read != 0 {
+		t.Errorf("declared too large: %d after reading %d bytes", w.Code, declared.read)
+	}
+}
