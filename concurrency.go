@@ -179,3 +179,31 @@ func (c *Concurrency) Release(s Slot) {
 
 // Running returns how many executions of function are counted now.
 func (c *Concurrency) Running(function string) int { return c.running[function] }
+
+// Usage is a snapshot of the executions an account's limit counts.
+type Usage struct {
+	Running     map[string]int // by function, however admitted
+	Unreserved  int            // executions counted in the shared pool
+	Provisioned []ProvisionedUse
+}
+
+// ProvisionedUse is the provisioned concurrency of one version: its
+// executions running in it, and how many it has.
+type ProvisionedUse struct {
+	Function, Version string
+	Running, Of       int
+}
+
+// Usage returns a snapshot of c's executions.
+func (c *Concurrency) Usage() Usage {
+	u := Usage{Running: make(map[string]int, len(c.running)), Unreserved: c.unreserved}
+	for f, n := range c.running {
+		u.Running[f] = n
+	}
+	for f, versions := range c.provisioned {
+		for v, of := range versions {
+			u.Provisioned = append(u.Provisioned, ProvisionedUse{Function: f, Version: v, Running: c.provRunning[versionKey{f, v}], Of: of})
+		}
+	}
+	return u
+}

@@ -70,6 +70,7 @@ type Dispatcher struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time // time.Now when nil
+	Meter  lambada.Meter    // hears AsyncEventAge, AsyncEventsDropped and the records lost; nil: none
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when Consume has returned
@@ -180,6 +181,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, qe lambada.QueuedEvent) {
 	case fn.ReservedConcurrency != nil && *fn.ReservedConcurrency == 0:
 		outcome = lambada.OutcomeZeroReserved
 	default:
+		d.meter().Observe(lambada.MetricAsyncEventAge, eventLabels(key, e), now.Sub(e.Accepted))
 		stop := d.extend(ctx, qe)
 		res, err = d.Runner.RunEvent(ctx, e)
 		stop()
@@ -254,22 +256,34 @@ func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lam
 	e := qe.Event()
 	arn := lambada.FunctionARN(d.Region, fn.AccountOr(d.Account), fn.Name, e.Ref().VersionOrLatest())
 	record := lambada.NewDestinationRecord(e, arn, condition, invokes, res, d.Now())
+	labels := eventLabels(fn.Key(), e)
 	var errs []error
+	// send sends with retries; a record lost counts in metric.
+	send := func(metric lambada.Metric, f func() error) {
+		err := d.retrySend(ctx, f)
+		if err != nil && ctx.Err() == nil {
+			d.meter().Count(metric, labels)
+		}
+		errs = append(errs, err)
+	}
 	if condition == lambada.ConditionSuccess {
 		if ecfg != nil && ecfg.OnSuccess != "" {
-			errs = append(errs, d.retrySend(ctx, func() error { return d.sendRecord(ctx, ecfg.OnSuccess, record) }))
+			send(lambada.MetricDestinationFailures, func() error { return d.sendRecord(ctx, ecfg.OnSuccess, record) })
 		}
 	} else {
 		log.Info("asynchronous event failed", "condition", condition, "attempts", invokes)
 		if target := deadLetterTarget(fn, e, res); target != "" {
-			errs = append(errs, d.retrySend(ctx, func() error { return d.sendDeadLetter(ctx, target, e, condition, res) }))
+			send(lambada.MetricDeadLetterErrors, func() error { return d.sendDeadLetter(ctx, target, e, condition, res) })
 		}
 		if ecfg != nil && ecfg.OnFailure != "" {
-			errs = append(errs, d.retrySend(ctx, func() error { return d.sendRecord(ctx, ecfg.OnFailure, record) }))
+			send(lambada.MetricDestinationFailures, func() error { return d.sendRecord(ctx, ecfg.OnFailure, record) })
 		}
 	}
 	if ctx.Err() != nil {
 		return // closing: delivered again later
+	}
+	if condition != lambada.ConditionSuccess {
+		d.meter().Count(lambada.MetricAsyncEventsDropped, labels)
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -278,6 +292,20 @@ func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lam
 		}
 	}
 	d.done1(ctx, qe, log)
+}
+
+// meter is d.Meter, or one that hears nothing.
+func (d *Dispatcher) meter() lambada.Meter {
+	if d.Meter == nil {
+		return lambada.NoMeter{}
+	}
+	return d.Meter
+}
+
+// eventLabels are the metric labels of e, of the function whose
+// AccountKey is key.
+func eventLabels(key string, e *lambada.AsyncEvent) lambada.MetricLabels {
+	return lambada.NewMetricLabels(key, e.Qualifier, "")
 }
 
 // sendAttempts bounds the tries of one destination; retryPause is the

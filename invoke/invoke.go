@@ -51,9 +51,10 @@ type Service struct {
 	Functions   FunctionGetter
 	Code        CodePather
 	Sandboxes   Runner
-	Provisioner Provisioner // nil: provisioned concurrency starts nothing
-	Limiter     *Limiter    // nil: no concurrency limit
-	Queue       Enqueuer    // nil: Event invocations are refused
+	Provisioner Provisioner   // nil: provisioned concurrency starts nothing
+	Limiter     *Limiter      // nil: no concurrency limit
+	Queue       Enqueuer      // nil: Event invocations are refused
+	Meter       lambada.Meter // hears Invocations, Errors, Throttles, spillovers, AsyncEventsReceived; nil: none
 	Region      string
 	Account     string
 
@@ -111,7 +112,7 @@ func (s *Service) enqueue(ctx context.Context, fn *lambada.Function, qualifier s
 	if s.Now != nil {
 		now = s.Now
 	}
-	return s.Queue.Enqueue(ctx, &lambada.AsyncEvent{
+	err := s.Queue.Enqueue(ctx, &lambada.AsyncEvent{
 		RequestID: inv.RequestID,
 		Function:  fn.Name,
 		Account:   fn.Account,
@@ -119,6 +120,18 @@ func (s *Service) enqueue(ctx context.Context, fn *lambada.Function, qualifier s
 		Payload:   inv.Payload,
 		Accepted:  now(),
 	})
+	if err == nil {
+		s.meter().Count(lambada.MetricAsyncEventsReceived, lambada.NewMetricLabels(fn.Key(), qualifier, ""))
+	}
+	return err
+}
+
+// meter is s.Meter, or one that hears nothing.
+func (s *Service) meter() lambada.Meter {
+	if s.Meter == nil {
+		return lambada.NoMeter{}
+	}
+	return s.Meter
 }
 
 // RunEvent runs one attempt of a queued asynchronous event: the function
@@ -161,8 +174,12 @@ func (s *Service) resolve(ctx context.Context, ref lambada.FunctionRef) (*lambad
 func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.FunctionConfig, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
 	var err error
 	inv.InvokedARN = lambada.FunctionARN(s.Region, fn.AccountOr(s.Account), fn.Name, ref.Qualifier)
+	labels := lambada.NewMetricLabels(fn.Key(), ref.Qualifier, cfg.Version)
 	if s.Limiter != nil {
 		if inv.Slot, err = s.Limiter.Admit(fn, cfg.Version); err != nil {
+			if lambada.ErrorCode(err) == lambada.ETHROTTLED {
+				s.meter().Count(lambada.MetricThrottles, labels)
+			}
 			return nil, err
 		}
 	}
@@ -173,7 +190,16 @@ func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.Fu
 		}
 		return nil, err
 	}
-	return s.Sandboxes.Run(ctx, sc, inv)
+	res, err := s.Sandboxes.Run(ctx, sc, inv)
+	meter := s.meter()
+	meter.Count(lambada.MetricInvocations, labels)
+	if err != nil || res.FunctionError != "" {
+		meter.Count(lambada.MetricErrors, labels)
+	}
+	if !inv.Slot.Provisioned && fn.ProvisionedVersions()[cfg.Version] > 0 {
+		meter.Count(lambada.MetricSpillover, labels)
+	}
+	return res, err
 }
 
 // sandboxConfig is what environments of cfg, of the function fn, run: its

@@ -77,3 +77,26 @@ func (l *Limiter) Running(key string) int {
 	defer l.mu.Unlock()
 	return l.account(account).Running(name)
 }
+
+// Usage returns a snapshot of each account's executions ("" the node's
+// own), its functions named by their AccountKey.
+func (l *Limiter) Usage() map[string]lambada.Usage {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]lambada.Usage, len(l.accounts))
+	for account, c := range l.accounts {
+		u := c.Usage()
+		if account != "" {
+			running := make(map[string]int, len(u.Running))
+			for f, n := range u.Running {
+				running[lambada.AccountKey("", account, f)] = n
+			}
+			u.Running = running
+			for i := range u.Provisioned {
+				u.Provisioned[i].Function = lambada.AccountKey("", account, u.Provisioned[i].Function)
+			}
+		}
+		out[account] = u
+	}
+	return out
+}

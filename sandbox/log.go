@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"strings"
 	"time"
 
 	"github.com/lambada-dev/lambada"
@@ -63,6 +64,7 @@ func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault) {
 	if fault != nil {
 		report.ErrorType = fault.Type
 	}
+	s.meter(c, report, delivered)
 	b := make([]byte, 0, 256)
 	b = lambada.AppendEnd(b, c.inv.RequestID)
 	b = report.Append(b)
@@ -76,6 +78,32 @@ func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault) {
 		s.logTo = nil
 	}
 	s.logMu.Unlock()
+}
+
+// meter tells the Manager's Meter of c's report: its Duration, once
+// delivered, and its environment's start when c started it.
+func (s *Sandbox) meter(c *call, report lambada.Report, delivered bool) {
+	m := s.pool.m.Meter
+	if m == nil {
+		return
+	}
+	labels := lambada.NewMetricLabels(s.cfg.Key(), qualifierOf(c.inv.InvokedARN), s.cfg.Version)
+	if delivered {
+		m.Observe(lambada.MetricDuration, labels, report.Duration)
+	}
+	if report.InitDuration > 0 {
+		m.Count(lambada.MetricColdStarts, labels)
+		m.Observe(lambada.MetricInitDuration, labels, report.InitDuration)
+	}
+}
+
+// qualifierOf is the qualifier of a function ARN (arn:aws:lambda:region:
+// account:function:name[:qualifier]), or "".
+func qualifierOf(arn string) string {
+	if strings.Count(arn, ":") < 7 {
+		return ""
+	}
+	return arn[strings.LastIndexByte(arn, ':')+1:]
 }
 
 // emitLocked writes platform lines; s.logMu is held.

@@ -34,9 +34,10 @@ const maxRequeues = 8
 // environments are stopped after KeepWarm, and, when a new environment
 // would not fit in the memory budget, least recently used first.
 type Manager struct {
-	Logs   LogSink      // required
-	Slots  Slots        // hears when an invocation's environment is done with it; nil: nobody
-	Logger *slog.Logger // defaults to discarding
+	Logs   LogSink       // required
+	Slots  Slots         // hears when an invocation's environment is done with it; nil: nobody
+	Meter  lambada.Meter // hears each invocation's Duration and each cold start; nil: nobody
+	Logger *slog.Logger  // defaults to discarding
 
 	// KeepWarm is how long an idle environment is kept (DefaultKeepWarm
 	// when zero).
@@ -437,6 +438,21 @@ func (m *Manager) Close() error {
 	m.closeSpares()
 	m.provisioning.Wait()
 	return nil
+}
+
+// Idle returns how many environments are alive and waiting for an
+// invocation.
+func (m *Manager) Idle() int {
+	m.mu.Lock()
+	pools := m.livePoolsLocked()
+	m.mu.Unlock()
+	n := 0
+	for _, p := range pools {
+		p.mu.Lock()
+		n += len(p.idle)
+		p.mu.Unlock()
+	}
+	return n
 }
 
 // Environments returns how many environments are alive, in any phase.

@@ -27,6 +27,7 @@ import (
 	"github.com/lambada-dev/lambada/invoke"
 	"github.com/lambada-dev/lambada/jetstream"
 	"github.com/lambada-dev/lambada/lambdaapi"
+	"github.com/lambada-dev/lambada/metrics"
 	"github.com/lambada-dev/lambada/runtimes"
 	"github.com/lambada-dev/lambada/sandbox"
 	"github.com/lambada-dev/lambada/sigv4"
@@ -99,6 +100,7 @@ type Main struct {
 	node      *jetstream.Node
 	preparer  *deploy.Preparer
 	limiter   *invoke.Limiter
+	metrics   *metrics.Metrics
 	async     *async.Dispatcher
 	pruner    *codecache.Pruner
 	sandboxes *sandbox.Manager
@@ -191,11 +193,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return []string{"AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken}
 		}
 	}
+	m.metrics = metrics.New(m.sandboxes, limiter, m.Account)
+	m.sandboxes.Meter = m.metrics
 	if m.jail != nil && !m.NoZygotes {
 		m.zygotes = runtimes.NewZygotes(m.Logger.With("component", "zygote"))
 		m.sandboxes.Forkers = m.zygotes
 	}
 	invoker := &invoke.Service{
+		Meter:       m.metrics,
 		Functions:   m.node.Functions,
 		Code:        code,
 		Sandboxes:   m.sandboxes,
@@ -243,6 +248,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Scale:     m.AsyncTimeScale,
 		AckWait:   m.node.Events.AckWait(),
 		Logger:    m.Logger.With("component", "async"),
+		Meter:     m.metrics,
 	}
 	m.async.Open()
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
@@ -269,7 +275,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			}}
 	}
 	m.srv = &http.Server{
-		Handler:           handler,
+		Handler:           withMetrics(m.metrics.Handler(), handler),
 		ReadHeaderTimeout: m.ReadHeaderTimeout,
 		ReadTimeout:       m.ReadTimeout,
 		MaxHeaderBytes:    maxHeaderBytes, // past it: 431 Request Header Fields Too Large
@@ -281,6 +287,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	go func() { m.served <- m.srv.Serve(m.ln) }()
 	m.logWalls()
 	return nil
+}
+
+// withMetrics serves GET /metrics with metrics (unsigned: Prometheus does
+// not sign its scrapes) and every other request with next.
+func withMetrics(metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // roleCredentialsTTL is how long the credentials an environment gets for
