@@ -13,8 +13,8 @@
 package sqsapi
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -298,7 +298,9 @@ func (s *Server) knownAccount(account string) bool {
 }
 
 // key is the AccountKey of the queue name of account.
-func (s *Server) key(account, name string) string { return lambada.AccountKey(s.Account, account, name) }
+func (s *Server) key(account, name string) string {
+	return lambada.AccountKey(s.Account, account, name)
+}
 
 // queueAccount is the account and the name of the queue whose key is key.
 func (s *Server) queueAccount(key string) (account, name string) {
