@@ -123,6 +123,31 @@ type harness struct {
 	d       *Dispatcher
 	ran     chan *lambada.AsyncEvent
 	result  func(*lambada.AsyncEvent) (*lambada.Result, error)
+	meter   *meter
+}
+
+// meter records what a Dispatcher counts and times.
+type meter struct {
+	mu     sync.Mutex
+	counts map[lambada.Metric]int
+	ages   []time.Duration
+}
+
+func (m *meter) Count(metric lambada.Metric, l lambada.MetricLabels) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.counts == nil {
+		m.counts = map[lambada.Metric]int{}
+	}
+	m.counts[metric]++
+}
+
+func (m *meter) Observe(metric lambada.Metric, l lambada.MetricLabels, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if metric == lambada.MetricAsyncEventAge {
+		m.ages = append(m.ages, d)
+	}
 }
 
 func newHarness(t *testing.T, now time.Time) *harness {
@@ -130,7 +155,8 @@ func newHarness(t *testing.T, now time.Time) *harness {
 	h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
 		return &lambada.Result{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil
 	}
-	h.d = &Dispatcher{Queue: h.q, Functions: h.store, Queues: h.sqs, Region: "us-east-1", Account: "000000000000",
+	h.meter = &meter{}
+	h.d = &Dispatcher{Queue: h.q, Functions: h.store, Queues: h.sqs, Region: "us-east-1", Account: "000000000000", Meter: h.meter,
 		AckWait: 30 * time.Millisecond, Now: func() time.Time { return now },
 		Runner: runnerFunc(func(_ context.Context, e *lambada.AsyncEvent) (*lambada.Result, error) {
 			h.ran <- e
@@ -276,6 +302,27 @@ func TestDispatcher(t *testing.T) {
 		h.deliver(t, d)
 		if !d.done || len(h.sqs.sent) != 1 || h.sqs.sent[0] != "111111111111/dlq {} 200 boom r" {
 			t.Fatalf("done=%v sent=%q", d.done, h.sqs.sent)
+		}
+	})
+
+	// An event whose retries are spent is dropped; a dead letter that cannot
+	// be sent counts as a DeadLetterError; each attempt's age is timed.
+	t.Run("metrics", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Latest.DeadLetterTarget = queue
+		h.put(t, f)
+		h.sqs.err = lambada.Errorf(lambada.ENOTFOUND, "no such queue")
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Accepted: t0.Add(-90 * time.Second), Attempts: 2, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		h.meter.mu.Lock()
+		defer h.meter.mu.Unlock()
+		if h.meter.counts[lambada.MetricAsyncEventsDropped] != 1 || h.meter.counts[lambada.MetricDeadLetterErrors] != 1 ||
+			h.meter.counts[lambada.MetricDestinationFailures] != 0 || len(h.meter.ages) != 1 || h.meter.ages[0] != 90*time.Second {
+			t.Fatalf("counts %v, ages %v", h.meter.counts, h.meter.ages)
 		}
 	})
 
