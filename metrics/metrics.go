@@ -36,6 +36,7 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	counters [lambada.MetricColdStarts + 1]*prometheus.CounterVec
 	timings  [lambada.MetricInitDuration - lambada.MetricDuration + 1]*prometheus.HistogramVec
+	store    *prometheus.HistogramVec
 }
 
 // counted are the counters: their names and help, and the labels they
@@ -71,6 +72,8 @@ var (
 	resourceLabels   = []string{"function_name", "resource"}
 	// From 1 ms to 15 minutes, the longest a function runs.
 	durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
+	// From 50 µs to 5 s.
+	storeBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}
 	// From 10 ms to 6 hours, the oldest an event gets.
 	ageBuckets = []float64{.01, .1, 1, 10, 60, 300, 900, 3600, 21600}
 )
@@ -87,6 +90,9 @@ func New(envs Environments, concurrency Concurrency, account string) *Metrics {
 		m.timings[i] = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: t.name, Help: t.help, Buckets: t.buckets}, t.labels)
 		m.reg.MustRegister(m.timings[i])
 	}
+	m.store = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lambada_store_seconds",
+		Help: "How long a write to the node's store took (JetStream), by operation.", Buckets: storeBuckets}, []string{"operation"})
+	m.reg.MustRegister(m.store)
 	if envs != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lambada_environments", Help: "Execution environments alive, in any phase."},
@@ -117,6 +123,11 @@ func (m *Metrics) Observe(metric lambada.Metric, l lambada.MetricLabels, d time.
 		return
 	}
 	m.timings[i].WithLabelValues(values(timed[i].labels, l)...).Observe(d.Seconds())
+}
+
+// ObserveStore times one write to the node's store.
+func (m *Metrics) ObserveStore(operation string, d time.Duration) {
+	m.store.WithLabelValues(operation).Observe(d.Seconds())
 }
 
 // values are l's values of labels, in their order.

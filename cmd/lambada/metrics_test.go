@@ -17,7 +17,8 @@ import (
 
 // GET /metrics answers after known invocations with their counts: three
 // that succeed (one of them a cold start), one function error, one
-// throttle, one Event invocation; and the node's environments.
+// throttle, one Event invocation; and the node's environments and store
+// writes.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	m := MustOpenMain(t, "")
@@ -63,6 +64,8 @@ func TestMetrics(t *testing.T) {
 		`lambada_cold_starts_total{executed_version="$LATEST",function_name="fn"} 1`,
 		`lambada_init_duration_seconds_count{executed_version="$LATEST",function_name="fn"} 1`,
 		`aws_lambda_unreserved_concurrent_executions{account="000000000000"} 0`,
+		`lambada_store_seconds_count{operation="Enqueue"} 1`,
+		`lambada_store_seconds_count{operation="PutFunction"} 2`, // CreateFunction, PutFunctionConcurrency
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("missing %s", want)

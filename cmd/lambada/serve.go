@@ -206,7 +206,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Sandboxes:   m.sandboxes,
 		Provisioner: m.sandboxes,
 		Limiter:     limiter,
-		Queue:       m.node.Events,
+		Queue:       timedEvents{m.node.Events, m.metrics},
 		Region:      m.Region,
 		Account:     m.Account,
 	}
@@ -227,7 +227,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	api := &lambdaapi.Server{
 		CodeLinkKey: codeLinkKey,
-		Functions:   m.node.Functions,
+		Functions:   timedFunctions{m.node.Functions, m.metrics},
 		Layers:      m.node.Layers,
 		Code:        code,
 		Invoker:     invoker,
