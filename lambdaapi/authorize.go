@@ -90,6 +90,17 @@ func (s *Server) authorize(pattern string, r *http.Request) error {
 	return s.Authorizer.Authorize(r.Context(), action, resource, policy)
 }
 
+// passRole checks, when role is given, that the caller may pass it to a
+// function (iam:PassRole on the role): its environments act with the
+// role's credentials, so a caller may not give a function a role it could
+// not act as. A role of another account is refused as IAM refuses it.
+func (s *Server) passRole(ctx context.Context, role *string) error {
+	if s.Authorizer == nil || role == nil {
+		return nil
+	}
+	return s.Authorizer.Authorize(ctx, "iam:PassRole", *role, "")
+}
+
 // resourceOf is the ARN a request acts on, as IAM sees it: the function
 // (qualified when the request names a qualifier, a version or an alias),
 // the layer (version), the tagged resource, or "*"; and for a function,

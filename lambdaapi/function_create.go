@@ -149,6 +149,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
+	if err := s.passRole(ctx, req.Role); err != nil {
+		return err
+	}
 	var layers []lambada.FunctionLayer
 	if req.Layers != nil {
 		var err error

@@ -138,6 +138,9 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if err := settings.Check(); err != nil {
 		return err
 	}
+	if err := s.passRole(r.Context(), req.Role); err != nil {
+		return err
+	}
 	var layers []lambada.FunctionLayer
 	if req.Layers != nil {
 		var err error

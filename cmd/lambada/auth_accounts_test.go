@@ -36,8 +36,15 @@ func TestAuth_Accounts(t *testing.T) {
 	frank := []string{"AWS_ACCESS_KEY_ID=AKIAFRANK", "AWS_SECRET_ACCESS_KEY=f"}
 	zip := writeFile(t, fnZip)
 	createAs(t, m, alice, "fn", "provided.al2023", "bootstrap", zip, "--environment", "Variables={WHO=alice}")
-	createAs(t, m, erin, "fn", "provided.al2023", "bootstrap", zip, "--environment", "Variables={WHO=erin}")
+	createAs(t, m, erin, "fn", "provided.al2023", "bootstrap", zip, "--environment", "Variables={WHO=erin}", "--role", "arn:aws:iam::111111111111:role/any")
 	const aliceARN, erinARN = "arn:aws:lambda:us-east-1:000000000000:function:fn", "arn:aws:lambda:us-east-1:111111111111:function:fn"
+	// A role of another account may not be passed: erin's function may not
+	// act as alice's account.
+	if _, stderr, code := awsCLIWith(t, m, erin, "lambda", "create-function", "--function-name", "borrowed", "--runtime", "provided.al2023",
+		"--handler", "bootstrap", "--role", "arn:aws:iam::000000000000:role/any", "--zip-file", "fileb://"+zip); code == 0 ||
+		!strings.Contains(stderr, "is not authorized to perform: iam:PassRole on resource: arn:aws:iam::000000000000:role/any because no resource-based policy allows the iam:PassRole action") {
+		t.Errorf("erin passes a role of alice's account: %d %s", code, stderr)
+	}
 
 	cli := func(who []string, args ...string) string {
 		t.Helper()

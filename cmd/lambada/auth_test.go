@@ -204,13 +204,15 @@ func writeFile(t *testing.T, b []byte) string {
 
 // Identity-based policies decide every call: one user may invoke a
 // function and nothing else, so DryRun says 204 for it and 403 for
-// another function; another is allowed everything but a deny.
+// another function; another is allowed everything but a deny. Giving a
+// function a role needs iam:PassRole on it.
 func TestAuth_Policies(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "auth.json")
 	fnARN := "arn:aws:lambda:us-east-1:000000000000:function:fn"
-	authFileWith(t, path, map[string]string{"AKIAALICE": "a", "AKIACAROL": "c", "AKIADAVE": "d"}, map[string]string{
-		"AKIAALICE": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:*","Resource":"*"}]}`,
+	authFileWith(t, path, map[string]string{"AKIAALICE": "a", "AKIACAROL": "c", "AKIADAVE": "d", "AKIAPAT": "p"}, map[string]string{
+		"AKIAALICE": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:*","iam:PassRole"],"Resource":"*"}]}`,
+		"AKIAPAT":   `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:*","Resource":"*"}]}`,
 		"AKIACAROL": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":["` + fnARN + `","` + fnARN + `:*"]}]}`,
 		"AKIADAVE":  `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"lambda:Delete*","Resource":"*"}]}`,
 	})
@@ -220,6 +222,21 @@ func TestAuth_Policies(t *testing.T) {
 	}
 	for _, name := range []string{"fn", "other"} {
 		createAs(t, m, as("ALICE"), name, "provided.al2023", "bootstrap", writeFile(t, fnZip))
+	}
+	// pat may do anything in Lambda but pass a role.
+	passRole := "An error occurred (AccessDeniedException) when calling the %s operation: User: arn:aws:iam::000000000000:user/akiapat is not authorized to perform: " +
+		"iam:PassRole on resource: arn:aws:iam::000000000000:role/any because no identity-based policy allows the iam:PassRole action"
+	if _, stderr, code := awsCLIWith(t, m, as("PAT"), "lambda", "create-function", "--function-name", "pats", "--runtime", "provided.al2023",
+		"--handler", "bootstrap", "--role", "arn:aws:iam::000000000000:role/any", "--zip-file", "fileb://"+writeFile(t, fnZip)); code == 0 ||
+		!strings.Contains(stderr, fmt.Sprintf(passRole, "CreateFunction")) {
+		t.Errorf("pat creates a function: %d %s", code, stderr)
+	}
+	if _, stderr, code := awsCLIWith(t, m, as("PAT"), "lambda", "update-function-configuration", "--function-name", "fn",
+		"--role", "arn:aws:iam::000000000000:role/any"); code == 0 || !strings.Contains(stderr, fmt.Sprintf(passRole, "UpdateFunctionConfiguration")) {
+		t.Errorf("pat gives fn a role: %d %s", code, stderr)
+	}
+	if out, stderr, code := awsCLIWith(t, m, as("PAT"), "lambda", "update-function-configuration", "--function-name", "fn", "--timeout", "5"); code != 0 {
+		t.Errorf("pat changes fn's timeout: %s %s", out, stderr)
 	}
 	outfile := filepath.Join(t.TempDir(), "out.json")
 	denied := func(who, action, resource, because string) string {
