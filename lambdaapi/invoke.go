@@ -108,16 +108,18 @@ func readEventPayload(r *http.Request) ([]byte, error) {
 
 // readPayload reads the request body, answering 413 when it exceeds limit.
 func readPayload(r *http.Request, limit int64) ([]byte, error) {
-	tooLarge := lambada.Errorf(lambada.ETOOLARGE, "Request must be smaller than %d bytes for the InvokeFunction operation", limit)
+	tooLarge := func() error {
+		return lambada.Errorf(lambada.ETOOLARGE, "Request must be smaller than %d bytes for the InvokeFunction operation", limit)
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, lambada.Errorf(lambada.ECONTENT, "Could not read request body: %v", err)
 	}
 	if int64(len(b)) > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	return b, nil
 }

@@ -27,15 +27,18 @@ import (
 // derived from the old one.
 var signers = struct {
 	sync.Mutex
-	m map[string]*v4.Signer
-}{m: map[string]*v4.Signer{}}
+	m map[signerKey]*v4.Signer
+}{m: map[signerKey]*v4.Signer{}}
+
+// signerKey is an access key and its secret.
+type signerKey struct{ id, secret string }
 
 // maxSigners bounds the signers kept; past it they are all dropped.
 const maxSigners = 4096
 
 // signerFor returns the signer of an access key and its secret.
 func signerFor(accessKey, secret string) *v4.Signer {
-	k := accessKey + "\x00" + secret
+	k := signerKey{accessKey, secret}
 	signers.Lock()
 	defer signers.Unlock()
 	s := signers.m[k]
@@ -124,7 +127,9 @@ func parse(h string) (authorization, *Error) {
 		return a, &Error{http.StatusBadRequest, "IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + h}
 	}
 	var credential, signed string
-	for _, part := range strings.Split(rest, ",") {
+	for rest != "" {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
 		case "Credential":
@@ -168,8 +173,15 @@ func parseQuery(q url.Values) (authorization, *Error) {
 // (key/date/region/service/aws4_request), and reports whether it had that
 // shape.
 func (a *authorization) scope(credential string) bool {
-	scope := strings.Split(credential, "/")
-	if len(scope) != 5 || scope[4] != "aws4_request" {
+	var scope [5]string
+	rest, ok := credential, true
+	for i := range scope {
+		if !ok {
+			return false
+		}
+		scope[i], rest, ok = strings.Cut(rest, "/")
+	}
+	if ok || scope[4] != "aws4_request" {
 		return false
 	}
 	a.accessKey, a.date, a.region, a.service = scope[0], scope[1], scope[2], scope[3]
