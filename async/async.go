@@ -268,15 +268,15 @@ func (d *Dispatcher) finish(ctx context.Context, qe lambada.QueuedEvent, fn *lam
 	}
 	if condition == lambada.ConditionSuccess {
 		if ecfg != nil && ecfg.OnSuccess != "" {
-			send(lambada.MetricDestinationFailures, func() error { return d.sendRecord(ctx, ecfg.OnSuccess, record) })
+			send(lambada.MetricDestinationFailures, func() error { return d.sendRecord(ctx, fn, ecfg.OnSuccess, record) })
 		}
 	} else {
 		log.Info("asynchronous event failed", "condition", condition, "attempts", invokes)
 		if target := deadLetterTarget(fn, e, res); target != "" {
-			send(lambada.MetricDeadLetterErrors, func() error { return d.sendDeadLetter(ctx, target, e, condition, res) })
+			send(lambada.MetricDeadLetterErrors, func() error { return d.sendDeadLetter(ctx, fn, target, e, condition, res) })
 		}
 		if ecfg != nil && ecfg.OnFailure != "" {
-			send(lambada.MetricDestinationFailures, func() error { return d.sendRecord(ctx, ecfg.OnFailure, record) })
+			send(lambada.MetricDestinationFailures, func() error { return d.sendRecord(ctx, fn, ecfg.OnFailure, record) })
 		}
 	}
 	if ctx.Err() != nil {
@@ -353,7 +353,7 @@ func deadLetterTarget(fn *lambada.Function, e *lambada.AsyncEvent, res *lambada.
 
 // sendRecord delivers a destination record: as the event of an Event
 // invocation of a function, or as the body of an SQS message.
-func (d *Dispatcher) sendRecord(ctx context.Context, dest string, record lambada.DestinationRecord) error {
+func (d *Dispatcher) sendRecord(ctx context.Context, fn *lambada.Function, dest string, record lambada.DestinationRecord) error {
 	body, err := json.Marshal(record)
 	if err != nil {
 		return err
@@ -368,22 +368,27 @@ func (d *Dispatcher) sendRecord(ctx context.Context, dest string, record lambada
 	}
 	switch kind, ref := lambada.ParseDestination(dest); kind {
 	case lambada.DestinationLambda:
+		// A destination is a function of the function's own account.
+		if ref.Region != d.Region || ref.Account != fn.AccountOr(d.Account) {
+			return lambada.Errorf(lambada.ENOTFOUND, "no such function of %s on this node: %s", fn.AccountOr(d.Account), dest)
+		}
 		return d.Queue.Requeue(ctx, &lambada.AsyncEvent{
 			RequestID: uuid.NewString(),
 			Function:  ref.Name,
+			Account:   fn.Account,
 			Qualifier: ref.Qualifier,
 			Payload:   body,
 			Accepted:  d.Now(),
 		})
 	case lambada.DestinationSQS:
-		return d.send(ctx, dest, string(body), nil)
+		return d.send(ctx, fn, dest, string(body), nil)
 	}
 	return lambada.Errorf(lambada.ENOTFOUND, "unsupported destination %s", dest)
 }
 
 // sendDeadLetter sends the original event to an SQS dead-letter queue with
 // the attributes AWS gives it.
-func (d *Dispatcher) sendDeadLetter(ctx context.Context, target string, e *lambada.AsyncEvent, condition string, res *lambada.Result) error {
+func (d *Dispatcher) sendDeadLetter(ctx context.Context, fn *lambada.Function, target string, e *lambada.AsyncEvent, condition string, res *lambada.Result) error {
 	code, msg := "429", condition
 	if res != nil {
 		code, msg = "200", errorMessage(res.Payload)
@@ -396,7 +401,7 @@ func (d *Dispatcher) sendDeadLetter(ctx context.Context, target string, e *lamba
 	if msg = truncate(msg, maxErrorMessage); msg != "" {
 		attrs["ErrorMessage"] = lambada.MessageAttribute{DataType: "String", StringValue: msg}
 	}
-	return d.send(ctx, target, string(e.Payload), attrs)
+	return d.send(ctx, fn, target, string(e.Payload), attrs)
 }
 
 // truncate cuts s to at most n bytes, at the start of a character.
@@ -410,10 +415,13 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-func (d *Dispatcher) send(ctx context.Context, queueARN, body string, attrs map[string]lambada.MessageAttribute) error {
+// send sends to queueARN, a queue of fn's own account: a function's
+// dead letters and destination records never go to another account's
+// queue.
+func (d *Dispatcher) send(ctx context.Context, fn *lambada.Function, queueARN, body string, attrs map[string]lambada.MessageAttribute) error {
 	region, account, name, err := lambada.ParseQueueARN(queueARN)
-	if d.Queues == nil || err != nil || region != d.Region {
-		return lambada.Errorf(lambada.ENOTFOUND, "no such SQS queue on this node: %s", queueARN)
+	if d.Queues == nil || err != nil || region != d.Region || account != fn.AccountOr(d.Account) {
+		return lambada.Errorf(lambada.ENOTFOUND, "no such SQS queue of %s on this node: %s", fn.AccountOr(d.Account), queueARN)
 	}
 	return d.Queues.Send(ctx, lambada.AccountKey(d.Account, account, name), body, attrs)
 }

@@ -64,6 +64,9 @@ func (s *Server) createQueue(req *request) (*output, error) {
 	if in.QueueName == "" {
 		return nil, missing("QueueName")
 	}
+	if err := lambada.ValidateQueueName(in.QueueName); err != nil {
+		return nil, err
+	}
 	attrs, err := parseQueueAttributes(in.Attributes)
 	if err != nil {
 		return nil, err
@@ -94,7 +97,7 @@ func (s *Server) getQueueURL(req *request) (*output, error) {
 		return nil, missing("QueueName")
 	}
 	owner := cmp.Or(in.QueueOwnerAWSAccountId, req.account)
-	if !s.knownAccount(owner) {
+	if !s.knownAccount(owner) || lambada.ValidateQueueName(in.QueueName) != nil {
 		return nil, lambada.Errorf(lambada.ENOTFOUND, "The specified queue does not exist.")
 	}
 	key := s.key(owner, in.QueueName)

@@ -226,30 +226,31 @@ func (s *Server) run(req *request) (*output, error) {
 }
 
 // authorize asks the Authorizer whether the caller may perform req's
-// action on the queue it names. A request that names no queue it could
-// act on is left to its operation to refuse.
+// action on the queue it names: the one of QueueName (and
+// QueueOwnerAWSAccountId) for CreateQueue and GetQueueUrl, of QueueUrl (or
+// the URL posted to) for the others. It fails closed: a request whose
+// queue cannot be told is decided on the caller's account's "*".
 func (s *Server) authorize(req *request) error {
 	if s.Authorizer == nil {
 		return nil
 	}
-	resource := "*" // ListQueues acts on no queue
-	if req.action != "ListQueues" {
-		var in struct{ QueueUrl, QueueName, QueueOwnerAWSAccountId string }
+	resource := "arn:aws:sqs:" + s.Region + ":" + req.account + ":*"
+	switch req.action {
+	case "ListQueues":
+		resource = "*" // it acts on no queue
+	case "CreateQueue", "GetQueueUrl":
+		var in struct{ QueueName, QueueOwnerAWSAccountId string }
 		_ = json.Unmarshal(req.input, &in)
-		key := ""
-		if in.QueueName != "" {
-			key = s.key(cmp.Or(in.QueueOwnerAWSAccountId, req.account), in.QueueName)
+		owner := cmp.Or(in.QueueOwnerAWSAccountId, req.account)
+		if lambada.ValidateQueueName(in.QueueName) == nil && lambada.ValidAccountID(owner) {
+			resource = lambada.QueueARN(s.Region, owner, in.QueueName)
 		}
-		if in.QueueUrl != "" || req.pathURL != "" {
-			var err error
-			if key, err = s.queueName(req, in.QueueUrl); err != nil {
-				return nil
-			}
+	default:
+		var in struct{ QueueUrl string }
+		_ = json.Unmarshal(req.input, &in)
+		if key, err := s.queueName(req, in.QueueUrl); err == nil {
+			resource = s.queueARN(key)
 		}
-		if key == "" {
-			return nil
-		}
-		resource = s.queueARN(key)
 	}
 	return s.Authorizer.Authorize(req.r.Context(), "sqs:"+req.action, resource, "")
 }

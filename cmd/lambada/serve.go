@@ -265,8 +265,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	handler := sqs.Mount(api.Handler())
 	if m.auth != nil {
 		handler = &sigv4.Gate{Next: handler, Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
-			// Code links carry a signature of their own.
-			Exempt:  func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, lambdaapi.CodePath) },
+			// Code links (GETs, never SQS's) carry a signature of their own.
+			Exempt: func(r *http.Request) bool {
+				return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, lambdaapi.CodePath) && r.Header.Get("X-Amz-Target") == ""
+			},
 			MaxBody: maxSignedBody,
 			Refuse: func(w http.ResponseWriter, r *http.Request, e *sigv4.Error) {
 				if !sqs.WriteSignatureError(w, r, e.Type, e.Message) {

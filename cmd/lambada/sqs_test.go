@@ -52,6 +52,10 @@ func TestSQS_CLI(t *testing.T) {
 	if out := must("create-queue", "--queue-name", "cli", "--attributes", "VisibilityTimeout=1"); out["QueueUrl"] != queueURL {
 		t.Fatalf("create-queue: %v", out)
 	}
+	// A name is a queue's name: no "<account>/" of the store's keys.
+	if _, stderr, code := sqs("create-queue", "--queue-name", "111111111111/cli"); code == 0 || !strings.Contains(stderr, "InvalidParameterValue") {
+		t.Errorf("create-queue 111111111111/cli: %d %s", code, stderr)
+	}
 	sent := must("send-message", "--queue-url", queueURL, "--message-body", "hello",
 		"--message-attributes", `{"kind":{"DataType":"String","StringValue":"greeting"}}`)
 	if sum := md5.Sum([]byte("hello")); sent["MD5OfMessageBody"] != hex.EncodeToString(sum[:]) || sent["MD5OfMessageAttributes"] == nil {
