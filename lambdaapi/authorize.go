@@ -68,8 +68,8 @@ var actions = map[string]string{
 // pattern on the resource r names.
 func (s *Server) authorize(pattern string, r *http.Request) error {
 	action, ok := actions[pattern]
-	if !ok || s.Authorizer == nil {
-		return nil
+	if !ok || s.Authorizer == nil || action == "lambda:CreateFunction" {
+		return nil // CreateFunction is decided on its function's ARN, once its body is read
 	}
 	q := r.URL.Query()
 	switch {
@@ -98,33 +98,82 @@ func (s *Server) passRole(ctx context.Context, role *string) error {
 	if s.Authorizer == nil || role == nil {
 		return nil
 	}
+	// arn:aws:iam::<account>:role/<name>, validated before: the role must
+	// be of the function's account.
+	if parts := strings.SplitN(*role, ":", 6); len(parts) != 6 || parts[4] != s.account(ctx) {
+		return &lambada.Error{Code: lambada.EACCESSDENIED, Message: "Cross-account pass role is not allowed."}
+	}
 	return s.Authorizer.Authorize(ctx, "iam:PassRole", *role, "")
 }
 
-// resourceOf is the ARN a request acts on, as IAM sees it: the function
-// (qualified when the request names a qualifier, a version or an alias),
-// the layer (version), the tagged resource, or "*"; and for a function,
-// its name and that qualifier.
+// authorizeOn asks the Authorizer, when there is one, whether the caller
+// may perform action on resource (no resource-based policy): for the
+// checks a handler makes once it has read its request.
+func (s *Server) authorizeOn(ctx context.Context, action, resource string) error {
+	if s.Authorizer == nil {
+		return nil
+	}
+	return s.Authorizer.Authorize(ctx, action, resource, "")
+}
+
+// qualifiedRoutes act on the version or alias their FunctionName or
+// Qualifier names (and an alias route on its alias); every other route
+// acts on the function as a whole, and is decided on the unqualified
+// function whatever qualifier the request carries.
+var qualifiedRoutes = map[string]bool{
+	"GET /2015-03-31/functions/{name}":                            true,
+	"GET /2015-03-31/functions/{name}/configuration":              true,
+	"DELETE /2015-03-31/functions/{name}":                         true,
+	"POST /2015-03-31/functions/{name}/invocations":               true,
+	"POST /2015-03-31/functions/{name}/policy":                    true,
+	"DELETE /2015-03-31/functions/{name}/policy/{sid}":            true,
+	"GET /2015-03-31/functions/{name}/policy":                     true,
+	"GET /2019-09-30/functions/{name}/provisioned-concurrency":    true,
+	"PUT /2019-09-30/functions/{name}/provisioned-concurrency":    true,
+	"DELETE /2019-09-30/functions/{name}/provisioned-concurrency": true,
+	"GET /2019-09-25/functions/{name}/event-invoke-config":        true,
+	"POST /2019-09-25/functions/{name}/event-invoke-config":       true,
+	"PUT /2019-09-25/functions/{name}/event-invoke-config":        true,
+	"DELETE /2019-09-25/functions/{name}/event-invoke-config":     true,
+}
+
+// resourceOf is the ARN a request acts on, as IAM sees it, always in its
+// canonical form (whatever partition or form the request wrote): the
+// function (qualified when the route acts on the version or alias the
+// request names), the layer (version), the tagged function, or "*"; and
+// for a function, its name and that qualifier.
 func (s *Server) resourceOf(pattern string, r *http.Request) (arn, function, qualifier string) {
+	ctx := r.Context()
 	switch {
 	case strings.Contains(pattern, "{arn}"):
-		return r.PathValue("arn"), "", ""
+		var v lambada.Validation
+		ref, _ := lambada.ParseFunctionRef(&v, r.PathValue("arn"), nil)
+		return lambada.FunctionARN(s.Region, s.account(ctx), ref.Name, ref.Qualifier), "", ""
 	case strings.HasPrefix(pattern, "GET /2018-10-31/layers") && r.URL.Query().Get("find") == "LayerVersion":
-		return r.URL.Query().Get("Arn"), "", ""
+		ref, _ := lambada.ParseLayerVersionARN(r.URL.Query().Get("Arn"))
+		return lambada.LayerVersionARN(ref.Region, ref.Account, ref.Name, ref.Version), "", ""
 	case strings.Contains(pattern, "/layers/{name}"):
-		arn := lambada.LayerARN(s.Region, s.account(r.Context()), lambada.LayerName(r.PathValue("name")))
+		arn := lambada.LayerARN(s.Region, s.account(ctx), lambada.LayerName(r.PathValue("name")))
 		if v := r.PathValue("version"); v != "" {
 			arn += ":" + v
 		}
 		return arn, "", ""
 	case strings.Contains(pattern, "{name}"):
+		q := qualifierParam(r)
+		honoured := qualifiedRoutes[pattern] && !r.URL.Query().Has("List")
+		if !honoured {
+			q = nil
+		}
 		var v lambada.Validation
-		ref, _ := lambada.ParseFunctionRef(&v, r.PathValue("name"), qualifierParam(r))
+		ref, _ := lambada.ParseFunctionRef(&v, r.PathValue("name"), q)
 		qualifier := ref.Qualifier
+		if !honoured {
+			qualifier = ""
+		}
 		if a := r.PathValue("alias"); a != "" {
 			qualifier = a
 		}
-		return lambada.FunctionARN(s.Region, s.account(r.Context()), ref.Name, qualifier), ref.Name, qualifier
+		return lambada.FunctionARN(s.Region, s.account(ctx), ref.Name, qualifier), ref.Name, qualifier
 	}
 	return "*", "", ""
 }

@@ -149,6 +149,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
+	if err := s.authorizeOn(ctx, "lambda:CreateFunction", lambada.FunctionARN(s.Region, s.account(ctx), ref.Name, "")); err != nil {
+		return err
+	}
 	if err := s.passRole(ctx, req.Role); err != nil {
 		return err
 	}

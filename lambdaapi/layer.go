@@ -423,6 +423,9 @@ func (s *Server) resolveLayers(ctx context.Context, arns []string) ([]lambada.Fu
 		var lv *lambada.LayerVersion
 		var err error
 		if ref.Account == s.account(ctx) { // layers of other accounts are not shared
+			if err := s.authorizeOn(ctx, "lambda:GetLayerVersion", lambada.LayerVersionARN(ref.Region, ref.Account, ref.Name, ref.Version)); err != nil {
+				return nil, err
+			}
 			lv, err = s.layerStore().LayerVersion(ctx, s.key(ctx, ref.Name), ref.Version)
 		} else {
 			err = errNoLayer

@@ -147,6 +147,12 @@ func (s *Server) withAccount(pattern string, r *http.Request) *http.Request {
 		named = r.PathValue("name")
 	case strings.Contains(pattern, "{arn}"):
 		named = r.PathValue("arn")
+	case strings.Contains(pattern, "/layers/{name}"):
+		// A layer named by its ARN (arn:aws:lambda:region:account:layer:name)
+		// is that account's.
+		if parts := strings.Split(r.PathValue("name"), ":"); len(parts) == 7 && parts[5] == "layer" && parts[4] != "" {
+			account = parts[4]
+		}
 	}
 	if strings.Contains(named, ":") { // an ARN, whole or partial
 		var v lambada.Validation

@@ -258,13 +258,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// are recognised by their X-Amz-Target or Action; the rest go to
 	// lambda.
 	sqs := &sqsapi.Server{Queues: m.node.Queues, Messages: m.node.Queues, Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "sqs")}
+	var authorizer *auth.Authorizer
 	if m.auth != nil {
-		authorizer := &auth.Authorizer{Directory: m.auth}
+		authorizer = &auth.Authorizer{Directory: m.auth}
 		api.Authorizer, sqs.Authorizer = authorizer, authorizer
 	}
 	handler := sqs.Mount(api.Handler())
+	metricsHandler := m.metrics.Handler()
 	if m.auth != nil {
-		handler = &sigv4.Gate{Next: handler, Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
+		// With --auth the metrics are a signed caller's who may
+		// cloudwatch:GetMetricData: they name every account's functions.
+		metricsHandler = authorized(authorizer, "cloudwatch:GetMetricData", metricsHandler)
+		handler = &sigv4.Gate{Next: withMetrics(metricsHandler, handler), Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
 			// Code links (GETs, never SQS's) carry a signature of their own.
 			Exempt: func(r *http.Request) bool {
 				return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, lambdaapi.CodePath) && r.Header.Get("X-Amz-Target") == ""
@@ -275,9 +280,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 					sigv4.WriteError(w, e)
 				}
 			}}
+	} else {
+		handler = withMetrics(metricsHandler, handler)
 	}
 	m.srv = &http.Server{
-		Handler:           withMetrics(m.metrics.Handler(), handler),
+		Handler:           handler,
 		ReadHeaderTimeout: m.ReadHeaderTimeout,
 		ReadTimeout:       m.ReadTimeout,
 		MaxHeaderBytes:    maxHeaderBytes, // past it: 431 Request Header Fields Too Large
@@ -291,8 +298,23 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// withMetrics serves GET /metrics with metrics (unsigned: Prometheus does
-// not sign its scrapes) and every other request with next.
+// authorized serves the requests whose caller may perform action on "*"
+// with next, and refuses the others as the Lambda API does.
+func authorized(a *auth.Authorizer, action string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Authorize(r.Context(), action, "*", ""); err != nil {
+			var le *lambada.Error
+			errors.As(err, &le)
+			sigv4.WriteError(w, &sigv4.Error{Status: http.StatusForbidden, Type: "AccessDeniedException", Message: le.Message})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withMetrics serves GET /metrics with metrics and every other request
+// with next. Without --auth the metrics need no signature (Prometheus does
+// not sign its scrapes).
 func withMetrics(metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
