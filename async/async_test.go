@@ -549,6 +549,37 @@ func TestDispatcher(t *testing.T) {
 		}
 	})
 
+	// A function's records go to its own account's destinations only: its
+	// Lambda destination runs in its account; another account's function
+	// or queue gets nothing, and the record counts as lost.
+	t.Run("destinations are the function's account's", func(t *testing.T) {
+		h := newHarness(t, t0)
+		f := function("f")
+		f.Account = "111111111111"
+		f.PutEventInvokeConfig(lambada.EventInvokeConfig{Qualifier: "$LATEST", OnSuccess: "arn:aws:lambda:us-east-1:111111111111:function:sink"})
+		h.put(t, f)
+		d := newDelivery(lambada.AsyncEvent{RequestID: "r", Function: "f", Account: "111111111111", Accepted: t0, Payload: []byte(`{}`)})
+		h.deliver(t, d)
+		if len(h.q.enqueued) != 1 || h.q.enqueued[0].Function != "sink" || h.q.enqueued[0].Account != "111111111111" {
+			t.Fatalf("the destination event: %+v", h.q.enqueued)
+		}
+
+		g := function("g") // the node's own account
+		g.PutEventInvokeConfig(lambada.EventInvokeConfig{Qualifier: "$LATEST", OnSuccess: "arn:aws:lambda:us-east-1:111111111111:function:sink"})
+		g.Latest.DeadLetterTarget = "arn:aws:sqs:us-east-1:111111111111:dlq"
+		h.put(t, g)
+		h.deliver(t, newDelivery(lambada.AsyncEvent{RequestID: "s", Function: "g", Accepted: t0, Payload: []byte(`{}`)}))
+		h.result = func(*lambada.AsyncEvent) (*lambada.Result, error) {
+			return &lambada.Result{Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled", ExecutedVersion: "$LATEST"}, nil
+		}
+		h.deliver(t, newDelivery(lambada.AsyncEvent{RequestID: "t", Function: "g", Accepted: t0, Attempts: 2, Payload: []byte(`{}`)}))
+		h.meter.mu.Lock()
+		defer h.meter.mu.Unlock()
+		if len(h.q.enqueued) != 1 || len(h.sqs.sent) != 0 || h.meter.counts[lambada.MetricDestinationFailures] != 1 || h.meter.counts[lambada.MetricDeadLetterErrors] != 1 {
+			t.Fatalf("another account's destination and dead-letter queue: enqueued %d, sent %q, counts %v", len(h.q.enqueued), h.sqs.sent, h.meter.counts)
+		}
+	})
+
 	t.Run("a record without room for the response goes without it", func(t *testing.T) {
 		h := newHarness(t, t0)
 		f := function("f")
