@@ -100,26 +100,36 @@ func TestVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, body := tc.req()
 			id, err := Verify(r, []byte(body), keys, "us-east-1", "lambda", now)
-			switch {
-			case tc.typ == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.typ == "" && id != "AKIDALICE":
-				t.Fatalf("caller %q", id)
-			case tc.typ == "":
-			case err == nil:
-				t.Fatalf("accepted, want %s", tc.typ)
-			case err.Type != tc.typ || err.Status != http.StatusForbidden:
-				t.Fatalf("%d %s, want 403 %s", err.Status, err.Type, tc.typ)
-			default:
-				if prefix, ok := strings.CutSuffix(tc.message, "…"); ok {
-					if !strings.HasPrefix(err.Message, prefix) {
-						t.Errorf("message %q", err.Message)
-					}
-				} else if err.Message != tc.message {
-					t.Errorf("message %q\nwant    %q", err.Message, tc.message)
-				}
+			if err != nil && err.Status != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", err.Status)
 			}
+			wantVerified(t, id, err, tc.typ, tc.message)
 		})
+	}
+}
+
+// wantVerified checks Verify's answer: alice's key when typ is "", else
+// the error of type typ with message (a prefix when it ends in "…").
+func wantVerified(t *testing.T, id string, err *Error, typ, message string) {
+	t.Helper()
+	switch {
+	case typ == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case typ == "" && id != "AKIDALICE":
+		t.Fatalf("caller %q", id)
+	case typ == "":
+	case err == nil:
+		t.Fatalf("accepted, want %s", typ)
+	case err.Type != typ:
+		t.Fatalf("%d %s, want %s", err.Status, err.Type, typ)
+	default:
+		if prefix, ok := strings.CutSuffix(message, "…"); ok {
+			if !strings.HasPrefix(err.Message, prefix) {
+				t.Errorf("message %q", err.Message)
+			}
+		} else if err.Message != message {
+			t.Errorf("message %q\nwant    %q", err.Message, message)
+		}
 	}
 }
 
@@ -288,25 +298,7 @@ func TestVerify_Presigned(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id, err := Verify(tc.req(), nil, keys, "us-east-1", "lambda", now)
-			switch {
-			case tc.typ == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.typ == "" && id != "AKIDALICE":
-				t.Fatalf("caller %q", id)
-			case tc.typ == "":
-			case err == nil:
-				t.Fatalf("accepted, want %s", tc.typ)
-			case err.Type != tc.typ:
-				t.Fatalf("%d %s, want %s", err.Status, err.Type, tc.typ)
-			default:
-				if prefix, ok := strings.CutSuffix(tc.message, "…"); ok {
-					if !strings.HasPrefix(err.Message, prefix) {
-						t.Errorf("message %q", err.Message)
-					}
-				} else if err.Message != tc.message {
-					t.Errorf("message %q\nwant    %q", err.Message, tc.message)
-				}
-			}
+			wantVerified(t, id, err, tc.typ, tc.message)
 		})
 	}
 }

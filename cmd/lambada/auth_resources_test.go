@@ -19,18 +19,23 @@ import (
 	"github.com/lambada-dev/lambada/internal/testfn"
 )
 
-// signedDo sends a request signed with key and secret for lambda and
-// returns its status and body.
-func signedDo(t *testing.T, m *Main, key, secret, method, path, body string) (int, string) {
+// signedDo sends a request with headers, signed with key and secret for
+// service (unsigned when key is ""), and returns its status and body.
+func signedDo(t *testing.T, m *Main, key, secret, service, method, path string, headers map[string]string, body string) (int, string) {
 	t.Helper()
 	r, err := http.NewRequest(method, "http://"+m.Addr()+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, r,
-		hex.EncodeToString(sum[:]), "lambda", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
+	for k, v := range headers {
+		r.Header.Set(k, v)
+	}
+	if key != "" {
+		sum := sha256.Sum256([]byte(body))
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, r,
+			hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
@@ -88,13 +93,13 @@ func TestAuth_Resources(t *testing.T) {
 	}
 	// A Qualifier UpdateFunctionConfiguration ignores does not escape a
 	// deny on the function.
-	status, body := signedDo(t, m, "AKIACAROL", "c", "PUT", "/2015-03-31/functions/secret/configuration?Qualifier=x", `{"Description":"changed"}`)
+	status, body := signedDo(t, m, "AKIACAROL", "c", "lambda", "PUT", "/2015-03-31/functions/secret/configuration?Qualifier=x", nil, `{"Description":"changed"}`)
 	denied("carol updates secret with ?Qualifier=x", status, body)
 	// Another partition's spelling of the ARN is the same function.
-	status, body = signedDo(t, m, "AKIACAROL", "c", "POST", "/2017-03-31/tags/arn:aws-cn:lambda:us-east-1:000000000000:function:secret", `{"Tags":{"k":"v"}}`)
+	status, body = signedDo(t, m, "AKIACAROL", "c", "lambda", "POST", "/2017-03-31/tags/arn:aws-cn:lambda:us-east-1:000000000000:function:secret", nil, `{"Tags":{"k":"v"}}`)
 	denied("carol tags secret by an aws-cn ARN", status, body)
 	// A layer named by another account's ARN is that account's.
-	status, body = signedDo(t, m, "AKIABOB", "b", "GET", "/2018-10-31/layers/arn:aws:lambda:us-east-1:000000000000:layer:lib/versions/1", "")
+	status, body = signedDo(t, m, "AKIABOB", "b", "lambda", "GET", "/2018-10-31/layers/arn:aws:lambda:us-east-1:000000000000:layer:lib/versions/1", nil, "")
 	denied("bob reads alice's layer by its ARN", status, body)
 	// CreateFunction on the new function's ARN.
 	if _, stderr, code := awsCLIWith(t, m, carol, "lambda", "create-function", "--function-name", "prod-x", "--runtime", "provided.al2023",
@@ -128,9 +133,9 @@ func TestAuth_Resources(t *testing.T) {
 	if resp.StatusCode != 403 || resp.Header.Get("X-Amzn-Errortype") != "MissingAuthenticationTokenException" {
 		t.Errorf("unsigned /metrics: %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"))
 	}
-	if status, body := signedDo(t, m, "AKIAALICE", "a", "GET", "/metrics", ""); status != 200 || !strings.Contains(body, "aws_lambda_invocations_total") && !strings.Contains(body, "lambada_environments") {
+	if status, body := signedDo(t, m, "AKIAALICE", "a", "lambda", "GET", "/metrics", nil, ""); status != 200 || !strings.Contains(body, "aws_lambda_invocations_total") && !strings.Contains(body, "lambada_environments") {
 		t.Errorf("alice's /metrics: %d %.200s", status, body)
 	}
-	status, body = signedDo(t, m, "AKIADAN", "d", "GET", "/metrics", "")
+	status, body = signedDo(t, m, "AKIADAN", "d", "lambda", "GET", "/metrics", nil, "")
 	denied("dan's /metrics", status, body)
 }

@@ -1,19 +1,10 @@
 package main
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/lambada-dev/lambada/lambdaapi"
 )
@@ -76,64 +67,23 @@ func TestAuth_SQS(t *testing.T) {
 	// caller's account's "*", never let through: a CreateQueue with a junk
 	// QueueUrl beside its QueueName, and an unsigned one posted to the code
 	// links' path.
-	post := func(path string, headers map[string]string, body string) (int, string) {
-		r, _ := http.NewRequest(http.MethodPost, "http://"+m.Addr()+path, strings.NewReader(body))
-		for k, v := range headers {
-			r.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	if out, stderr, code := awsCLIWith(t, m, carol, "sqs", "create-queue", "--queue-name", "carols", "--endpoint-url", "http://"+m.Addr()); code == 0 ||
 		!strings.Contains(stderr, "(AccessDenied)") {
 		t.Errorf("carol creates a queue: %s %s", out, stderr)
 	}
 	sqsJSON := map[string]string{"X-Amz-Target": "AmazonSQS.CreateQueue", "Content-Type": "application/x-amz-json-1.0"}
-	junk := `{"QueueName":"carols","QueueUrl":"x"}`
-	signedJunk, _ := http.NewRequest(http.MethodPost, "http://"+m.Addr()+"/", strings.NewReader(junk))
-	for k, v := range sqsJSON {
-		signedJunk.Header.Set(k, v)
+	if status, body := signedDo(t, m, "AKIACAROL", "c", "sqs", "POST", "/", sqsJSON, `{"QueueName":"carols","QueueUrl":"x"}`); status != 403 ||
+		!strings.Contains(body, "AccessDenied") {
+		t.Errorf("carol creates a queue with a junk QueueUrl beside: %d %s", status, body)
 	}
-	junkSum := sha256.Sum256([]byte(junk))
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIACAROL", SecretAccessKey: "c"}, signedJunk,
-		hex.EncodeToString(junkSum[:]), "sqs", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if resp, err := http.DefaultClient.Do(signedJunk); err != nil {
-		t.Fatal(err)
-	} else {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 403 || !strings.Contains(string(b), "AccessDenied") {
-			t.Errorf("carol creates a queue with a junk QueueUrl beside: %d %s", resp.StatusCode, b)
-		}
-	}
-	if status, body := post(lambdaapi.CodePath+"x", sqsJSON, `{"QueueName":"pwned","QueueUrl":"x"}`); status != 403 || !strings.Contains(body, "MissingAuthenticationToken") {
+	if status, body := signedDo(t, m, "", "", "", "POST", lambdaapi.CodePath+"x", sqsJSON, `{"QueueName":"pwned","QueueUrl":"x"}`); status != 403 ||
+		!strings.Contains(body, "MissingAuthenticationToken") {
 		t.Errorf("an unsigned CreateQueue on the code links' path: %d %s", status, body)
 	}
 
 	// The query protocol's answers are XML.
 	query := func(key, secret string, form url.Values) (int, string) {
-		body := form.Encode()
-		r, _ := http.NewRequest(http.MethodPost, "http://"+m.Addr()+"/", strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		sum := sha256.Sum256([]byte(body))
-		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, r,
-			hex.EncodeToString(sum[:]), "sqs", "us-east-1", time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return signedDo(t, m, key, secret, "sqs", "POST", "/", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
 	}
 	receive := url.Values{"Action": {"ReceiveMessage"}, "QueueUrl": {queueURL("q")}}
 	if status, body := query("AKIACAROL", "c", receive); status != 403 || !strings.Contains(body, "<Code>AccessDenied</Code>") ||
