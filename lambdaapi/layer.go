@@ -108,6 +108,9 @@ func (s *Server) publishLayerVersion(w http.ResponseWriter, r *http.Request) err
 	if err := v.Err(); err != nil {
 		return err
 	}
+	if err := s.checkLayerRegion(name); err != nil {
+		return err
+	}
 	if err := checkCodeSource(req.Content); err != nil {
 		return err
 	}
@@ -137,12 +140,23 @@ func (s *Server) publishLayerVersion(w http.ResponseWriter, r *http.Request) err
 	return writeJSON(w, http.StatusCreated, s.renderLayerVersion(r, lv))
 }
 
+// checkLayerRegion refuses a layer named by the ARN of another region.
+func (s *Server) checkLayerRegion(name string) error {
+	if parts := strings.Split(name, ":"); len(parts) == 7 && parts[3] != s.Region {
+		return errNoLayer
+	}
+	return nil
+}
+
 // layerVersionParams parses {name} and {version}.
-func layerVersionParams(r *http.Request) (string, int64, error) {
+func (s *Server) layerVersionParams(r *http.Request) (string, int64, error) {
 	var v lambada.Validation
 	name := r.PathValue("name")
 	validateLayerName(&v, name)
 	if err := v.Err(); err != nil {
+		return "", 0, err
+	}
+	if err := s.checkLayerRegion(name); err != nil {
 		return "", 0, err
 	}
 	version, err := strconv.ParseInt(r.PathValue("version"), 10, 64)
@@ -157,7 +171,7 @@ func layerVersionParams(r *http.Request) (string, int64, error) {
 
 // getLayerVersion handles GetLayerVersion.
 func (s *Server) getLayerVersion(w http.ResponseWriter, r *http.Request) error {
-	name, version, err := layerVersionParams(r)
+	name, version, err := s.layerVersionParams(r)
 	if err != nil {
 		return err
 	}
@@ -177,7 +191,7 @@ func (s *Server) writeLayerVersion(w http.ResponseWriter, r *http.Request, name 
 // deleteLayerVersion handles DeleteLayerVersion: 204 whether or not the
 // version exists.
 func (s *Server) deleteLayerVersion(w http.ResponseWriter, r *http.Request) error {
-	name, version, err := layerVersionParams(r)
+	name, version, err := s.layerVersionParams(r)
 	if err != nil {
 		return err
 	}
@@ -278,6 +292,9 @@ func (s *Server) listLayerVersions(w http.ResponseWriter, r *http.Request) error
 	validateLayerName(&v, name)
 	filter, size := parseLayerList(r, &v)
 	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := s.checkLayerRegion(name); err != nil {
 		return err
 	}
 	after, err := parseMarker(r.URL.Query())

@@ -126,6 +126,9 @@ func TestLayer_GetList(t *testing.T) {
 	}
 	_, err = e.client.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("a"), VersionNumber: aws.Int64(9)})
 	wantAPIError(t, err, "ResourceNotFoundException", "The resource you requested does not exist.")
+	// A layer named by the ARN of another region is none of this node's.
+	_, err = e.client.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String(lambada.LayerARN("eu-west-1", fnAccount, "a")), VersionNumber: aws.Int64(2)})
+	wantAPIError(t, err, "ResourceNotFoundException", "The resource you requested does not exist.")
 	_, err = e.client.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("gone"), VersionNumber: aws.Int64(1)})
 	wantAPIError(t, err, "ResourceNotFoundException", "The resource you requested does not exist.")
 	_, err = e.client.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("a"), VersionNumber: aws.Int64(0)})
