@@ -79,3 +79,22 @@ func TestFunctionRef_CheckRegion(t *testing.T) {
 		t.Fatalf("plain name: %v", err)
 	}
 }
+
+// A queue ARN names a queue of an account: 12 digits, and a queue's name
+// (no "<account>/" of the store's keys).
+func TestParseQueueARN(t *testing.T) {
+	if region, account, name, err := lambada.ParseQueueARN("arn:aws:sqs:us-east-1:111111111111:dlq"); err != nil || region != "us-east-1" || account != "111111111111" || name != "dlq" {
+		t.Errorf("a queue ARN: %s %s %s %v", region, account, name, err)
+	}
+	for _, arn := range []string{
+		"arn:aws:sqs:us-east-1::dlq",
+		"arn:aws:sqs:us-east-1:1111:dlq",
+		"arn:aws:sqs:us-east-1:000000000000:111111111111/dlq",
+		"arn:aws:sqs:us-east-1:000000000000:",
+		"arn:aws:lambda:us-east-1:000000000000:function:f",
+	} {
+		if _, _, _, err := lambada.ParseQueueARN(arn); err == nil {
+			t.Errorf("%s was taken for a queue ARN", arn)
+		}
+	}
+}

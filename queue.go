@@ -164,7 +164,7 @@ func QueueARN(region, account, name string) string {
 // ParseQueueARN returns the parts of an SQS queue ARN, or EINVALID.
 func ParseQueueARN(arn string) (region, account, name string, err error) {
 	parts := strings.Split(arn, ":")
-	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "sqs" || !ValidAccountID(parts[4]) || parts[5] == "" {
+	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "sqs" || !ValidAccountID(parts[4]) || ValidateQueueName(parts[5]) != nil {
 		return "", "", "", Errorf(EINVALID, "%s is not an SQS queue ARN", arn)
 	}
 	return parts[3], parts[4], parts[5], nil

@@ -3,6 +3,7 @@ package lambdaapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/lambada-dev/lambada"
@@ -146,16 +147,24 @@ func (s *Server) resourceOf(pattern string, r *http.Request) (arn, function, qua
 	ctx := r.Context()
 	switch {
 	case strings.Contains(pattern, "{arn}"):
-		var v lambada.Validation
-		ref, _ := lambada.ParseFunctionRef(&v, r.PathValue("arn"), nil)
-		return lambada.FunctionARN(s.Region, s.account(ctx), ref.Name, ref.Qualifier), "", ""
+		// Parsed as the tag handlers parse it.
+		ref, err := lambada.ParseTaggable(r.PathValue("arn"))
+		if err != nil {
+			return "*", "", "" // refused by the handler
+		}
+		return lambada.FunctionARN(s.Region, s.account(ctx), ref.Name, ""), "", ""
 	case strings.HasPrefix(pattern, "GET /2018-10-31/layers") && r.URL.Query().Get("find") == "LayerVersion":
 		ref, _ := lambada.ParseLayerVersionARN(r.URL.Query().Get("Arn"))
 		return lambada.LayerVersionARN(ref.Region, ref.Account, ref.Name, ref.Version), "", ""
 	case strings.Contains(pattern, "/layers/{name}"):
 		arn := lambada.LayerARN(s.Region, s.account(ctx), lambada.LayerName(r.PathValue("name")))
 		if v := r.PathValue("version"); v != "" {
-			arn += ":" + v
+			// The number the handler reads, however it is written.
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return "*", "", "" // refused by the handler
+			}
+			arn += ":" + strconv.FormatInt(n, 10)
 		}
 		return arn, "", ""
 	case strings.Contains(pattern, "{name}"):

@@ -98,6 +98,14 @@ func TestAuth_Resources(t *testing.T) {
 	// Another partition's spelling of the ARN is the same function.
 	status, body = signedDo(t, m, "AKIACAROL", "c", "lambda", "POST", "/2017-03-31/tags/arn:aws-cn:lambda:us-east-1:000000000000:function:secret", nil, `{"Tags":{"k":"v"}}`)
 	denied("carol tags secret by an aws-cn ARN", status, body)
+	// However long its partition, a tag ARN names the function the tag
+	// handlers act on.
+	status, body = signedDo(t, m, "AKIACAROL", "c", "lambda", "POST", "/2017-03-31/tags/arn:aws"+strings.Repeat("x", 300)+":lambda:us-east-1:000000000000:function:secret",
+		nil, `{"Tags":{"k":"v"}}`)
+	denied("carol tags secret by an over-long ARN", status, body)
+	// A layer version written "01" is version 1.
+	status, body = signedDo(t, m, "AKIACAROL", "c", "lambda", "GET", "/2018-10-31/layers/secretlayer/versions/01", nil, "")
+	denied("carol reads secretlayer:01", status, body)
 	// A layer named by another account's ARN is that account's.
 	status, body = signedDo(t, m, "AKIABOB", "b", "lambda", "GET", "/2018-10-31/layers/arn:aws:lambda:us-east-1:000000000000:layer:lib/versions/1", nil, "")
 	denied("bob reads alice's layer by its ARN", status, body)
@@ -138,4 +146,8 @@ func TestAuth_Resources(t *testing.T) {
 	}
 	status, body = signedDo(t, m, "AKIADAN", "d", "lambda", "GET", "/metrics", nil, "")
 	denied("dan's /metrics", status, body)
+	// They name every account's functions: another account's principal,
+	// allowed everything in its own, may not read them.
+	status, body = signedDo(t, m, "AKIABOB", "b", "lambda", "GET", "/metrics", nil, "")
+	denied("bob's /metrics", status, body)
 }

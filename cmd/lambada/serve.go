@@ -268,7 +268,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.auth != nil {
 		// With --auth the metrics are a signed caller's who may
 		// cloudwatch:GetMetricData: they name every account's functions.
-		metricsHandler = authorized(authorizer, "cloudwatch:GetMetricData", metricsHandler)
+		metricsHandler = authorized(authorizer, m.Account, "cloudwatch:GetMetricData", metricsHandler)
 		handler = &sigv4.Gate{Next: withMetrics(metricsHandler, handler), Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
 			// Code links (GETs, never SQS's) carry a signature of their own.
 			Exempt: func(r *http.Request) bool {
@@ -298,11 +298,16 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// authorized serves the requests whose caller may perform action on "*"
-// with next, and refuses the others as the Lambda API does.
-func authorized(a *auth.Authorizer, action string, next http.Handler) http.Handler {
+// authorized serves the requests of a caller of account (the node's own:
+// what it serves is every account's) who may perform action on "*" with
+// next, and refuses the others as the Lambda API does.
+func authorized(a *auth.Authorizer, account, action string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Authorize(r.Context(), action, "*", ""); err != nil {
+		err := a.Authorize(r.Context(), action, "*", "")
+		if err == nil && a.Account(r.Context()) != account {
+			err = &lambada.Error{Code: lambada.EACCESSDENIED, Message: "Principals of accounts other than " + account + " are not allowed to read the node's metrics."}
+		}
+		if err != nil {
 			var le *lambada.Error
 			errors.As(err, &le)
 			sigv4.WriteError(w, &sigv4.Error{Status: http.StatusForbidden, Type: "AccessDeniedException", Message: le.Message})
