@@ -140,6 +140,12 @@ func (d *Directory) Principal(accessKeyID string) (*Principal, bool) {
 	return nil, false
 }
 
+// Role returns the role of the file whose ARN is arn.
+func (d *Directory) Role(arn string) (*Principal, bool) {
+	p, ok := d.keys.Load().roles[arn]
+	return p, ok
+}
+
 // Secret implements sigv4.Secrets: the secret of an access key id, and
 // the session token that must come with it ("" for a file's keys).
 func (d *Directory) Secret(accessKeyID string) (secret, token string, ok bool) {
@@ -216,6 +222,21 @@ func (d *Directory) Len() int {
 // account its ARN names, and "*" to the caller's.
 type Authorizer struct {
 	Directory *Directory
+}
+
+// AuthorizeRole implements lambdaapi.Authorizer: whether the role of the
+// file whose ARN is role may perform action on resource, by its
+// identity-based policies (a role not in the file may do nothing).
+func (a *Authorizer) AuthorizeRole(role, action, resource string) error {
+	p, ok := a.Directory.Role(role)
+	if !ok {
+		return &lambada.Error{Code: lambada.EACCESSDENIED, Message: "no role " + role + " in the principals"}
+	}
+	req := iam.Request{Principal: p.ARN, PrincipalAccount: p.Account, Action: action, Resource: resource, ResourceAccount: resourceAccount(resource, p.Account)}
+	if res := iam.Evaluate(req, p.Policies, nil); res.Decision != iam.Allowed {
+		return &lambada.Error{Code: lambada.EACCESSDENIED, Message: res.Message(req)}
+	}
+	return nil
 }
 
 // Account implements lambdaapi.Authorizer: the caller's account, or "" for

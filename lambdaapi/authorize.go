@@ -17,6 +17,9 @@ type Authorizer interface {
 	Authorize(ctx context.Context, action, resource, policy string) error
 	// Account is the caller's account.
 	Account(ctx context.Context) string
+	// AuthorizeRole decides whether the execution role role (an IAM role
+	// ARN) may perform action on resource: nil, or an error.
+	AuthorizeRole(role, action, resource string) error
 }
 
 // actions maps each route to the IAM action it performs; a route not here
@@ -105,6 +108,16 @@ func (s *Server) passRole(ctx context.Context, role *string) error {
 		return &lambada.Error{Code: lambada.EACCESSDENIED, Message: "Cross-account pass role is not allowed."}
 	}
 	return s.Authorizer.Authorize(ctx, "iam:PassRole", *role, "")
+}
+
+// roleMay checks, with an Authorizer, that a function's execution role may
+// perform action on resource, as its dead letters and destination records
+// will need: refusal when it may not.
+func (s *Server) roleMay(role, action, resource string, refusal error) error {
+	if s.Authorizer == nil || s.Authorizer.AuthorizeRole(role, action, resource) == nil {
+		return nil
+	}
+	return refusal
 }
 
 // authorizeOn asks the Authorizer, when there is one, whether the caller

@@ -139,10 +139,15 @@ func (s *Server) putEventInvoke(w http.ResponseWriter, r *http.Request, replace 
 		return lambada.ErrNoEventInvokeSettings
 	}
 	ctx := r.Context()
-	if _, err := s.eventInvokeFunction(ctx, ref); err != nil {
+	target, err := s.eventInvokeFunction(ctx, ref)
+	if err != nil {
 		return err
 	}
-	if err := s.checkDestinations(ctx, ref.Name, settings); err != nil {
+	role := target.Latest.Role
+	if cfg, err := s.qualified(target, ref.Qualifier); err == nil {
+		role = cfg.Role
+	}
+	if err := s.checkDestinations(ctx, ref.Name, role, settings); err != nil {
 		return err
 	}
 	var stored lambada.EventInvokeConfig
@@ -172,7 +177,7 @@ func (s *Server) putEventInvoke(w http.ResponseWriter, r *http.Request, replace 
 // checkDestinations answers AWS's errors for destinations Lambada cannot
 // deliver to: the function itself, a function that does not exist, a
 // service other than Lambda and SQS.
-func (s *Server) checkDestinations(ctx context.Context, self string, settings *lambada.EventInvokeSettings) error {
+func (s *Server) checkDestinations(ctx context.Context, self, role string, settings *lambada.EventInvokeSettings) error {
 	onSuccess, onFailure := "", ""
 	if settings.OnSuccess != nil {
 		onSuccess = *settings.OnSuccess
@@ -187,7 +192,15 @@ func (s *Server) checkDestinations(ctx context.Context, self string, settings *l
 		kind, ref := lambada.ParseDestination(dest)
 		switch kind {
 		case lambada.DestinationSQS:
+			if err := s.roleMay(role, "sqs:SendMessage", dest,
+				lambada.Errorf(lambada.EINVALID, "The function's execution role does not have permissions to call SendMessage on %s", dest)); err != nil {
+				return err
+			}
 		case lambada.DestinationLambda:
+			if err := s.roleMay(role, "lambda:InvokeFunction", dest,
+				lambada.Errorf(lambada.EINVALID, "The function's execution role does not have permissions to call InvokeFunction on %s", dest)); err != nil {
+				return err
+			}
 			if ref.Name == self {
 				return lambada.Errorf(lambada.EINVALID, "You can't specify the function as a destination for itself.")
 			}

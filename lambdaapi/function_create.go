@@ -155,6 +155,11 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := s.passRole(ctx, req.Role); err != nil {
 		return err
 	}
+	if t := settings.DeadLetterTarget; t != nil && *t != "" && req.Role != nil {
+		if err := s.roleMay(*req.Role, "sqs:SendMessage", *t, errDeadLetterRole); err != nil {
+			return err
+		}
+	}
 	var layers []lambada.FunctionLayer
 	if req.Layers != nil {
 		var err error
@@ -206,6 +211,10 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusCreated, s.configuration(f))
 }
+
+// errDeadLetterRole is AWS's answer to a dead-letter queue the function's
+// execution role may not send to.
+var errDeadLetterRole = lambada.Errorf(lambada.EINVALID, "The provided execution role does not have permissions to call SendMessage on SQS")
 
 func errExists(name string) error {
 	return lambada.Errorf(lambada.ECONFLICT, "Function already exist: %s", name)

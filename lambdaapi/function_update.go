@@ -141,6 +141,19 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if err := s.passRole(r.Context(), req.Role); err != nil {
 		return err
 	}
+	if t := settings.DeadLetterTarget; t != nil && *t != "" && s.Authorizer != nil {
+		role := req.Role
+		if role == nil {
+			f, err := s.lookup(r.Context(), ref.Name, "")
+			if err != nil {
+				return err
+			}
+			role = &f.Latest.Role
+		}
+		if err := s.roleMay(*role, "sqs:SendMessage", *t, errDeadLetterRole); err != nil {
+			return err
+		}
+	}
 	var layers []lambada.FunctionLayer
 	if req.Layers != nil {
 		var err error

@@ -67,6 +67,9 @@ func TestAuth_Resources(t *testing.T) {
 		{"accessKeyId": "AKIADAN", "secretAccessKey": "d", "account": "000000000000", "arn": "arn:aws:iam::000000000000:user/dan",
 			"policies": []any{json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:*","Resource":"*"}]}`)}},
 		{"accessKeyId": "AKIABOB", "secretAccessKey": "b", "account": "111111111111", "arn": "arn:aws:iam::111111111111:user/bob", "policies": []any{allowAll}},
+		{"account": "000000000000", "arn": "arn:aws:iam::000000000000:role/sender", "policies": []any{json.RawMessage(`{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:dlq"},
+			{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:000000000000:function:secret"}]}`)}},
 	}})
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -132,6 +135,31 @@ func TestAuth_Resources(t *testing.T) {
 		"--role", "arn:aws:iam::111111111111:role/any"); code == 0 || !strings.Contains(stderr, "Cross-account pass role is not allowed.") {
 		t.Errorf("alice gives secret a role of another account: %d %s", code, stderr)
 	}
+	// A function's dead-letter queue and destinations are what its
+	// execution role may send to.
+	createAs(t, m, alice, "src", "provided.al2023", "bootstrap", zip, "--role", "arn:aws:iam::000000000000:role/sender")
+	for _, tc := range []struct {
+		args []string
+		want string // "": allowed
+	}{
+		{[]string{"update-function-configuration", "--function-name", "src", "--dead-letter-config", "TargetArn=arn:aws:sqs:us-east-1:000000000000:dlq"}, ""},
+		{[]string{"update-function-configuration", "--function-name", "src", "--dead-letter-config", "TargetArn=arn:aws:sqs:us-east-1:000000000000:other"},
+			"(InvalidParameterValueException) when calling the UpdateFunctionConfiguration operation: The provided execution role does not have permissions to call SendMessage on SQS"},
+		{[]string{"put-function-event-invoke-config", "--function-name", "src", "--destination-config", "OnSuccess={Destination=arn:aws:lambda:us-east-1:000000000000:function:secret}"}, ""},
+		{[]string{"put-function-event-invoke-config", "--function-name", "src", "--destination-config", "OnSuccess={Destination=arn:aws:lambda:us-east-1:000000000000:function:dev-x}"},
+			"The function's execution role does not have permissions to call InvokeFunction on arn:aws:lambda:us-east-1:000000000000:function:dev-x"},
+		{[]string{"put-function-event-invoke-config", "--function-name", "src", "--destination-config", "OnFailure={Destination=arn:aws:sqs:us-east-1:000000000000:other}"},
+			"The function's execution role does not have permissions to call SendMessage on arn:aws:sqs:us-east-1:000000000000:other"},
+	} {
+		out, stderr, code := awsCLIWith(t, m, alice, append([]string{"lambda"}, tc.args...)...)
+		switch {
+		case tc.want == "" && code != 0:
+			t.Errorf("%v: %s %s", tc.args[:3], out, stderr)
+		case tc.want != "" && (code == 0 || !strings.Contains(stderr, tc.want)):
+			t.Errorf("%v: %d %s\nwant %s", tc.args[:3], code, stderr, tc.want)
+		}
+	}
+
 	// The metrics: a signature, and cloudwatch:GetMetricData.
 	resp, err := http.Get("http://" + m.Addr() + "/metrics")
 	if err != nil {
