@@ -142,6 +142,9 @@ func TestAuth_Resources(t *testing.T) {
 		args []string
 		want string // "": allowed
 	}{
+		{[]string{"create-function", "--function-name", "src2", "--runtime", "provided.al2023", "--handler", "bootstrap", "--zip-file", "fileb://" + zip,
+			"--role", "arn:aws:iam::000000000000:role/sender", "--dead-letter-config", "TargetArn=arn:aws:sqs:us-east-1:000000000000:other"},
+			"(InvalidParameterValueException) when calling the CreateFunction operation: The provided execution role does not have permissions to call SendMessage on SQS"},
 		{[]string{"update-function-configuration", "--function-name", "src", "--dead-letter-config", "TargetArn=arn:aws:sqs:us-east-1:000000000000:dlq"}, ""},
 		{[]string{"update-function-configuration", "--function-name", "src", "--dead-letter-config", "TargetArn=arn:aws:sqs:us-east-1:000000000000:other"},
 			"(InvalidParameterValueException) when calling the UpdateFunctionConfiguration operation: The provided execution role does not have permissions to call SendMessage on SQS"},
