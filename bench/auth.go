@@ -36,20 +36,28 @@ type Signed struct {
 // SignedPoster is Poster with each request signed as the AWS SDK for Go
 // signs it (Signature Version 4, in the header), at the time it is sent.
 func SignedPoster(c *http.Client, url string, body []byte, s Signed) func(context.Context) error {
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
 	signer := v4.NewSigner()
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := s.request(ctx, signer, url, body)
 		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if err := signer.SignHTTP(ctx, s.Credentials, req, hash, "lambda", s.Region, time.Now()); err != nil {
 			return err
 		}
 		return send(c, req)
 	}
+}
+
+// request is a POST of body to url, signed for lambda now.
+func (s Signed) request(ctx context.Context, signer *v4.Signer, url string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(body)
+	if err := signer.SignHTTP(ctx, s.Credentials, req, hex.EncodeToString(sum[:]), "lambda", s.Region, time.Now()); err != nil {
+		return nil, err
+	}
+	return req, nil
 }
 
 // Refused sends signed invocations the node must refuse with 403, each
@@ -60,13 +68,8 @@ func Refused(c *http.Client, url string, s Signed) func(context.Context) error {
 	signer := v4.NewSigner()
 	return func(ctx context.Context) error {
 		body := []byte(`{"action":"noop","n":` + strconv.FormatInt(n.Add(1), 10) + `}`)
-		sum := sha256.Sum256(body)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := s.request(ctx, signer, url, body)
 		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if err := signer.SignHTTP(ctx, s.Credentials, req, hex.EncodeToString(sum[:]), "lambda", s.Region, time.Now()); err != nil {
 			return err
 		}
 		err = send(c, req)

@@ -308,9 +308,11 @@ func authorized(a *auth.Authorizer, account, action string, next http.Handler) h
 			err = &lambada.Error{Code: lambada.EACCESSDENIED, Message: "Principals of accounts other than " + account + " are not allowed to read the node's metrics."}
 		}
 		if err != nil {
-			var le *lambada.Error
-			errors.As(err, &le)
-			sigv4.WriteError(w, &sigv4.Error{Status: http.StatusForbidden, Type: "AccessDeniedException", Message: le.Message})
+			message := err.Error()
+			if le := (*lambada.Error)(nil); errors.As(err, &le) {
+				message = le.Message
+			}
+			sigv4.WriteError(w, &sigv4.Error{Status: http.StatusForbidden, Type: "AccessDeniedException", Message: message})
 			return
 		}
 		next.ServeHTTP(w, r)
