@@ -6,20 +6,21 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 )
 
 // Gate checks the signature of every request before Next sees it.
 type Gate struct {
-	Next     http.Handler
-	Secrets  Secrets
-	Region   string
-	Services []string                 // the services a signature may be scoped to (the first is named in errors)
-	Exempt   func(*http.Request) bool // requests that carry no signature of this kind (nil: none)
-	MaxBody  int64                    // the largest body read to check its hash
-	Now      func() time.Time         // time.Now when nil
+	Next    http.Handler
+	Secrets Secrets
+	Region  string
+	// Service is the service a request must be signed for (each API on
+	// the listener is its own: a signature for another is refused).
+	Service func(*http.Request) string
+	Exempt  func(*http.Request) bool // requests that carry no signature of this kind (nil: none)
+	MaxBody int64                    // the largest body read to check its hash
+	Now     func() time.Time         // time.Now when nil
 	// Refuse answers a request refused; nil: in the Lambda API's JSON.
 	Refuse func(http.ResponseWriter, *http.Request, *Error)
 }
@@ -67,11 +68,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, perr)
 		return
 	}
-	service := g.Services[0]
-	if slices.Contains(g.Services, a.service) {
-		service = a.service
-	}
-	id, verr := verify(r, a, body, g.Secrets, g.Region, service, now())
+	id, verr := verify(r, a, body, g.Secrets, g.Region, g.Service(r), now())
 	if verr != nil {
 		g.refuse(w, r, verr)
 		return

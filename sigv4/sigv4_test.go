@@ -337,7 +337,7 @@ func BenchmarkGate(b *testing.B) {
 	body := strings.Repeat("x", 100)
 	r := signed(t, "AKIDALICE", "alice-secret", "us-east-1", "lambda", now, body)
 	g := &Gate{Next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), Secrets: keys, Region: "us-east-1",
-		Services: []string{"lambda"}, MaxBody: 1 << 20, Now: func() time.Time { return now }}
+		Service: func(*http.Request) string { return "lambda" }, MaxBody: 1 << 20, Now: func() time.Time { return now }}
 	w := httptest.NewRecorder()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -366,7 +366,7 @@ func (e *endless) Read(p []byte) (int, error) {
 // declared length over it before a byte is read.
 func TestGate_BodyLimit(t *testing.T) {
 	g := &Gate{Next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("passed on") }), Secrets: keys, Region: "us-east-1",
-		Services: []string{"lambda"}, MaxBody: 1 << 20}
+		Service: func(*http.Request) string { return "lambda" }, MaxBody: 1 << 20}
 	body := &endless{}
 	r := httptest.NewRequest("POST", invokePath, body)
 	r.ContentLength = -1

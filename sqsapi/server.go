@@ -140,6 +140,13 @@ func (s *Server) Mount(next http.Handler) http.Handler {
 	})
 }
 
+// Recognises reports whether r is an SQS request (its body, if read, is
+// left as it came).
+func (s *Server) Recognises(r *http.Request) bool {
+	_, ok := s.recognise(r)
+	return ok
+}
+
 // recognise reports whether r is an SQS request and decodes it. A request
 // that is not one is left as it came (its body restored).
 func (s *Server) recognise(r *http.Request) (*request, bool) {

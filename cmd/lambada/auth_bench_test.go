@@ -64,7 +64,7 @@ func BenchmarkAuthOverhead(b *testing.B) {
 		}
 		var h http.Handler = s.Handler()
 		if on {
-			h = &sigv4.Gate{Next: h, Secrets: dir, Region: "us-east-1", Services: []string{"lambda"}, MaxBody: maxSignedBody}
+			h = &sigv4.Gate{Next: h, Secrets: dir, Region: "us-east-1", Service: func(*http.Request) string { return "lambda" }, MaxBody: maxSignedBody}
 		}
 		b.Run(name, func(b *testing.B) {
 			signed := req()

@@ -94,9 +94,15 @@ func TestAuth_Resources(t *testing.T) {
 			t.Errorf("%s: %d %s, want 403 AccessDenied", what, status, body)
 		}
 	}
+	// Each API on the listener is its own service: a Lambda request signed
+	// for SQS is refused as AWS refuses it.
+	status, body := signedDo(t, m, "AKIAALICE", "a", "sqs", "GET", "/2015-03-31/functions/secret", nil, "")
+	if status != 403 || !strings.Contains(body, "Credential should be scoped to correct service: 'lambda'.") {
+		t.Errorf("a Lambda request signed for sqs: %d %s", status, body)
+	}
 	// A Qualifier UpdateFunctionConfiguration ignores does not escape a
 	// deny on the function.
-	status, body := signedDo(t, m, "AKIACAROL", "c", "lambda", "PUT", "/2015-03-31/functions/secret/configuration?Qualifier=x", nil, `{"Description":"changed"}`)
+	status, body = signedDo(t, m, "AKIACAROL", "c", "lambda", "PUT", "/2015-03-31/functions/secret/configuration?Qualifier=x", nil, `{"Description":"changed"}`)
 	denied("carol updates secret with ?Qualifier=x", status, body)
 	// Another partition's spelling of the ARN is the same function.
 	status, body = signedDo(t, m, "AKIACAROL", "c", "lambda", "POST", "/2017-03-31/tags/arn:aws-cn:lambda:us-east-1:000000000000:function:secret", nil, `{"Tags":{"k":"v"}}`)

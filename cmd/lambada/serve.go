@@ -269,7 +269,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		// With --auth the metrics are a signed caller's who may
 		// cloudwatch:GetMetricData: they name every account's functions.
 		metricsHandler = authorized(authorizer, m.Account, "cloudwatch:GetMetricData", metricsHandler)
-		handler = &sigv4.Gate{Next: withMetrics(metricsHandler, handler), Secrets: m.auth, Region: m.Region, Services: []string{"lambda", "sqs"},
+		handler = &sigv4.Gate{Next: withMetrics(metricsHandler, handler), Secrets: m.auth, Region: m.Region,
+			Service: func(r *http.Request) string {
+				if sqs.Recognises(r) {
+					return "sqs"
+				}
+				return "lambda"
+			},
 			// Code links (GETs, never SQS's) carry a signature of their own.
 			Exempt: func(r *http.Request) bool {
 				return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, lambdaapi.CodePath) && r.Header.Get("X-Amz-Target") == ""
