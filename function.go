@@ -166,6 +166,8 @@ type FunctionConfig struct {
 	// DeadLetterTarget is the ARN of the queue that receives events whose
 	// asynchronous invocation failed for good; "" for none.
 	DeadLetterTarget string `json:"deadLetterTarget,omitempty"`
+	// Logging is the function's LoggingConfig.
+	Logging LoggingConfig `json:"logging,omitzero"`
 
 	// PublishedDigest is, for a published version, the ConfigDigest of the
 	// $LATEST it snapshotted (its Description may differ from $LATEST's).

@@ -85,3 +85,71 @@ func Tail(log []byte) []byte {
 func TimeoutMessage(seconds int) string {
 	return fmt.Sprintf("Task timed out after %.2f seconds", float64(seconds))
 }
+
+// AppendStartJSON appends the platform.start record of the JSON log format.
+func AppendStartJSON(b []byte, at time.Time, requestID, version string) []byte {
+	b = appendRecordHead(b, at, "platform.start")
+	b = append(b, `{"requestId":`...)
+	b = strconv.AppendQuote(b, requestID)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendQuote(b, version)
+	return append(b, "}}\n"...)
+}
+
+// AppendRuntimeDoneJSON appends the platform.runtimeDone record of the JSON
+// log format: the END line's.
+func AppendRuntimeDoneJSON(b []byte, at time.Time, r Report) []byte {
+	b = appendRecordHead(b, at, "platform.runtimeDone")
+	b = append(b, `{"requestId":`...)
+	b = strconv.AppendQuote(b, r.RequestID)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendQuote(b, r.status())
+	return append(b, "}}\n"...)
+}
+
+// AppendJSON appends r as the platform.report record of the JSON log
+// format.
+func (r Report) AppendJSON(b []byte, at time.Time) []byte {
+	ms := float64(r.Duration) / float64(time.Millisecond)
+	b = appendRecordHead(b, at, "platform.report")
+	b = append(b, `{"requestId":`...)
+	b = strconv.AppendQuote(b, r.RequestID)
+	b = append(b, `,"metrics":{"durationMs":`...)
+	b = strconv.AppendFloat(b, math.Round(ms*100)/100, 'f', -1, 64)
+	b = append(b, `,"billedDurationMs":`...)
+	b = strconv.AppendInt(b, int64(math.Ceil(ms)), 10)
+	b = append(b, `,"memorySizeMB":`...)
+	b = strconv.AppendInt(b, int64(r.MemorySize), 10)
+	b = append(b, `,"maxMemoryUsedMB":`...)
+	b = strconv.AppendInt(b, int64(r.MaxMemoryUsed), 10)
+	if r.InitDuration > 0 {
+		b = append(b, `,"initDurationMs":`...)
+		b = strconv.AppendFloat(b, math.Round(float64(r.InitDuration)/float64(time.Millisecond)*100)/100, 'f', -1, 64)
+	}
+	b = append(b, `},"status":`...)
+	b = strconv.AppendQuote(b, r.status())
+	if r.ErrorType != "" {
+		b = append(b, `,"errorType":`...)
+		b = strconv.AppendQuote(b, r.ErrorType)
+	}
+	return append(b, "}}\n"...)
+}
+
+// status is r's status as the JSON records give it: success, error or
+// timeout.
+func (r Report) status() string {
+	if r.Status == "" {
+		return "success"
+	}
+	return r.Status
+}
+
+// appendRecordHead appends a JSON platform record up to its "record"
+// member's value.
+func appendRecordHead(b []byte, at time.Time, typ string) []byte {
+	b = append(b, `{"time":"`...)
+	b = at.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, `","type":"`...)
+	b = append(b, typ...)
+	return append(b, `","record":`...)
+}

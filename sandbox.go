@@ -23,6 +23,7 @@ type SandboxConfig struct {
 	OptDir      string // its layers, merged: /opt inside walls ("": none)
 	Region      string
 	TmpMB       int // the size of /tmp (EphemeralStorage)
+	Logging     LoggingConfig
 
 	InitializationType string        // AWS_LAMBDA_INITIALIZATION_TYPE; "on-demand" when empty
 	InitTimeout        time.Duration // how long init may take; the sandbox's default when zero
@@ -44,6 +45,7 @@ func NewSandboxConfig(region, name string, cfg *FunctionConfig, dir string) *San
 		CodeDir:     dir,
 		Region:      region,
 		TmpMB:       cmp.Or(cfg.EphemeralStorage, DefaultEphemeralStorage),
+		Logging:     cfg.Logging,
 	}
 }
 

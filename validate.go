@@ -89,6 +89,7 @@ type FunctionSettings struct {
 	EphemeralStorage *EphemeralStorageSetting
 	Architectures    []string // nil when not given
 	DeadLetterTarget *string  // DeadLetterConfig.TargetArn; "" removes it
+	Logging          *LoggingSetting
 }
 
 // EphemeralStorageSetting is the EphemeralStorage member; Size is required.
@@ -149,6 +150,9 @@ func (s *FunctionSettings) Validate(v *Validation) {
 	if t := s.DeadLetterTarget; t != nil && !deadLetterRE.MatchString(*t) {
 		v.Add(*t, "deadLetterConfig.targetArn", "Member must satisfy regular expression pattern: "+DeadLetterPattern)
 	}
+	if s.Logging != nil {
+		s.Logging.Validate(v)
+	}
 }
 
 // DeadLetterPattern is the API model's pattern for DeadLetterConfig.TargetArn.
@@ -193,8 +197,17 @@ func (s *FunctionSettings) Check() error {
 	return nil
 }
 
-// Apply writes the members s sets onto c.
-func (s *FunctionSettings) Apply(c *FunctionConfig) {
+// Apply writes the members s sets onto c. It fails, leaving c as it was,
+// when the LoggingConfig it sets does not go with c's.
+func (s *FunctionSettings) Apply(c *FunctionConfig) error {
+	logging := c.Logging
+	if s.Logging != nil {
+		var err error
+		if logging, err = s.Logging.Apply(c.Logging); err != nil {
+			return err
+		}
+	}
+	c.Logging = logging
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -223,6 +236,7 @@ func (s *FunctionSettings) Apply(c *FunctionConfig) {
 	if s.DeadLetterTarget != nil {
 		c.DeadLetterTarget = *s.DeadLetterTarget
 	}
+	return nil
 }
 
 // NewFunctionConfig returns a $LATEST configuration with AWS's defaults.

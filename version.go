@@ -133,8 +133,9 @@ func (c *FunctionConfig) ConfigDigest() string {
 		Environment                                                  map[string]string
 		Architectures                                                []string
 		Layers                                                       []FunctionLayer `json:",omitempty"`
+		Logging                                                      LoggingConfig   `json:",omitzero"`
 	}{c.Runtime, c.Handler, c.Role, c.Description, c.CodeSha256, c.PackageType,
-		c.Timeout, c.MemorySize, c.EphemeralStorage, c.Environment, c.Architectures, c.Layers})
+		c.Timeout, c.MemorySize, c.EphemeralStorage, c.Environment, c.Architectures, c.Layers, c.Logging})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -2,37 +2,128 @@ package funclog
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/poll"
 )
 
-func TestBook_KeepsPerFunctionAndCopiesToServerLog(t *testing.T) {
-	var server bytes.Buffer
-	b := &Book{Out: &server, Keep: 16}
-	b.FunctionLog("a", "$LATEST", []byte("hello from a\n"))
-	b.FunctionLog("b", "1", []byte("hello from b\n"))
-	if got := string(b.Recent("a", 100)); got != "hello from a\n" {
-		t.Fatalf("a's log %q", got)
+// store is a Store of the batches it was given.
+type store struct {
+	mu      sync.Mutex
+	batches []lambada.LogBatch
+}
+
+func (s *store) Append(_ context.Context, b lambada.LogBatch) error {
+	s.mu.Lock()
+	s.batches = append(s.batches, b)
+	s.mu.Unlock()
+	return nil
+}
+
+// events returns the messages stored in stream.
+func (s *store) events(stream string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var got []string
+	for _, b := range s.batches {
+		if b.Stream == stream {
+			for _, e := range b.Events {
+				got = append(got, e.Message)
+			}
+		}
 	}
-	if got := string(b.Recent("b", 5)); got != "om b\n" {
-		t.Fatalf("last 5 bytes of b's log %q", got)
+	return got
+}
+
+func source(function, stream string) *lambada.LogSource {
+	return &lambada.LogSource{Function: function, Version: "$LATEST", Group: "/aws/lambda/" + function, Stream: stream}
+}
+
+// Every line becomes an event of its environment's stream, stamped, in
+// order; several lines written together are several events; and each is
+// copied to the server log.
+func TestBook_StoresEachLineAndCopiesToServerLog(t *testing.T) {
+	var server bytes.Buffer
+	st := &store{}
+	now := time.Date(2026, 12, 3, 1, 2, 3, 456e6, time.UTC)
+	b := &Book{Store: st, Out: &server, Now: func() time.Time { return now }}
+	a1, a2, other := source("a", "s1"), source("a", "s2"), source("b", "s3")
+	b.FunctionLog(a1, []byte("hello from a\n"))
+	b.FunctionLog(a2, []byte("END RequestId: r\nREPORT RequestId: r\t\n"))
+	b.FunctionLog(other, []byte("hello from b\n"))
+	b.FunctionLog(a1, []byte("again\n"))
+	b.Flush(context.Background())
+	if got := st.events("s1"); !slices.Equal(got, []string{"hello from a\n", "again\n"}) {
+		t.Errorf("stream s1: %q", got)
+	}
+	if got := st.events("s2"); !slices.Equal(got, []string{"END RequestId: r\n", "REPORT RequestId: r\t\n"}) {
+		t.Errorf("stream s2: %q", got)
+	}
+	for _, batch := range st.batches {
+		if batch.Group != "/aws/lambda/a" && batch.Group != "/aws/lambda/b" || batch.Events[0].Time != now.UnixMilli() {
+			t.Errorf("batch %+v", batch)
+		}
 	}
 	if !strings.Contains(server.String(), `level=INFO msg="hello from a" component=function function=a version=$LATEST`+"\n") ||
-		!strings.Contains(server.String(), `level=INFO msg="hello from b" component=function function=b version=1`+"\n") {
+		!strings.Contains(server.String(), `level=INFO msg="hello from b" component=function function=b version=$LATEST`+"\n") {
 		t.Fatalf("server log:\n%s", server.String())
 	}
-	// The kept log is bounded: after many lines only the newest remain.
-	for i := 0; i < 100; i++ {
-		b.FunctionLog("a", "$LATEST", []byte("0123456789\n"))
+	// Nothing is written twice.
+	st.batches = nil
+	b.Flush(context.Background())
+	if len(st.batches) != 0 {
+		t.Errorf("a second Flush wrote %d batches", len(st.batches))
 	}
-	if got := b.Recent("a", 1<<20); len(got) > 2*16 || !bytes.HasSuffix(got, []byte("0123456789\n")) {
-		t.Fatalf("kept %d bytes: %q", len(got), got)
+}
+
+// Close writes what is pending, and the writer writes without a Flush.
+func TestBook_Writer(t *testing.T) {
+	st := &store{}
+	b := &Book{Store: st, FlushEvery: time.Millisecond}
+	b.Open()
+	src := source("a", "s")
+	b.FunctionLog(src, []byte("one\n"))
+	poll.Until(t, 10*time.Second, "the first line written", func() bool { return len(st.events("s")) == 1 })
+	b.FunctionLog(src, []byte("two\n"))
+	b.Close()
+	if got := st.events("s"); !slices.Equal(got, []string{"one\n", "two\n"}) {
+		t.Errorf("stored %q", got)
 	}
-	b.Forget("a")
-	if got := b.Recent("a", 100); len(got) != 0 {
-		t.Fatalf("forgotten log %q", got)
+}
+
+// What a function writes to the store is bounded: a burst, then a rate;
+// the next line kept says how much was dropped.
+func TestBook_StoreBound(t *testing.T) {
+	st := &store{}
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	b := &Book{Store: st, StoreRate: 1000, StoreBurst: 2000, Now: func() time.Time { return now }}
+	line := []byte(strings.Repeat("x", 499) + "\n")
+	noisy := source("noisy", "n")
+	for range 10 {
+		b.FunctionLog(noisy, line)
+	}
+	b.FunctionLog(source("quiet", "q"), []byte("still here\n"))
+	b.Flush(context.Background())
+	if n := len(st.events("n")); n != 4 {
+		t.Errorf("%d of 10 lines of 500 bytes stored within a burst of 2000, want 4", n)
+	}
+	if got := st.events("q"); len(got) != 1 {
+		t.Errorf("the quiet function's line was dropped: %q", got)
+	}
+	now = now.Add(time.Second)
+	st.batches = nil
+	b.FunctionLog(noisy, line)
+	b.Flush(context.Background())
+	want := []string{"lambada dropped 3000 bytes (6 lines) of this function's output from the log store: over 1000 bytes a second\n", string(line)}
+	if got := st.events("n"); !slices.Equal(got, want) {
+		t.Errorf("a second later: %q", got)
 	}
 }
 
@@ -44,7 +135,7 @@ func TestBook_ServerLogFormat(t *testing.T) {
 	b := &Book{Out: &got, Now: func() time.Time { return now }}
 	lines := []string{"END RequestId: r", "REPORT RequestId: r\tDuration: 1.00 ms\t", "bare", "a=b", `say "hi"`, "", "back\\slash",
 		"tab\there", "naïve", "no\u00a0break", "bell\a", "\xff\xfe", "{\"json\":1}", "del\x7f"}
-	b.FunctionLog("fn", "$LATEST", []byte(strings.Join(lines, "\n")+"\n"))
+	b.FunctionLog(&lambada.LogSource{Function: "fn", Version: "$LATEST"}, []byte(strings.Join(lines, "\n")+"\n"))
 	logger := slog.New(slog.NewTextHandler(&want, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey {
 			a.Value = slog.TimeValue(now)
@@ -65,11 +156,12 @@ func TestBook_ServerLogBound(t *testing.T) {
 	var server bytes.Buffer
 	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
 	b := &Book{Out: &server, OutRate: 1000, OutBurst: 2000, Now: func() time.Time { return now }}
+	noisy := source("noisy", "n")
 	line := []byte(strings.Repeat("x", 499) + "\n")
 	for range 10 {
-		b.FunctionLog("noisy", "$LATEST", line)
+		b.FunctionLog(noisy, line)
 	}
-	b.FunctionLog("quiet", "$LATEST", []byte("still here\n")) // another function's own budget
+	b.FunctionLog(source("quiet", "q"), []byte("still here\n")) // another function's own budget
 	if n := strings.Count(server.String(), "xxx component=function function=noisy"); n != 4 {
 		t.Errorf("%d of 10 lines of 500 bytes copied within a burst of 2000, want 4", n)
 	}
@@ -78,9 +170,9 @@ func TestBook_ServerLogBound(t *testing.T) {
 	}
 	now = now.Add(time.Second) // 1000 bytes more
 	server.Reset()
-	b.FunctionLog("noisy", "$LATEST", line)
-	b.FunctionLog("noisy", "$LATEST", line)
-	b.FunctionLog("noisy", "$LATEST", line)
+	b.FunctionLog(noisy, line)
+	b.FunctionLog(noisy, line)
+	b.FunctionLog(noisy, line)
 	got := server.String()
 	if !strings.Contains(got, `level=WARN msg="lambada dropped 3000 bytes (6 lines) of this function's output from the server log: over 1000 bytes a second" component=function function=noisy`) {
 		t.Errorf("no line says what was dropped:\n%s", got)

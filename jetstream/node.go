@@ -65,6 +65,10 @@ type Config struct {
 	// before acknowledging it (a crash of the process loses nothing) and
 	// syncs every two minutes (nats-server's default).
 	SyncAlways bool
+
+	// LogBytes is how many bytes of log events the store keeps, the
+	// oldest dropped first; zero means DefaultLogBytes.
+	LogBytes int64
 }
 
 // Node is an embedded NATS server with JetStream, a connection to it, and the
@@ -75,6 +79,7 @@ type Node struct {
 	Layers    *LayerStore
 	Events    *EventQueue
 	Queues    *Queues
+	Logs      *Logs
 
 	server *server.Server
 	conn   *nats.Conn
@@ -170,6 +175,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.Queues, err = openQueues(ctx, n.js, n.conn, n.logger); err != nil {
+		return nil, err
+	}
+	if n.Logs, err = openLogs(ctx, n.js, cfg.LogBytes); err != nil {
 		return nil, err
 	}
 	n.logger.Info("jetstream opened", "dir", cfg.Dir)

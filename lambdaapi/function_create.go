@@ -30,6 +30,7 @@ type createFunctionRequest struct {
 	DeadLetterConfig *deadLetterConfig
 	Layers           *[]string
 	Tags             map[string]string
+	LoggingConfig    *lambada.LoggingSetting
 }
 
 // deadLetterConfig is the DeadLetterConfig member, in requests and answers.
@@ -77,6 +78,7 @@ func (req *createFunctionRequest) settings() *lambada.FunctionSettings {
 		EphemeralStorage: req.EphemeralStorage,
 		Architectures:    req.Architectures,
 		DeadLetterTarget: req.DeadLetterConfig.target(),
+		Logging:          req.LoggingConfig,
 	}
 }
 
@@ -141,6 +143,11 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := settings.Check(); err != nil {
 		return err
 	}
+	if l := settings.Logging; l != nil {
+		if _, err := l.Apply(lambada.LoggingConfig{}); err != nil {
+			return err
+		}
+	}
 	if err := lambada.CheckTags(req.Tags); err != nil {
 		return err
 	}
@@ -184,7 +191,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if len(f.Tags) == 0 {
 		f.Tags = nil
 	}
-	settings.Apply(&f.Latest)
+	if err := settings.Apply(&f.Latest); err != nil {
+		return err
+	}
 	f.Latest.CodeSha256 = sha
 	f.Latest.CodeSize = int64(len(req.Code.ZipFile))
 	f.Latest.UnzippedSize = unzipped

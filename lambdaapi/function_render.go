@@ -66,8 +66,10 @@ type snapStart struct {
 }
 
 type loggingConfig struct {
-	LogFormat string `json:"LogFormat"`
-	LogGroup  string `json:"LogGroup"`
+	LogFormat           string `json:"LogFormat"`
+	ApplicationLogLevel string `json:"ApplicationLogLevel,omitempty"`
+	SystemLogLevel      string `json:"SystemLogLevel,omitempty"`
+	LogGroup            string `json:"LogGroup"`
 }
 
 // view says what a rendering shows: a configuration as the Get, Create,
@@ -107,7 +109,8 @@ func (s *Server) render(f *lambada.Function, c *lambada.FunctionConfig, qualifie
 		Architectures:    slices.Clone(c.Architectures),
 		EphemeralStorage: ephemeralStorage{Size: c.EphemeralStorage},
 		SnapStart:        snapStart{ApplyOn: "None", OptimizationStatus: "Off"},
-		LoggingConfig:    loggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + f.Name},
+		LoggingConfig: loggingConfig{LogFormat: c.Logging.Format(), ApplicationLogLevel: c.Logging.ApplicationLogLevel,
+			SystemLogLevel: c.Logging.SystemLogLevel, LogGroup: c.Logging.Group(f.Name)},
 	}
 	if out.Version == "" {
 		out.Version = lambada.LatestVersion

@@ -32,6 +32,7 @@ type updateFunctionConfigurationRequest struct {
 	EphemeralStorage *lambada.EphemeralStorageSetting
 	DeadLetterConfig *deadLetterConfig
 	Layers           *[]string // [] removes every layer
+	LoggingConfig    *lambada.LoggingSetting
 }
 
 // updateFunctionCode handles UpdateFunctionCode:
@@ -124,6 +125,7 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		Environment:      req.Environment.variables(),
 		EphemeralStorage: req.EphemeralStorage,
 		DeadLetterTarget: req.DeadLetterConfig.target(),
+		Logging:          req.LoggingConfig,
 	}
 	var v lambada.Validation
 	ref, refErr := s.parseUpdateRef(&v, r)
@@ -171,7 +173,9 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 			}
 		}
 		f.StartUpdate()
-		settings.Apply(&f.Latest)
+		if err := settings.Apply(&f.Latest); err != nil {
+			return err // f, a copy, is dropped
+		}
 		if req.Layers != nil {
 			f.Latest.Layers = layers
 			if len(layers) == 0 {

@@ -15,7 +15,7 @@ import (
 // Lambda's variables and the function's own, nothing inherited from the
 // server (docs/aws-behaviour.md §8.5). The function's variables cannot
 // override Lambda's reserved ones (CreateFunction rejects them anyway).
-func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.Time) []string {
+func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, src *lambada.LogSource) []string {
 	env := make([]string, 0, 24+len(cfg.Environment))
 	for k, v := range cfg.Environment {
 		env = append(env, k+"="+v)
@@ -23,6 +23,11 @@ func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.T
 	initType := cfg.InitializationType
 	if initType == "" {
 		initType = "on-demand"
+	}
+	if cfg.Logging.Format() == lambada.LogFormatJSON {
+		// The managed runtimes write JSON and leave out the levels below
+		// AWS_LAMBDA_LOG_LEVEL themselves.
+		env = append(env, "AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_LOG_LEVEL="+cfg.Logging.ApplicationLogLevel)
 	}
 	switch { // a managed runtime's own variables
 	case strings.HasPrefix(cfg.Runtime, "nodejs"):
@@ -40,8 +45,8 @@ func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.T
 		"AWS_LAMBDA_FUNCTION_NAME="+cfg.Function,
 		"AWS_LAMBDA_FUNCTION_VERSION="+cfg.Version,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(cfg.MemorySize),
-		"AWS_LAMBDA_LOG_GROUP_NAME="+LogGroup(cfg.Function),
-		"AWS_LAMBDA_LOG_STREAM_NAME="+logStream(cfg.Version, now),
+		"AWS_LAMBDA_LOG_GROUP_NAME="+src.Group,
+		"AWS_LAMBDA_LOG_STREAM_NAME="+src.Stream,
 		"AWS_LAMBDA_INITIALIZATION_TYPE="+initType,
 		"AWS_REGION="+cfg.Region,
 		"AWS_DEFAULT_REGION="+cfg.Region,
@@ -57,16 +62,13 @@ func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.T
 
 // environ is the environment of a new execution environment: environ's,
 // and its execution role's credentials when m gives them.
-func (m *Manager) environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, now time.Time) []string {
-	env := environ(cfg, taskRoot, runtimeAPI, now)
+func (m *Manager) environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, src *lambada.LogSource) []string {
+	env := environ(cfg, taskRoot, runtimeAPI, src)
 	if m.Credentials != nil && cfg.Role != "" {
 		env = append(env, m.Credentials(cfg.Role)...)
 	}
 	return env
 }
-
-// LogGroup is the log group of a function.
-func LogGroup(function string) string { return "/aws/lambda/" + function }
 
 // logStream is a new log stream name: YYYY/MM/DD/[version]<32 hex>.
 func logStream(version string, now time.Time) string {

@@ -23,14 +23,28 @@ func (s *Sandbox) startLog(c *call) {
 	s.logMu.Unlock()
 }
 
-// startLocked writes c's START line if it is not written yet; s.logMu is
-// held.
+// startLocked writes c's START line (or its JSON record) if it is not
+// written yet; s.logMu is held.
 func (s *Sandbox) startLocked(c *call) {
-	if !c.startWritten {
-		c.startWritten = true
+	if c.startWritten {
+		return
+	}
+	c.startWritten = true
+	switch {
+	case !s.src.JSON:
 		s.emitLocked(c, []byte(lambada.StartLine(c.inv.RequestID, s.cfg.Version)))
+	case s.src.KeepsPlatform(platformLevel):
+		s.emitLocked(c, lambada.AppendStartJSON(nil, time.Now(), c.inv.RequestID, s.cfg.Version))
 	}
 }
+
+// The levels of the platform's JSON records: START's and REPORT's, and
+// END's (platform.runtimeDone).
+const (
+	platformLevel = "INFO"
+	failedLevel   = "WARN"
+	doneLevel     = "DEBUG"
+)
 
 // logEnd writes c's END and REPORT lines (and the fault's lines, if the
 // platform ended it), in one batch, after everything the function printed
@@ -66,8 +80,22 @@ func (s *Sandbox) logEnd(c *call, status string, fault *lambada.FunctionFault) {
 	}
 	s.meter(c, report, delivered)
 	b := make([]byte, 0, 256)
-	b = lambada.AppendEnd(b, c.inv.RequestID)
-	b = report.Append(b)
+	if s.src.JSON {
+		now := time.Now()
+		if s.src.KeepsPlatform(doneLevel) {
+			b = lambada.AppendRuntimeDoneJSON(b, now, report)
+		}
+		level := platformLevel
+		if report.Status != "" {
+			level = failedLevel // a failed invocation's report stays at WARN
+		}
+		if s.src.KeepsPlatform(level) {
+			b = report.AppendJSON(b, now)
+		}
+	} else {
+		b = lambada.AppendEnd(b, c.inv.RequestID)
+		b = report.Append(b)
+	}
 	if fault != nil {
 		b = append(b, fault.FaultLines()...)
 	}
@@ -111,11 +139,16 @@ func (s *Sandbox) emitLocked(c *call, lines []byte) {
 	if c.collect {
 		c.appendLog(lines)
 	}
-	s.pool.m.Logs.FunctionLog(s.cfg.Key(), s.cfg.Version, lines)
+	if len(lines) > 0 {
+		s.pool.m.Logs.FunctionLog(s.src, lines)
+	}
 }
 
 // line receives one line of the function's output.
 func (s *Sandbox) line(b []byte) {
+	if !s.src.Keeps(b) {
+		return // under its ApplicationLogLevel
+	}
 	s.logMu.Lock()
 	if c := s.logTo; c != nil {
 		s.startLocked(c)
@@ -123,7 +156,7 @@ func (s *Sandbox) line(b []byte) {
 			c.appendLog(b)
 		}
 	}
-	s.pool.m.Logs.FunctionLog(s.cfg.Key(), s.cfg.Version, b)
+	s.pool.m.Logs.FunctionLog(s.src, b)
 	s.logMu.Unlock()
 }
 

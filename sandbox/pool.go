@@ -469,8 +469,9 @@ func (p *pool) startFailure(inv *lambada.Invocation, f lambada.FunctionFault, to
 	report := lambada.Report{RequestID: inv.RequestID, MemorySize: p.cfg.MemorySize, Duration: took, Status: "error", ErrorType: f.Type}
 	lines := []string{lambada.StartLine(inv.RequestID, p.cfg.Version), lambada.EndLine(inv.RequestID), report.Line(), f.FaultLines()}
 	var log []byte
+	src := lambada.NewLogSource(p.cfg, logStream(p.cfg.Version, time.Now())) // no environment: a stream of their own
 	for _, line := range lines {
-		p.m.Logs.FunctionLog(p.cfg.Key(), p.cfg.Version, []byte(line))
+		p.m.Logs.FunctionLog(src, []byte(line))
 		log = append(log, line...)
 	}
 	res := &lambada.Result{Payload: f.Payload(), FunctionError: lambada.UnhandledFunctionErr, ExecutedVersion: p.cfg.Version}

@@ -45,10 +45,11 @@ import (
 const DefaultInitTimeout = 10 * time.Second
 
 // LogSink receives every log line of every function, in order per
-// environment. FunctionLog must not retain lines, which may hold several
-// lines written together.
+// environment (src, the same pointer for every line of one environment).
+// FunctionLog must not retain lines, which may hold several lines written
+// together.
 type LogSink interface {
-	FunctionLog(function, version string, lines []byte)
+	FunctionLog(src *lambada.LogSource, lines []byte)
 }
 
 // Slots hears when an invocation no longer holds an execution environment,
@@ -65,6 +66,7 @@ type Sandbox struct {
 	cfg    *lambada.SandboxConfig
 	pool   *pool
 	logger *slog.Logger
+	src    *lambada.LogSource // where its lines go: its log stream
 
 	cmd        *exec.Cmd
 	srv        *runtimeapi.Server
@@ -185,7 +187,8 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 	sp := p.m.takeSpare(cfg)
 	if sp != nil {
 		s.started = time.Now()
-		if err := sp.assign(cfg, p.m.environ(cfg, root, api, s.started)); err != nil {
+		s.src = lambada.NewLogSource(cfg, logStream(cfg.Version, s.started))
+		if err := sp.assign(cfg, p.m.environ(cfg, root, api, s.src)); err != nil {
 			logger.Warn("sandbox: a spare environment could not be assigned", "err", err)
 			sp.discard(logger)
 			sp = nil
@@ -247,10 +250,11 @@ func (s *Sandbox) launch(cfg *lambada.SandboxConfig, args []string, root, api st
 		return err
 	}
 	s.started = time.Now()
+	s.src = lambada.NewLogSource(cfg, logStream(cfg.Version, s.started))
 	s.cmd = &exec.Cmd{
 		Path:        args[0],
 		Args:        args,
-		Env:         s.pool.m.environ(cfg, root, api, s.started),
+		Env:         s.pool.m.environ(cfg, root, api, s.src),
 		Dir:         root,
 		Stdout:      pw,
 		Stderr:      pw,

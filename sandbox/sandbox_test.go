@@ -37,11 +37,13 @@ func TestMain(m *testing.M) {
 type logBook struct {
 	mu    sync.Mutex
 	lines []string
+	srcs  []*lambada.LogSource // of each line
 }
 
-func (b *logBook) FunctionLog(function, version string, line []byte) {
+func (b *logBook) FunctionLog(src *lambada.LogSource, line []byte) {
 	b.mu.Lock()
-	b.lines = append(b.lines, function+"|"+string(line))
+	b.lines = append(b.lines, src.Function+"|"+string(line))
+	b.srcs = append(b.srcs, src)
 	b.mu.Unlock()
 }
 

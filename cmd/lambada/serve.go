@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -24,9 +25,11 @@ import (
 	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/deploy"
 	"github.com/lambada-dev/lambada/funclog"
+	"github.com/lambada-dev/lambada/internal/every"
 	"github.com/lambada-dev/lambada/invoke"
 	"github.com/lambada-dev/lambada/jetstream"
 	"github.com/lambada-dev/lambada/lambdaapi"
+	"github.com/lambada-dev/lambada/logsapi"
 	"github.com/lambada-dev/lambada/metrics"
 	"github.com/lambada-dev/lambada/runtimes"
 	"github.com/lambada-dev/lambada/sandbox"
@@ -34,6 +37,10 @@ import (
 	"github.com/lambada-dev/lambada/sqsapi"
 	"github.com/lambada-dev/lambada/walls"
 )
+
+// DefaultLogRetention is how long the events of a log group without a
+// retention policy are kept.
+const DefaultLogRetention = 7 * 24 * time.Hour
 
 // Main is one running Lambada node. Open starts it (the listener is bound
 // when Open returns, so ":0" works and "address in use" surfaces at once);
@@ -52,6 +59,15 @@ type Main struct {
 	// to FunctionLog: bytes a second, and at once (zero: funclog's
 	// defaults, 64 KiB and 1 MiB).
 	FunctionLogRate, FunctionLogBurst int
+	// LogRetention is how long the events of a log group with no
+	// retention policy are kept (zero: DefaultLogRetention); LogBytes is
+	// how many bytes of events the node keeps (zero: the store's default,
+	// 1 GiB), the oldest dropped first.
+	LogRetention time.Duration
+	LogBytes     int64
+	// LogSweepEvery is how often events past their retention are removed
+	// (zero: a minute).
+	LogSweepEvery time.Duration
 
 	// Concurrency is the account's concurrency limit (default 1000).
 	Concurrency int
@@ -101,6 +117,8 @@ type Main struct {
 	preparer  *deploy.Preparer
 	limiter   *invoke.Limiter
 	metrics   *metrics.Metrics
+	logs      *funclog.Book
+	stopSweep func()
 	async     *async.Dispatcher
 	pruner    *codecache.Pruner
 	sandboxes *sandbox.Manager
@@ -143,7 +161,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	ackWait := max(time.Second, time.Duration(float64(jetstream.DefaultAckWait)*m.AsyncTimeScale))
 	if m.node, err = jetstream.Open(ctx, jetstream.Config{Dir: m.Data, Logger: m.Logger.With("component", "store"),
-		EventBytes: m.EventBytes, AckWait: ackWait, SyncAlways: m.Fsync}); err != nil {
+		EventBytes: m.EventBytes, AckWait: ackWait, SyncAlways: m.Fsync, LogBytes: m.LogBytes}); err != nil {
 		return err
 	}
 	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
@@ -162,7 +180,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	limiter := invoke.NewLimiter(m.Concurrency)
 	m.limiter = limiter
-	logs := &funclog.Book{Out: m.FunctionLog, OutRate: m.FunctionLogRate, OutBurst: m.FunctionLogBurst}
+	m.logs = &funclog.Book{Store: m.node.Logs, Out: m.FunctionLog, OutRate: m.FunctionLogRate, OutBurst: m.FunctionLogBurst,
+		Logger: m.Logger.With("component", "funclog")}
+	m.logs.Open()
+	retention := cmp.Or(m.LogRetention, DefaultLogRetention)
+	m.stopSweep = every.Start(context.Background(), cmp.Or(m.LogSweepEvery, time.Minute), func(ctx context.Context) {
+		if err := m.node.Logs.Sweep(ctx, time.Now(), retention); err != nil {
+			m.Logger.Error("expire log events", "err", err)
+		}
+	})
 	if m.MemoryMB > 0 { // the budget bounds even memory no live environment's cgroup counts
 		if err := walls.Detect(m.Logger).LimitAll(m.MemoryMB); err != nil {
 			m.Logger.Warn("memory: the cgroup of all environments is not limited to the budget", "err", err)
@@ -179,7 +205,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.openJail(); err != nil {
 		return err
 	}
-	m.sandboxes = &sandbox.Manager{Logs: logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB,
+	m.sandboxes = &sandbox.Manager{Logs: m.logs, Slots: limiter, Logger: m.Logger.With("component", "sandbox"), KeepWarm: m.KeepWarm, MemoryMB: m.MemoryMB,
 		Jail: m.jail, Router: m.router}
 	if m.Auth != "" {
 		if m.auth, err = auth.Open(m.Auth); err != nil {
@@ -258,12 +284,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// are recognised by their X-Amz-Target or Action; the rest go to
 	// lambda.
 	sqs := &sqsapi.Server{Queues: m.node.Queues, Messages: m.node.Queues, Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "sqs")}
+	// So is the CloudWatch Logs API: by its X-Amz-Target.
+	logs := &logsapi.Server{Groups: m.node.Logs, GroupReader: m.node.Logs, Events: m.node.Logs, Region: m.Region, Account: m.Account,
+		Logger: m.Logger.With("component", "logs")}
 	var authorizer *auth.Authorizer
 	if m.auth != nil {
 		authorizer = &auth.Authorizer{Directory: m.auth}
-		api.Authorizer, sqs.Authorizer = authorizer, authorizer
+		api.Authorizer, sqs.Authorizer, logs.Authorizer = authorizer, authorizer, authorizer
 	}
-	handler := sqs.Mount(api.Handler())
+	handler := logs.Mount(sqs.Mount(api.Handler()))
 	metricsHandler := m.metrics.Handler()
 	if m.auth != nil {
 		// With --auth the metrics are a signed caller's who may
@@ -273,6 +302,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			Service: func(r *http.Request) string {
 				if sqs.Recognises(r) {
 					return "sqs"
+				}
+				if logs.Recognises(r) {
+					return "logs"
 				}
 				return "lambda"
 			},
@@ -409,6 +441,12 @@ func (m *Main) close() error {
 	if m.sandboxes != nil {
 		errs = append(errs, m.sandboxes.Close())
 	}
+	if m.logs != nil { // once no environment writes
+		m.logs.Close()
+	}
+	if m.stopSweep != nil {
+		m.stopSweep()
+	}
 	if m.zygotes != nil { // once no environment is left
 		m.zygotes.Close()
 	}
@@ -480,6 +518,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.IntVar(&m.FunctionLogRate, "log-functions-rate", funclog.DefaultOutRate, "with --log-functions, the bytes a second each function may add to this log after a burst of --log-functions-burst; the rest is dropped, and a line says how much")
 	fs.IntVar(&m.FunctionLogBurst, "log-functions-burst", funclog.DefaultOutBurst, "with --log-functions, the bytes each function may add to this log at once")
+	fs.DurationVar(&m.LogRetention, "log-retention", DefaultLogRetention, "how long the events of a log group without a retention policy (PutRetentionPolicy) are kept")
+	fs.Int64Var(&m.LogBytes, "log-bytes", jetstream.DefaultLogBytes, "bytes of log events this node keeps; past it the oldest go first")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: lambada serve [flags]\n\nRuns a Lambada node: the Lambda API, the store (embedded NATS JetStream under --data) and the functions.\n\nFlags:")
 		fs.PrintDefaults()

@@ -5,16 +5,15 @@ independent implementation of SQS's algorithm that every answer is checked
 against.
 """
 import hashlib
-import json
 import os
 import struct
 import threading
 import time
-import traceback
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+
+from cases import case, error_code, expect
 
 ENDPOINT = os.environ["LAMBADA_ENDPOINT"]
 sqs = boto3.client(
@@ -36,32 +35,6 @@ def md5_of_attributes(attrs):
             v = a["StringValue"].encode()
             h.update(b"\x01" + struct.pack(">I", len(v)) + v)
     return h.hexdigest()
-
-
-def error_code(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["Error"]["Message"]
-    raise AssertionError("no error")
-
-
-def expect(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-printing = threading.Lock()
-
-
-def case(fn):
-    error = None
-    try:
-        fn()
-    except Exception:
-        error = traceback.format_exc()
-    with printing:
-        print(json.dumps({"case": fn.__name__, "error": error}), flush=True)
 
 
 URL = sqs.create_queue(QueueName="boto", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
