@@ -143,11 +143,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := settings.Check(); err != nil {
 		return err
 	}
-	if l := settings.Logging; l != nil {
-		if _, err := l.Apply(lambada.LoggingConfig{}); err != nil {
-			return err
-		}
-	}
+
 	if err := lambada.CheckTags(req.Tags); err != nil {
 		return err
 	}

@@ -207,6 +207,19 @@ var (
 
 func invalid(message string) error { return &apiError{"InvalidParameterException", message} }
 
+// WriteSignatureError answers r, when it is a Logs request, with a
+// signature's error (typ as the Lambda API names it:
+// InvalidSignatureException, …) as the AWS JSON 1.1 protocol carries it,
+// and reports whether it did. The status is 400, as JSON services answer
+// them.
+func (s *Server) WriteSignatureError(w http.ResponseWriter, r *http.Request, typ, message string) bool {
+	if !s.Recognises(r) {
+		return false
+	}
+	s.writeError(w, &apiError{typ, message})
+	return true
+}
+
 // writeError answers err: an apiError as it is, a domain error by its code,
 // anything else as a ServiceUnavailableException whose cause is logged.
 func (s *Server) writeError(w http.ResponseWriter, err error) {

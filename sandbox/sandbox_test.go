@@ -332,13 +332,17 @@ func TestSandbox_InitFailures(t *testing.T) {
 		})
 	}
 	t.Run("no bootstrap", func(t *testing.T) {
-		m, _ := newManager(t)
+		m, logs := newManager(t)
 		cfg := testConfig(3*time.Second, nil)
 		cfg.CodeDir = t.TempDir()
 		inv := invocation(`{}`)
 		res := mustRun(t, m, cfg, inv)
 		if res.FunctionError != "Unhandled" || !bytes.Contains(res.Payload, []byte(`"errorType":"Runtime.InvalidEntrypoint","errorMessage":"RequestId: `+inv.RequestID+` Error: Couldn't find valid bootstrap(s)`)) {
 			t.Fatalf("result %q %s", res.FunctionError, res.Payload)
+		}
+		// Its lines are logged too, though no environment started.
+		if got := logs.text(); !strings.Contains(got, "fn|REPORT RequestId: "+inv.RequestID) {
+			t.Errorf("log:\n%s", got)
 		}
 	})
 }
@@ -397,5 +401,33 @@ func TestSandbox_NoisyNeighbour(t *testing.T) {
 	}
 	if n := strings.Count(logs.text(), "noisy|"+strings.Repeat("n", 1000)+"\n"); n != 8000 {
 		t.Fatalf("the sink saw %d of the noisy function's 8000 lines", n)
+	}
+}
+
+// An environment's lines go to its own log stream, the one its function is
+// told of, in the group and format of its LoggingConfig.
+func TestSandbox_LogStream(t *testing.T) {
+	m, logs := newManager(t)
+	text := mustEcho(t, m, testConfig(3*time.Second, nil))
+	if _, ok := text.Env["AWS_LAMBDA_LOG_FORMAT"]; ok {
+		t.Errorf("Text sets AWS_LAMBDA_LOG_FORMAT")
+	}
+	cfg := testConfig(3*time.Second, nil)
+	cfg.Logging = lambada.LoggingConfig{LogFormat: "JSON", ApplicationLogLevel: "WARN", SystemLogLevel: "INFO", LogGroup: "/custom/g"}
+	cfg.Generation = 2
+	e := mustEcho(t, m, cfg)
+	for k, v := range map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN", "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/g"} {
+		if e.Env[k] != v {
+			t.Errorf("env %s = %q, want %q", k, e.Env[k], v)
+		}
+	}
+	streams := map[string]string{} // stream → group
+	logs.mu.Lock()
+	for _, src := range logs.srcs {
+		streams[src.Stream] = src.Group
+	}
+	logs.mu.Unlock()
+	if streams[text.Env["AWS_LAMBDA_LOG_STREAM_NAME"]] != "/aws/lambda/fn" || streams[e.Env["AWS_LAMBDA_LOG_STREAM_NAME"]] != "/custom/g" || len(streams) != 2 {
+		t.Errorf("lines went to %v; the environments were told %q and %q", streams, text.Env["AWS_LAMBDA_LOG_STREAM_NAME"], e.Env["AWS_LAMBDA_LOG_STREAM_NAME"])
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -244,44 +245,47 @@ func splitArgs(fs *flag.FlagSet, args []string) (flags, positional []string) {
 	return flags, positional
 }
 
-// client builds the Lambda client: the SDK's configuration (credentials,
-// region, AWS_MAX_ATTEMPTS, configured endpoints), --region and
-// --endpoint-url over it, and the local default endpoint when nothing names
-// one.
+// client builds the Lambda client of a.
 func (c *invokeCommand) client(ctx context.Context, a *invokeArgs) (*lambda.Client, error) {
+	cfg, endpoint, err := sdkConfig(ctx, a.region, a.endpointURL, c.defaultEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(endpoint) }), nil
+}
+
+// sdkConfig is the configuration of the clients of a command (invoke,
+// logs): the SDK's (credentials, region, AWS_MAX_ATTEMPTS) with region over
+// it, and the endpoint they talk to: endpointURL, else the one configured
+// for the Lambda API, else fallback (defaultLocalEndpoint when ""), signing
+// with dummy credentials when none are configured.
+func sdkConfig(ctx context.Context, region, endpointURL, fallback string) (aws.Config, string, error) {
 	var opts []func(*config.LoadOptions) error
-	if a.region != "" {
-		opts = append(opts, config.WithRegion(a.region))
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, err
+		return cfg, "", err
 	}
 	if cfg.Region == "" {
 		cfg.Region = defaultRegion
 	}
-
-	endpoint := a.endpointURL
-	if endpoint == "" {
-		// The SDK resolves AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL and
-		// the shared config (honouring AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)
-		// into the client's BaseEndpoint; nil means none is configured.
-		if client := lambda.NewFromConfig(cfg); client.Options().BaseEndpoint != nil {
-			return client, nil
-		}
-		endpoint = c.defaultEndpoint
-		if endpoint == "" {
-			endpoint = defaultLocalEndpoint
-		}
-		// With nothing configured the SDK's chain ends at the EC2 instance
-		// metadata service; a local server needs no real credentials.
-		if cfg.Credentials == nil || aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
-			cfg.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(localAccessKeyID, localSecretAccessKey, ""))
-		}
+	if endpointURL != "" {
+		return cfg, endpointURL, nil
 	}
-	return lambda.NewFromConfig(cfg, func(o *lambda.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-	}), nil
+	// The SDK resolves AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL and the
+	// shared config (honouring AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) into
+	// the client's BaseEndpoint; nil means none is configured.
+	if configured := lambda.NewFromConfig(cfg).Options().BaseEndpoint; configured != nil {
+		return cfg, *configured, nil
+	}
+	// With nothing configured the SDK's chain ends at the EC2 instance
+	// metadata service; a local server needs no real credentials.
+	if cfg.Credentials == nil || aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
+		cfg.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(localAccessKeyID, localSecretAccessKey, ""))
+	}
+	return cfg, cmp.Or(fallback, defaultLocalEndpoint), nil
 }
 
 // loadPayload reads --payload as the AWS CLI v1 does: file://PATH is read
@@ -383,8 +387,13 @@ func cliError(err error) error {
 				msg = ""
 			}
 		}
+		operation := "Invoke"
+		var opErr *smithy.OperationError
+		if errors.As(err, &opErr) {
+			operation = opErr.OperationName
+		}
 		return &invokeError{
-			msg: fmt.Sprintf("An error occurred (%s) when calling the Invoke operation%s: %s", code, retries, msg),
+			msg: fmt.Sprintf("An error occurred (%s) when calling the %s operation%s: %s", code, operation, retries, msg),
 			err: err,
 		}
 	}

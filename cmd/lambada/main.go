@@ -1,7 +1,7 @@
 // Command lambada runs Lambada, a self-hosted AWS Lambda-compatible function
 // platform: `lambada serve` starts a node, `lambada invoke` invokes a
-// function as `aws lambda invoke` does, `lambada bench` measures a node
-// beside its floors.
+// function as `aws lambda invoke` does, `lambada logs` prints a function's
+// log lines, `lambada bench` measures a node beside its floors.
 package main
 
 import (
@@ -22,6 +22,7 @@ const usage = `Usage: lambada <command> [arguments]
 Commands:
   serve    run a Lambada node (the Lambda API on 127.0.0.1:9001 by default)
   invoke   invoke a function, as 'aws lambda invoke' does
+  logs     print a function's log lines, and follow them (--follow)
   bench    measure warm and cold invocations and a burst beside their floors
 
 Run 'lambada <command> -h' for a command's flags.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&serveCommand{Stderr: stderr}).Run(ctx, args[1:])
 	case "invoke":
 		return (&invokeCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "logs":
+		return (&logsCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "bench":
 		return (&benchCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case bench.FloorCommand: // hidden: `lambada bench` runs this binary as its floor server

@@ -314,7 +314,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			},
 			MaxBody: maxSignedBody,
 			Refuse: func(w http.ResponseWriter, r *http.Request, e *sigv4.Error) {
-				if !sqs.WriteSignatureError(w, r, e.Type, e.Message) {
+				if !sqs.WriteSignatureError(w, r, e.Type, e.Message) && !logs.WriteSignatureError(w, r, e.Type, e.Message) {
 					sigv4.WriteError(w, e)
 				}
 			}}
