@@ -184,3 +184,27 @@ func TestBook_ServerLogBound(t *testing.T) {
 		t.Errorf("the drop is reported more than once:\n%s", got)
 	}
 }
+
+type nopStore struct{}
+
+func (nopStore) Append(context.Context, lambada.LogBatch) error { return nil }
+
+// BenchmarkBook_Invocation is what the log costs one warm invocation: its
+// START line, one line of output, END and REPORT together, and its share
+// of a flush (one every 100 invocations).
+func BenchmarkBook_Invocation(b *testing.B) {
+	book := &Book{Store: nopStore{}}
+	src := source("fn", "s")
+	start := []byte("START RequestId: 6f1b2c5e-8a43-4d2b-9b0e-1c2d3e4f5a6b Version: $LATEST\n")
+	out := []byte("pid=1234 env=abc\n")
+	end := []byte("END RequestId: 6f1b2c5e-8a43-4d2b-9b0e-1c2d3e4f5a6b\nREPORT RequestId: 6f1b2c5e-8a43-4d2b-9b0e-1c2d3e4f5a6b\tDuration: 0.21 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 12 MB\t\n")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		book.FunctionLog(src, start)
+		book.FunctionLog(src, out)
+		book.FunctionLog(src, end)
+		if i%100 == 99 {
+			book.Flush(context.Background())
+		}
+	}
+}

@@ -162,3 +162,25 @@ func TestLogs_LargeBatch(t *testing.T) {
 		t.Fatalf("read %d of 3000", i)
 	}
 }
+
+// BenchmarkLogs_Append is what storing the log of one invocation costs (its
+// share of a batch of 100 invocations' four lines, as funclog writes them).
+func BenchmarkLogs_Append(b *testing.B) {
+	l := MustOpen(b, b.TempDir()).Logs
+	ctx := context.Background()
+	var events []lambada.LogEvent
+	for range 100 {
+		events = append(events,
+			lambada.LogEvent{Time: 1, Message: "START RequestId: 6f1b2c5e-8a43-4d2b-9b0e-1c2d3e4f5a6b Version: $LATEST\n"},
+			lambada.LogEvent{Time: 1, Message: "pid=1234 env=abc\n"},
+			lambada.LogEvent{Time: 1, Message: "END RequestId: 6f1b2c5e-8a43-4d2b-9b0e-1c2d3e4f5a6b\n"},
+			lambada.LogEvent{Time: 1, Message: "REPORT RequestId: 6f1b2c5e-8a43-4d2b-9b0e-1c2d3e4f5a6b\tDuration: 0.21 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 12 MB\t\n"})
+	}
+	batch := lambada.LogBatch{Group: "/aws/lambda/fn", Stream: "2026/12/03/[$LATEST]0123456789abcdef0123456789abcdef", Events: events}
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 100 {
+		if err := l.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
