@@ -37,6 +37,9 @@ type Metrics struct {
 	counters [lambada.MetricColdStarts + 1]*prometheus.CounterVec
 	timings  [lambada.MetricInitDuration - lambada.MetricDuration + 1]*prometheus.HistogramVec
 	store    *prometheus.HistogramVec
+	// History keeps the CloudWatch metrics by minute for a day.
+	History     *History
+	concurrency Concurrency
 }
 
 // counted are the counters: their names and help, and the labels they
@@ -81,7 +84,7 @@ var (
 // New returns the metrics of a node whose own account is account, envs and
 // concurrency read at every scrape (either may be nil).
 func New(envs Environments, concurrency Concurrency, account string) *Metrics {
-	m := &Metrics{account: account, reg: prometheus.NewRegistry()}
+	m := &Metrics{account: account, reg: prometheus.NewRegistry(), History: &History{}, concurrency: concurrency}
 	for i, c := range counted {
 		m.counters[i] = prometheus.NewCounterVec(prometheus.CounterOpts{Name: c.name, Help: c.help}, c.labels)
 		m.reg.MustRegister(m.counters[i])
@@ -114,6 +117,7 @@ func (m *Metrics) Count(metric lambada.Metric, l lambada.MetricLabels) {
 		return
 	}
 	m.counters[metric].WithLabelValues(values(counted[metric].labels, l)...).Inc()
+	m.History.Count(metric, l)
 }
 
 // Observe implements lambada.Meter.
@@ -123,6 +127,33 @@ func (m *Metrics) Observe(metric lambada.Metric, l lambada.MetricLabels, d time.
 		return
 	}
 	m.timings[i].WithLabelValues(values(timed[i].labels, l)...).Observe(d.Seconds())
+	m.History.Observe(metric, l, d)
+}
+
+// Sample adds the concurrency gauges' values now to the History:
+// ConcurrentExecutions (of each function, and of the node's own account),
+// UnreservedConcurrentExecutions, ProvisionedConcurrentExecutions and
+// ProvisionedConcurrencyUtilization (of each version).
+func (m *Metrics) Sample() {
+	if m.concurrency == nil {
+		return
+	}
+	for account, u := range m.concurrency.Usage() {
+		total := 0
+		for f, n := range u.Running {
+			m.History.Gauge("ConcurrentExecutions", UnitCount, f, "", float64(n))
+			total += n
+		}
+		if account == "" || account == m.account {
+			m.History.Gauge("ConcurrentExecutions", UnitCount, "", "", float64(total))
+			m.History.Gauge("UnreservedConcurrentExecutions", UnitCount, "", "", float64(u.Unreserved))
+		}
+		for _, p := range u.Provisioned {
+			resource := p.Function + ":" + p.Version
+			m.History.Gauge("ProvisionedConcurrentExecutions", UnitCount, p.Function, resource, float64(p.Running))
+			m.History.Gauge("ProvisionedConcurrencyUtilization", UnitNone, p.Function, resource, float64(p.Running)/float64(max(p.Of, 1)))
+		}
+	}
 }
 
 // ObserveStore times one write to the node's store.

@@ -22,7 +22,9 @@ import (
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/async"
 	"github.com/lambada-dev/lambada/auth"
+	"github.com/lambada-dev/lambada/cloudwatchapi"
 	"github.com/lambada-dev/lambada/codecache"
+	"github.com/lambada-dev/lambada/console"
 	"github.com/lambada-dev/lambada/deploy"
 	"github.com/lambada-dev/lambada/funclog"
 	"github.com/lambada-dev/lambada/internal/every"
@@ -113,26 +115,27 @@ type Main struct {
 	// request's headers; ReadTimeout the reading of the whole request.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
-	node      *jetstream.Node
-	preparer  *deploy.Preparer
-	limiter   *invoke.Limiter
-	metrics   *metrics.Metrics
-	logs      *funclog.Book
-	stopSweep func()
-	async     *async.Dispatcher
-	pruner    *codecache.Pruner
-	sandboxes *sandbox.Manager
-	jail      *walls.Jail       // nil: environments are not walled in besides memory
-	router    *walls.Router     // with jail: every environment's Runtime API
-	zygotes   *runtimes.Zygotes // with jail: what forks Python environments
-	auth      *auth.Directory   // with Auth: who may call
-	noJail    error             // why not, then
-	ln        net.Listener
-	srv       *http.Server
-	served    chan error
-	unlock    func() error // releases the data directory
-	closeOnce sync.Once
-	closeErr  error
+	node       *jetstream.Node
+	preparer   *deploy.Preparer
+	limiter    *invoke.Limiter
+	metrics    *metrics.Metrics
+	logs       *funclog.Book
+	stopSweep  func()
+	stopSample func()
+	async      *async.Dispatcher
+	pruner     *codecache.Pruner
+	sandboxes  *sandbox.Manager
+	jail       *walls.Jail       // nil: environments are not walled in besides memory
+	router     *walls.Router     // with jail: every environment's Runtime API
+	zygotes    *runtimes.Zygotes // with jail: what forks Python environments
+	auth       *auth.Directory   // with Auth: who may call
+	noJail     error             // why not, then
+	ln         net.Listener
+	srv        *http.Server
+	served     chan error
+	unlock     func() error // releases the data directory
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Open starts the store, the execution environments and the API server.
@@ -221,6 +224,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.metrics = metrics.New(m.sandboxes, limiter, m.Account)
 	m.sandboxes.Meter = m.metrics
+	// The concurrency gauges' data points for CloudWatch.
+	m.stopSample = every.Start(context.Background(), 10*time.Second, func(context.Context) { m.metrics.Sample() })
 	if m.jail != nil && !m.NoZygotes {
 		m.zygotes = runtimes.NewZygotes(m.Logger.With("component", "zygote"))
 		m.sandboxes.Forkers = m.zygotes
@@ -287,12 +292,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// So is the CloudWatch Logs API: by its X-Amz-Target.
 	logs := &logsapi.Server{Groups: m.node.Logs, GroupReader: m.node.Logs, Events: m.node.Logs, Region: m.Region, Account: m.Account,
 		Logger: m.Logger.With("component", "logs")}
+	// And CloudWatch's, for Lambda's metrics: by its path.
+	cloudwatch := &cloudwatchapi.Server{History: m.metrics.History, Account: m.Account, Logger: m.Logger.With("component", "cloudwatch")}
 	var authorizer *auth.Authorizer
 	if m.auth != nil {
 		authorizer = &auth.Authorizer{Directory: m.auth}
-		api.Authorizer, sqs.Authorizer, logs.Authorizer = authorizer, authorizer, authorizer
+		api.Authorizer, sqs.Authorizer, logs.Authorizer, cloudwatch.Authorizer = authorizer, authorizer, authorizer, authorizer
 	}
-	handler := logs.Mount(sqs.Mount(api.Handler()))
+	handler := cloudwatch.Mount(logs.Mount(sqs.Mount(api.Handler())))
+	// The web console, whose pages use the APIs above from the browser.
+	pages := (&console.Server{Functions: m.node.Functions, Metrics: m.metrics.History, Region: m.Region, Account: m.Account,
+		Logger: m.Logger.With("component", "console")}).Handler()
+	handler = withConsole(pages, handler)
 	metricsHandler := m.metrics.Handler()
 	if m.auth != nil {
 		// With --auth the metrics are a signed caller's who may
@@ -306,6 +317,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 				if logs.Recognises(r) {
 					return "logs"
 				}
+				if cloudwatch.Recognises(r) {
+					return "monitoring"
+				}
 				return "lambda"
 			},
 			// Code links (GETs, never SQS's) carry a signature of their own.
@@ -314,7 +328,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			},
 			MaxBody: maxSignedBody,
 			Refuse: func(w http.ResponseWriter, r *http.Request, e *sigv4.Error) {
-				if !sqs.WriteSignatureError(w, r, e.Type, e.Message) && !logs.WriteSignatureError(w, r, e.Type, e.Message) {
+				if !sqs.WriteSignatureError(w, r, e.Type, e.Message) && !logs.WriteSignatureError(w, r, e.Type, e.Message) &&
+					!cloudwatch.WriteSignatureError(w, r, e.Type, e.Message) {
 					sigv4.WriteError(w, e)
 				}
 			}}
@@ -364,6 +379,24 @@ func withMetrics(metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
 			metrics.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withConsole serves GETs of the web console's pages (under console.Path,
+// and /console itself, sent there) with pages, and every other request
+// with next.
+func withConsole(pages, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method != http.MethodGet:
+		case r.URL.Path == strings.TrimSuffix(console.Path, "/"):
+			http.Redirect(w, r, console.Path, http.StatusFound)
+			return
+		case strings.HasPrefix(r.URL.Path, console.Path):
+			pages.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -446,6 +479,9 @@ func (m *Main) close() error {
 	}
 	if m.stopSweep != nil {
 		m.stopSweep()
+	}
+	if m.stopSample != nil {
+		m.stopSample()
 	}
 	if m.zygotes != nil { // once no environment is left
 		m.zygotes.Close()
