@@ -92,3 +92,16 @@ func TestLogSource_Levels(t *testing.T) {
 		t.Error("Text keeps every platform line")
 	}
 }
+
+func TestRuntimeVersion(t *testing.T) {
+	for runtime, want := range map[string]string{
+		"python3.12":      "python:3.12.lambada-1",
+		"nodejs22.x":      "nodejs:22.lambada-1",
+		"provided.al2023": "provided:al2023.lambada-1",
+		"provided.al2":    "provided:al2.lambada-1",
+	} {
+		if got := lambada.RuntimeVersion(runtime); got != want {
+			t.Errorf("RuntimeVersion(%q) = %q, want %q", runtime, got, want)
+		}
+	}
+}

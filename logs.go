@@ -153,3 +153,30 @@ func appendRecordHead(b []byte, at time.Time, typ string) []byte {
 	b = append(b, typ...)
 	return append(b, `","record":`...)
 }
+
+// InitStartLine is the platform's line when an execution environment of
+// runtime starts: INIT_START Runtime Version: …\tRuntime Version ARN: …
+func InitStartLine(region, runtime string) string {
+	return "INIT_START Runtime Version: " + RuntimeVersion(runtime) + "\tRuntime Version ARN: " + RuntimeVersionARN(region, runtime) + "\n"
+}
+
+// AppendInitStartJSON appends the platform.initStart record of the JSON
+// log format for an environment of cfg.
+func AppendInitStartJSON(b []byte, at time.Time, cfg *SandboxConfig) []byte {
+	initType := cfg.InitializationType
+	if initType == "" {
+		initType = "on-demand"
+	}
+	b = appendRecordHead(b, at, "platform.initStart")
+	b = append(b, `{"initializationType":`...)
+	b = strconv.AppendQuote(b, initType)
+	b = append(b, `,"phase":"init","runtimeVersion":`...)
+	b = strconv.AppendQuote(b, RuntimeVersion(cfg.Runtime))
+	b = append(b, `,"runtimeVersionArn":`...)
+	b = strconv.AppendQuote(b, RuntimeVersionARN(cfg.Region, cfg.Runtime))
+	b = append(b, `,"functionName":`...)
+	b = strconv.AppendQuote(b, cfg.Function)
+	b = append(b, `,"functionVersion":`...)
+	b = strconv.AppendQuote(b, cfg.Version)
+	return append(b, "}}\n"...)
+}

@@ -104,3 +104,16 @@ func CheckRuntime(runtime string) error {
 	}
 	return Errorf(EINVALID, "The runtime %s is not available on Lambada. Supported runtimes: %s.", runtime, strings.Join(runs, ", "))
 }
+
+// RuntimeVersion names the build of runtime that INIT_START reports, as AWS
+// shapes it (python:3.12.v30): the runtime's family, a colon, its version,
+// and Lambada's build: python:3.12.lambada-1, provided:al2023.lambada-1,
+// nodejs:22.lambada-1.
+func RuntimeVersion(runtime string) string {
+	i := strings.IndexFunc(runtime, func(r rune) bool { return r == '.' || r >= '0' && r <= '9' })
+	if i < 0 {
+		return runtime + "." + runtimeBuild
+	}
+	family, version := runtime[:i], strings.TrimPrefix(runtime[i:], ".")
+	return family + ":" + strings.TrimSuffix(version, ".x") + "." + runtimeBuild
+}

@@ -7,6 +7,17 @@ import (
 	"github.com/lambada-dev/lambada"
 )
 
+// logInitStart writes the environment's first line: INIT_START (or its JSON
+// record). No invocation's log tail holds it, as on AWS.
+func (s *Sandbox) logInitStart() {
+	switch {
+	case !s.src.JSON:
+		s.pool.m.Logs.FunctionLog(s.src, []byte(lambada.InitStartLine(s.cfg.Region, s.cfg.Runtime)))
+	case s.src.KeepsPlatform(platformLevel):
+		s.pool.m.Logs.FunctionLog(s.src, lambada.AppendInitStartJSON(nil, time.Now(), s.cfg))
+	}
+}
+
 // beginLog makes c the invocation whose output is collected. Its START line
 // is written by startLog once the runtime has the event, so that the line is
 // off the path of the event; any line of c's before that writes it first.

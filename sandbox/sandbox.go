@@ -192,6 +192,8 @@ func start(p *pool, cfg *lambada.SandboxConfig, c *call, logger *slog.Logger) (*
 			logger.Warn("sandbox: a spare environment could not be assigned", "err", err)
 			sp.discard(logger)
 			sp = nil
+		} else {
+			s.logInitStart() // before its output, which is read from here on
 		}
 	}
 	if sp != nil {
@@ -251,6 +253,7 @@ func (s *Sandbox) launch(cfg *lambada.SandboxConfig, args []string, root, api st
 	}
 	s.started = time.Now()
 	s.src = lambada.NewLogSource(cfg, logStream(cfg.Version, s.started))
+	s.logInitStart()
 	s.cmd = &exec.Cmd{
 		Path:        args[0],
 		Args:        args,

@@ -431,3 +431,22 @@ func TestSandbox_LogStream(t *testing.T) {
 		t.Errorf("lines went to %v; the environments were told %q and %q", streams, text.Env["AWS_LAMBDA_LOG_STREAM_NAME"], e.Env["AWS_LAMBDA_LOG_STREAM_NAME"])
 	}
 }
+
+// An environment's first line is INIT_START, in its own stream, and no
+// invocation's log tail holds it.
+func TestSandbox_InitStart(t *testing.T) {
+	m, logs := newManager(t)
+	cfg := testConfig(3*time.Second, nil)
+	inv := invocation(`{}`)
+	res := mustRun(t, m, cfg, inv)
+	logs.mu.Lock()
+	first, src := logs.lines[0], logs.srcs[0]
+	logs.mu.Unlock()
+	want := "fn|INIT_START Runtime Version: provided:al2023.lambada-1\tRuntime Version ARN: " + lambada.RuntimeVersionARN("us-east-1", "provided.al2023") + "\n"
+	if first != want || src.Stream == "" {
+		t.Errorf("the first line %q in %q, want %q", first, src.Stream, want)
+	}
+	if bytes.Contains(res.LogTail, []byte("INIT_START")) {
+		t.Errorf("the log tail holds INIT_START:\n%s", res.LogTail)
+	}
+}

@@ -169,7 +169,8 @@ func TestLogs_LoggingConfig(t *testing.T) {
 	}
 	got := strings.Join(waitLines(t, m, "/custom/structured", `{"time":`, 4), "")
 	if strings.Contains(got, "left out") || !strings.Contains(got, `{"level":"ERROR","msg":"kept"}`) ||
-		!strings.Contains(got, `"type":"platform.report","record":{"requestId":"`) || strings.Contains(got, "END RequestId") {
+		!strings.Contains(got, `"type":"platform.report","record":{"requestId":"`) || strings.Contains(got, "END RequestId") ||
+		!strings.Contains(got, `"type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init","runtimeVersion":"provided:al2023.lambada-1",`) {
 		t.Errorf("the JSON log:\n%s", got)
 	}
 	if lines := storedLines(t, m, "/aws/lambda/structured"); len(lines) != 0 {

@@ -68,7 +68,8 @@ def get_log_events_pages_both_ways():
     stream = logs.describe_log_streams(logGroupName=GROUP)["logStreams"][0]["logStreamName"]
     whole = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, startFromHead=True)["events"]
     text = [e["message"] for e in whole]
-    expect(text[0].startswith("START RequestId: ") and text[0].endswith(" Version: $LATEST\n"), text[:2])
+    expect(text[0].startswith("INIT_START Runtime Version: provided:al2023.") and "\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:" in text[0], text[:2])
+    expect(text[1].startswith("START RequestId: ") and text[1].endswith(" Version: $LATEST\n"), text[:2])
     expect(any(t.startswith("END RequestId: ") for t in text) and text[-1].startswith("REPORT RequestId: "), text[-2:])
     expect(all(e["timestamp"] <= e["ingestionTime"] for e in whole), whole)
     # Forward two at a time until the token comes back unchanged.
