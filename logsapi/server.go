@@ -115,6 +115,16 @@ func (s *Server) Mount(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("X-Amzn-Requestid", uuid.NewString())
+		if r.Header.Get("X-Amz-Target") == targetPrefix+"StartLiveTail" {
+			req, err := s.request(r)
+			if err == nil {
+				err = s.startLiveTail(w, r, req)
+			}
+			if err != nil {
+				s.writeError(w, err)
+			}
+			return
+		}
 		out, err := s.run(r)
 		if err != nil {
 			s.writeError(w, err)
@@ -133,11 +143,19 @@ func (s *Server) Mount(next http.Handler) http.Handler {
 }
 
 func (s *Server) run(r *http.Request) (any, error) {
-	action := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	op, ok := operations[action]
+	req, err := s.request(r)
+	if err != nil {
+		return nil, err
+	}
+	op, ok := operations[req.action]
 	if !ok {
 		return nil, &apiError{"UnknownOperationException", ""}
 	}
+	return op(s, req)
+}
+
+// request reads r: its operation, body and caller.
+func (s *Server) request(r *http.Request) (*request, error) {
 	if r.Method != http.MethodPost {
 		return nil, &apiError{"UnknownOperationException", ""}
 	}
@@ -148,11 +166,11 @@ func (s *Server) run(r *http.Request) (any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	req := &request{ctx: r.Context(), action: action, account: s.Account, body: body}
+	req := &request{ctx: r.Context(), action: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix), account: s.Account, body: body}
 	if s.Authorizer != nil {
 		req.account = cmp.Or(s.Authorizer.Account(r.Context()), s.Account)
 	}
-	return op(s, req)
+	return req, nil
 }
 
 // decode reads req's body into v.

@@ -65,7 +65,7 @@ func TestLogs_Boto3(t *testing.T) {
 		sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("logger"), Payload: printEvent(msg)})
 	}
 	waitLines(t, m, "/aws/lambda/logger", "REPORT RequestId: ", 4)
-	runCases(t, "testdata/logs.py", 7, "LAMBADA_ENDPOINT=http://"+m.Addr(), "FUNCTION=logger")
+	runCases(t, "testdata/logs.py", 8, "LAMBADA_ENDPOINT=http://"+m.Addr(), "FUNCTION=logger")
 }
 
 // TestLogs_CLI reads a function's logs with the AWS CLI, and again after
@@ -107,6 +107,28 @@ func TestLogs_CLI(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "(ResourceNotFoundException) when calling the GetLogEvents operation: The specified log group does not exist.") {
 		t.Fatalf("get-log-events of a missing group: %d %s", code, stderr)
 	}
+
+	// aws logs start-live-tail prints the new lines until it is stopped.
+	// botocore puts its host prefix ("stream-") before any endpoint: a
+	// local one needs it off.
+	tail := awsCommand(m, []string{"AWS_DISABLE_HOST_PREFIX_INJECTION=true"}, "logs", "start-live-tail",
+		"--log-group-identifiers", "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/cli-logs")
+	var tailed syncBuffer
+	tail.Stdout, tail.Stderr = &tailed, &tailed
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tail.Process.Kill(); tail.Wait() })
+	// Its session starts when the CLI has started: a line every 200 ms
+	// until one is printed.
+	polls := 0
+	poll.Until(t, 30*time.Second, "aws logs start-live-tail prints lines", func() bool {
+		if polls++; polls%100 == 1 {
+			sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("cli-logs"), Payload: printEvent("tailed live")})
+		}
+		return strings.Contains(tailed.String(), "tailed live\n")
+	})
+
 	m.Close()
 	m = MustOpenMain(t, dir)
 	if again := filter(m); len(again) != 3 {

@@ -140,11 +140,7 @@ func awsCLI(tb testing.TB, m *Main, args ...string) (string, string, int) {
 // which win over its own.
 func awsCLIWith(tb testing.TB, m *Main, env []string, args ...string) (string, string, int) {
 	tb.Helper()
-	cmd := exec.Command("aws", args...)
-	cmd.Env = append(append(os.Environ(),
-		"AWS_ENDPOINT_URL=http://"+m.Addr(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=legacy",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="), env...)
+	cmd := awsCommand(m, env, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -156,6 +152,17 @@ func awsCLIWith(tb testing.TB, m *Main, env []string, args ...string) (string, s
 		tb.Fatalf("aws %s: %v", strings.Join(args, " "), err)
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// awsCommand is the AWS CLI with args, against m, with retries off and env
+// over its own environment.
+func awsCommand(m *Main, env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command("aws", args...)
+	cmd.Env = append(append(os.Environ(),
+		"AWS_ENDPOINT_URL=http://"+m.Addr(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=legacy",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="), env...)
+	return cmd
 }
 
 // apiErrorCode returns the AWS error code of err, or "".

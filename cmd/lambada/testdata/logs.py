@@ -1,7 +1,9 @@
 """CloudWatch Logs through boto3 against a real node whose function FUNCTION
 was invoked four times (see TestLogs_Boto3): one JSON line per case."""
+import json
 import os
 import re
+import uuid
 
 import boto3
 from botocore.config import Config
@@ -145,6 +147,41 @@ def retention_policies():
     expect(code == "ResourceNotFoundException", code)
 
 
+def live_tail_streams_new_lines():
+    # botocore puts StartLiveTail's host prefix ("stream-") before any
+    # endpoint: a local one needs it off.
+    tail = boto3.client(
+        "logs", endpoint_url=ENDPOINT, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False, read_timeout=60),
+    )
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:" + GROUP
+    resp = tail.start_live_tail(logGroupIdentifiers=[arn], logEventFilterPattern="live")
+    stream = resp["responseStream"]
+    marker = "live " + uuid.uuid4().hex
+    lam = boto3.client("lambda", endpoint_url=ENDPOINT, region_name="us-east-1",
+                       aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+    started = False
+    seen = []
+    for event in stream:
+        if "sessionStart" in event:
+            expect(event["sessionStart"]["logGroupIdentifiers"] == [arn], event)
+            started = True
+            lam.invoke(FunctionName=os.environ["FUNCTION"], Payload=json.dumps({"action": "print", "msg": marker}))
+            continue
+        for r in event["sessionUpdate"]["sessionResults"]:
+            expect(r["logGroupIdentifier"] == arn and r["timestamp"] <= r["ingestionTime"], r)
+            seen.append(r["message"])
+        if marker + "\n" in seen:
+            break
+    stream.close()
+    expect(started, "no sessionStart")
+    expect(all("live" in m for m in seen), seen)
+    expect(seen.count(marker + "\n") == 1 and seen.count("stderr:" + marker + "\n") <= 1, seen)
+    code, msg = error_code(tail.start_live_tail, logGroupIdentifiers=["arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/none"])
+    expect((code, msg) == ("ResourceNotFoundException", "The specified log group does not exist."), (code, msg))
+
+
 def delete_log_group():
     logs.create_log_group(logGroupName="/custom/del")
     logs.delete_log_group(logGroupName="/custom/del")
@@ -154,5 +191,5 @@ def delete_log_group():
 
 
 for c in [groups_are_listed_and_paged, streams_are_named_and_ordered, get_log_events_pages_both_ways,
-          filter_patterns, filter_log_events_pages, retention_policies, delete_log_group]:
+          filter_patterns, filter_log_events_pages, retention_policies, live_tail_streams_new_lines, delete_log_group]:
     case(c)
