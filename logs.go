@@ -180,3 +180,39 @@ func AppendInitStartJSON(b []byte, at time.Time, cfg *SandboxConfig) []byte {
 	b = strconv.AppendQuote(b, cfg.Version)
 	return append(b, "}}\n"...)
 }
+
+// AppendInitReport appends the INIT_REPORT line of an init that failed
+// with status ("error" or "timeout") after took, and errorType ("" for
+// none): INIT_REPORT Init Duration: 206.72 ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError
+func AppendInitReport(b []byte, took time.Duration, status, errorType string) []byte {
+	b = append(b, "INIT_REPORT Init Duration: "...)
+	b = strconv.AppendFloat(b, float64(took)/float64(time.Millisecond), 'f', 2, 64)
+	b = append(b, " ms\tPhase: init\tStatus: "...)
+	b = append(b, status...)
+	if errorType != "" {
+		b = append(b, "\tError Type: "...)
+		b = append(b, errorType...)
+	}
+	return append(b, '\n')
+}
+
+// AppendInitReportJSON appends the platform.initReport record of the JSON
+// log format of an init that failed.
+func AppendInitReportJSON(b []byte, at time.Time, cfg *SandboxConfig, took time.Duration, status, errorType string) []byte {
+	initType := cfg.InitializationType
+	if initType == "" {
+		initType = "on-demand"
+	}
+	b = appendRecordHead(b, at, "platform.initReport")
+	b = append(b, `{"initializationType":`...)
+	b = strconv.AppendQuote(b, initType)
+	b = append(b, `,"phase":"init","status":`...)
+	b = strconv.AppendQuote(b, status)
+	if errorType != "" {
+		b = append(b, `,"errorType":`...)
+		b = strconv.AppendQuote(b, errorType)
+	}
+	b = append(b, `,"metrics":{"durationMs":`...)
+	b = strconv.AppendFloat(b, math.Round(float64(took)/float64(time.Millisecond)*1000)/1000, 'f', -1, 64)
+	return append(b, "}}}\n"...)
+}

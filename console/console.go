@@ -3,12 +3,16 @@
 // aliases and concurrency, a Test tab that invokes it, its live logs and
 // charts of its last hour. Pages are rendered on the server (html/template);
 // a little JavaScript of its own, with no library, invokes the function and
-// follows its logs through the node's own Lambda and Logs APIs, as any
-// client does, and refreshes the charts. It reads the functions and the
-// metrics in process; it writes nothing.
+// follows its logs through the node's own Lambda and Logs APIs (which the
+// console calls for it, in process), and refreshes the charts. With Keys (a
+// node with --auth) a principal signs in with its access key and secret,
+// and the console acts as that principal: its policies decide what it sees
+// and does. It reads the functions and the metrics in process; it writes
+// nothing itself.
 package console
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"html/template"
@@ -50,10 +54,18 @@ type Metrics interface {
 type Server struct {
 	Functions Functions
 	Metrics   Metrics
-	Region    string
-	Account   string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// API is the node's APIs, unsigned: the console's calls of them carry
+	// the signed-in principal in their context.
+	API http.Handler
+	// Keys, when set, makes principals sign in; Authorizer then decides
+	// what each may see, and SessionKey signs the sessions.
+	Keys       Keys
+	Authorizer Authorizer
+	SessionKey []byte
+	Region     string
+	Account    string
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Handler serves the console under Path.
@@ -67,9 +79,14 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(files, "static")
 	mux.Handle("GET "+Path+"static/", http.StripPrefix(Path+"static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET "+Path+"{$}", s.list)
-	mux.HandleFunc("GET "+Path+"functions/{name}", s.function)
-	mux.HandleFunc("GET "+Path+"functions/{name}/charts", s.charts)
+	mux.HandleFunc("GET "+Path+"login", s.loginPage)
+	mux.HandleFunc("POST "+Path+"login", s.login)
+	mux.HandleFunc("POST "+Path+"logout", s.logout)
+	mux.HandleFunc("GET "+Path+"{$}", s.signedIn(s.list))
+	mux.HandleFunc("GET "+Path+"functions/{name}", s.signedIn(s.function))
+	mux.HandleFunc("GET "+Path+"functions/{name}/charts", s.signedIn(s.charts))
+	mux.HandleFunc("POST "+Path+"api/invoke/{name}", s.forward)
+	mux.HandleFunc("POST "+Path+"api/logs", s.forward)
 	return mux
 }
 
@@ -81,24 +98,28 @@ type row struct {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	if !s.allowed(w, r, "lambda:ListFunctions", "*") {
+		return
+	}
 	fns, err := s.Functions.Functions(r.Context())
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	account := s.account(r.Context())
 	var rows []row
 	for _, f := range fns {
-		if f.Account != "" && f.Account != s.Account {
-			continue // the console shows the node's own account
+		if f.Account != account {
+			continue // the console shows the caller's account
 		}
 		rows = append(rows, row{Name: f.Name, State: f.Latest.State, Runtime: f.Latest.Runtime, MemorySize: f.Latest.MemorySize,
-			LastInvoked: s.lastInvoked(f.Name)})
+			LastInvoked: s.lastInvoked(f.Key())})
 	}
-	s.render(w, "list.html", map[string]any{"Functions": rows, "Now": s.Now()})
+	s.render(w, "list.html", map[string]any{"Functions": rows, "Now": s.Now(), "SignedIn": s.Keys != nil})
 }
 
-// lastInvoked is the minute of the function's last invocation in the last
-// day, or zero.
+// lastInvoked is the minute of the last invocation in the last day of the
+// function whose AccountKey is name, or zero.
 func (s *Server) lastInvoked(name string) time.Time {
 	now := s.Now()
 	points := s.Metrics.Query(metrics.MetricQuery{Name: "Invocations", Dimensions: map[string]string{"FunctionName": name},
@@ -117,10 +138,16 @@ type page struct {
 	Reserved    string
 	Environment []string
 	Charts      []chart
+	SignedIn    bool // show the sign-out button
 }
 
 func (s *Server) function(w http.ResponseWriter, r *http.Request) {
-	f, err := s.Functions.Function(r.Context(), r.PathValue("name"))
+	account := lambada.AccountKey("", s.account(r.Context()), "")
+	arn := lambada.FunctionARN(s.Region, cmp.Or(strings.TrimSuffix(account, "/"), s.Account), r.PathValue("name"), "")
+	if !s.allowed(w, r, "lambda:GetFunction", arn) {
+		return
+	}
+	f, err := s.Functions.Function(r.Context(), account+r.PathValue("name"))
 	if lambada.ErrorCode(err) == lambada.ENOTFOUND {
 		w.WriteHeader(http.StatusNotFound)
 		s.render(w, "notfound.html", map[string]any{"Name": r.PathValue("name")})
@@ -129,8 +156,8 @@ func (s *Server) function(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	p := page{Function: f, ARN: lambada.FunctionARN(s.Region, s.Account, f.Name, ""), LogGroup: f.Latest.Logging.Group(f.Name),
-		Reserved: "none (the account's unreserved pool)", Charts: s.chartsOf(f.Name)}
+	p := page{Function: f, ARN: arn, LogGroup: f.Latest.Logging.Group(f.Name),
+		Reserved: "none (the account's unreserved pool)", Charts: s.chartsOf(f.Key()), SignedIn: s.Keys != nil}
 	if f.ReservedConcurrency != nil {
 		p.Reserved = itoa(*f.ReservedConcurrency)
 	}
@@ -143,7 +170,10 @@ func (s *Server) function(w http.ResponseWriter, r *http.Request) {
 
 // charts serves a function's charts alone, for the page to refresh them.
 func (s *Server) charts(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "charts.html", s.chartsOf(r.PathValue("name")))
+	if !s.allowed(w, r, "cloudwatch:GetMetricData", "*") {
+		return
+	}
+	s.render(w, "charts.html", s.chartsOf(lambada.AccountKey("", s.account(r.Context()), r.PathValue("name"))))
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, data any) {

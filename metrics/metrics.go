@@ -22,6 +22,8 @@ type Environments interface {
 	Environments() int // alive, in any phase
 	Idle() int         // alive and waiting for an invocation
 	UsedMB() int       // counted against the memory budget
+	// States counts those alive by the phase of their lifecycle.
+	States() map[string]int
 }
 
 // Concurrency tells each account's executions (invoke.Limiter).
@@ -105,6 +107,9 @@ func New(envs Environments, concurrency Concurrency, account string) *Metrics {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lambada_memory_budget_used_bytes", Help: "Memory the live environments count against the node's budget."},
 				func() float64 { return float64(envs.UsedMB()) * (1 << 20) }))
 	}
+	if envs != nil {
+		m.reg.MustRegister(&statesCollector{envs})
+	}
 	if concurrency != nil {
 		m.reg.MustRegister(&concurrencyCollector{c: concurrency, account: account})
 	}
@@ -178,6 +183,21 @@ func values(labels []string, l lambada.MetricLabels) []string {
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// statesCollector reports the environments alive by state.
+type statesCollector struct{ envs Environments }
+
+var statesDesc = prometheus.NewDesc("lambada_environments_by_state",
+	"Execution environments alive, by the phase of their lifecycle: starting (init), idle, running, answered (response sent, runtime not yet asking for more).",
+	[]string{"state"}, nil)
+
+func (c *statesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- statesDesc }
+
+func (c *statesCollector) Collect(ch chan<- prometheus.Metric) {
+	for state, n := range c.envs.States() {
+		ch <- prometheus.MustNewConstMetric(statesDesc, prometheus.GaugeValue, float64(n), state)
+	}
 }
 
 // concurrencyCollector reports the executions counted now.

@@ -15,6 +15,9 @@ type fakeEnvs struct{}
 func (fakeEnvs) Environments() int { return 3 }
 func (fakeEnvs) Idle() int         { return 2 }
 func (fakeEnvs) UsedMB() int       { return 10 }
+func (fakeEnvs) States() map[string]int {
+	return map[string]int{"starting": 1, "idle": 2, "running": 0, "answered": 0}
+}
 
 type fakeConcurrency struct{}
 
@@ -68,6 +71,9 @@ func TestMetrics(t *testing.T) {
 		`aws_lambda_provisioned_concurrency_utilization{executed_version="1",function_name="fn"} 0.25`,
 		`lambada_environments 3`,
 		`lambada_environments_idle 2`,
+		`lambada_environments_by_state{state="starting"} 1`,
+		`lambada_environments_by_state{state="idle"} 2`,
+		`lambada_environments_by_state{state="running"} 0`,
 		`lambada_memory_budget_used_bytes 1.048576e+07`,
 	} {
 		if !strings.Contains(out, want+"\n") {

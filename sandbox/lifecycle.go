@@ -70,18 +70,21 @@ const (
 // stop the init timer, kill the process group, deliver, announce
 // availability, answer, end, free and requeue.
 type effects struct {
-	initDone  bool  // init ended: stop the init timer, note the init duration
-	kill      bool  // kill the process group
-	deliver   *call // hand this call's event to the waiting next request and start its timeout
-	answer    *call // give this call's caller its result (the event's result or fault)
-	end       *call // write END and REPORT (and the fault's lines), then free the slot
-	status    string
-	fault     faultKind
-	free      *call // free this call's slot: its caller left before delivery
-	requeue   *call // hand this call back to its Run: it must find another environment
-	available bool  // tell the pool the environment is available, at epoch
-	epoch     uint64
-	answered  bool // available for a handoff (answered), not idle
+	initDone bool // init ended: stop the init timer, note the init duration
+	// initFailed is how init failed ("error" or "timeout"; "" when it did
+	// not): write INIT_REPORT.
+	initFailed string
+	kill       bool  // kill the process group
+	deliver    *call // hand this call's event to the waiting next request and start its timeout
+	answer     *call // give this call's caller its result (the event's result or fault)
+	end        *call // write END and REPORT (and the fault's lines), then free the slot
+	status     string
+	fault      faultKind
+	free       *call // free this call's slot: its caller left before delivery
+	requeue    *call // hand this call back to its Run: it must find another environment
+	available  bool  // tell the pool the environment is available, at epoch
+	epoch      uint64
+	answered   bool // available for a handoff (answered), not idle
 }
 
 // newLifecycle is an environment whose process is starting, for c (nil for
@@ -185,6 +188,7 @@ func (l *lifecycle) initFailed() (effects, error) {
 		return e, &runtimeapi.StateError{From: runtimeapi.StateRunning}
 	}
 	l.die(&e)
+	e.initFailed = "error"
 	if c := l.next; c != nil {
 		l.next = nil
 		e.answer, e.end, e.status, e.fault = c, c, "error", initFault
@@ -224,6 +228,7 @@ func (l *lifecycle) initTimedOut() effects {
 		return e
 	}
 	l.die(&e)
+	e.initFailed = "timeout"
 	if c := l.next; c != nil {
 		l.next = nil
 		e.answer, e.end, e.status, e.fault = c, c, "timeout", timeout
@@ -237,6 +242,9 @@ func (l *lifecycle) initTimedOut() effects {
 // off by an answered environment is requeued.
 func (l *lifecycle) exited() effects {
 	var e effects
+	if l.phase == starting && !l.stopped {
+		e.initFailed = "error" // it died in its init
+	}
 	l.die(&e) // the rest of the process group, too
 	switch {
 	case l.cur != nil:

@@ -38,6 +38,9 @@ func describe(e effects) string {
 	if e.initDone {
 		parts = append(parts, "initDone")
 	}
+	if e.initFailed != "" {
+		parts = append(parts, "initFailed "+e.initFailed)
+	}
 	if e.kill {
 		parts = append(parts, "kill")
 	}
@@ -151,9 +154,9 @@ func TestLifecycle_Transitions(t *testing.T) {
 
 		// The runtime fails its init.
 		{"init error, started for a", lcStartingFor(), initFailed,
-			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "kill, answer a, end a \"error\" 3", nil},
+			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "initFailed error, kill, answer a, end a \"error\" 3", nil},
 		{"init error, started ahead", lcStarting(), initFailed,
-			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "kill", nil},
+			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "initFailed error, kill", nil},
 		{"init error after init", lcIdle(), initFailed, state(lcIdle()), "", stateErr(runtimeapi.StateReady)},
 		{"init error while running", lcRunning(), initFailed, state(lcRunning()), "", stateErr(runtimeapi.StateRunning)},
 		{"init error when dead", lcDead(), initFailed, state(lcDead()), "", errGone},
@@ -169,9 +172,9 @@ func TestLifecycle_Transitions(t *testing.T) {
 		{"timeout when idle", lcIdle(), timedOut(callA), state(lcIdle()), "", nil},
 		{"timeout of a stopped call", lcDeadRunning(), timedOut(callA), state(lcDeadRunning()), "", nil},
 		{"init timeout, started for a", lcStartingFor(), initTimedOut,
-			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "kill, answer a, end a \"timeout\" 1", nil},
+			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "initFailed timeout, kill, answer a, end a \"timeout\" 1", nil},
 		{"init timeout, started ahead", lcStarting(), initTimedOut,
-			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "kill", nil},
+			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "initFailed timeout, kill", nil},
 		{"init timeout after init", lcIdle(), initTimedOut, state(lcIdle()), "", nil},
 
 		// The process exits (or is killed, and its exit seen).
@@ -182,7 +185,9 @@ func TestLifecycle_Transitions(t *testing.T) {
 		{"exit after answering, b handed off", lcAnsweredHandoff(), exited,
 			"dead cur=- next=- epoch=3 replied=false init=true served=true stopped=false", "kill, end a \"error\" 2, requeue b", nil},
 		{"exit while starting for a", lcStartingFor(), exited,
-			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "kill, answer a, end a \"error\" 2", nil},
+			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "initFailed error, kill, answer a, end a \"error\" 2", nil},
+		{"exit while starting ahead", lcStarting(), exited,
+			"dead cur=- next=- epoch=3 replied=false init=false served=false stopped=false", "initFailed error, kill", nil},
 		{"exit while idle", lcIdle(), exited,
 			"dead cur=- next=- epoch=3 replied=false init=true served=false stopped=false", "kill", nil},
 		{"exit of a stopped, running environment", lcDeadRunning(), exited,

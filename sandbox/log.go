@@ -18,6 +18,24 @@ func (s *Sandbox) logInitStart() {
 	}
 }
 
+// logInitReport writes the INIT_REPORT line of an init that failed (its
+// status "error" or "timeout"), as AWS does; in the JSON format, a
+// platform.initReport record at WARN.
+func (s *Sandbox) logInitReport(status string) {
+	s.mu.Lock()
+	took, errorType := time.Since(s.started), s.exit.Type
+	s.mu.Unlock()
+	if status == "timeout" {
+		errorType = ""
+	}
+	switch {
+	case !s.src.JSON:
+		s.pool.m.Logs.FunctionLog(s.src, lambada.AppendInitReport(nil, took, status, errorType))
+	case s.src.KeepsPlatform(failedLevel):
+		s.pool.m.Logs.FunctionLog(s.src, lambada.AppendInitReportJSON(nil, time.Now(), s.cfg, took, status, errorType))
+	}
+}
+
 // beginLog makes c the invocation whose output is collected. Its START line
 // is written by startLog once the runtime has the event, so that the line is
 // off the path of the event; any line of c's before that writes it first.

@@ -462,6 +462,28 @@ func (m *Manager) Environments() int {
 	return len(m.envs)
 }
 
+// States returns how many environments alive are in each phase of their
+// lifecycle: starting (in their init), idle, running (an invocation),
+// answered (its response sent, its runtime not yet asking for the next).
+func (m *Manager) States() map[string]int {
+	m.mu.Lock()
+	envs := make([]*Sandbox, 0, len(m.envs))
+	for s := range m.envs {
+		envs = append(envs, s)
+	}
+	m.mu.Unlock()
+	states := map[string]int{"starting": 0, "idle": 0, "running": 0, "answered": 0}
+	for _, s := range envs {
+		s.mu.Lock()
+		ph := s.life.phase
+		s.mu.Unlock()
+		if ph != dead {
+			states[phaseNames[ph]]++
+		}
+	}
+	return states
+}
+
 // startFailure is the result of an invocation whose environment could not be
 // started, with the log lines AWS would show.
 func (p *pool) startFailure(inv *lambada.Invocation, f lambada.FunctionFault, took time.Duration) *lambada.Result {

@@ -558,6 +558,9 @@ func (s *Sandbox) delivered(c *call) {
 // event brought (the runtime's response, or its init error); faults are
 // made here.
 func (s *Sandbox) apply(e effects, res *lambada.Result) {
+	if e.initFailed != "" {
+		s.logInitReport(e.initFailed)
+	}
 	if e.initDone {
 		s.mu.Lock()
 		s.initDur = time.Since(s.started)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -315,12 +316,14 @@ func TestSandbox_ResponseTooLarge(t *testing.T) {
 }
 
 func TestSandbox_InitFailures(t *testing.T) {
-	for _, tc := range []struct{ init, want string }{
-		{"exit", `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ID Error: Runtime exited with error: exit status 3"}`},
-		{"initerror", `{"errorMessage":"init failed on purpose","errorType":"InitFailed"}`},
+	for _, tc := range []struct{ init, want, report string }{
+		{"exit", `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ID Error: Runtime exited with error: exit status 3"}`,
+			"\tPhase: init\tStatus: error\tError Type: Runtime.ExitError\n"},
+		{"initerror", `{"errorMessage":"init failed on purpose","errorType":"InitFailed"}`,
+			"\tPhase: init\tStatus: error\tError Type: InitFailed\n"},
 	} {
 		t.Run(tc.init, func(t *testing.T) {
-			m, _ := newManager(t)
+			m, logs := newManager(t)
 			cfg := testConfig(3*time.Second, map[string]string{"TESTFN_INIT": tc.init})
 			for range 2 { // init is tried again on the next invocation
 				inv := invocation(`{}`)
@@ -328,6 +331,13 @@ func TestSandbox_InitFailures(t *testing.T) {
 				if want := strings.ReplaceAll(tc.want, "ID", inv.RequestID); res.FunctionError != "Unhandled" || string(res.Payload) != want {
 					t.Fatalf("result %q %s, want %s", res.FunctionError, res.Payload, want)
 				}
+			}
+			// Each failed init has its INIT_REPORT, before its call's
+			// START.
+			text := logs.text()
+			if n := strings.Count(text, tc.report); n != 2 || !regexp.MustCompile(`fn\|INIT_REPORT Init Duration: \d+\.\d\d ms\t`).MatchString(text) ||
+				strings.Index(text, "INIT_REPORT") > strings.Index(text, "START RequestId") {
+				t.Errorf("%d INIT_REPORT lines ending %q in\n%s", n, tc.report, text)
 			}
 		})
 	}
@@ -448,5 +458,15 @@ func TestSandbox_InitStart(t *testing.T) {
 	}
 	if bytes.Contains(res.LogTail, []byte("INIT_START")) {
 		t.Errorf("the log tail holds INIT_START:\n%s", res.LogTail)
+	}
+}
+
+// States counts the environments alive by phase.
+func TestManager_States(t *testing.T) {
+	m, _ := newManager(t)
+	mustEcho(t, m, testConfig(3*time.Second, nil))
+	poll(t, "the environment idle", func() bool { return m.States()["idle"] == 1 })
+	if s := m.States(); s["starting"] != 0 || s["running"] != 0 || s["answered"] != 0 {
+		t.Errorf("states %v", s)
 	}
 }

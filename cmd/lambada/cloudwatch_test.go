@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambada-dev/lambada/internal/poll"
+	"github.com/lambada-dev/lambada/metrics"
 )
 
 // TestCloudWatch_CLI reads a function's metrics with aws cloudwatch
@@ -37,6 +40,16 @@ func TestCloudWatch_CLI(t *testing.T) {
 	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("watched")}); apiErrorCode(err) != "TooManyRequestsException" {
 		t.Fatalf("not throttled: %v", err)
 	}
+	// Each Duration is observed when its REPORT is written, after its
+	// caller has its answer.
+	poll.Until(t, 30*time.Second, "seven durations", func() bool {
+		n := 0.0
+		for _, p := range m.metrics.History.Query(metrics.MetricQuery{Name: "Duration", Dimensions: map[string]string{"FunctionName": "watched"},
+			Start: time.Now().Add(-time.Hour), End: time.Now().Add(time.Minute), Period: time.Hour}) {
+			n += p.Count
+		}
+		return n == 7
+	})
 	start, end := time.Now().Add(-10*time.Minute).UTC().Format(time.RFC3339), time.Now().Add(2*time.Minute).UTC().Format(time.RFC3339)
 	cw := func(args ...string) map[string]any {
 		t.Helper()

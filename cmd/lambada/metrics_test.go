@@ -43,9 +43,13 @@ func TestMetrics(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	// The Event invocation runs in the background: 5 invocations in all.
+	// The Event invocation runs in the background: 5 invocations in all,
+	// each with its Duration (observed when its REPORT is written, after
+	// its caller has its answer).
 	poll.Until(t, 20*time.Second, "the event ran", func() bool {
-		return strings.Contains(scrape(), `aws_lambda_invocations_total{executed_version="$LATEST",function_name="fn",resource="fn"} 5`+"\n")
+		out := scrape()
+		return strings.Contains(out, `aws_lambda_invocations_total{executed_version="$LATEST",function_name="fn",resource="fn"} 5`+"\n") &&
+			strings.Contains(out, `aws_lambda_duration_seconds_count{executed_version="$LATEST",function_name="fn",resource="fn"} 5`+"\n")
 	})
 	if _, err := c.PutFunctionConcurrency(context.Background(), &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("fn"),
 		ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
@@ -71,7 +75,8 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("missing %s", want)
 		}
 	}
-	for _, gauge := range []string{"lambada_environments ", "lambada_environments_idle ", "lambada_memory_budget_used_bytes "} {
+	for _, gauge := range []string{"lambada_environments ", "lambada_environments_idle ", "lambada_memory_budget_used_bytes ",
+		`lambada_environments_by_state{state="idle"} `, `lambada_environments_by_state{state="starting"} 0`} {
 		if !strings.Contains(out, "\n"+gauge) {
 			t.Errorf("no %s", gauge)
 		}

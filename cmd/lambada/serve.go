@@ -300,10 +300,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		api.Authorizer, sqs.Authorizer, logs.Authorizer, cloudwatch.Authorizer = authorizer, authorizer, authorizer, authorizer
 	}
 	handler := cloudwatch.Mount(logs.Mount(sqs.Mount(api.Handler())))
-	// The web console, whose pages use the APIs above from the browser.
-	pages := (&console.Server{Functions: m.node.Functions, Metrics: m.metrics.History, Region: m.Region, Account: m.Account,
-		Logger: m.Logger.With("component", "console")}).Handler()
-	handler = withConsole(pages, handler)
+	// The web console calls the APIs above for its pages' script, as the
+	// principal signed in to it (with --auth).
+	sessionKey, err := m.node.Secret(ctx, "console-sessions")
+	if err != nil {
+		return err
+	}
+	pages := &console.Server{Functions: m.node.Functions, Metrics: m.metrics.History, API: handler, SessionKey: sessionKey,
+		Region: m.Region, Account: m.Account, Logger: m.Logger.With("component", "console")}
+	if m.auth != nil {
+		pages.Keys, pages.Authorizer = m.auth, authorizer
+	}
 	metricsHandler := m.metrics.Handler()
 	if m.auth != nil {
 		// With --auth the metrics are a signed caller's who may
@@ -336,6 +343,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	} else {
 		handler = withMetrics(metricsHandler, handler)
 	}
+	// The console is outside the gate: its pages are a browser's, which
+	// signs nothing; it checks its sessions itself.
+	handler = withConsole(pages.Handler(), handler)
 	m.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: m.ReadHeaderTimeout,
@@ -385,21 +395,18 @@ func withMetrics(metrics, next http.Handler) http.Handler {
 	})
 }
 
-// withConsole serves GETs of the web console's pages (under console.Path,
-// and /console itself, sent there) with pages, and every other request
-// with next.
+// withConsole serves the web console's requests (under console.Path, and
+// GET /console, sent there) with pages, and every other request with next.
 func withConsole(pages, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case r.Method != http.MethodGet:
-		case r.URL.Path == strings.TrimSuffix(console.Path, "/"):
+		case r.Method == http.MethodGet && r.URL.Path == strings.TrimSuffix(console.Path, "/"):
 			http.Redirect(w, r, console.Path, http.StatusFound)
-			return
 		case strings.HasPrefix(r.URL.Path, console.Path):
 			pages.ServeHTTP(w, r)
-			return
+		default:
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 

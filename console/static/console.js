@@ -1,6 +1,7 @@
 // The console's function page: the Test tab invokes the function through
 // the node's Lambda API, the Logs tab follows its log group through the
-// node's CloudWatch Logs API, the Monitor tab refreshes its charts.
+// node's CloudWatch Logs API (both called by the console for its signed-in
+// principal), the Monitor tab refreshes its charts.
 "use strict";
 
 const test = document.getElementById("test");
@@ -29,9 +30,9 @@ document.getElementById("invoke").addEventListener("click", async () => {
     return;
   }
   const started = performance.now();
-  const res = await fetch("/2015-03-31/functions/" + encodeURIComponent(fn) + "/invocations", {
+  const res = await fetch("/console/api/invoke/" + encodeURIComponent(fn), {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-Amz-Log-Type": "Tail" },
+    headers: { "Content-Type": "application/json", "X-Lambada-Console": "1" },
     body: event,
   });
   const took = performance.now() - started;
@@ -68,9 +69,9 @@ async function follow() {
   let newest = from;
   let token;
   do {
-    const res = await fetch("/", {
+    const res = await fetch("/console/api/logs", {
       method: "POST",
-      headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Logs_20140328.FilterLogEvents" },
+      headers: { "Content-Type": "application/json", "X-Lambada-Console": "1" },
       body: JSON.stringify({ logGroupName: logs.dataset.group, startTime: from, nextToken: token }),
     });
     if (!res.ok) return; // no line yet: its group is made by the first
