@@ -163,13 +163,9 @@ func InitStartLine(region, runtime string) string {
 // AppendInitStartJSON appends the platform.initStart record of the JSON
 // log format for an environment of cfg.
 func AppendInitStartJSON(b []byte, at time.Time, cfg *SandboxConfig) []byte {
-	initType := cfg.InitializationType
-	if initType == "" {
-		initType = "on-demand"
-	}
 	b = appendRecordHead(b, at, "platform.initStart")
 	b = append(b, `{"initializationType":`...)
-	b = strconv.AppendQuote(b, initType)
+	b = strconv.AppendQuote(b, cfg.InitType())
 	b = append(b, `,"phase":"init","runtimeVersion":`...)
 	b = strconv.AppendQuote(b, RuntimeVersion(cfg.Runtime))
 	b = append(b, `,"runtimeVersionArn":`...)
@@ -199,13 +195,9 @@ func AppendInitReport(b []byte, took time.Duration, status, errorType string) []
 // AppendInitReportJSON appends the platform.initReport record of the JSON
 // log format of an init that failed.
 func AppendInitReportJSON(b []byte, at time.Time, cfg *SandboxConfig, took time.Duration, status, errorType string) []byte {
-	initType := cfg.InitializationType
-	if initType == "" {
-		initType = "on-demand"
-	}
 	b = appendRecordHead(b, at, "platform.initReport")
 	b = append(b, `{"initializationType":`...)
-	b = strconv.AppendQuote(b, initType)
+	b = strconv.AppendQuote(b, cfg.InitType())
 	b = append(b, `,"phase":"init","status":`...)
 	b = strconv.AppendQuote(b, status)
 	if errorType != "" {

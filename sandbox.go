@@ -49,6 +49,15 @@ func NewSandboxConfig(region, name string, cfg *FunctionConfig, dir string) *San
 	}
 }
 
+// InitType is the environment's AWS_LAMBDA_INITIALIZATION_TYPE: on-demand
+// unless InitializationType says otherwise.
+func (c *SandboxConfig) InitType() string {
+	if c.InitializationType == "" {
+		return "on-demand"
+	}
+	return c.InitializationType
+}
+
 // Key is the AccountKey of the configuration's function.
 func (c *SandboxConfig) Key() string { return AccountKey("", c.Account, c.Function) }
 

@@ -133,7 +133,9 @@ func nullMember(member string) error {
 	return invalid("1 validation error detected: Value null at '" + member + "' failed to satisfy constraint: Member must not be null")
 }
 
-func (s *Server) deleteLogGroup(r *request) (any, error) {
+// onGroup runs change on the group a request names by its logGroupName
+// alone: the answer of DeleteLogGroup and DeleteRetentionPolicy.
+func (s *Server) onGroup(r *request, change func(account, name string) error) (any, error) {
 	var in groupRequest
 	if err := r.decode(&in); err != nil {
 		return nil, err
@@ -142,7 +144,11 @@ func (s *Server) deleteLogGroup(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, notFound(s.Groups.DeleteGroup(r.ctx, s.stored(r), name))
+	return nil, notFound(change(s.stored(r), name))
+}
+
+func (s *Server) deleteLogGroup(r *request) (any, error) {
+	return s.onGroup(r, func(account, name string) error { return s.Groups.DeleteGroup(r.ctx, account, name) })
 }
 
 // notFound turns the store's ENOTFOUND into the missing group's error.
@@ -176,15 +182,7 @@ func (s *Server) putRetentionPolicy(r *request) (any, error) {
 }
 
 func (s *Server) deleteRetentionPolicy(r *request) (any, error) {
-	var in groupRequest
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.namedGroup(r, in.LogGroupName)
-	if err != nil {
-		return nil, err
-	}
-	return nil, notFound(s.Groups.SetRetention(r.ctx, s.stored(r), name, 0))
+	return s.onGroup(r, func(account, name string) error { return s.Groups.SetRetention(r.ctx, account, name, 0) })
 }
 
 // logGroupOut is a LogGroup of DescribeLogGroups.

@@ -20,10 +20,6 @@ func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, src *lamba
 	for k, v := range cfg.Environment {
 		env = append(env, k+"="+v)
 	}
-	initType := cfg.InitializationType
-	if initType == "" {
-		initType = "on-demand"
-	}
 	if cfg.Logging.Format() == lambada.LogFormatJSON {
 		// The managed runtimes write JSON and leave out the levels below
 		// AWS_LAMBDA_LOG_LEVEL themselves.
@@ -47,7 +43,7 @@ func environ(cfg *lambada.SandboxConfig, taskRoot, runtimeAPI string, src *lamba
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(cfg.MemorySize),
 		"AWS_LAMBDA_LOG_GROUP_NAME="+src.Group,
 		"AWS_LAMBDA_LOG_STREAM_NAME="+src.Stream,
-		"AWS_LAMBDA_INITIALIZATION_TYPE="+initType,
+		"AWS_LAMBDA_INITIALIZATION_TYPE="+cfg.InitType(),
 		"AWS_REGION="+cfg.Region,
 		"AWS_DEFAULT_REGION="+cfg.Region,
 		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
