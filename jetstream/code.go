@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -16,13 +17,29 @@ var _ lambada.CodeStore = (*CodeStore)(nil)
 // each object's digest as it reads it back.
 type CodeStore struct {
 	obj natsjs.ObjectStore
+	// replicated: reads may come from a follower a moment behind the
+	// write, and writes meet a stream electing its leader: both are tried
+	// again for a while.
+	replicated bool
 }
+
+// followerLag bounds how long a replicated store's read of an archive that
+// is not there is tried again.
+const followerLag = 5 * time.Second
 
 // PutCode stores zip under key unless an object of that name and size is
 // already there: the key is the archive's SHA-256, so it holds the same
 // bytes. It then only renews the object's time, which tells the pruner the
 // archive was just stored again.
 func (s *CodeStore) PutCode(ctx context.Context, key string, zip []byte) error {
+	if !s.replicated {
+		return s.putCode(ctx, key, zip)
+	}
+	_, err := retry(ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.putCode(ctx, key, zip) })
+	return err
+}
+
+func (s *CodeStore) putCode(ctx context.Context, key string, zip []byte) error {
 	info, err := s.obj.GetInfo(ctx, key)
 	switch {
 	case err == nil && !info.Deleted && info.Size == uint64(len(zip)):
@@ -41,6 +58,23 @@ func (s *CodeStore) PutCode(ctx context.Context, key string, zip []byte) error {
 
 // Code returns the archive stored under key, or ENOTFOUND.
 func (s *CodeStore) Code(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.code(ctx, key)
+	if !s.replicated {
+		return b, err
+	}
+	deadline := time.Now().Add(followerLag)
+	for (lambada.ErrorCode(err) == lambada.ENOTFOUND || err != nil && electing(err)) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
+		}
+		b, err = s.code(ctx, key)
+	}
+	return b, err
+}
+
+func (s *CodeStore) code(ctx context.Context, key string) ([]byte, error) {
 	b, err := s.obj.GetBytes(ctx, key)
 	if errors.Is(err, natsjs.ErrObjectNotFound) || errors.Is(err, natsjs.ErrNameRequired) {
 		return nil, lambada.Errorf(lambada.ENOTFOUND, "code %s not found", key)

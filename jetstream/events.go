@@ -66,7 +66,7 @@ type EventQueue struct {
 
 // openEventQueue creates or opens the stream (holding at most maxBytes;
 // beyond that Enqueue fails) and its consumer.
-func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ackWait time.Duration, logger *slog.Logger) (*EventQueue, error) {
+func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ackWait time.Duration, replicas int, logger *slog.Logger) (*EventQueue, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultEventCap
 	}
@@ -82,6 +82,7 @@ func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ac
 		MaxBytes:    maxBytes,
 		Discard:     natsjs.DiscardNew,
 		Duplicates:  2 * time.Minute,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: %w", EventsStream, err)

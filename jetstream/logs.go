@@ -50,7 +50,7 @@ type Logs struct {
 	known  syncSet // groups known to exist
 }
 
-func openLogs(ctx context.Context, js natsjs.JetStream, maxBytes int64) (*Logs, error) {
+func openLogs(ctx context.Context, js natsjs.JetStream, maxBytes int64, replicas int) (*Logs, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultLogBytes
 	}
@@ -64,6 +64,7 @@ func openLogs(ctx context.Context, js natsjs.JetStream, maxBytes int64) (*Logs, 
 		MaxBytes:    maxBytes,
 		Discard:     natsjs.DiscardOld,
 		AllowDirect: true,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: %w", LogsStream, err)
@@ -73,6 +74,7 @@ func openLogs(ctx context.Context, js natsjs.JetStream, maxBytes int64) (*Logs, 
 		Description: "Lambada log groups",
 		History:     1,
 		Storage:     natsjs.FileStorage,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", LogGroupsBucket, err)

@@ -2,10 +2,13 @@
 // records in a key-value bucket (FunctionStore), code archives in an object
 // store (CodeStore), layer versions in another key-value bucket (LayerStore),
 // asynchronous events in a work-queue stream (EventQueue), SQS queues in
-// streams (Queues) and keys every node shares (Secret). Open starts an
-// embedded nats-server in-process, with no listening port, storing under a
-// directory, so that a fresh machine needs nothing else; the stores work
-// unchanged over any JetStream connection.
+// streams (Queues), log groups and their events (Logs) and keys every node
+// shares (Secret). Open starts an embedded nats-server in-process, with no
+// listening port, storing under a directory, so that a fresh machine needs
+// nothing else; with Config.Cluster the embedded servers of several nodes
+// form one JetStream cluster (a loopback client port then opens, for this
+// node's token only), and with Config.URL a node uses a NATS cluster of
+// its own instead. Every bucket and stream has Config.Replicas copies.
 //
 // It owns the embedded server, the client connection, the buckets and the
 // in-memory cache of function records that the invocation hot path reads. It
@@ -69,6 +72,16 @@ type Config struct {
 	// LogBytes is how many bytes of log events the store keeps, the
 	// oldest dropped first; zero means DefaultLogBytes.
 	LogBytes int64
+
+	// Cluster, when set, clusters the embedded server with its peers'.
+	Cluster *Cluster
+	// URL, when set, connects to an existing NATS server or cluster with
+	// JetStream (nats://host:port, several separated by commas) instead of
+	// embedding one; Credentials is then its creds file ("": none).
+	URL, Credentials string
+	// Replicas is how many copies of each bucket and stream are kept:
+	// zero means one, or with Cluster as many nodes as there are, up to 3.
+	Replicas int
 }
 
 // Node is an embedded NATS server with JetStream, a connection to it, and the
@@ -81,11 +94,12 @@ type Node struct {
 	Queues    *Queues
 	Logs      *Logs
 
-	server *server.Server
-	conn   *nats.Conn
-	js     natsjs.JetStream
-	kv     natsjs.KeyValue
-	logger *slog.Logger
+	server   *server.Server // nil when connected to a cluster of others (Config.URL)
+	conn     *nats.Conn
+	js       natsjs.JetStream
+	kv       natsjs.KeyValue
+	logger   *slog.Logger
+	replicas int
 
 	closeOnce sync.Once
 }
@@ -107,44 +121,60 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
-	n.server, err = server.NewServer(&server.Options{
-		ServerName: "lambada",
-		DontListen: true,
-		NoSigs:     true,
-		JetStream:  true,
-		StoreDir:   filepath.Join(cfg.Dir, "nats"),
-		// An Event invocation or a queue message may be 1 MiB.
-		MaxPayload: maxPayload,
-		SyncAlways: cfg.SyncAlways,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: new server: %w", err)
-	}
-	n.server.SetLoggerV2(serverLogger{n.logger}, false, false, false)
-	n.server.Start()
-	if !n.server.ReadyForConnections(readyTimeout) {
-		return nil, fmt.Errorf("jetstream: embedded server not ready after %s", readyTimeout)
-	}
-
-	n.conn, err = nats.Connect("", nats.InProcessServer(n.server), nats.Name("lambada"),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subject := ""
-			if sub != nil {
-				subject = sub.Subject
+	n.replicas = max(cfg.Replicas, 1)
+	if cfg.URL != "" {
+		if n.conn, err = nats.Connect(cfg.URL, n.connectOptions(cfg)...); err != nil {
+			return nil, fmt.Errorf("jetstream: connect to %s: %w", cfg.URL, err)
+		}
+	} else {
+		opts := &server.Options{
+			ServerName: "lambada",
+			DontListen: true,
+			NoSigs:     true,
+			JetStream:  true,
+			StoreDir:   filepath.Join(cfg.Dir, "nats"),
+			// An Event invocation or a queue message may be 1 MiB.
+			MaxPayload: maxPayload,
+			SyncAlways: cfg.SyncAlways,
+		}
+		if cfg.Cluster != nil {
+			if err := cfg.Cluster.options(opts); err != nil {
+				return nil, err
 			}
-			n.logger.Error("nats async error", "subject", subject, "err", err)
-		}))
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: connect: %w", err)
+			if cfg.Replicas == 0 {
+				n.replicas = cfg.Cluster.replicas()
+			}
+		}
+		n.server, err = server.NewServer(opts)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: new server: %w", err)
+		}
+		n.server.SetLoggerV2(serverLogger{n.logger}, false, false, false)
+		n.server.Start()
+		if !n.server.ReadyForConnections(readyTimeout) {
+			return nil, fmt.Errorf("jetstream: embedded server not ready after %s", readyTimeout)
+		}
+		connect := append(n.connectOptions(cfg), nats.InProcessServer(n.server))
+		if opts.Authorization != "" {
+			connect = append(connect, nats.Token(opts.Authorization))
+		}
+		if n.conn, err = nats.Connect("", connect...); err != nil {
+			return nil, fmt.Errorf("jetstream: connect: %w", err)
+		}
 	}
 	if n.js, err = natsjs.New(n.conn); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	n.js = creating{n.js}
+	if err := n.waitForJetStream(ctx); err != nil {
+		return nil, err
 	}
 	n.kv, err = n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
 		Bucket:      FunctionsBucket,
 		Description: "Lambada function records",
 		History:     1,
 		Storage:     natsjs.FileStorage,
+		Replicas:    n.replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", FunctionsBucket, err)
@@ -153,31 +183,33 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Bucket:      CodeBucket,
 		Description: "Lambada code archives by SHA-256",
 		Storage:     natsjs.FileStorage,
+		Replicas:    n.replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: object store %s: %w", CodeBucket, err)
 	}
-	n.Code = &CodeStore{obj: obj}
+	n.Code = &CodeStore{obj: obj, replicated: n.replicas > 1}
 	layers, err := n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
 		Bucket:      LayersBucket,
 		Description: "Lambada layer versions",
 		History:     1,
 		Storage:     natsjs.FileStorage,
+		Replicas:    n.replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", LayersBucket, err)
 	}
 	n.Layers = &LayerStore{kv: layers}
-	if n.Events, err = openEventQueue(ctx, n.js, cfg.EventBytes, cfg.AckWait, n.logger); err != nil {
+	if n.Events, err = openEventQueue(ctx, n.js, cfg.EventBytes, cfg.AckWait, n.replicas, n.logger); err != nil {
 		return nil, err
 	}
 	if n.Functions, err = openFunctionStore(ctx, n.kv, n.logger); err != nil {
 		return nil, err
 	}
-	if n.Queues, err = openQueues(ctx, n.js, n.conn, n.logger); err != nil {
+	if n.Queues, err = openQueues(ctx, n.js, n.conn, n.replicas, n.logger); err != nil {
 		return nil, err
 	}
-	if n.Logs, err = openLogs(ctx, n.js, cfg.LogBytes); err != nil {
+	if n.Logs, err = openLogs(ctx, n.js, cfg.LogBytes, n.replicas); err != nil {
 		return nil, err
 	}
 	n.logger.Info("jetstream opened", "dir", cfg.Dir)
@@ -187,6 +219,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 // SyncsEveryWrite reports whether the store syncs every write to disk
 // before acknowledging it (Config.SyncAlways).
 func (n *Node) SyncsEveryWrite() bool {
+	if n.server == nil {
+		return false // the cluster's own setting, not known here
+	}
 	c := n.server.JetStreamConfig()
 	return c != nil && c.SyncAlways
 }

@@ -55,6 +55,7 @@ type Queues struct {
 	receives natsjs.KeyValue
 	logger   *slog.Logger
 	now      func() time.Time
+	replicas int // of each queue's stream
 }
 
 // queueRecord is the stored form of a queue.
@@ -73,14 +74,15 @@ type envelope struct {
 	Sent       int64                               `json:"sent"` // unix ms
 }
 
-func openQueues(ctx context.Context, js natsjs.JetStream, conn *nats.Conn, logger *slog.Logger) (*Queues, error) {
-	q := &Queues{js: js, conn: conn, logger: logger, now: time.Now}
+func openQueues(ctx context.Context, js natsjs.JetStream, conn *nats.Conn, replicas int, logger *slog.Logger) (*Queues, error) {
+	q := &Queues{js: js, conn: conn, logger: logger, now: time.Now, replicas: replicas}
 	var err error
 	q.kv, err = js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
 		Bucket:      QueuesBucket,
 		Description: "Lambada SQS queue records",
 		History:     1,
 		Storage:     natsjs.FileStorage,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", QueuesBucket, err)
@@ -91,6 +93,7 @@ func openQueues(ctx context.Context, js natsjs.JetStream, conn *nats.Conn, logge
 		History:     1,
 		TTL:         lambada.MaxMessageRetentionPeriod * time.Second,
 		Storage:     natsjs.FileStorage,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", ReceivesBucket, err)
@@ -217,6 +220,7 @@ func (q *Queues) createStream(ctx context.Context, name string, rec *queueRecord
 		MaxAge:            time.Duration(rec.Attributes.MessageRetentionPeriod) * time.Second,
 		Storage:           natsjs.FileStorage,
 		AllowMsgSchedules: true,
+		Replicas:          q.replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream: create stream of queue %s: %w", name, err)

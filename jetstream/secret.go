@@ -17,12 +17,18 @@ const secretSize = 32
 
 // Secret returns the 32-byte key stored under name, creating it on first
 // use; nodes that race to create it all end up with the one stored first.
+// In a cluster still electing the bucket's leader it tries again.
 func (n *Node) Secret(ctx context.Context, name string) ([]byte, error) {
+	return retry(ctx, func(ctx context.Context) ([]byte, error) { return n.secret(ctx, name) })
+}
+
+func (n *Node) secret(ctx context.Context, name string) ([]byte, error) {
 	kv, err := n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
 		Bucket:      SecretsBucket,
 		Description: "Lambada keys shared by every node",
 		History:     1,
 		Storage:     natsjs.FileStorage,
+		Replicas:    n.replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", SecretsBucket, err)

@@ -71,6 +71,15 @@ type Main struct {
 	// (zero: a minute).
 	LogSweepEvery time.Duration
 
+	// Cluster, when set, clusters this node's embedded store with its
+	// peers'. NATS, when set, is the URL of an existing NATS cluster to
+	// use instead of an embedded store, with NATSCreds its creds file;
+	// Replicas is then how many copies of each bucket and stream it keeps.
+	Cluster   *jetstream.Cluster
+	NATS      string
+	NATSCreds string
+	Replicas  int
+
 	// Concurrency is the account's concurrency limit (default 1000).
 	Concurrency int
 	// KeepWarm is how long idle environments are kept (default 10 min).
@@ -164,7 +173,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	ackWait := max(time.Second, time.Duration(float64(jetstream.DefaultAckWait)*m.AsyncTimeScale))
 	if m.node, err = jetstream.Open(ctx, jetstream.Config{Dir: m.Data, Logger: m.Logger.With("component", "store"),
-		EventBytes: m.EventBytes, AckWait: ackWait, SyncAlways: m.Fsync, LogBytes: m.LogBytes}); err != nil {
+		EventBytes: m.EventBytes, AckWait: ackWait, SyncAlways: m.Fsync, LogBytes: m.LogBytes,
+		Cluster: m.Cluster, URL: m.NATS, Credentials: m.NATSCreds, Replicas: m.Replicas}); err != nil {
 		return err
 	}
 	code := &codecache.Cache{Dir: filepath.Join(m.Data, "code"), Store: m.node.Code, Logger: m.Logger}
@@ -561,6 +571,13 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	logFunctions := fs.Bool("log-functions", false, "copy every function's output and its START, END and REPORT lines to this log")
 	fs.IntVar(&m.FunctionLogRate, "log-functions-rate", funclog.DefaultOutRate, "with --log-functions, the bytes a second each function may add to this log after a burst of --log-functions-burst; the rest is dropped, and a line says how much")
 	fs.IntVar(&m.FunctionLogBurst, "log-functions-burst", funclog.DefaultOutBurst, "with --log-functions, the bytes each function may add to this log at once")
+	clusterListen := fs.String("cluster-listen", "", "HOST:PORT where this node's embedded store listens for its peers' (with --peers: the nodes form one JetStream cluster)")
+	peers := fs.String("peers", "", "HOST:PORT,…: the --cluster-listen addresses of the other nodes of the cluster")
+	clusterName := fs.String("cluster-name", jetstream.DefaultClusterName, "the cluster's name, the same on every node")
+	nodeName := fs.String("node-name", "", "this node's name in the cluster, unique (default: its --cluster-listen)")
+	fs.StringVar(&m.NATS, "nats", "", "nats://HOST:PORT,…: use this NATS cluster (with JetStream) as the store instead of an embedded one")
+	fs.StringVar(&m.NATSCreds, "nats-creds", "", "with --nats: the creds file to connect with")
+	fs.IntVar(&m.Replicas, "replicas", 0, "copies of each bucket and stream (default: 1; with --peers, as many nodes as there are, up to 3)")
 	fs.DurationVar(&m.LogRetention, "log-retention", DefaultLogRetention, "how long the events of a log group without a retention policy (PutRetentionPolicy) are kept")
 	fs.Int64Var(&m.LogBytes, "log-bytes", jetstream.DefaultLogBytes, "bytes of log events this node keeps; past it the oldest go first")
 	fs.Usage = func() {
@@ -573,6 +590,17 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("lambada serve: unexpected argument %q", fs.Arg(0))
+	}
+	if *clusterListen != "" {
+		m.Cluster = &jetstream.Cluster{Name: *clusterName, Node: *nodeName, Listen: *clusterListen}
+		if *peers != "" {
+			m.Cluster.Peers = strings.Split(*peers, ",")
+		}
+	} else if *peers != "" {
+		return errors.New("lambada serve: --peers needs --cluster-listen")
+	}
+	if m.Cluster != nil && m.NATS != "" {
+		return errors.New("lambada serve: --nats uses a cluster of NATS servers of its own: no --cluster-listen")
 	}
 	if _, err := fmt.Sscanf(*uids, "%d-%d", &m.FirstUID, &m.LastUID); err != nil || m.FirstUID == 0 || m.LastUID < m.FirstUID {
 		return fmt.Errorf("lambada serve: --env-uids %q: want FIRST-LAST, 0 < FIRST ≤ LAST", *uids)

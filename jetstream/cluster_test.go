@@ -1,0 +1,156 @@
+package jetstream
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/poll"
+)
+
+// freeAddrs returns n loopback addresses whose ports were free a moment
+// ago.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
+	}
+	return addrs
+}
+
+// MustOpenCluster opens n nodes whose embedded servers cluster with each
+// other, each on its own directory.
+func MustOpenCluster(t *testing.T, n int) []*Node {
+	t.Helper()
+	addrs := freeAddrs(t, n)
+	nodes := make([]*Node, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			peers := slices.Delete(slices.Clone(addrs), i, i+1)
+			nodes[i], errs[i] = Open(context.Background(), Config{Dir: t.TempDir(), Logger: testLogger(t),
+				Cluster: &Cluster{Node: fmt.Sprintf("node%d", i), Listen: addrs[i], Peers: peers}})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		t.Cleanup(func() { nodes[i].Close() })
+	}
+	return nodes
+}
+
+// Three embedded servers form one JetStream cluster: every bucket and
+// stream has three copies, a write on one node is seen by the others, two
+// nodes writing one function on the same revision cannot both win, and the
+// cluster keeps taking writes with one node gone.
+func TestCluster(t *testing.T) {
+	ctx := context.Background()
+	nodes := MustOpenCluster(t, 3)
+	for _, name := range []string{"KV_" + FunctionsBucket, "OBJ_" + CodeBucket, EventsStream, LogsStream, "KV_" + QueuesBucket} {
+		s, err := nodes[0].js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		if r := s.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("stream %s has %d replicas, want 3", name, r)
+		}
+	}
+
+	f := &lambada.Function{Name: "fn", Latest: lambada.NewFunctionConfig()}
+	rev, err := nodes[0].Functions.PutFunction(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes[1:] {
+		poll.Until(t, 10*time.Second, "another node sees the function", func() bool {
+			got, err := n.Functions.Function(ctx, "fn")
+			return err == nil && got.Revision == rev
+		})
+	}
+	// Two nodes update the function from the same revision: one wins.
+	a, _ := nodes[1].Functions.Function(ctx, "fn")
+	b, _ := nodes[2].Functions.Function(ctx, "fn")
+	a.Latest.Description, b.Latest.Description = "a", "b"
+	_, errA := nodes[1].Functions.PutFunction(ctx, a)
+	_, errB := nodes[2].Functions.PutFunction(ctx, b)
+	if (errA == nil) == (errB == nil) || lambada.ErrorCode(errA)+lambada.ErrorCode(errB) != lambada.EPRECONDITION {
+		t.Errorf("two updates of one revision: %v and %v", errA, errB)
+	}
+
+	zip := []byte("PK\x05\x06" + string(make([]byte, 18)))
+	if err := nodes[0].Code.PutCode(ctx, "k", zip); err != nil {
+		t.Fatal(err)
+	}
+	// Another node may read from a follower a moment behind the leader.
+	poll.Until(t, 10*time.Second, "another node reads the code", func() bool {
+		got, err := nodes[2].Code.Code(ctx, "k")
+		return err == nil && string(got) == string(zip)
+	})
+
+	// One node gone: the two others keep a quorum.
+	nodes[2].Close()
+	f2 := &lambada.Function{Name: "fn2", Latest: lambada.NewFunctionConfig()}
+	if _, err := nodes[0].Functions.PutFunction(ctx, f2); err != nil {
+		t.Fatalf("a write with a node gone: %v", err)
+	}
+	poll.Until(t, 60*time.Second, "the other node sees it (after a new stream leader, if the one gone led it)", func() bool {
+		_, err := nodes[1].Functions.Function(ctx, "fn2")
+		return err == nil
+	})
+}
+
+// A node may use a NATS server of its own (Config.URL) instead of an
+// embedded one: here a JetStream server started by the test, which two
+// nodes share.
+func TestOpen_URL(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	open := func() *Node {
+		n, err := Open(ctx, Config{Dir: t.TempDir(), URL: srv.ClientURL(), Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a, b := open(), open()
+	if a.server != nil || a.SyncsEveryWrite() {
+		t.Error("a node with a URL embeds a server")
+	}
+	if _, err := a.Functions.PutFunction(ctx, &lambada.Function{Name: "fn", Latest: lambada.NewFunctionConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the other node sees the function", func() bool {
+		_, err := b.Functions.Function(ctx, "fn")
+		return err == nil
+	})
+	a.Close()
+	if srv.NumClients() == 0 { // b's connection
+		t.Error("closing one node closed the server's other clients")
+	}
+}
