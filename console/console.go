@@ -157,7 +157,10 @@ func (s *Server) function(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := page{Function: f, ARN: arn, LogGroup: f.Latest.Logging.Group(f.Name),
-		Reserved: "none (the account's unreserved pool)", Charts: s.chartsOf(f.Key()), SignedIn: s.Keys != nil}
+		Reserved: "none (the account's unreserved pool)", SignedIn: s.Keys != nil}
+	if s.Authorizer == nil || s.Authorizer.Authorize(r.Context(), "cloudwatch:GetMetricData", "*", "") == nil {
+		p.Charts = s.chartsOf(f.Key()) // else none: the caller may not read metrics
+	}
 	if f.ReservedConcurrency != nil {
 		p.Reserved = itoa(*f.ReservedConcurrency)
 	}

@@ -99,8 +99,11 @@ func TestConsole_Auth(t *testing.T) {
 	if code, page := signIn(c, "AKIACAROL", "c"); code != 403 || !strings.Contains(page, "is not authorized to perform: lambda:ListFunctions") {
 		t.Errorf("carol lists: %d %s", code, page)
 	}
-	if code, page := get(c, base+"functions/guarded"); code != 200 || !strings.Contains(page, "bootstrap") {
-		t.Errorf("carol's view of the function: %d %s", code, page)
+	if code, page := get(c, base+"functions/guarded"); code != 200 || !strings.Contains(page, "bootstrap") || strings.Contains(page, `id="chart-`) {
+		t.Errorf("carol's view of the function (without its charts: she may not read metrics): %d %s", code, page)
+	}
+	if code, page := get(a, base+"functions/guarded"); code != 200 || !strings.Contains(page, `id="chart-invocations"`) {
+		t.Errorf("alice's view of the function has no charts: %d", code)
 	}
 	if code, _, body := invoke(c, true); code != 403 || !strings.Contains(body, "lambda:InvokeFunction") {
 		t.Errorf("carol invokes: %d %s", code, body)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -127,7 +128,7 @@ func (c *logsCommand) Run(ctx context.Context, args []string) error {
 	p := &logPrinter{out: c.Stdout, color: color, seen: map[string]int64{}, group: group, stream: stream, filter: a.filter}
 	var every time.Duration // 0: once
 	if a.follow {
-		every = cmpDuration(c.Poll, 500*time.Millisecond)
+		every = cmp.Or(c.Poll, 500*time.Millisecond)
 	}
 	if err := p.run(ctx, logs, time.Now().Add(-a.since).UnixMilli(), every); err != nil {
 		return cliError(err)
@@ -165,13 +166,6 @@ func (p *logPrinter) run(ctx context.Context, api cloudwatchlogs.FilterLogEvents
 		case <-tick:
 		}
 	}
-}
-
-func cmpDuration(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // isTerminal reports whether w is a terminal.
