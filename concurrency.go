@@ -72,6 +72,10 @@ func NewConcurrency(limit int) *Concurrency {
 // Limit returns the account limit.
 func (c *Concurrency) Limit() int { return c.limit }
 
+// SetLimit changes the account limit: executions running beyond a lower
+// one finish, and none is admitted until they fit.
+func (c *Concurrency) SetLimit(n int) { c.limit = n }
+
 // Unreserved returns the size of the pool the functions share beyond their
 // reservations and provisioned concurrency.
 func (c *Concurrency) Unreserved() int { return c.limit - c.heldTotal }
@@ -175,6 +179,26 @@ func (c *Concurrency) Release(s Slot) {
 	if c.running[s.Function]--; c.running[s.Function] <= 0 {
 		delete(c.running, s.Function)
 	}
+}
+
+// Over reports whether c counts more executions than its limits allow
+// now: a limit lowered under running executions (a cluster's shares, when
+// a node joins) until enough of them end.
+func (c *Concurrency) Over() bool {
+	if c.unreserved > c.Unreserved() {
+		return true
+	}
+	for f, n := range c.onDemand {
+		if n > c.reserved[f]-c.provisionedTotal(f) {
+			return true
+		}
+	}
+	for k, n := range c.provRunning {
+		if n > c.provisioned[k.function][k.version] {
+			return true
+		}
+	}
+	return false
 }
 
 // Running returns how many executions of function are counted now.

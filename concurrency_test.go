@@ -68,3 +68,39 @@ func TestCheckReservedConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// A limit lowered under running executions (a cluster's shares, when a
+// node joins) leaves the counter over it until enough of them end.
+func TestConcurrency_Over(t *testing.T) {
+	c := lambada.NewConcurrency(4)
+	two := 2
+	c.SetReserved("res", &two)
+	var slots []lambada.Slot
+	for _, f := range []string{"a", "a", "res", "res"} {
+		s, err := c.Admit(f, lambada.LatestVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots = append(slots, s)
+	}
+	if c.Over() {
+		t.Fatal("over at its limits")
+	}
+	c.SetLimit(3) // the pool is now 1, with 2 running in it
+	if !c.Over() {
+		t.Error("not over with 2 running in a pool of 1")
+	}
+	c.Release(slots[0])
+	if c.Over() {
+		t.Error("over with 1 running in a pool of 1")
+	}
+	one := 1
+	c.SetReserved("res", &one)
+	if !c.Over() {
+		t.Error("not over with 2 running in a reservation of 1")
+	}
+	c.Release(slots[2])
+	if c.Over() {
+		t.Error("over with 1 running in a reservation of 1")
+	}
+}

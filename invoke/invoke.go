@@ -41,6 +41,22 @@ type Provisioner interface {
 	Retire(function string)
 }
 
+// Peers run invocations on the other nodes of a cluster (relay.Relay).
+type Peers interface {
+	// Warm runs inv on another node with an idle environment of version of
+	// the function whose AccountKey is key; false when none took it.
+	Warm(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error)
+	// Elsewhere runs inv on another node that admits it; false when every
+	// one throttled it.
+	Elsewhere(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error)
+}
+
+// Warmth tells whether this node has an idle environment of a version
+// (sandbox.Manager).
+type Warmth interface {
+	HasIdle(function, version string) bool
+}
+
 // Enqueuer stores accepted asynchronous events (lambada.EventQueue).
 type Enqueuer interface {
 	Enqueue(ctx context.Context, e *lambada.AsyncEvent) error
@@ -51,12 +67,17 @@ type Service struct {
 	Functions   FunctionGetter
 	Code        CodePather
 	Sandboxes   Runner
-	Provisioner Provisioner   // nil: provisioned concurrency starts nothing
-	Limiter     *Limiter      // nil: no concurrency limit
-	Queue       Enqueuer      // nil: Event invocations are refused
-	Meter       lambada.Meter // hears Invocations, Errors, Throttles, spillovers, AsyncEventsReceived; nil: none
-	Region      string
-	Account     string
+	Provisioner Provisioner // nil: provisioned concurrency starts nothing
+	Limiter     *Limiter    // nil: no concurrency limit
+	Queue       Enqueuer    // nil: Event invocations are refused
+	// Peers, in a cluster, run what this node has no warm environment or
+	// no share of the limits for; Warmth says which environments are warm
+	// here. Nil: a node alone.
+	Peers   Peers
+	Warmth  Warmth
+	Meter   lambada.Meter // hears Invocations, Errors, Throttles, spillovers, AsyncEventsReceived; nil: none
+	Region  string
+	Account string
 
 	// Rand returns a uniform number in [0, 1) for weighted alias routing;
 	// math/rand/v2's Float64 when nil.
@@ -170,18 +191,66 @@ func (s *Service) resolve(ctx context.Context, ref lambada.FunctionRef) (*lambad
 	return fn, cfg, nil
 }
 
-// run admits inv and runs it in an execution environment of cfg.
+// run admits inv and runs it in an execution environment of cfg. In a
+// cluster, a node with no idle environment of cfg first offers inv to the
+// nodes that have one, and a node whose share of the limits is taken
+// offers it to every other node before it answers with the throttle.
 func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.FunctionConfig, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
-	var err error
 	inv.InvokedARN = lambada.FunctionARN(s.Region, fn.AccountOr(s.Account), fn.Name, ref.Qualifier)
-	labels := lambada.NewMetricLabels(fn.Key(), ref.Qualifier, cfg.Version)
+	key, timeout := fn.Key(), time.Duration(cfg.Timeout)*time.Second
+	if s.Peers != nil && (s.Warmth == nil || !s.Warmth.HasIdle(key, cfg.Version)) {
+		if res, ok, err := s.Peers.Warm(ctx, key, ref.Qualifier, cfg.Version, timeout, inv); ok {
+			return res, err
+		}
+	}
+	res, err := s.runHere(ctx, fn, cfg, ref.Qualifier, inv, nil)
+	if lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		return res, err
+	}
+	if s.Peers != nil {
+		if res, ok, err := s.Peers.Elsewhere(ctx, key, ref.Qualifier, cfg.Version, timeout, inv); ok {
+			return res, err
+		}
+	}
+	s.meter().Count(lambada.MetricThrottles, lambada.NewMetricLabels(key, ref.Qualifier, cfg.Version))
+	return nil, err
+}
+
+// RunHere runs inv on this node, never another: an invocation another
+// node of the cluster resolved to version of the function whose AccountKey
+// is key, invoked by qualifier. It answers Invoke's 404 for a version this
+// node does not know yet, and a throttle when its share of the limits is
+// taken (without counting it: the node that asked does).
+func (s *Service) RunHere(ctx context.Context, key, qualifier, version string, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+	fn, err := s.Functions.Function(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	cfg := fn.Version(version)
+	if version == lambada.LatestVersion {
+		cfg = fn.RunningLatest()
+	}
+	if cfg == nil {
+		return nil, lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s", lambada.FunctionARN(s.Region, fn.AccountOr(s.Account), fn.Name, version))
+	}
+	if err := cfg.CheckInvocable(); err != nil {
+		return nil, err
+	}
+	return s.runHere(ctx, fn, cfg, qualifier, inv, admitted)
+}
+
+// runHere admits inv against this node's limits, calls admitted (when not
+// nil) once it is, and runs it in one of its environments of cfg.
+func (s *Service) runHere(ctx context.Context, fn *lambada.Function, cfg *lambada.FunctionConfig, qualifier string, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+	var err error
+	labels := lambada.NewMetricLabels(fn.Key(), qualifier, cfg.Version)
 	if s.Limiter != nil {
 		if inv.Slot, err = s.Limiter.Admit(fn, cfg.Version); err != nil {
-			if lambada.ErrorCode(err) == lambada.ETHROTTLED {
-				s.meter().Count(lambada.MetricThrottles, labels)
-			}
 			return nil, err
 		}
+	}
+	if admitted != nil {
+		admitted()
 	}
 	sc, err := s.sandboxConfig(ctx, fn, cfg)
 	if err != nil {

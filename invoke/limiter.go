@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"sync"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -9,12 +10,14 @@ import (
 // Limiter admits synchronous invocations against each account's
 // concurrency limit and the functions' reservations, exactly, under any
 // interleaving. Every account (the node's own, "", and the others its
-// principals create functions in) has a limit of its own. It is safe for
-// concurrent use.
+// principals create functions in) has a limit of its own. In a cluster it
+// admits this node's share of each limit (lambada.Members): none once the
+// node's lease lapses. It is safe for concurrent use.
 type Limiter struct {
 	mu       sync.Mutex
 	limit    int
 	accounts map[string]*lambada.Concurrency // by account, "" the node's own
+	members  *lambada.Members                // nil: alone
 }
 
 // NewLimiter admits up to limit executions at once in each account.
@@ -22,11 +25,44 @@ func NewLimiter(limit int) *Limiter {
 	return &Limiter{limit: limit, accounts: map[string]*lambada.Concurrency{"": lambada.NewConcurrency(limit)}}
 }
 
+// SetMembers makes the limiter admit this node's share of every limit
+// among m's live nodes (nil: all of it).
+func (l *Limiter) SetMembers(m *lambada.Members) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.members = m
+	for account, c := range l.accounts {
+		c.SetLimit(m.Share(l.limit, account, now))
+	}
+}
+
+// Share returns this node's share of a limit of n named by salt (a
+// provisioned version's lambada.VersionID).
+func (l *Limiter) Share(n int, salt string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.members.Share(n, salt, time.Now())
+}
+
+// Over reports whether any account runs more executions than this node's
+// share of its limits now (Concurrency.Over).
+func (l *Limiter) Over() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.accounts {
+		if c.Over() {
+			return true
+		}
+	}
+	return false
+}
+
 // account is the counter of account; l.mu is held.
 func (l *Limiter) account(account string) *lambada.Concurrency {
 	c := l.accounts[account]
 	if c == nil {
-		c = lambada.NewConcurrency(l.limit)
+		c = lambada.NewConcurrency(l.members.Share(l.limit, account, time.Now()))
 		l.accounts[account] = c
 	}
 	return c
@@ -42,10 +78,29 @@ func (l *Limiter) SetLimits(f *lambada.Function) {
 }
 
 // setLocked records f's limits in c, its provisioned versions computed by
-// the caller outside the lock; l.mu is held.
+// the caller outside the lock; l.mu is held. In a cluster they are this
+// node's shares.
 func (l *Limiter) setLocked(c *lambada.Concurrency, f *lambada.Function, versions map[string]int) {
-	c.SetReserved(f.Name, f.ReservedConcurrency)
-	c.SetProvisioned(f.Name, versions)
+	if l.members == nil {
+		c.SetReserved(f.Name, f.ReservedConcurrency)
+		c.SetProvisioned(f.Name, versions)
+		return
+	}
+	now, key := time.Now(), f.Key()
+	reserved := f.ReservedConcurrency
+	if reserved != nil {
+		n := l.members.Share(*reserved, key, now)
+		reserved = &n
+	}
+	c.SetReserved(f.Name, reserved)
+	var shares map[string]int
+	if len(versions) > 0 {
+		shares = make(map[string]int, len(versions))
+		for v, n := range versions {
+			shares[v] = l.members.Share(n, lambada.VersionID(key, v), now)
+		}
+	}
+	c.SetProvisioned(f.Name, shares)
 }
 
 // Admit takes a slot for one execution of version of f, or returns the
@@ -54,6 +109,9 @@ func (l *Limiter) Admit(f *lambada.Function, version string) (lambada.Slot, erro
 	versions := f.ProvisionedVersions() // nil, without allocating, for most functions
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.members != nil && !time.Now().Before(l.members.Until) {
+		return lambada.Slot{}, lambada.Throttled(lambada.ReasonConcurrentLimit) // cut off from the cluster
+	}
 	c := l.account(f.Account)
 	l.setLocked(c, f, versions) // the record is authoritative
 	slot, err := c.Admit(f.Name, version)

@@ -36,6 +36,9 @@ func (s *Service) Apply(ctx context.Context, key string) error {
 	versions := cur.ProvisionedVersions()
 	want := make([]lambada.SandboxTarget, 0, len(versions))
 	for v, n := range versions {
+		if s.Limiter != nil { // in a cluster, this node's share
+			n = s.Limiter.Share(n, lambada.VersionID(key, v))
+		}
 		cfg := cur.Version(v)
 		sc, err := s.sandboxConfig(ctx, cur, cfg)
 		if err != nil {

@@ -30,8 +30,9 @@ type FunctionStore struct {
 	kv     natsjs.KeyValue
 	logger *slog.Logger
 
-	mu    sync.RWMutex
-	cache map[string]cached
+	mu      sync.RWMutex
+	cache   map[string]cached
+	changed func(name string) // hears changes the watcher applies
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the watcher has stopped
@@ -132,18 +133,35 @@ func (s *FunctionStore) apply(e natsjs.KeyValueEntry) {
 		f.Account, f.Name = lambada.SplitAccountKey(e.Key())
 		f.Revision = e.Revision()
 	}
-	s.set(e.Key(), f, e.Revision())
+	if s.set(e.Key(), f, e.Revision()) {
+		s.mu.RLock()
+		changed := s.changed
+		s.mu.RUnlock()
+		if changed != nil {
+			changed(e.Key())
+		}
+	}
 }
 
 // set caches f (nil: deleted) for name at rev if rev is newer than what the
-// cache holds.
-func (s *FunctionStore) set(name string, f *lambada.Function, rev uint64) {
+// cache holds, and reports whether it was.
+func (s *FunctionStore) set(name string, f *lambada.Function, rev uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.cache[name]; ok && c.rev >= rev {
-		return
+		return false
 	}
 	s.cache[name] = cached{fn: f, rev: rev}
+	return true
+}
+
+// OnChange makes changed hear, from the watcher's goroutine, the name of
+// every function another node changed or deleted (and of some this node
+// did). It must not block.
+func (s *FunctionStore) OnChange(changed func(name string)) {
+	s.mu.Lock()
+	s.changed = changed
+	s.mu.Unlock()
 }
 
 // Function returns the function named name from memory, or ENOTFOUND.

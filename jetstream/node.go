@@ -263,3 +263,7 @@ func (s serverLogger) log(level slog.Level, format string, v []any) {
 		s.l.Log(context.Background(), level, "nats-server", "text", fmt.Sprintf(format, v...))
 	}
 }
+
+// Conn returns the node's connection, for the messages nodes send each
+// other (package relay).
+func (n *Node) Conn() *nats.Conn { return n.conn }

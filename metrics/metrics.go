@@ -116,6 +116,14 @@ func New(envs Environments, concurrency Concurrency, account string) *Metrics {
 	return m
 }
 
+// ClusterNodes makes the gauge lambada_cluster_nodes report nodes(): how
+// many nodes this one sees alive in its cluster.
+func (m *Metrics) ClusterNodes(nodes func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lambada_cluster_nodes",
+		Help: "Nodes of the cluster alive in this node's view (their heartbeats are recent), itself included."},
+		func() float64 { return float64(nodes()) }))
+}
+
 // Count implements lambada.Meter.
 func (m *Metrics) Count(metric lambada.Metric, l lambada.MetricLabels) {
 	if int(metric) >= len(m.counters) {

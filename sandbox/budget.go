@@ -183,7 +183,9 @@ func (m *Manager) reap(now time.Time) {
 			}
 		}
 		clear(p.idle[len(kept):])
+		before := len(p.idle)
 		p.idle = kept
+		p.idleChangedLocked(before)
 		p.mu.Unlock()
 		for _, e := range expired {
 			e.s.stopIdle(e.epoch)

@@ -66,6 +66,9 @@ type Manager struct {
 	// Forkers, with a jail, fork the environments of the runtimes they
 	// have a zygote for; nil: every environment starts by exec.
 	Forkers forkers
+	// Idles hears when a function version comes to have an idle
+	// environment, or no longer has one; nil: nobody.
+	Idles IdleWatcher
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
@@ -80,6 +83,50 @@ type Manager struct {
 }
 
 type poolKey struct{ function, version string }
+
+// IdleWatcher hears that a version of a function (by its AccountKey) came
+// to have an idle environment or no longer has one: HasIdle says which. It
+// is called with a pool's lock held and must not block.
+type IdleWatcher interface {
+	IdleChanged(function, version string)
+}
+
+// HasIdle reports whether version of the function whose AccountKey is
+// function has an environment free now, or about to be (its runtime
+// answered and will ask for the next event).
+func (m *Manager) HasIdle(function, version string) bool {
+	m.mu.Lock()
+	p := m.pools[poolKey{function, version}]
+	m.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle) > 0 || len(p.answered) > 0
+}
+
+// HasEnvironment reports whether version of the function whose AccountKey
+// is function has an environment alive now, in any phase.
+func (m *Manager) HasEnvironment(function, version string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.pools[poolKey{function, version}]
+	for _, st := range m.envs {
+		if p != nil && st.pool == p {
+			return true
+		}
+	}
+	return false
+}
+
+// idleChangedLocked tells m.Idles when p's idle list, before environments
+// long, went from empty to not or back. p.mu is held.
+func (p *pool) idleChangedLocked(before int) {
+	if p.m.Idles != nil && (before == 0) != (len(p.idle) == 0) {
+		p.m.Idles.IdleChanged(p.cfg.Key(), p.cfg.Version)
+	}
+}
 
 // forkers find what forks environments of a runtime (nil: exec).
 type forkers interface {
@@ -216,16 +263,19 @@ func (m *Manager) pool(cfg *lambada.SandboxConfig) (*pool, error) {
 func (p *pool) take(c *call, handoff bool) *Sandbox {
 	wait := p.m.handoffWait()
 	p.mu.Lock()
+	before := len(p.idle)
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		e := p.idle[n-1]
 		p.idle[n-1] = idleEnv{}
 		p.idle = p.idle[:n-1]
 		if eff, err := e.s.assign(c, e.epoch, wait); err == nil {
+			p.idleChangedLocked(before)
 			p.mu.Unlock()
 			e.s.apply(eff, nil)
 			return e.s
 		}
 	}
+	p.idleChangedLocked(before)
 	if handoff {
 		// An answered environment whose runtime has asked again since is
 		// idle, but the pool may not have heard of it yet: it is taken at
@@ -263,6 +313,7 @@ func (p *pool) put(s *Sandbox, epoch uint64, answered bool) {
 	default:
 		delete(p.answered, s)
 		p.idle = append(p.idle, idleEnv{s: s, epoch: epoch, since: p.m.now()})
+		p.idleChangedLocked(len(p.idle) - 1)
 	}
 	p.mu.Unlock()
 }
@@ -281,6 +332,7 @@ func (p *pool) unidleLocked(s *Sandbox) (idleEnv, bool) {
 	for i, e := range p.idle {
 		if e.s == s {
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			p.idleChangedLocked(len(p.idle) + 1)
 			return e, true
 		}
 	}
@@ -392,6 +444,7 @@ func (p *pool) retire() {
 	p.retired = true
 	idle := p.idle
 	p.idle = nil
+	p.idleChangedLocked(len(idle))
 	p.mu.Unlock()
 	for _, e := range idle {
 		e.s.stopIdle(e.epoch)

@@ -106,6 +106,24 @@ func (m *Manager) Ready(function, version string) (int, string) {
 	return ready, failure
 }
 
+// ReadyAll returns how many provisioned environments of each version with
+// provisioned concurrency are ready, by lambada.VersionID.
+func (m *Manager) ReadyAll() map[string]int {
+	m.mu.Lock()
+	keys := make([]poolKey, 0, len(m.targets))
+	for k := range m.targets {
+		keys = append(keys, k)
+	}
+	m.mu.Unlock()
+	out := make(map[string]int, len(keys))
+	for _, k := range keys {
+		if n, _ := m.Ready(k.function, k.version); n > 0 {
+			out[lambada.VersionID(k.function, k.version)] = n
+		}
+	}
+	return out
+}
+
 // wantsLocked reports whether t is current and short of environments.
 func (m *Manager) wantsLocked(t *target) bool {
 	return m.targets[t.key] == t && !m.closed && len(t.envs) < t.n

@@ -49,6 +49,10 @@ each figure, its floor, their ratio and the target it must meet:
              accepted per second at 1 and 64 (their events running
              meanwhile) beside synchronous publishes to a file-backed
              JetStream work queue in this process (the floor)
+  cluster    with --cluster N: N more nodes whose stores form one cluster
+             on this machine, the warm load of the aws-lambda-go function
+             through the node alone, through one node of the cluster and
+             round-robin through all, at 1 and 64, with the nodes' CPU time
   --auth     a second node, with --auth: the same signed invocations of the
              same function sent to it and to the node without --auth, at
              concurrency 1 and 64 (latency, throughput, node CPU per
@@ -102,6 +106,7 @@ type benchConfig struct {
 	MinimalZip  string
 	Check       bool
 	Keep        bool
+	Cluster     int
 }
 
 // benchLevels are the concurrency levels of the warm loads; the first is
@@ -128,6 +133,7 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	fs.StringVar(&cfg.FunctionZip, "function-zip", "", "the test function's deployment package (default: built from internal/testfn/fn)")
 	fs.StringVar(&cfg.MinimalZip, "minimal-zip", "", "the minimal runtime's deployment package (default: built from internal/testfn/minimal)")
 	fs.BoolVar(&cfg.Check, "check", false, "fail when a measured figure misses its target")
+	fs.IntVar(&cfg.Cluster, "cluster", 0, "also start this many nodes whose stores form one cluster (on this machine) and measure warm invocations through one of them and round-robin through all, beside the node alone")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory: the node's log (serve.log) and data")
 	fs.Usage = func() {
 		fmt.Fprint(c.Stderr, benchUsage)
@@ -141,8 +147,10 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case cfg.Duration <= 0 && cfg.Requests <= 0:
 		return nil, errors.New("--duration or --requests must be positive")
-	case cfg.Requests < 0 || cfg.Cold < 0 || cfg.Burst < 0 || cfg.Events < 0:
-		return nil, errors.New("--requests, --cold, --burst and --events cannot be negative")
+	case cfg.Requests < 0 || cfg.Cold < 0 || cfg.Burst < 0 || cfg.Events < 0 || cfg.Cluster < 0:
+		return nil, errors.New("--requests, --cold, --burst, --events and --cluster cannot be negative")
+	case cfg.Cluster == 1:
+		return nil, errors.New("--cluster: a cluster has 2 nodes or more")
 	case cfg.BurstSleep < 0 || cfg.BurstSleep > 10*time.Second:
 		return nil, errors.New("--burst-sleep must be between 0 and 10s")
 	case cfg.InProcess && cfg.EndpointURL != "":
@@ -309,6 +317,16 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 		}
 	}
 
+	var cluster []*clusterFigure
+	if cfg.Cluster > 0 {
+		if srv.Pid == 0 {
+			return errors.New("--cluster needs the node alone in a child process (not --in-process nor --endpoint-url)")
+		}
+		if cluster, err = c.measureCluster(ctx, cfg, dir, srv, noop, realistic, suffix); err != nil {
+			return err
+		}
+	}
+
 	per := fmt.Sprintf("%v per warm load", cfg.Duration)
 	if cfg.Requests > 0 {
 		per = fmt.Sprintf("%d requests per warm load", cfg.Requests)
@@ -317,6 +335,10 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	fmt.Fprintf(c.Stdout, "%d CPUs, load average %s at the start; %s after a warm-up; %d-byte body, one keep-alive client\n\n",
 		runtime.NumCPU(), loadavg, per, len(bench.Body))
 	if err := r.WriteTable(c.Stdout); err != nil {
+		return err
+	}
+	floorRes := r.Floor[1]
+	if err := writeCluster(c.Stdout, cluster, floorRes.Percentile(0.5)); err != nil {
 		return err
 	}
 	kinds := []struct {

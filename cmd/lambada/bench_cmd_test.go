@@ -33,6 +33,24 @@ func init() {
 	os.Exit(0)
 }
 
+// mustRunBench runs `lambada bench` with args, its nodes this test binary,
+// and returns what it printed on its standard output.
+func mustRunBench(t *testing.T, args ...string) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := &benchCommand{Stdout: &stdout, Stderr: &stderr, Self: []string{exe}, SelfEnv: []string{selfEnv + "=1"}}
+	err = cmd.Run(context.Background(), args)
+	t.Logf("stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String()
+}
+
 // TestBench runs `lambada bench` with tiny counts against a node in a child
 // process and checks the table, not the speed.
 func TestBench(t *testing.T) {
@@ -40,18 +58,8 @@ func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node, a floor server and a burst of functions")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := &benchCommand{Stdout: &stdout, Stderr: &stderr, Self: []string{exe}, SelfEnv: []string{selfEnv + "=1"}}
-	err = cmd.Run(context.Background(), []string{"--requests", "20", "--cold", "3", "--burst", "10", "--burst-sleep", "100ms", "--events", "5"})
-	t.Logf("stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := tableRows(t, stdout.String())
+	stdout := mustRunBench(t, "--requests", "20", "--cold", "3", "--burst", "10", "--burst-sleep", "100ms", "--events", "5")
+	rows := tableRows(t, stdout)
 	var figures []string
 	for _, fn := range []string{bench.Realistic, bench.Minimal} {
 		for _, f := range []string{"warm p50, c=1", "warm p99, c=1", "throughput, c=1", "throughput, c=8", "throughput, c=64"} {
@@ -199,4 +207,32 @@ func leadingNumber(cell string) float64 {
 		return -1
 	}
 	return v
+}
+
+// TestBench_Cluster runs `lambada bench --cluster 3` with tiny counts and
+// checks its table: every way measured, without errors, and the extra
+// hop's figure beside its target.
+func TestBench_Cluster(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts four nodes")
+	}
+	out := mustRunBench(t, "--requests", "30", "--skip-cold", "--skip-burst", "--skip-async", "--skip-auth", "--cluster", "3")
+	for _, way := range []string{"one node alone", "3 nodes, all through one", "3 nodes, through another node", "3 nodes, round-robin"} {
+		i := strings.Index(out, "\n"+way+" ")
+		if i < 0 {
+			t.Errorf("no row %q", way)
+			continue
+		}
+		fields := strings.Fields(strings.TrimPrefix(strings.SplitN(out[i+1:], "\n", 2)[0], way))
+		if len(fields) < 4 || !(leadingNumber(fields[0]) > 0) {
+			t.Errorf("%s: %q", way, fields)
+		}
+		if n := len(fields); n < 3 || fields[n-3] != "0" || fields[n-2] != "of" {
+			t.Errorf("%s: errors in %q", way, fields)
+		}
+	}
+	if !regexp.MustCompile(`extra hop to another node's warm environment, p50 at c=1: -?[0-9.]+[µm]?s \(target ≤ a loopback round trip [0-9.]+[µm]?s \+ 100 µs = [0-9.]+[µm]?s: (met|MISSED)\)`).MatchString(out) {
+		t.Errorf("no extra hop figure in:\n%s", out)
+	}
 }

@@ -95,24 +95,8 @@ func (c *benchCommand) startChild(ctx context.Context, dir string, extra ...stri
 	cmd := exec.Command(self[0], args...)
 	cmd.Env = append(os.Environ(), c.SelfEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Pdeathsig fires when the thread that forked the child ends, and Go
-	// ends a thread whose goroutine exits locked to it (walls does, for an
-	// in-process node in tests): the child is forked from a thread locked
-	// until it exits.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	started := make(chan error, 1)
-	exited := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		exited <- cmd.Wait()
-	}()
-	if err := <-started; err != nil {
+	exited, err := startPinned(cmd, syscall.SIGTERM)
+	if err != nil {
 		return nil, err
 	}
 	stop := func() error {
@@ -270,4 +254,26 @@ func waitReady(ctx context.Context, api *lambda.Client, name string) error {
 		return fmt.Errorf("wait for %s: %w", name, err)
 	}
 	return nil
+}
+
+// startPinned starts cmd so that it gets signal when this process dies,
+// and returns the channel its exit goes to. Pdeathsig fires when the
+// thread that forked the child ends, and Go ends a thread whose goroutine
+// exits locked to it (walls does, for an in-process node in tests): the
+// child is forked from a thread locked until it exits.
+func startPinned(cmd *exec.Cmd, signal syscall.Signal) (chan error, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: signal}
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	return exited, <-started
 }

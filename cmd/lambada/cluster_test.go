@@ -6,20 +6,24 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/jetstream"
 )
 
 // mustOpenCluster starts n nodes whose embedded stores form one JetStream
 // cluster over loopback (each waits for a quorum of the others: they open
 // together).
-func mustOpenCluster(t *testing.T, n int) []*Main {
+func mustOpenCluster(t *testing.T, n int, configure ...func(*Main)) []*Main {
 	t.Helper()
 	addrs := make([]string, n)
 	for i := range n {
@@ -36,6 +40,9 @@ func mustOpenCluster(t *testing.T, n int) []*Main {
 		wg.Go(func() {
 			nodes[i] = MustOpenMain(t, "", func(m *Main) {
 				m.Cluster = &jetstream.Cluster{Node: fmt.Sprintf("node%d", i), Listen: addrs[i], Peers: slices.Delete(slices.Clone(addrs), i, i+1)}
+				for _, c := range configure {
+					c(m)
+				}
 			})
 		})
 	}
@@ -81,4 +88,150 @@ func greeting(t *testing.T, cl *lambda.Client) string {
 		t.Fatalf("echo: %s %s", aws.ToString(out.FunctionError), out.Payload)
 	}
 	return e.Env["GREETING"]
+}
+
+// running is how many executions of function hold a slot on each node.
+func running(nodes []*Main, function string) []int {
+	out := make([]int, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.limiter.Running(function)
+	}
+	return out
+}
+
+func sum(ns []int) int {
+	t := 0
+	for _, n := range ns {
+		t += n
+	}
+	return t
+}
+
+// The account's limit and a reservation hold across the cluster: each
+// node admits its share, a node whose share is taken hands invocations to
+// the others, and the throttle comes, with its reason, only when the whole
+// cluster is full. A node that leaves gives its share to the others.
+func TestCluster_Limits(t *testing.T) {
+	t.Parallel()
+	nodes := mustOpenCluster(t, 3, func(m *Main) { m.Concurrency = 106 })
+	a, b := client(nodes[0]), client(nodes[1])
+	ctx := context.Background()
+	MustCreateFunction(t, a, "pool", 30, nil)
+	MustCreateFunction(t, a, "res", 30, nil)
+	if _, err := a.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("res"), ReservedConcurrentExecutions: aws.Int32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		MustSettle(t, client(n), "pool")
+		MustSettle(t, client(n), "res")
+	}
+	wait, release := holdMarks(t)
+
+	// The reservation of 4, all asked through one node, runs 4 across the
+	// nodes; the fifth is throttled for the reservation.
+	held := invokeAll(t, b, "res", wait("r"), 4)
+	poll.Until(t, 30*time.Second, "4 executions of res", func() bool { return sum(running(nodes, "res")) == 4 })
+	if r := running(nodes, "res"); slices.Max(r) > 2 {
+		t.Errorf("res runs %v on the nodes: more than a node's share", r)
+	}
+	if got := collect(invokeAll(t, a, "res", `{"action":"noop"}`, 1), 1); got["TooManyRequestsException:ReservedFunctionConcurrentInvocationLimitExceeded"] != 1 {
+		t.Fatalf("over the reservation: %v", got)
+	}
+	// The pool, 106 - 4 = 102, is 34 a node: 102 asked through one node
+	// all run, and the next is throttled for the account.
+	pool := invokeAll(t, a, "pool", wait("p"), 102)
+	poll.Until(t, 60*time.Second, "102 executions of pool", func() bool { return sum(running(nodes, "pool")) == 102 })
+	if r := running(nodes, "pool"); slices.Max(r) > 34 {
+		t.Errorf("pool runs %v on the nodes: more than a node's share", r)
+	}
+	if got := collect(invokeAll(t, b, "pool", `{"action":"noop"}`, 1), 1); got["TooManyRequestsException:ConcurrentInvocationLimitExceeded"] != 1 {
+		t.Fatalf("over the account's limit: %v", got)
+	}
+	release("r")
+	release("p")
+	if got := collect(held, 4); got["200"] != 4 {
+		t.Fatalf("the reserved executions: %v", got)
+	}
+	if got := collect(pool, 102); got["200"] != 102 {
+		t.Fatalf("the pool's executions: %v", got)
+	}
+
+	// A node that leaves hands its share to the others: two nodes now run
+	// the whole reservation.
+	if err := nodes[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "the others see the node gone", func() bool {
+		return len(nodes[0].members.Live()) == 2 && len(nodes[1].members.Live()) == 2
+	})
+	held = invokeAll(t, a, "res", wait("r2"), 4)
+	poll.Until(t, 30*time.Second, "4 executions of res on two nodes", func() bool { return sum(running(nodes[:2], "res")) == 4 })
+	release("r2")
+	if got := collect(held, 4); got["200"] != 4 {
+		t.Fatalf("the reserved executions on two nodes: %v", got)
+	}
+}
+
+// A node with no idle environment of a version hands the invocation to a
+// node that has one, rather than start its own.
+func TestCluster_Warm(t *testing.T) {
+	t.Parallel()
+	nodes := mustOpenCluster(t, 2)
+	a, b := client(nodes[0]), client(nodes[1])
+	MustCreateFunction(t, a, "warm", 10, nil)
+	MustSettle(t, b, "warm")
+	for range 3 {
+		if out, _ := sdkInvoke(t, b, &lambda.InvokeInput{FunctionName: aws.String("warm"), Payload: []byte(`{"action":"noop"}`), LogType: types.LogTypeTail}); out.FunctionError != nil {
+			t.Fatalf("through b: %s", out.Payload)
+		}
+	}
+	poll.Until(t, 10*time.Second, "b has an idle environment", func() bool { return nodes[1].sandboxes.Idle() == 1 })
+	for range 3 {
+		out, _ := sdkInvoke(t, a, &lambda.InvokeInput{FunctionName: aws.String("warm"), Payload: []byte(`{"action":"echo"}`), LogType: types.LogTypeTail,
+			ClientContext: aws.String("eyJjdXN0b20iOnsiayI6InYifX0=")})
+		if out.FunctionError != nil || !strings.Contains(string(out.Payload), `"k":"v"`) || aws.ToString(out.LogResult) == "" || aws.ToString(out.ExecutedVersion) != "$LATEST" {
+			t.Fatalf("through a: %s, log %q, version %q", out.Payload, aws.ToString(out.LogResult), aws.ToString(out.ExecutedVersion))
+		}
+	}
+	if n := nodes[0].sandboxes.Environments(); n != 0 {
+		t.Errorf("a started %d environments of its own while b had a warm one", n)
+	}
+	// A function error crosses too.
+	if out, _ := sdkInvoke(t, a, &lambda.InvokeInput{FunctionName: aws.String("warm"), Payload: []byte(`{"action":"error","msg":"boom"}`)}); aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), "boom") {
+		t.Errorf("a function error through a: %q %s", aws.ToString(out.FunctionError), out.Payload)
+	}
+}
+
+// Provisioned concurrency is spread over the nodes, reported READY by any
+// of them, and replaced on the others when a node leaves.
+func TestCluster_Provisioned(t *testing.T) {
+	t.Parallel()
+	nodes := mustOpenCluster(t, 3)
+	a, b := client(nodes[0]), client(nodes[1])
+	ctx := context.Background()
+	MustCreateFunction(t, a, "spread", 30, nil)
+	mustPublish(t, a, "spread")
+	if _, err := a.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String("spread"),
+		Qualifier: aws.String("1"), ProvisionedConcurrentExecutions: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	ready := func(ns []*Main) []int {
+		out := make([]int, len(ns))
+		for i, n := range ns {
+			out[i] = n.sandboxes.ReadyAll()[lambada.VersionID("spread", "1")]
+		}
+		return out
+	}
+	poll.Until(t, 60*time.Second, "one environment on each node", func() bool { return slices.Equal(ready(nodes), []int{1, 1, 1}) })
+	got := pollProvisioned(t, b, "spread", "1", types.ProvisionedConcurrencyStatusEnumReady)
+	if aws.ToInt32(got.AllocatedProvisionedConcurrentExecutions) != 3 {
+		t.Errorf("b reports %d allocated of 3", aws.ToInt32(got.AllocatedProvisionedConcurrentExecutions))
+	}
+	if initType, _ := initTypeOf(t, b, "spread:1"); initType != "provisioned-concurrency" {
+		t.Errorf("an invocation through b ran in a %q environment", initType)
+	}
+	if err := nodes[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 60*time.Second, "the third environment started on another node", func() bool { return sum(ready(nodes[:2])) == 3 })
 }

@@ -53,6 +53,19 @@ func reasonOf(err error) string {
 	return ""
 }
 
+// holdMarks returns the payload of invocations that wait until their
+// mark is released, and what releases a mark.
+func holdMarks(t *testing.T) (wait func(mark string) string, release func(mark string)) {
+	dir := t.TempDir()
+	wait = func(name string) string { return `{"action":"wait","mark":"` + filepath.Join(dir, name) + `"}` }
+	release = func(name string) {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return wait, release
+}
+
 func collect(ch <-chan string, n int) map[string]int {
 	got := map[string]int{}
 	for range n {
@@ -74,13 +87,7 @@ func TestServe_Concurrency(t *testing.T) {
 	if _, err := c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("res"), ReservedConcurrentExecutions: aws.Int32(5)}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	wait := func(name string) string { return `{"action":"wait","mark":"` + filepath.Join(dir, name) + `"}` }
-	release := func(name string) {
-		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	wait, release := holdMarks(t)
 
 	// Five executions fill the reservation; more are throttled at once.
 	held := invokeAll(t, c, "res", wait("r1"), 5)
@@ -140,7 +147,7 @@ func TestServe_Concurrency(t *testing.T) {
 	if out, _ := sdkInvoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("res"), InvocationType: types.InvocationTypeDryRun}); out.StatusCode != 204 {
 		t.Fatalf("DryRun with reserved 0: %d", out.StatusCode)
 	}
-	_, stderr, code := awsCLI(t, m, "lambda", "invoke", "--function-name", "res", filepath.Join(dir, "out.json"))
+	_, stderr, code := awsCLI(t, m, "lambda", "invoke", "--function-name", "res", filepath.Join(t.TempDir(), "out.json"))
 	if code == 0 || !strings.Contains(stderr, "An error occurred (TooManyRequestsException) when calling the Invoke operation") || !strings.Contains(stderr, "Rate Exceeded.") {
 		t.Fatalf("aws lambda invoke with reserved 0: %d %s", code, stderr)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/lambada-dev/lambada/lambdaapi"
 	"github.com/lambada-dev/lambada/logsapi"
 	"github.com/lambada-dev/lambada/metrics"
+	"github.com/lambada-dev/lambada/relay"
 	"github.com/lambada-dev/lambada/runtimes"
 	"github.com/lambada-dev/lambada/sandbox"
 	"github.com/lambada-dev/lambada/sigv4"
@@ -79,6 +80,13 @@ type Main struct {
 	NATS      string
 	NATSCreds string
 	Replicas  int
+	// NodeName is this node's name in the cluster (default: its
+	// --cluster-listen, or the host's name and a random suffix).
+	// HeartbeatEvery and HeartbeatTimeout say how often it tells the
+	// others it is alive, and how long after its last heartbeat they take
+	// its share of the limits over (zero: 1 s and 5 s).
+	NodeName                         string
+	HeartbeatEvery, HeartbeatTimeout time.Duration
 
 	// Concurrency is the account's concurrency limit (default 1000).
 	Concurrency int
@@ -132,6 +140,9 @@ type Main struct {
 	stopSweep  func()
 	stopSample func()
 	async      *async.Dispatcher
+	relay      *relay.Relay       // in a cluster
+	members    *jetstream.Members // in a cluster
+	applier    *applier           // in a cluster
 	pruner     *codecache.Pruner
 	sandboxes  *sandbox.Manager
 	jail       *walls.Jail       // nil: environments are not walled in besides memory
@@ -250,6 +261,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Queue:       timedEvents{m.node.Events, m.metrics},
 		Region:      m.Region,
 		Account:     m.Account,
+	}
+	if m.clustered() {
+		if err := m.openCluster(ctx, invoker); err != nil {
+			return err
+		}
 	}
 	// Reservations and provisioned concurrency take effect before the
 	// first request.
@@ -479,6 +495,15 @@ func (m *Main) close() error {
 	} else if m.ln != nil {
 		m.ln.Close()
 	}
+	if m.members != nil { // the others take this node's share over at once
+		errs = append(errs, m.members.Close())
+	}
+	if m.relay != nil {
+		errs = append(errs, m.relay.Close())
+	}
+	if m.applier != nil {
+		m.applier.close()
+	}
 	if m.async != nil {
 		errs = append(errs, m.async.Close())
 	}
@@ -574,9 +599,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	clusterListen := fs.String("cluster-listen", "", "HOST:PORT where this node's embedded store listens for its peers' (with --peers: the nodes form one JetStream cluster)")
 	peers := fs.String("peers", "", "HOST:PORT,…: the --cluster-listen addresses of the other nodes of the cluster")
 	clusterName := fs.String("cluster-name", jetstream.DefaultClusterName, "the cluster's name, the same on every node")
-	nodeName := fs.String("node-name", "", "this node's name in the cluster, unique (default: its --cluster-listen)")
+	fs.StringVar(&m.NodeName, "node-name", "", "this node's name in the cluster, unique (default: its --cluster-listen, or with --nats the host's name and a random suffix)")
 	fs.StringVar(&m.NATS, "nats", "", "nats://HOST:PORT,…: use this NATS cluster (with JetStream) as the store instead of an embedded one")
 	fs.StringVar(&m.NATSCreds, "nats-creds", "", "with --nats: the creds file to connect with")
+	fs.DurationVar(&m.HeartbeatTimeout, "heartbeat-timeout", jetstream.DefaultHeartbeatTimeout, "in a cluster: how long after a node's last heartbeat (one a second) the others take its share of the limits over; a node that cannot store its heartbeat stops admitting invocations after half of it")
 	fs.IntVar(&m.Replicas, "replicas", 0, "copies of each bucket and stream (default: 1; with --peers, as many nodes as there are, up to 3)")
 	fs.DurationVar(&m.LogRetention, "log-retention", DefaultLogRetention, "how long the events of a log group without a retention policy (PutRetentionPolicy) are kept")
 	fs.Int64Var(&m.LogBytes, "log-bytes", jetstream.DefaultLogBytes, "bytes of log events this node keeps; past it the oldest go first")
@@ -592,7 +618,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("lambada serve: unexpected argument %q", fs.Arg(0))
 	}
 	if *clusterListen != "" {
-		m.Cluster = &jetstream.Cluster{Name: *clusterName, Node: *nodeName, Listen: *clusterListen}
+		m.Cluster = &jetstream.Cluster{Name: *clusterName, Node: m.NodeName, Listen: *clusterListen}
 		if *peers != "" {
 			m.Cluster.Peers = strings.Split(*peers, ",")
 		}

@@ -40,6 +40,11 @@ func MarksURL() (string, error) {
 	return marksURL, marksErr
 }
 
+// MarksHandler serves marks as MarksURL's server does, for a server a
+// test starts elsewhere (on an address its nodes' network namespaces
+// reach).
+var MarksHandler http.Handler = http.HandlerFunc(serveMark)
+
 func serveMark(w http.ResponseWriter, r *http.Request) {
 	path := filepath.Clean(r.URL.Path)
 	if !strings.HasPrefix(path, filepath.Clean(os.TempDir())+"/") {

@@ -104,6 +104,12 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return nil, notify(ev.Msg, lc.AwsRequestID, started)
 	case "record": // appends "<request id> <TESTFN_TAG>" to the file mark, waits ms; fails while the id has been seen at most count times
 		return record(lc.AwsRequestID, ev)
+	case "span": // appends "S <request id> <Unix ns> <runtime API>" to the file mark, waits ms, appends "E <request id> <Unix ns>"
+		if err := appendLine(ev.Mark, fmt.Sprintf("S %s %d %s", lc.AwsRequestID, started.UnixNano(), os.Getenv("AWS_LAMBDA_RUNTIME_API"))); err != nil {
+			return nil, err
+		}
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		return nil, appendLine(ev.Mark, fmt.Sprintf("E %s %d", lc.AwsRequestID, time.Now().UnixNano()))
 	case "file": // a file of the deployment package, read after ms
 		if ev.Mark != "" { // tells the test the invocation has started
 			_ = touchMark(ev.Mark)

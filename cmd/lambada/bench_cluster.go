@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lambada-dev/lambada/bench"
+)
+
+// clusterFigure is one way of sending the warm load: its result and the
+// CPU time of the nodes that served it, by concurrency.
+type clusterFigure struct {
+	name    string
+	results map[int]bench.Result
+	cpu     map[int]time.Duration // of every node of the way, together
+}
+
+// measureCluster starts n nodes (in child processes, on loopback) whose
+// stores form one cluster, and measures the warm invocations of fn beside
+// the node alone (alone, already serving function aloneFn): through the
+// node alone, through one node of the cluster, and round-robin through
+// all of them, at concurrency 1 and 64, with the CPU time of the nodes
+// that served each. On one machine the nodes share its CPUs: the figures
+// are the cluster's cost, not a speed-up.
+func (c *benchCommand) measureCluster(ctx context.Context, cfg *benchConfig, dir string, alone *benchServer, aloneFn string, fn *benchFn, suffix string) ([]*clusterFigure, error) {
+	nodes, err := c.startCluster(ctx, filepath.Join(dir, "cluster"), cfg.Cluster)
+	for _, n := range nodes {
+		if n != nil {
+			defer n.Close()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	name := "bench-cluster-" + suffix
+	if err := createBenchFunction(ctx, benchAPI(nodes[0].URL), name, fn.zip, 30); err != nil {
+		return nil, err
+	}
+	client := bench.NewClient(2 * bench.TargetLevel)
+	var urls []string
+	var pids []int
+	for _, n := range nodes {
+		urls = append(urls, invokeURL(n.URL, name))
+		pids = append(pids, n.Pid)
+	}
+	// The third way runs at concurrency 1 only, before any invocation
+	// reached its node: every one of them crosses to the first node's
+	// environment (the extra hop).
+	ways := []struct {
+		fig    *clusterFigure
+		do     func(context.Context) error
+		pids   []int
+		levels []int
+	}{
+		{&clusterFigure{name: "one node alone"}, bench.Poster(client, invokeURL(alone.URL, aloneFn), bench.Body), []int{alone.Pid}, nil},
+		{&clusterFigure{name: fmt.Sprintf("%d nodes, all through one", len(nodes))}, bench.Poster(client, urls[0], bench.Body), pids, nil},
+		{&clusterFigure{name: fmt.Sprintf("%d nodes, through another node", len(nodes))}, bench.Poster(client, urls[1], bench.Body), pids, []int{1}},
+		{&clusterFigure{name: fmt.Sprintf("%d nodes, round-robin", len(nodes))}, roundRobin(client, urls), pids, nil},
+	}
+	load := bench.Load{Duration: cfg.Duration, Requests: cfg.Requests}
+	for _, level := range []int{1, bench.TargetLevel} {
+		load.Concurrency = level
+		for _, w := range ways {
+			if w.levels != nil && !slices.Contains(w.levels, level) {
+				continue
+			}
+			c.progress("cluster: %s at concurrency %d", w.fig.name, level)
+			bench.Run(ctx, bench.Load{Concurrency: level, Requests: max(4*level, 50)}, w.do) // warm-up
+			before := nodesCPU(w.pids)
+			res := bench.Run(ctx, load, w.do)
+			if w.fig.results == nil {
+				w.fig.results, w.fig.cpu = map[int]bench.Result{}, map[int]time.Duration{}
+			}
+			w.fig.results[level], w.fig.cpu[level] = res, nodesCPU(w.pids)-before
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make([]*clusterFigure, len(ways))
+	for i, w := range ways {
+		out[i] = w.fig
+	}
+	return out, nil
+}
+
+// startCluster starts n nodes at once (each waits for a quorum of the
+// others) with their data under dir.
+func (c *benchCommand) startCluster(ctx context.Context, dir string, n int) ([]*benchServer, error) {
+	routes := make([]string, n)
+	for i := range routes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		routes[i] = ln.Addr().String()
+		ln.Close()
+	}
+	nodes := make([]*benchServer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sub := filepath.Join(dir, fmt.Sprint(i))
+			if errs[i] = os.MkdirAll(sub, 0o755); errs[i] != nil {
+				return
+			}
+			peers := slices.Delete(slices.Clone(routes), i, i+1)
+			nodes[i], errs[i] = c.startChild(ctx, sub, "--cluster-listen", routes[i],
+				"--peers", strings.Join(peers, ","), "--node-name", fmt.Sprintf("bench%d", i))
+		})
+	}
+	wg.Wait()
+	return nodes, errors.Join(errs...)
+}
+
+// roundRobin posts to each URL in turn.
+func roundRobin(c *http.Client, urls []string) func(context.Context) error {
+	posters := make([]func(context.Context) error, len(urls))
+	for i, u := range urls {
+		posters[i] = bench.Poster(c, u, bench.Body)
+	}
+	var next atomic.Uint64
+	return func(ctx context.Context) error {
+		return posters[int(next.Add(1)%uint64(len(posters)))](ctx)
+	}
+}
+
+// nodesCPU is the CPU time the processes pids used so far (0 for one not
+// readable).
+func nodesCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, p := range pids {
+		d, _ := bench.ProcessCPU(p)
+		sum += d
+	}
+	return sum
+}
+
+// writeCluster prints the cluster's figures: throughput, p50 and the
+// nodes' CPU per invocation, and each against the node alone; then the
+// extra hop's cost at p50 beside its target, a loopback round trip (floor,
+// the floor's p50) and 100 µs.
+func writeCluster(w io.Writer, figs []*clusterFigure, floor time.Duration) error {
+	if len(figs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\ncluster: the aws-lambda-go function, warm; every node on this machine (the nodes share its CPUs)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "way\tthroughput, c=1\tp50, c=1\tthroughput, c=64\tnodes' CPU per invocation, c=64\tthroughput c=64 ÷ alone\terrors")
+	alone := figs[0]
+	for _, f := range figs {
+		r1, r64 := f.results[1], f.results[bench.TargetLevel]
+		if _, ok := f.results[bench.TargetLevel]; !ok {
+			fmt.Fprintf(tw, "%s\t%.0f/s\t%v\t\t\t\t%d of %d\n", f.name, r1.Throughput(), r1.Percentile(0.5).Round(time.Microsecond), r1.Errors, r1.Requests())
+			continue
+		}
+		perInv := time.Duration(0)
+		if n := r64.Requests(); n > 0 {
+			perInv = f.cpu[bench.TargetLevel] / time.Duration(n)
+		}
+		ratio := r64.Throughput() / max(alone.results[bench.TargetLevel].Throughput(), 1e-9)
+		fmt.Fprintf(tw, "%s\t%.0f/s\t%v\t%.0f/s\t%v\t%.2f×\t%d of %d\n", f.name, r1.Throughput(), r1.Percentile(0.5).Round(time.Microsecond),
+			r64.Throughput(), perInv.Round(time.Microsecond), ratio, r1.Errors+r64.Errors, r1.Requests()+r64.Requests())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(figs) >= 3 {
+		hop := figs[2].results[1].Percentile(0.5) - figs[1].results[1].Percentile(0.5)
+		target := floor + 100*time.Microsecond
+		verdict := "met"
+		if hop > target {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(w, "extra hop to another node's warm environment, p50 at c=1: %v (target ≤ a loopback round trip %v + 100 µs = %v: %s)\n",
+			hop.Round(time.Microsecond), floor.Round(time.Microsecond), target.Round(time.Microsecond), verdict)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/invoke"
+	"github.com/lambada-dev/lambada/jetstream"
+	"github.com/lambada-dev/lambada/relay"
+	"github.com/lambada-dev/lambada/sandbox"
+)
+
+// clustered reports whether the node shares its store with other nodes.
+func (m *Main) clustered() bool { return m.Cluster != nil || m.NATS != "" }
+
+// nodeName is this node's name in the cluster: NodeName, else its
+// --cluster-listen, else the host's name and a random suffix.
+func (m *Main) nodeName() string {
+	switch {
+	case m.NodeName != "":
+		return m.NodeName
+	case m.Cluster != nil && m.Cluster.Node != "":
+		return m.Cluster.Node
+	case m.Cluster != nil:
+		return m.Cluster.Listen
+	}
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
+
+// openCluster makes invoker one of the cluster's nodes: it hears which
+// nodes are alive (their heartbeats), admits and provisions its share of
+// every limit, hands invocations to the nodes that have warm environments
+// or a share left, runs theirs, and applies the concurrency settings other
+// nodes store.
+func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
+	name := m.nodeName()
+	m.members = new(jetstream.Members)
+	m.relay = &relay.Relay{Conn: m.node.Conn(), Self: name, Runner: invoker, Warmth: m.sandboxes, Logger: m.Logger.With("component", "relay")}
+	if err := m.relay.Open(); err != nil {
+		return err
+	}
+	m.sandboxes.Idles = m.relay
+	invoker.Peers, invoker.Warmth = m.relay, m.sandboxes
+	invoker.Provisioner = clusterReady{m.sandboxes, m.members}
+	m.applier = &applier{apply: invoker.Apply, functions: m.node.Functions, logger: m.Logger.With("component", "apply")}
+	m.applier.open()
+	*m.members = jetstream.Members{Self: name, Every: m.HeartbeatEvery, Timeout: m.HeartbeatTimeout, Logger: m.Logger.With("component", "members"),
+		Beat: func() jetstream.Heartbeat {
+			return jetstream.Heartbeat{Ready: m.sandboxes.ReadyAll(), Over: m.limiter.Over()}
+		},
+		Changed: func(v *lambada.Members) {
+			m.limiter.SetMembers(v)
+			m.relay.SetMembers(v)
+			m.applier.nodes(v.Nodes)
+		}}
+	if err := m.node.OpenMembers(ctx, m.members); err != nil {
+		return err
+	}
+	m.node.Functions.OnChange(m.applier.add)
+	m.metrics.ClusterNodes(func() int { return len(m.members.Live()) })
+	m.Logger.Info("joined the cluster", "node", name, "nodes", m.members.Live())
+	return nil
+}
+
+// clusterReady is a node's Provisioner whose Ready counts the ready
+// environments of every live node.
+type clusterReady struct {
+	*sandbox.Manager
+	members *jetstream.Members
+}
+
+func (c clusterReady) Ready(function, version string) (int, string) {
+	n, failure := c.Manager.Ready(function, version)
+	return n + c.members.Ready(lambada.VersionID(function, version)), failure
+}
+
+// applier applies in the background the concurrency settings of the
+// functions other nodes change, and of every function with provisioned
+// concurrency when nodes come or go (their shares change).
+type applier struct {
+	apply     func(ctx context.Context, key string) error
+	functions interface {
+		Functions(context.Context) ([]*lambada.Function, error)
+	}
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	keys   map[string]bool
+	live   []string
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (a *applier) open() {
+	a.keys = map[string]bool{}
+	a.kick = make(chan struct{}, 1)
+	a.done = make(chan struct{})
+	var ctx context.Context
+	ctx, a.cancel = context.WithCancel(context.Background())
+	go a.run(ctx)
+}
+
+func (a *applier) close() {
+	if a.cancel != nil {
+		a.cancel()
+		<-a.done
+	}
+}
+
+// add marks the function whose AccountKey is key to be applied.
+func (a *applier) add(key string) {
+	a.mu.Lock()
+	a.keys[key] = true
+	a.mu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// nodes marks every function with provisioned concurrency when the live
+// nodes are not live as before.
+func (a *applier) nodes(live []string) {
+	a.mu.Lock()
+	same := slices.Equal(a.live, live)
+	a.live = live
+	a.mu.Unlock()
+	if same {
+		return
+	}
+	fns, err := a.functions.Functions(context.Background())
+	if err != nil {
+		a.logger.Error("list functions", "err", err)
+		return
+	}
+	for _, f := range fns {
+		if len(f.ProvisionedVersions()) > 0 || f.ReservedConcurrency != nil {
+			a.add(f.Key())
+		}
+	}
+}
+
+func (a *applier) run(ctx context.Context) {
+	defer close(a.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+		}
+		a.mu.Lock()
+		keys := a.keys
+		a.keys = map[string]bool{}
+		a.mu.Unlock()
+		for key := range keys {
+			if err := a.apply(ctx, key); err != nil && ctx.Err() == nil {
+				a.logger.Error("apply concurrency settings", "function", key, "err", err)
+			}
+		}
+	}
+}

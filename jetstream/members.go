@@ -1,0 +1,342 @@
+package jetstream
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// NodesBucket holds each node's last heartbeat: node name → JSON of its
+// Heartbeat.
+const NodesBucket = "lambada_nodes"
+
+// Heartbeat defaults.
+const (
+	DefaultHeartbeatEvery   = time.Second
+	DefaultHeartbeatTimeout = 5 * time.Second
+)
+
+// Heartbeat is what a node tells the others every beat.
+type Heartbeat struct {
+	// Ready counts the node's ready provisioned environments by
+	// lambada.VersionID.
+	Ready map[string]int `json:"ready,omitempty"`
+	// Over says the node runs more than its share of the limits now: its
+	// share shrank (a node joined) under executions still running.
+	Over bool `json:"over,omitempty"`
+	// Sees lists the nodes it heard from within the timeout, itself
+	// included (filled in by Members).
+	Sees []string `json:"sees,omitempty"`
+}
+
+// Members tells the other nodes, every Every, that this node is alive and
+// hears them say the same: a node is live while its last heartbeat, as
+// this node received it, is younger than Timeout. Heartbeats are plain
+// NATS messages, which need no JetStream leader: electing one after a node
+// died stops no heartbeat. The nodes bucket only remembers which nodes
+// there are (for an hour), so that a node knows what a majority is.
+//
+// This node's own lease (lambada.Members' Until) holds while it has heard
+// within half of Timeout from enough nodes to make a majority with itself
+// (lambada.LeaseUntil), and every node it hears counts this node live and
+// runs no more than its own share. So a node cut off from most of the cluster stops
+// admitting invocations half a timeout after it last heard them, while
+// the others take its share over only after the whole timeout, so that
+// what it was running has that long to end; and a node that joins (or
+// comes back) admits nothing until the others have made room for it.
+type Members struct {
+	Self    string
+	Every   time.Duration    // DefaultHeartbeatEvery when zero
+	Timeout time.Duration    // DefaultHeartbeatTimeout when zero
+	Beat    func() Heartbeat // what this node tells; nil: nothing
+	// Changed hears every new view, from the heartbeat goroutine: every
+	// beat, and every heartbeat heard.
+	Changed func(*lambada.Members)
+	Logger  *slog.Logger
+
+	conn   *nats.Conn
+	kv     natsjs.KeyValue
+	sub    *nats.Subscription
+	heard  chan *nats.Msg
+	mu     sync.Mutex
+	seen   map[string]seenBeat
+	known  map[string]bool
+	live   []string // as last told to Changed
+	leased bool     // as last told to Changed
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type seenBeat struct {
+	at   time.Time
+	beat Heartbeat
+}
+
+// membersSubject is where node's heartbeats go; leaving says it left.
+func membersSubject(node string) string {
+	return "lambada.members." + base64.RawURLEncoding.EncodeToString([]byte(node))
+}
+
+const leaving = "Lambada-Leaving"
+
+// OpenMembers records m's node among the cluster's, reads which others
+// there are, and starts beating and hearing. The caller must Close m.
+func (n *Node) OpenMembers(ctx context.Context, m *Members) error {
+	if m.Self == "" {
+		return errors.New("jetstream: a member needs a name")
+	}
+	m.Every = cmp.Or(m.Every, DefaultHeartbeatEvery)
+	m.Timeout = cmp.Or(m.Timeout, DefaultHeartbeatTimeout)
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	m.kv, err = n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
+		Bucket:      NodesBucket,
+		Description: "Lambada nodes: the cluster's members",
+		History:     1,
+		TTL:         knownFor,
+		Storage:     natsjs.FileStorage,
+		Replicas:    n.replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("jetstream: bucket %s: %w", NodesBucket, err)
+	}
+	if err := retryErr(ctx, m.remember); err != nil {
+		return fmt.Errorf("jetstream: record this node: %w", err)
+	}
+	m.seen, m.known = map[string]seenBeat{}, map[string]bool{m.Self: true}
+	keys, err := m.kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("jetstream: list %s: %w", NodesBucket, err)
+	}
+	for k := range keys.Keys() {
+		m.known[k] = true
+	}
+	m.conn = n.conn
+	m.heard = make(chan *nats.Msg, 256)
+	if m.sub, err = n.conn.ChanSubscribe("lambada.members.*", m.heard); err != nil {
+		return fmt.Errorf("jetstream: hear heartbeats: %w", err)
+	}
+	m.beat()
+	m.publish(time.Now())
+	var run context.Context
+	run, m.cancel = context.WithCancel(context.Background())
+	m.done = make(chan struct{})
+	go m.run(run)
+	// A node that knows of others admits nothing until they count it: wait
+	// for that, a timeout at most (they may all be gone).
+	wait, cancel := context.WithTimeout(ctx, m.Timeout)
+	defer cancel()
+	for now := time.Now(); !m.View(now).Until.After(now); now = time.Now() {
+		select {
+		case <-wait.Done():
+			m.Logger.Warn("no lease yet: the other nodes known do not answer")
+			return nil
+		case <-time.After(m.Every / 10):
+		}
+	}
+	return nil
+}
+
+// knownFor is how long a node that stopped is still counted among the
+// cluster's (for its majority) after it last recorded itself.
+const knownFor = time.Hour
+
+// remember records this node in the nodes bucket.
+func (m *Members) remember(ctx context.Context) error {
+	_, err := m.kv.Put(ctx, m.Self, []byte(time.Now().UTC().Format(time.RFC3339)))
+	return err
+}
+
+// retryErr is retry for an operation with no value.
+func retryErr(ctx context.Context, op func(context.Context) error) error {
+	_, err := retry(ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) })
+	return err
+}
+
+// beat tells the others this node is alive.
+func (m *Members) beat() {
+	var hb Heartbeat
+	if m.Beat != nil {
+		hb = m.Beat()
+	}
+	m.mu.Lock()
+	hb.Sees = m.direct(time.Now())
+	m.mu.Unlock()
+	b, err := json.Marshal(hb)
+	if err == nil {
+		err = m.conn.Publish(membersSubject(m.Self), b)
+	}
+	if err != nil {
+		m.Logger.Warn("heartbeat not sent", "err", err)
+	}
+}
+
+// hear records a heartbeat received at now.
+func (m *Members) hear(msg *nats.Msg, now time.Time) {
+	name, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(msg.Subject, "lambada.members."))
+	if err != nil || string(name) == m.Self {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if msg.Header.Get(leaving) != "" {
+		delete(m.seen, string(name))
+		delete(m.known, string(name))
+		return
+	}
+	var hb Heartbeat
+	if err := json.Unmarshal(msg.Data, &hb); err != nil {
+		m.Logger.Error("undecodable heartbeat", "node", string(name), "err", err)
+		return
+	}
+	m.seen[string(name)] = seenBeat{at: now, beat: hb}
+	m.known[string(name)] = true
+}
+
+// run beats every m.Every and hears the others until ctx ends; it records
+// this node again every few minutes, so that the bucket remembers it.
+func (m *Members) run(ctx context.Context) {
+	defer close(m.done)
+	tick := time.NewTicker(m.Every)
+	defer tick.Stop()
+	lastRecord := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-m.heard:
+			m.hear(msg, time.Now())
+			m.publish(time.Now())
+		case <-tick.C:
+			m.beat()
+			m.publish(time.Now())
+			if time.Since(lastRecord) > knownFor/10 {
+				record, cancel := context.WithTimeout(ctx, m.Every)
+				if err := m.remember(record); err == nil {
+					lastRecord = time.Now()
+				}
+				cancel()
+			}
+		}
+	}
+}
+
+// View returns this node's view of the cluster at now.
+func (m *Members) View(now time.Time) *lambada.Members {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.viewLocked(now)
+}
+
+// direct returns the nodes this node heard from within the timeout, itself
+// included. m.mu is held.
+func (m *Members) direct(now time.Time) []string {
+	out := []string{m.Self}
+	for name, s := range m.seen {
+		if now.Sub(s.at) < m.Timeout {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// viewLocked is the view at now: the nodes this node hears, and those they
+// hear, so that no node counts fewer nodes than another (its share would
+// be larger than theirs allow); and a lease only while every node heard
+// counts this one and runs within its share. m.mu is held.
+func (m *Members) viewLocked(now time.Time) *lambada.Members {
+	nodes := []string{m.Self}
+	var heard []time.Time
+	agreed := true
+	for name, s := range m.seen {
+		if now.Sub(s.at) >= m.Timeout {
+			continue
+		}
+		nodes = append(append(nodes, name), s.beat.Sees...)
+		if !slices.Contains(s.beat.Sees, m.Self) || s.beat.Over {
+			agreed = false
+		}
+		heard = append(heard, s.at)
+	}
+	var until time.Time
+	if agreed {
+		until = lambada.LeaseUntil(heard, len(m.known), m.Timeout/2)
+	}
+	return lambada.NewMembers(m.Self, nodes, until)
+}
+
+// publish tells Changed the view at now.
+func (m *Members) publish(now time.Time) {
+	m.mu.Lock()
+	v := m.viewLocked(now)
+	changed := !slices.Equal(m.live, v.Nodes)
+	leased := v.Until.After(now)
+	changedLease := leased != m.leased
+	m.live, m.leased = v.Nodes, leased
+	m.mu.Unlock()
+	if changed {
+		m.Logger.Info("cluster nodes changed", "live", v.Nodes)
+	}
+	if changedLease {
+		m.Logger.Info("lease", "held", leased)
+	}
+	if m.Changed != nil {
+		m.Changed(v)
+	}
+}
+
+// Ready returns how many ready provisioned environments of the version
+// named id (lambada.VersionID) the other live nodes reported.
+func (m *Members) Ready(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, name := range m.live {
+		if name != m.Self {
+			n += m.seen[name].beat.Ready[id]
+		}
+	}
+	return n
+}
+
+// Live returns the live nodes as last published.
+func (m *Members) Live() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.live)
+}
+
+// Close stops beating and tells the others this node left, so that they
+// take its share over at once and no longer count it.
+func (m *Members) Close() error {
+	if m.cancel == nil {
+		return nil
+	}
+	m.cancel()
+	<-m.done
+	_ = m.sub.Unsubscribe()
+	bye := nats.NewMsg(membersSubject(m.Self))
+	bye.Header.Set(leaving, "1")
+	err := m.conn.PublishMsg(bye)
+	if err == nil {
+		err = m.conn.Flush()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return errors.Join(err, m.kv.Delete(ctx, m.Self))
+}

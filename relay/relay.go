@@ -1,0 +1,431 @@
+// Package relay carries invocations between the nodes of a cluster, over
+// NATS request-reply. A node subscribes, in one queue group per function
+// version, while it has an environment of that version: a node without an
+// idle one asks that subject first (Warm), and NATS hands the request to
+// one node that has one, which runs it if that environment is idle (or
+// about to be), and declines otherwise; or NATS answers at once that no
+// node has one. (A node subscribed only while it had an idle environment
+// would subscribe and unsubscribe at every invocation, and NATS drops a
+// request that reaches a node just unsubscribed: the asking node would
+// wait for nothing.) Each node also
+// answers requests addressed to it alone (Elsewhere): a node whose share of
+// the concurrency limits is taken offers an invocation to the others in
+// turn before it answers with the throttle.
+//
+// An asked node answers with the result, and first, when the invocation
+// runs longer than a moment, that it took it; or it declines at once. The
+// asking node waits for the first answer a short while (AcceptWait) and
+// runs the invocation itself when none comes; once a node took it, it
+// waits for the result as long as the function may run, unless that node
+// leaves the cluster first.
+//
+// It owns its subscriptions and the goroutines that run asked invocations;
+// it admits nothing and runs nothing itself (invoke.Service does), and
+// knows nothing of HTTP or of the store.
+package relay
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/lambada-dev/lambada"
+)
+
+// AcceptWait is how long an asking node waits for an asked one to say
+// whether it took an invocation; an asked node that finds the request
+// older than half of it (by its own clock since receipt) drops it.
+const AcceptWait = 500 * time.Millisecond
+
+// tookAfter is how long an asked node runs an invocation before it tells
+// the asking one it took it: well within AcceptWait.
+const tookAfter = AcceptWait / 4
+
+// resultGrace is how much longer than the function's timeout an asking
+// node waits for a result.
+const resultGrace = 30 * time.Second
+
+// Runner runs an invocation on this node (invoke.Service).
+type Runner interface {
+	// RunHere admits inv against this node's limits, calls admitted once
+	// it is, and runs it.
+	RunHere(ctx context.Context, key, qualifier, version string, inv *lambada.Invocation, admitted func()) (*lambada.Result, error)
+}
+
+// Warmth tells whether this node has an environment of a version, and an
+// idle one (sandbox.Manager).
+type Warmth interface {
+	HasIdle(function, version string) bool
+	HasEnvironment(function, version string) bool
+}
+
+// Relay is one node's end of the relay.
+type Relay struct {
+	Conn   *nats.Conn
+	Self   string // this node's name in the cluster
+	Runner Runner
+	Warmth Warmth
+	Logger *slog.Logger
+
+	members atomic.Pointer[lambada.Members]
+	inbox   string // prefix of this node's reply subjects
+	seq     atomic.Uint64
+
+	mu      sync.Mutex
+	waiting map[string]chan *nats.Msg     // by reply subject
+	warm    map[string]*nats.Subscription // by lambada.VersionID
+	dirty   map[[2]string]bool            // function, version
+	subs    []*nats.Subscription          // the node's own subject and its inbox
+
+	kick   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Open subscribes to this node's subjects and starts keeping its warm
+// subscriptions current.
+func (r *Relay) Open() error {
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	r.waiting = map[string]chan *nats.Msg{}
+	r.warm = map[string]*nats.Subscription{}
+	r.dirty = map[[2]string]bool{}
+	r.kick = make(chan struct{}, 1)
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.inbox = nats.NewInbox() + "."
+	in, err := r.Conn.Subscribe(r.inbox+"*", r.reply)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	own, err := r.Conn.Subscribe(nodeSubject(r.Self), func(m *nats.Msg) { r.serve(m, false) })
+	if err != nil {
+		_ = in.Unsubscribe()
+		return fmt.Errorf("relay: %w", err)
+	}
+	r.subs = []*nats.Subscription{in, own}
+	r.wg.Go(r.keepWarm)
+	return nil
+}
+
+// Close unsubscribes, and waits for the invocations this node was asked to
+// run.
+func (r *Relay) Close() error {
+	if r.cancel == nil {
+		return nil
+	}
+	r.mu.Lock()
+	for _, s := range r.subs {
+		_ = s.Unsubscribe()
+	}
+	for _, s := range r.warm {
+		_ = s.Unsubscribe()
+	}
+	r.mu.Unlock()
+	r.cancel()
+	r.wg.Wait()
+	return nil
+}
+
+// SetMembers records the cluster's live nodes.
+func (r *Relay) SetMembers(m *lambada.Members) { r.members.Store(m) }
+
+func nodeSubject(node string) string {
+	return "lambada.relay.node." + base64.RawURLEncoding.EncodeToString([]byte(node))
+}
+
+func warmSubject(key, version string) string {
+	return "lambada.relay.warm." + base64.RawURLEncoding.EncodeToString([]byte(lambada.VersionID(key, version)))
+}
+
+// IdleChanged marks a version whose warm subscription may have to change.
+func (r *Relay) IdleChanged(function, version string) {
+	r.mu.Lock()
+	if r.dirty != nil {
+		r.dirty[[2]string{function, version}] = true
+	}
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// keepWarm subscribes to a version's warm subject while this node has an
+// environment of it, as its idle environments come and go.
+func (r *Relay) keepWarm() {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-r.kick:
+		}
+		r.mu.Lock()
+		dirty := r.dirty
+		r.dirty = map[[2]string]bool{}
+		r.mu.Unlock()
+		for fv := range dirty {
+			idle := r.Warmth.HasEnvironment(fv[0], fv[1])
+			id := lambada.VersionID(fv[0], fv[1])
+			r.mu.Lock()
+			sub := r.warm[id]
+			switch {
+			case idle && sub == nil && r.ctx.Err() == nil:
+				s, err := r.Conn.QueueSubscribe(warmSubject(fv[0], fv[1]), "warm", func(m *nats.Msg) { r.serve(m, true) })
+				if err != nil {
+					r.Logger.Error("relay: subscribe", "version", id, "err", err)
+				} else {
+					r.warm[id] = s
+				}
+			case !idle && sub != nil:
+				_ = sub.Unsubscribe()
+				delete(r.warm, id)
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// Request and answer headers.
+const (
+	hKey, hQualifier, hVersion          = "K", "Q", "V"
+	hRequestID, hType, hLogType, hARN   = "Id", "T", "L", "Arn"
+	hClientContext, hTimeout            = "Cc", "To"
+	hAnswer, hNode                      = "A", "N"
+	hFunctionError, hExecuted, hLogTail = "Fe", "Ev", "Lt"
+	hCode, hReason                      = "C", "R"
+)
+
+// Answers.
+const (
+	took     = "took"     // it runs the invocation; its result follows
+	declined = "declined" // no idle environment after all, no share left, or the version is not known there yet
+	done     = "done"     // the result
+	failed   = "failed"   // the invocation's error (message in the data)
+)
+
+// Warm runs inv on a node with an idle environment of version of the
+// function whose AccountKey is key.
+func (r *Relay) Warm(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error) {
+	return r.ask(ctx, warmSubject(key, version), key, qualifier, version, timeout, inv)
+}
+
+// Elsewhere offers inv to every other live node in turn until one admits
+// it.
+func (r *Relay) Elsewhere(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error) {
+	others := r.members.Load().Others()
+	for _, i := range randomOrder(len(others)) {
+		if res, ok, err := r.ask(ctx, nodeSubject(others[i]), key, qualifier, version, timeout, inv); ok {
+			return res, ok, err
+		}
+	}
+	return nil, false, nil
+}
+
+// randomOrder is a permutation of n, so that nodes share the overflow.
+func randomOrder(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	start := int(time.Now().UnixNano() % int64(max(n, 1)))
+	slices.Reverse(out[:start])
+	slices.Reverse(out[start:])
+	slices.Reverse(out)
+	return out
+}
+
+// ask sends inv to subject and returns its result, or false when no node
+// took it.
+func (r *Relay) ask(ctx context.Context, subject, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error) {
+	if len(inv.Payload)+len(inv.ClientContext)*2+4096 > int(r.Conn.MaxPayload()) {
+		return nil, false, nil // too big for this NATS: run here
+	}
+	msg := nats.NewMsg(subject)
+	msg.Reply = r.inbox + strconv.FormatUint(r.seq.Add(1), 36)
+	h := msg.Header
+	h.Set(hKey, key)
+	h.Set(hQualifier, qualifier)
+	h.Set(hVersion, version)
+	h.Set(hRequestID, inv.RequestID)
+	h.Set(hType, string(inv.Type))
+	h.Set(hLogType, string(inv.LogType))
+	h.Set(hARN, inv.InvokedARN)
+	if len(inv.ClientContext) > 0 {
+		h.Set(hClientContext, base64.StdEncoding.EncodeToString(inv.ClientContext))
+	}
+	h.Set(hTimeout, strconv.FormatInt(timeout.Milliseconds(), 10))
+	msg.Data = inv.Payload
+	answers := make(chan *nats.Msg, 2)
+	r.mu.Lock()
+	r.waiting[msg.Reply] = answers
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.waiting, msg.Reply)
+		r.mu.Unlock()
+	}()
+	if err := r.Conn.PublishMsg(msg); err != nil {
+		return nil, false, nil
+	}
+	accept := time.NewTimer(AcceptWait)
+	defer accept.Stop()
+	var first *nats.Msg
+	select {
+	case first = <-answers:
+	case <-accept.C:
+		r.Logger.Warn("relay: no answer in time; running here", "subject", subject, "request_id", inv.RequestID)
+		return nil, false, nil
+	case <-ctx.Done():
+		return nil, true, ctx.Err()
+	}
+	switch first.Header.Get(hAnswer) {
+	case took:
+	case done, failed: // it ran, quickly
+		res, err := result(first)
+		return res, true, err
+	default: // declined, or NATS's 503: nobody listens
+		return nil, false, nil
+	}
+	node := first.Header.Get(hNode)
+	wait := time.NewTimer(timeout + resultGrace)
+	defer wait.Stop()
+	alive := time.NewTicker(time.Second)
+	defer alive.Stop()
+	for {
+		select {
+		case m := <-answers:
+			res, err := result(m)
+			return res, true, err
+		case <-alive.C:
+			if m := r.members.Load(); m != nil && !slices.Contains(m.Nodes, node) {
+				return nil, true, fmt.Errorf("relay: node %s left the cluster while running %s", node, inv.RequestID)
+			}
+		case <-wait.C:
+			return nil, true, fmt.Errorf("relay: no result from node %s for %s", node, inv.RequestID)
+		case <-ctx.Done():
+			return nil, true, ctx.Err()
+		}
+	}
+}
+
+// result decodes a final answer.
+func result(m *nats.Msg) (*lambada.Result, error) {
+	h := m.Header
+	if h.Get(hAnswer) != done {
+		return nil, &lambada.Error{Code: h.Get(hCode), Message: string(m.Data), Reason: h.Get(hReason)}
+	}
+	res := &lambada.Result{Payload: m.Data, FunctionError: h.Get(hFunctionError), ExecutedVersion: h.Get(hExecuted)}
+	if lt := h.Get(hLogTail); lt != "" {
+		var err error
+		if res.LogTail, err = base64.StdEncoding.DecodeString(lt); err != nil {
+			return nil, fmt.Errorf("relay: log tail: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// reply hands an answer to the ask waiting for it.
+func (r *Relay) reply(m *nats.Msg) {
+	r.mu.Lock()
+	ch := r.waiting[m.Subject]
+	r.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- m:
+		default:
+		}
+	}
+}
+
+// serve runs an invocation another node asked this one to, warm: only on
+// an idle environment.
+func (r *Relay) serve(m *nats.Msg, warm bool) {
+	received := time.Now()
+	r.wg.Go(func() {
+		if time.Since(received) > AcceptWait/2 {
+			return // the asking node may have run it itself by now
+		}
+		h := m.Header
+		key, qualifier, version := h.Get(hKey), h.Get(hQualifier), h.Get(hVersion)
+		if warm && !r.Warmth.HasIdle(key, version) {
+			r.answer(m, declined, nil, nil)
+			return
+		}
+		inv := &lambada.Invocation{RequestID: h.Get(hRequestID), Type: lambada.InvocationType(h.Get(hType)),
+			LogType: lambada.LogType(h.Get(hLogType)), InvokedARN: h.Get(hARN), Payload: m.Data}
+		if cc := h.Get(hClientContext); cc != "" {
+			inv.ClientContext, _ = base64.StdEncoding.DecodeString(cc)
+		}
+		ms, _ := strconv.ParseInt(h.Get(hTimeout), 10, 64)
+		ctx, cancel := context.WithTimeout(r.ctx, time.Duration(ms)*time.Millisecond+resultGrace)
+		defer cancel()
+		// "took" goes only to an invocation still running a while after
+		// it was admitted: a short one is answered once, with its result.
+		var mu sync.Mutex
+		admitted, answered := false, false
+		var slow *time.Timer
+		res, err := r.Runner.RunHere(ctx, key, qualifier, version, inv, func() {
+			admitted = true
+			slow = time.AfterFunc(tookAfter, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if !answered {
+					answered = true
+					r.answer(m, took, nil, nil)
+				}
+			})
+		})
+		if !admitted { // not taken: the asking node runs it, or asks another
+			r.answer(m, declined, nil, err)
+			return
+		}
+		slow.Stop()
+		mu.Lock()
+		answered = true
+		mu.Unlock()
+		r.answer(m, done, res, err)
+	})
+}
+
+// answer sends one answer to m: kind, or with a result or an error.
+func (r *Relay) answer(m *nats.Msg, kind string, res *lambada.Result, err error) {
+	out := nats.NewMsg(m.Reply)
+	h := out.Header
+	h.Set(hNode, r.Self)
+	switch {
+	case err != nil:
+		if kind == done {
+			kind = failed
+		}
+		code, msg, reason := lambada.ErrorCode(err), err.Error(), ""
+		var le *lambada.Error
+		if errors.As(err, &le) {
+			msg, reason = le.Message, le.Reason
+		}
+		h.Set(hCode, code)
+		h.Set(hReason, reason)
+		out.Data = []byte(msg)
+	case res != nil:
+		h.Set(hFunctionError, res.FunctionError)
+		h.Set(hExecuted, res.ExecutedVersion)
+		if len(res.LogTail) > 0 {
+			h.Set(hLogTail, base64.StdEncoding.EncodeToString(res.LogTail))
+		}
+		out.Data = res.Payload
+	}
+	h.Set(hAnswer, kind)
+	if err := r.Conn.PublishMsg(out); err != nil {
+		r.Logger.Error("relay: answer", "err", err)
+	}
+}
