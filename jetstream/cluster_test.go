@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -32,9 +34,12 @@ func freeAddrs(t *testing.T, n int) []string {
 }
 
 // MustOpenCluster opens n nodes whose embedded servers cluster with each
-// other, each on its own directory.
-func MustOpenCluster(t *testing.T, n int) []*Node {
+// other, each on its own directory: dirs, then new ones.
+func MustOpenCluster(t *testing.T, n int, dirs ...string) []*Node {
 	t.Helper()
+	for len(dirs) < n {
+		dirs = append(dirs, t.TempDir())
+	}
 	addrs := freeAddrs(t, n)
 	nodes := make([]*Node, n)
 	errs := make([]error, n)
@@ -42,7 +47,7 @@ func MustOpenCluster(t *testing.T, n int) []*Node {
 	for i := range n {
 		wg.Go(func() {
 			peers := slices.Delete(slices.Clone(addrs), i, i+1)
-			nodes[i], errs[i] = Open(context.Background(), Config{Dir: t.TempDir(), Logger: testLogger(t),
+			nodes[i], errs[i] = Open(context.Background(), Config{Dir: dirs[i], Logger: testLogger(t),
 				Cluster: &Cluster{Node: fmt.Sprintf("node%d", i), Listen: addrs[i], Peers: peers}})
 		})
 	}
@@ -152,5 +157,69 @@ func TestOpen_URL(t *testing.T) {
 	a.Close()
 	if srv.NumClients() == 0 { // b's connection
 		t.Error("closing one node closed the server's other clients")
+	}
+}
+
+// A node that ran alone brings its store into the cluster it joins: its
+// functions, code and queued events are the cluster's, on every node, and
+// its old store is kept aside.
+func TestCluster_Adopt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	alone, err := Open(ctx, Config{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alone.Functions.PutFunction(ctx, &lambada.Function{Name: "fn", Latest: lambada.NewFunctionConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := alone.Functions.Function(ctx, "fn")
+	f.Latest.Description = "updated" // a write that expected a revision
+	if _, err := alone.Functions.PutFunction(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	zip := []byte("PK\x05\x06" + string(make([]byte, 18)))
+	if err := alone.Code.PutCode(ctx, "k", zip); err != nil {
+		t.Fatal(err)
+	}
+	if err := alone.Events.Enqueue(ctx, &lambada.AsyncEvent{RequestID: "queued", Function: "fn", Payload: []byte(`{}`), Accepted: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	alone.Close()
+
+	nodes := MustOpenCluster(t, 3, dir)
+	for i, n := range nodes {
+		poll.Until(t, 10*time.Second, fmt.Sprintf("node %d sees the function and its code", i), func() bool {
+			f, err := n.Functions.Function(ctx, "fn")
+			got, cerr := n.Code.Code(ctx, "k")
+			return err == nil && f.Latest.Description == "updated" && cerr == nil && string(got) == string(zip)
+		})
+	}
+	got := make(chan string, 1)
+	consume, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- nodes[1].Events.Consume(consume, func(q lambada.QueuedEvent) {
+			select {
+			case got <- q.Event().RequestID:
+			default:
+			}
+		})
+	}()
+	select {
+	case id := <-got:
+		if id != "queued" {
+			t.Errorf("the cluster's queue delivered %q", id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("the queued event did not come along")
+	}
+	stop()
+	<-done
+	if _, err := os.Stat(filepath.Join(dir, "nats-standalone-adopted")); err != nil {
+		t.Errorf("the old store is not kept aside: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nats-standalone")); !os.IsNotExist(err) {
+		t.Errorf("the old store is still pending: %v", err)
 	}
 }

@@ -8,7 +8,9 @@
 // nothing else; with Config.Cluster the embedded servers of several nodes
 // form one JetStream cluster (a loopback client port then opens, for this
 // node's token only), and with Config.URL a node uses a NATS cluster of
-// its own instead. Every bucket and stream has Config.Replicas copies.
+// its own instead. Every bucket and stream has Config.Replicas copies. A
+// node that ran alone and starts in a cluster copies its store into the
+// cluster (adopt.go). Members (members.go) tells which nodes are alive.
 //
 // It owns the embedded server, the client connection, the buckets and the
 // in-memory cache of function records that the invocation hot path reads. It
@@ -122,6 +124,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}()
 
 	n.replicas = max(cfg.Replicas, 1)
+	if cfg.Cluster != nil || cfg.URL != "" { // a store of this node alone is copied into the cluster
+		if err := setAsideStandalone(cfg.Dir, filepath.Join(cfg.Dir, "nats")); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.URL != "" {
 		if n.conn, err = nats.Connect(cfg.URL, n.connectOptions(cfg)...); err != nil {
 			return nil, fmt.Errorf("jetstream: connect to %s: %w", cfg.URL, err)
@@ -167,6 +174,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.js = creating{n.js}
 	if err := n.waitForJetStream(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.adopt(ctx, cfg.Dir); err != nil {
 		return nil, err
 	}
 	n.kv, err = n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{

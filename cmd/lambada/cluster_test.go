@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/codecache"
 	"github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/jetstream"
 )
@@ -25,6 +26,14 @@ import (
 // together).
 func mustOpenCluster(t *testing.T, n int, configure ...func(*Main)) []*Main {
 	t.Helper()
+	return mustOpenClusterOn(t, make([]string, n), configure...)
+}
+
+// mustOpenClusterOn is mustOpenCluster with the nodes' data directories
+// ("": a new one).
+func mustOpenClusterOn(t *testing.T, dirs []string, configure ...func(*Main)) []*Main {
+	t.Helper()
+	n := len(dirs)
 	addrs := make([]string, n)
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -38,7 +47,7 @@ func mustOpenCluster(t *testing.T, n int, configure ...func(*Main)) []*Main {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			nodes[i] = MustOpenMain(t, "", func(m *Main) {
+			nodes[i] = MustOpenMain(t, dirs[i], func(m *Main) {
 				m.Cluster = &jetstream.Cluster{Node: fmt.Sprintf("node%d", i), Listen: addrs[i], Peers: slices.Delete(slices.Clone(addrs), i, i+1)}
 				for _, c := range configure {
 					c(m)
@@ -234,4 +243,28 @@ func TestCluster_Provisioned(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, 60*time.Second, "the third environment started on another node", func() bool { return sum(ready(nodes[:2])) == 3 })
+}
+
+// A node that ran alone grows into a cluster of three without losing its
+// functions: it is started again with the others, on its data, and every
+// node runs what it had.
+func TestCluster_Grow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	t.Cleanup(func() { codecache.RemoveAll(dir) })
+	alone := MustOpenMain(t, dir)
+	MustCreateFunction(t, client(alone), "everywhere", 10, map[string]string{"GREETING": "kept"})
+	if got := greeting(t, client(alone)); got != "kept" {
+		t.Fatalf("alone: GREETING %q", got)
+	}
+	if err := alone.Close(); err != nil {
+		t.Fatal(err)
+	}
+	nodes := mustOpenClusterOn(t, []string{dir, "", ""})
+	for i, n := range nodes {
+		MustSettle(t, client(n), "everywhere")
+		if got := greeting(t, client(n)); got != "kept" {
+			t.Errorf("node %d ran GREETING %q", i, got)
+		}
+	}
 }
