@@ -89,3 +89,15 @@ func (m *Members) Others() []string {
 // the cluster: its provisioned concurrency's shares, and its environments'
 // counts in a node's heartbeat.
 func VersionID(key, version string) string { return key + " " + version }
+
+// RunTarget is what one node asks another to run an invocation of: a
+// version of a function as the asking node resolved it.
+type RunTarget struct {
+	Key       string // the function's AccountKey
+	Qualifier string // as invoked: "", a version or an alias
+	Version   string // what the qualifier resolved to
+	// Generation is the configuration's (FunctionConfig.Generation): a
+	// node that knows only an older one does not run it.
+	Generation uint64
+	Timeout    time.Duration // the function's
+}

@@ -43,12 +43,12 @@ type Provisioner interface {
 
 // Peers run invocations on the other nodes of a cluster (relay.Relay).
 type Peers interface {
-	// Warm runs inv on another node with an idle environment of version of
-	// the function whose AccountKey is key; false when none took it.
-	Warm(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error)
+	// Warm runs inv on another node with an idle environment of t; false
+	// when none took it.
+	Warm(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error)
 	// Elsewhere runs inv on another node that admits it; false when every
 	// one throttled it.
-	Elsewhere(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error)
+	Elsewhere(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error)
 }
 
 // Warmth tells whether this node has an idle environment of a version
@@ -197,9 +197,11 @@ func (s *Service) resolve(ctx context.Context, ref lambada.FunctionRef) (*lambad
 // offers it to every other node before it answers with the throttle.
 func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.FunctionConfig, ref lambada.FunctionRef, inv *lambada.Invocation) (*lambada.Result, error) {
 	inv.InvokedARN = lambada.FunctionARN(s.Region, fn.AccountOr(s.Account), fn.Name, ref.Qualifier)
-	key, timeout := fn.Key(), time.Duration(cfg.Timeout)*time.Second
+	key := fn.Key()
+	target := lambada.RunTarget{Key: key, Qualifier: ref.Qualifier, Version: cfg.Version, Generation: cfg.Generation(),
+		Timeout: time.Duration(cfg.Timeout) * time.Second}
 	if s.Peers != nil && (s.Warmth == nil || !s.Warmth.HasIdle(key, cfg.Version)) {
-		if res, ok, err := s.Peers.Warm(ctx, key, ref.Qualifier, cfg.Version, timeout, inv); ok {
+		if res, ok, err := s.Peers.Warm(ctx, target, inv); ok {
 			return res, err
 		}
 	}
@@ -208,7 +210,7 @@ func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.Fu
 		return res, err
 	}
 	if s.Peers != nil {
-		if res, ok, err := s.Peers.Elsewhere(ctx, key, ref.Qualifier, cfg.Version, timeout, inv); ok {
+		if res, ok, err := s.Peers.Elsewhere(ctx, target, inv); ok {
 			return res, err
 		}
 	}
@@ -217,26 +219,29 @@ func (s *Service) run(ctx context.Context, fn *lambada.Function, cfg *lambada.Fu
 }
 
 // RunHere runs inv on this node, never another: an invocation another
-// node of the cluster resolved to version of the function whose AccountKey
-// is key, invoked by qualifier. It answers Invoke's 404 for a version this
-// node does not know yet, and a throttle when its share of the limits is
-// taken (without counting it: the node that asked does).
-func (s *Service) RunHere(ctx context.Context, key, qualifier, version string, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
-	fn, err := s.Functions.Function(ctx, key)
+// node of the cluster resolved to t. It answers Invoke's 404 for a version
+// this node does not know yet, ECONFLICT when it knows only an older
+// configuration of it than the asking node, and a throttle when its share
+// of the limits is taken (without counting it: the node that asked does).
+func (s *Service) RunHere(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+	fn, err := s.Functions.Function(ctx, t.Key)
 	if err != nil {
 		return nil, err
 	}
-	cfg := fn.Version(version)
-	if version == lambada.LatestVersion {
+	cfg := fn.Version(t.Version)
+	if t.Version == lambada.LatestVersion {
 		cfg = fn.RunningLatest()
 	}
 	if cfg == nil {
-		return nil, lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s", lambada.FunctionARN(s.Region, fn.AccountOr(s.Account), fn.Name, version))
+		return nil, lambada.Errorf(lambada.ENOTFOUND, "Function not found: %s", lambada.FunctionARN(s.Region, fn.AccountOr(s.Account), fn.Name, t.Version))
+	}
+	if cfg.Generation() < t.Generation {
+		return nil, lambada.Errorf(lambada.ECONFLICT, "this node knows an older configuration of %s:%s", t.Key, t.Version)
 	}
 	if err := cfg.CheckInvocable(); err != nil {
 		return nil, err
 	}
-	return s.runHere(ctx, fn, cfg, qualifier, inv, admitted)
+	return s.runHere(ctx, fn, cfg, t.Qualifier, inv, admitted)
 }
 
 // runHere admits inv against this node's limits, calls admitted (when not

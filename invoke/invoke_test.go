@@ -167,3 +167,38 @@ func TestService_States(t *testing.T) {
 		t.Fatalf("during the update $LATEST ran %s", r.cfg.CodeDir)
 	}
 }
+
+// Another node's invocation runs here only on a configuration at least as
+// new as the one it resolved, and is admitted against this node's limits.
+func TestService_RunHere(t *testing.T) {
+	s, r := newService(t, 0)
+	fn, _ := s.Functions.Function(context.Background(), "fn")
+	latest := fn.RunningLatest()
+	ctx := context.Background()
+	run := func(target lambada.RunTarget) (bool, error) {
+		admitted := false
+		_, err := s.RunHere(ctx, target, &lambada.Invocation{RequestID: "r", Payload: []byte(`{}`)}, func() { admitted = true })
+		return admitted, err
+	}
+	if ok, err := run(lambada.RunTarget{Key: "fn", Version: "$LATEST", Generation: latest.Generation()}); !ok || err != nil || r.cfg.Generation != latest.Generation() {
+		t.Errorf("the same configuration: admitted %v, %v", ok, err)
+	}
+	if ok, err := run(lambada.RunTarget{Key: "fn", Version: "$LATEST", Generation: latest.Generation() + 1}); ok || lambada.ErrorCode(err) != lambada.ECONFLICT {
+		t.Errorf("a newer configuration than this node knows: admitted %v, %v", ok, err)
+	}
+	if ok, err := run(lambada.RunTarget{Key: "fn", Version: "1", Qualifier: "live", Generation: 1}); !ok || err != nil || r.cfg.Version != "1" {
+		t.Errorf("version 1: admitted %v, %v", ok, err)
+	}
+	if _, err := run(lambada.RunTarget{Key: "fn", Version: "7"}); lambada.ErrorCode(err) != lambada.ENOTFOUND {
+		t.Errorf("a version not known here: %v", err)
+	}
+	s.Limiter = NewLimiter(1)
+	zero := 0
+	fn.ReservedConcurrency = &zero
+	if _, err := s.Functions.(*inmem.Store).PutFunction(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := run(lambada.RunTarget{Key: "fn", Version: "1"}); ok || lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Errorf("no share left: admitted %v, %v", ok, err)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -58,7 +59,7 @@ const resultGrace = 30 * time.Second
 type Runner interface {
 	// RunHere admits inv against this node's limits, calls admitted once
 	// it is, and runs it.
-	RunHere(ctx context.Context, key, qualifier, version string, inv *lambada.Invocation, admitted func()) (*lambada.Result, error)
+	RunHere(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation, admitted func()) (*lambada.Result, error)
 }
 
 // Warmth tells whether this node has an environment of a version, and an
@@ -198,12 +199,12 @@ func (r *Relay) keepWarm() {
 
 // Request and answer headers.
 const (
-	hKey, hQualifier, hVersion          = "K", "Q", "V"
-	hRequestID, hType, hLogType, hARN   = "Id", "T", "L", "Arn"
-	hClientContext, hTimeout            = "Cc", "To"
-	hAnswer, hNode                      = "A", "N"
-	hFunctionError, hExecuted, hLogTail = "Fe", "Ev", "Lt"
-	hCode, hReason                      = "C", "R"
+	hKey, hQualifier, hVersion, hGeneration = "K", "Q", "V", "G"
+	hRequestID, hType, hLogType, hARN       = "Id", "T", "L", "Arn"
+	hClientContext, hTimeout                = "Cc", "To"
+	hAnswer, hNode                          = "A", "N"
+	hFunctionError, hExecuted, hLogTail     = "Fe", "Ev", "Lt"
+	hCode, hReason                          = "C", "R"
 )
 
 // Answers.
@@ -216,47 +217,35 @@ const (
 
 // Warm runs inv on a node with an idle environment of version of the
 // function whose AccountKey is key.
-func (r *Relay) Warm(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error) {
-	return r.ask(ctx, warmSubject(key, version), key, qualifier, version, timeout, inv)
+func (r *Relay) Warm(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error) {
+	return r.ask(ctx, warmSubject(t.Key, t.Version), t, inv)
 }
 
 // Elsewhere offers inv to every other live node in turn until one admits
 // it.
-func (r *Relay) Elsewhere(ctx context.Context, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error) {
+func (r *Relay) Elsewhere(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error) {
 	others := r.members.Load().Others()
-	for _, i := range randomOrder(len(others)) {
-		if res, ok, err := r.ask(ctx, nodeSubject(others[i]), key, qualifier, version, timeout, inv); ok {
+	for _, i := range rand.Perm(len(others)) { // the nodes share the overflow
+		if res, ok, err := r.ask(ctx, nodeSubject(others[i]), t, inv); ok {
 			return res, ok, err
 		}
 	}
 	return nil, false, nil
 }
 
-// randomOrder is a permutation of n, so that nodes share the overflow.
-func randomOrder(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	start := int(time.Now().UnixNano() % int64(max(n, 1)))
-	slices.Reverse(out[:start])
-	slices.Reverse(out[start:])
-	slices.Reverse(out)
-	return out
-}
-
 // ask sends inv to subject and returns its result, or false when no node
 // took it.
-func (r *Relay) ask(ctx context.Context, subject, key, qualifier, version string, timeout time.Duration, inv *lambada.Invocation) (*lambada.Result, bool, error) {
+func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error) {
 	if len(inv.Payload)+len(inv.ClientContext)*2+4096 > int(r.Conn.MaxPayload()) {
 		return nil, false, nil // too big for this NATS: run here
 	}
 	msg := nats.NewMsg(subject)
 	msg.Reply = r.inbox + strconv.FormatUint(r.seq.Add(1), 36)
 	h := msg.Header
-	h.Set(hKey, key)
-	h.Set(hQualifier, qualifier)
-	h.Set(hVersion, version)
+	h.Set(hKey, t.Key)
+	h.Set(hQualifier, t.Qualifier)
+	h.Set(hVersion, t.Version)
+	h.Set(hGeneration, strconv.FormatUint(t.Generation, 10))
 	h.Set(hRequestID, inv.RequestID)
 	h.Set(hType, string(inv.Type))
 	h.Set(hLogType, string(inv.LogType))
@@ -264,7 +253,7 @@ func (r *Relay) ask(ctx context.Context, subject, key, qualifier, version string
 	if len(inv.ClientContext) > 0 {
 		h.Set(hClientContext, base64.StdEncoding.EncodeToString(inv.ClientContext))
 	}
-	h.Set(hTimeout, strconv.FormatInt(timeout.Milliseconds(), 10))
+	h.Set(hTimeout, strconv.FormatInt(t.Timeout.Milliseconds(), 10))
 	msg.Data = inv.Payload
 	answers := make(chan *nats.Msg, 2)
 	r.mu.Lock()
@@ -298,7 +287,7 @@ func (r *Relay) ask(ctx context.Context, subject, key, qualifier, version string
 		return nil, false, nil
 	}
 	node := first.Header.Get(hNode)
-	wait := time.NewTimer(timeout + resultGrace)
+	wait := time.NewTimer(t.Timeout + resultGrace)
 	defer wait.Stop()
 	alive := time.NewTicker(time.Second)
 	defer alive.Stop()
@@ -357,8 +346,11 @@ func (r *Relay) serve(m *nats.Msg, warm bool) {
 			return // the asking node may have run it itself by now
 		}
 		h := m.Header
-		key, qualifier, version := h.Get(hKey), h.Get(hQualifier), h.Get(hVersion)
-		if warm && !r.Warmth.HasIdle(key, version) {
+		t := lambada.RunTarget{Key: h.Get(hKey), Qualifier: h.Get(hQualifier), Version: h.Get(hVersion)}
+		t.Generation, _ = strconv.ParseUint(h.Get(hGeneration), 10, 64)
+		ms, _ := strconv.ParseInt(h.Get(hTimeout), 10, 64)
+		t.Timeout = time.Duration(ms) * time.Millisecond
+		if warm && !r.Warmth.HasIdle(t.Key, t.Version) {
 			r.answer(m, declined, nil, nil)
 			return
 		}
@@ -367,15 +359,14 @@ func (r *Relay) serve(m *nats.Msg, warm bool) {
 		if cc := h.Get(hClientContext); cc != "" {
 			inv.ClientContext, _ = base64.StdEncoding.DecodeString(cc)
 		}
-		ms, _ := strconv.ParseInt(h.Get(hTimeout), 10, 64)
-		ctx, cancel := context.WithTimeout(r.ctx, time.Duration(ms)*time.Millisecond+resultGrace)
+		ctx, cancel := context.WithTimeout(r.ctx, t.Timeout+resultGrace)
 		defer cancel()
 		// "took" goes only to an invocation still running a while after
 		// it was admitted: a short one is answered once, with its result.
 		var mu sync.Mutex
 		admitted, answered := false, false
 		var slow *time.Timer
-		res, err := r.Runner.RunHere(ctx, key, qualifier, version, inv, func() {
+		res, err := r.Runner.RunHere(ctx, t, inv, func() {
 			admitted = true
 			slow = time.AfterFunc(tookAfter, func() {
 				mu.Lock()

@@ -39,18 +39,20 @@ func mustConn(t *testing.T) *nats.Conn {
 // it has an idle environment, run what an invocation does.
 type node struct {
 	*Relay
-	mu   sync.Mutex
-	warm bool
-	run  func(inv *lambada.Invocation, admitted func()) (*lambada.Result, error)
-	got  []*lambada.Invocation
+	mu      sync.Mutex
+	warm    bool
+	run     func(inv *lambada.Invocation, admitted func()) (*lambada.Result, error)
+	got     []*lambada.Invocation
+	targets []lambada.RunTarget
 }
 
 func (n *node) HasIdle(string, string) bool        { n.mu.Lock(); defer n.mu.Unlock(); return n.warm }
 func (n *node) HasEnvironment(string, string) bool { return n.HasIdle("", "") }
 
-func (n *node) RunHere(_ context.Context, key, qualifier, version string, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+func (n *node) RunHere(_ context.Context, t lambada.RunTarget, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
 	n.mu.Lock()
 	n.got = append(n.got, inv)
+	n.targets = append(n.targets, t)
 	run := n.run
 	n.mu.Unlock()
 	return run(inv, admitted)
@@ -93,7 +95,8 @@ func TestRelay(t *testing.T) {
 		defer b.Relay.mu.Unlock()
 		return len(b.Relay.warm) == 1
 	})
-	res, ok, err := a.Warm(ctx, "fn", "live", "1", time.Second, inv)
+	target := lambada.RunTarget{Key: "fn", Qualifier: "live", Version: "1", Generation: 1234567890123, Timeout: time.Second}
+	res, ok, err := a.Warm(ctx, target, inv)
 	if !ok || err != nil {
 		t.Fatalf("warm: %v %v", ok, err)
 	}
@@ -101,8 +104,11 @@ func TestRelay(t *testing.T) {
 		t.Errorf("result %+v, want %+v", res, want)
 	}
 	b.mu.Lock()
-	got := b.got[0]
+	got, gotTarget := b.got[0], b.targets[0]
 	b.mu.Unlock()
+	if gotTarget != target {
+		t.Errorf("b ran %+v, want %+v", gotTarget, target)
+	}
 	if got.RequestID != "r1" || got.InvokedARN != "arn:fn:1" || got.LogType != lambada.LogTail || got.Type != lambada.RequestResponse ||
 		!bytes.Equal(got.Payload, inv.Payload) || !bytes.Equal(got.ClientContext, inv.ClientContext) {
 		t.Errorf("b ran %+v", got)
@@ -110,14 +116,14 @@ func TestRelay(t *testing.T) {
 
 	// No node has one: answered at once (NATS's no responders), false.
 	start := time.Now()
-	if _, ok, _ := a.Warm(ctx, "other", "", "1", time.Second, inv); ok || time.Since(start) >= AcceptWait {
+	if _, ok, _ := a.Warm(ctx, lambada.RunTarget{Key: "other", Version: "1", Timeout: time.Second}, inv); ok || time.Since(start) >= AcceptWait {
 		t.Errorf("a version nobody has: %v after %v", ok, time.Since(start))
 	}
 	// b's environment got busy: it declines, and a runs it itself.
 	b.mu.Lock()
 	b.warm = false
 	b.mu.Unlock()
-	if _, ok, _ := a.Warm(ctx, "fn", "", "1", time.Second, inv); ok {
+	if _, ok, _ := a.Warm(ctx, target, inv); ok {
 		t.Error("b took an invocation with no idle environment")
 	}
 
@@ -128,7 +134,7 @@ func TestRelay(t *testing.T) {
 		return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
 	}
 	b.mu.Unlock()
-	if _, ok, _ := a.Elsewhere(ctx, "fn", "", "1", time.Second, inv); ok {
+	if _, ok, _ := a.Elsewhere(ctx, target, inv); ok {
 		t.Error("a throttled invocation was taken")
 	}
 	b.mu.Lock()
@@ -137,7 +143,7 @@ func TestRelay(t *testing.T) {
 		return nil, &lambada.Error{Code: lambada.ETHROTTLED, Message: "Rate Exceeded.", Reason: lambada.ReasonReservedLimit}
 	}
 	b.mu.Unlock()
-	_, ok, err = a.Elsewhere(ctx, "fn", "", "1", time.Second, inv)
+	_, ok, err = a.Elsewhere(ctx, target, inv)
 	var le *lambada.Error
 	if !ok || !errors.As(err, &le) || le.Code != lambada.ETHROTTLED || le.Reason != lambada.ReasonReservedLimit || le.Message != "Rate Exceeded." {
 		t.Errorf("an error after admission: %v %v", ok, err)
@@ -152,7 +158,7 @@ func TestRelay(t *testing.T) {
 		return want, nil
 	}
 	b.mu.Unlock()
-	if res, ok, err := a.Elsewhere(ctx, "fn", "", "1", 5*time.Second, inv); !ok || err != nil || !bytes.Equal(res.Payload, want.Payload) {
+	if res, ok, err := a.Elsewhere(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: 5 * time.Second}, inv); !ok || err != nil || !bytes.Equal(res.Payload, want.Payload) {
 		t.Errorf("a long invocation: %v %v", ok, err)
 	}
 
@@ -169,7 +175,7 @@ func TestRelay(t *testing.T) {
 	b.mu.Unlock()
 	left := make(chan error, 1)
 	go func() {
-		_, ok, err := a.Elsewhere(ctx, "fn", "", "1", time.Minute, inv)
+		_, ok, err := a.Elsewhere(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
 		if !ok {
 			err = errors.New("not taken")
 		}

@@ -43,7 +43,15 @@ func (m *Main) nodeName() string {
 // nodes store.
 func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 	name := m.nodeName()
-	m.members = new(jetstream.Members)
+	m.members = &jetstream.Members{Self: name, Every: m.HeartbeatEvery, Timeout: m.HeartbeatTimeout, Logger: m.Logger.With("component", "members"),
+		Beat: func() jetstream.Heartbeat {
+			return jetstream.Heartbeat{Ready: m.sandboxes.ReadyAll(), Over: m.limiter.Over()}
+		},
+		Changed: func(v *lambada.Members) { // from OpenMembers on: m.relay and m.applier are set
+			m.limiter.SetMembers(v)
+			m.relay.SetMembers(v)
+			m.applier.nodes(v.Nodes)
+		}}
 	m.relay = &relay.Relay{Conn: m.node.Conn(), Self: name, Runner: invoker, Warmth: m.sandboxes, Logger: m.Logger.With("component", "relay")}
 	if err := m.relay.Open(); err != nil {
 		return err
@@ -53,15 +61,6 @@ func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 	invoker.Provisioner = clusterReady{m.sandboxes, m.members}
 	m.applier = &applier{apply: invoker.Apply, functions: m.node.Functions, logger: m.Logger.With("component", "apply")}
 	m.applier.open()
-	*m.members = jetstream.Members{Self: name, Every: m.HeartbeatEvery, Timeout: m.HeartbeatTimeout, Logger: m.Logger.With("component", "members"),
-		Beat: func() jetstream.Heartbeat {
-			return jetstream.Heartbeat{Ready: m.sandboxes.ReadyAll(), Over: m.limiter.Over()}
-		},
-		Changed: func(v *lambada.Members) {
-			m.limiter.SetMembers(v)
-			m.relay.SetMembers(v)
-			m.applier.nodes(v.Nodes)
-		}}
 	if err := m.node.OpenMembers(ctx, m.members); err != nil {
 		return err
 	}
