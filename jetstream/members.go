@@ -214,6 +214,11 @@ func (m *Members) run(ctx context.Context) {
 	defer close(m.done)
 	tick := time.NewTicker(m.Every)
 	defer tick.Stop()
+	// expiry fires when the next node's heartbeat gets too old (or this
+	// node's lease lapses): its share is taken over then, not at the next
+	// beat.
+	expiry := time.NewTimer(m.Timeout)
+	defer expiry.Stop()
 	lastRecord := time.Now()
 	for {
 		select {
@@ -221,6 +226,8 @@ func (m *Members) run(ctx context.Context) {
 			return
 		case msg := <-m.heard:
 			m.hear(msg, time.Now())
+			m.publish(time.Now())
+		case <-expiry.C:
 			m.publish(time.Now())
 		case <-tick.C:
 			m.beat()
@@ -233,7 +240,25 @@ func (m *Members) run(ctx context.Context) {
 				cancel()
 			}
 		}
+		expiry.Reset(m.nextExpiry(time.Now()))
 	}
+}
+
+// nextExpiry returns how long until a live node's heartbeat gets too old
+// or this node's lease lapses, whichever comes first (a timeout at most).
+func (m *Members) nextExpiry(now time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.Timeout
+	for _, s := range m.seen {
+		if d := s.at.Add(m.Timeout).Sub(now); d > 0 && d < next {
+			next = d
+		}
+	}
+	if d := m.viewLocked(now).Until.Sub(now); d > 0 && d < next {
+		next = d
+	}
+	return next + time.Millisecond // past it, not on it
 }
 
 // View returns this node's view of the cluster at now.
