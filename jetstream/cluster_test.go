@@ -189,7 +189,7 @@ func TestCluster_Adopt(t *testing.T) {
 
 	nodes := MustOpenCluster(t, 3, dir)
 	for i, n := range nodes {
-		poll.Until(t, 10*time.Second, fmt.Sprintf("node %d sees the function and its code", i), func() bool {
+		poll.Until(t, 30*time.Second, fmt.Sprintf("node %d sees the function and its code", i), func() bool {
 			f, err := n.Functions.Function(ctx, "fn")
 			got, cerr := n.Code.Code(ctx, "k")
 			return err == nil && f.Latest.Description == "updated" && cerr == nil && string(got) == string(zip)

@@ -87,20 +87,24 @@ func openEventQueue(ctx context.Context, js natsjs.JetStream, maxBytes int64, ac
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: %w", EventsStream, err)
 	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, natsjs.ConsumerConfig{
-		Durable:       eventsConsumer,
-		Description:   "Lambada's asynchronous dispatchers",
-		AckPolicy:     natsjs.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 1 << 20,
-		FilterSubject: eventsSubject + ">",
+	// In a cluster the consumer's own group may be electing its leader (a
+	// node restarted): the request is tried again, as creations are.
+	cons, err := retry(ctx, func(ctx context.Context) (natsjs.Consumer, error) {
+		return stream.CreateOrUpdateConsumer(ctx, natsjs.ConsumerConfig{
+			Durable:       eventsConsumer,
+			Description:   "Lambada's asynchronous dispatchers",
+			AckPolicy:     natsjs.AckExplicitPolicy,
+			AckWait:       ackWait,
+			MaxDeliver:    -1,
+			MaxAckPending: 1 << 20,
+			FilterSubject: eventsSubject + ">",
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: consumer %s: %w", eventsConsumer, err)
 	}
 	// Keepers left by an earlier run go; this node's own start at once.
-	if err := stream.Purge(ctx, natsjs.WithPurgeSubject(keepSubject)); err != nil {
+	if err := retryErr(ctx, func(ctx context.Context) error { return stream.Purge(ctx, natsjs.WithPurgeSubject(keepSubject)) }); err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: purge keepers: %w", EventsStream, err)
 	}
 	q := &EventQueue{js: js, stream: stream, cons: cons, ackWait: ackWait, logger: logger, done: make(chan struct{}),

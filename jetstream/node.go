@@ -108,8 +108,23 @@ type Node struct {
 
 // Open starts the embedded server on cfg.Dir, connects to it in-process,
 // creates or opens the buckets and loads every function record into memory.
-// The caller must Close the Node.
-func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
+// The caller must Close the Node. In a cluster a node restarted while
+// leaders are elected (another node just died) may find a request of its
+// start unanswered past the retries of each: it starts again, twice at
+// most.
+func Open(ctx context.Context, cfg Config) (*Node, error) {
+	for attempt := 1; ; attempt++ {
+		n, err := open(ctx, cfg)
+		if err == nil || attempt == 3 || (cfg.Cluster == nil && cfg.URL == "") || !electing(err) || ctx.Err() != nil {
+			return n, err
+		}
+		if cfg.Logger != nil {
+			cfg.Logger.Warn("the store did not open while the cluster elects its leaders; opening again", "err", err)
+		}
+	}
+}
+
+func open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("jetstream: Config.Dir is required")
 	}
