@@ -86,6 +86,7 @@ type Relay struct {
 	warm    map[string]*nats.Subscription // by lambada.VersionID
 	dirty   map[[2]string]bool            // function, version
 	subs    []*nats.Subscription          // the node's own subject and its inbox
+	closed  bool                          // no subscription is made, nor request run, after Close
 
 	kick   chan struct{}
 	ctx    context.Context
@@ -126,6 +127,7 @@ func (r *Relay) Close() error {
 		return nil
 	}
 	r.mu.Lock()
+	r.closed = true
 	for _, s := range r.subs {
 		_ = s.Unsubscribe()
 	}
@@ -181,7 +183,7 @@ func (r *Relay) keepWarm() {
 			r.mu.Lock()
 			sub := r.warm[id]
 			switch {
-			case idle && sub == nil && r.ctx.Err() == nil:
+			case idle && sub == nil && !r.closed:
 				s, err := r.Conn.QueueSubscribe(warmSubject(fv[0], fv[1]), "warm", func(m *nats.Msg) { r.serve(m, true) })
 				if err != nil {
 					r.Logger.Error("relay: subscribe", "version", id, "err", err)
@@ -341,7 +343,15 @@ func (r *Relay) reply(m *nats.Msg) {
 // an idle environment.
 func (r *Relay) serve(m *nats.Msg, warm bool) {
 	received := time.Now()
-	r.wg.Go(func() {
+	r.mu.Lock()
+	if r.closed { // delivered as Close unsubscribed: the asking node runs it after its wait
+		r.mu.Unlock()
+		return
+	}
+	r.wg.Add(1) // under r.mu: Close's Wait cannot miss it
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
 		if time.Since(received) > AcceptWait/2 {
 			return // the asking node may have run it itself by now
 		}
@@ -386,7 +396,7 @@ func (r *Relay) serve(m *nats.Msg, warm bool) {
 		answered = true
 		mu.Unlock()
 		r.answer(m, done, res, err)
-	})
+	}()
 }
 
 // answer sends one answer to m: kind, or with a result or an error.

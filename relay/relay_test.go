@@ -165,7 +165,6 @@ func TestRelay(t *testing.T) {
 	// The node running it leaves the cluster: a stops waiting.
 	b.mu.Lock()
 	release := make(chan struct{})
-	defer close(release)
 	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
 		admitted()
 		<-release
@@ -190,5 +189,18 @@ func TestRelay(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("a still waits for a node gone")
+	}
+
+	// b closes (once its invocation ends): it takes nothing more, and a
+	// hears so at once.
+	close(release)
+	b.mu.Lock()
+	b.run = ran(want)
+	b.mu.Unlock()
+	a.SetMembers(members)
+	b.Close()
+	start = time.Now()
+	if _, ok, _ := a.Elsewhere(ctx, target, inv); ok || time.Since(start) >= AcceptWait {
+		t.Errorf("a closed node: taken %v, after %v", ok, time.Since(start))
 	}
 }
