@@ -22,6 +22,10 @@
 //   - deploy finishes what the control plane starts: a new function is
 //     Pending, an update InProgress, until its code is ready on the node
 //     (see Status for the states and their transitions).
+//   - In a cluster, nodes share one JetStream store. Each admits its share
+//     of every limit ([Members], [LeaseUntil]) while its heartbeats keep its
+//     lease (jetstream.Members), and relay carries an invocation to the node
+//     with a warm environment, or to one with a share left ([RunTarget]).
 //   - cmd/lambada wires it all: `lambada serve`, `lambada invoke`.
 //
 // This package holds the nouns (Function, FunctionConfig, Status, FunctionRef,
