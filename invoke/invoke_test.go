@@ -202,3 +202,66 @@ func TestService_RunHere(t *testing.T) {
 		t.Errorf("no share left: admitted %v, %v", ok, err)
 	}
 }
+
+// peers are fake other nodes: each answers with its result when set.
+type peers struct {
+	warm, elsewhere *lambada.Result
+	asked           []string
+}
+
+func (p *peers) Warm(context.Context, lambada.RunTarget, *lambada.Invocation) (*lambada.Result, bool, error) {
+	p.asked = append(p.asked, "warm")
+	return p.warm, p.warm != nil, nil
+}
+
+func (p *peers) Elsewhere(context.Context, lambada.RunTarget, *lambada.Invocation) (*lambada.Result, bool, error) {
+	p.asked = append(p.asked, "elsewhere")
+	return p.elsewhere, p.elsewhere != nil, nil
+}
+
+type warmth bool
+
+func (w warmth) HasIdle(string, string) bool { return bool(w) }
+
+// throttler throttles every invocation, as a node whose memory budget has
+// no room for another environment does once it admitted one.
+type throttler struct{}
+
+func (throttler) Run(context.Context, *lambada.SandboxConfig, *lambada.Invocation) (*lambada.Result, error) {
+	return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
+}
+
+// In a cluster, a node with no idle environment of the version asks the
+// nodes with one first; a node that throttles an invocation, for want of a
+// share of the limits or of memory, offers it to the others before it
+// answers with the throttle.
+func TestService_Peers(t *testing.T) {
+	s, r := newService(t, 0)
+	ctx := context.Background()
+	invoke := func() (*lambada.Result, error) {
+		r.cfg = nil
+		return s.Invoke(ctx, lambada.FunctionRef{Name: "fn", Qualifier: "1"}, &lambada.Invocation{Type: lambada.RequestResponse, Payload: []byte(`{}`)})
+	}
+	p := &peers{warm: &lambada.Result{Payload: []byte(`"warm elsewhere"`)}}
+	s.Peers, s.Warmth = p, warmth(false)
+	if res, err := invoke(); err != nil || string(res.Payload) != `"warm elsewhere"` || r.cfg != nil {
+		t.Errorf("no idle environment here, one elsewhere: %v %v, ran here: %v", res, err, r.cfg != nil)
+	}
+	p.warm = nil
+	if res, err := invoke(); err != nil || string(res.Payload) != `{}` || r.cfg == nil {
+		t.Errorf("no idle environment anywhere: %v %v, ran here: %v", res, err, r.cfg != nil)
+	}
+	p.asked, s.Warmth = nil, warmth(true)
+	if _, err := invoke(); err != nil || r.cfg == nil || len(p.asked) != 0 {
+		t.Errorf("an idle environment here: %v, asked %v", err, p.asked)
+	}
+	s.Sandboxes = throttler{}
+	p.elsewhere = &lambada.Result{Payload: []byte(`"run elsewhere"`)}
+	if res, err := invoke(); err != nil || string(res.Payload) != `"run elsewhere"` {
+		t.Errorf("throttled here, admitted elsewhere: %v %v", res, err)
+	}
+	p.elsewhere = nil
+	if _, err := invoke(); lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Errorf("throttled everywhere: %v", err)
+	}
+}

@@ -76,6 +76,7 @@ type Members struct {
 	known  map[string]bool
 	live   []string // as last told to Changed
 	leased bool     // as last told to Changed
+	told   []string // the Sees of the last heartbeat sent
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -176,6 +177,7 @@ func (m *Members) beat() {
 	}
 	m.mu.Lock()
 	hb.Sees = m.direct(time.Now())
+	m.told = hb.Sees
 	m.mu.Unlock()
 	b, err := json.Marshal(hb)
 	if err == nil {
@@ -240,6 +242,9 @@ func (m *Members) run(ctx context.Context) {
 				cancel()
 			}
 		}
+		if m.seesOtherwise(time.Now()) {
+			m.beat()
+		}
 		expiry.Reset(m.nextExpiry(time.Now()))
 	}
 }
@@ -269,7 +274,7 @@ func (m *Members) View(now time.Time) *lambada.Members {
 }
 
 // direct returns the nodes this node heard from within the timeout, itself
-// included. m.mu is held.
+// included, sorted. m.mu is held.
 func (m *Members) direct(now time.Time) []string {
 	out := []string{m.Self}
 	for name, s := range m.seen {
@@ -277,7 +282,19 @@ func (m *Members) direct(now time.Time) []string {
 			out = append(out, name)
 		}
 	}
+	slices.Sort(out)
 	return out
+}
+
+// seesOtherwise tells whether the nodes this node hears changed since its
+// last heartbeat: a node heard for the first time, one whose heartbeat got
+// too old, one that left. It then beats at once, rather than at the next
+// beat, because the others count the nodes it hears: a dead node's share
+// comes back within the timeout, and a node that joins is counted at once.
+func (m *Members) seesOtherwise(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !slices.Equal(m.direct(now), m.told)
 }
 
 // viewLocked is the view at now: the nodes this node hears, and those they

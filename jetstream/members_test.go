@@ -2,10 +2,13 @@ package jetstream
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/lambada-dev/lambada/internal/poll"
 )
@@ -76,5 +79,55 @@ func TestMembers(t *testing.T) {
 	}
 	if since := time.Since(stopped); since < a.Timeout/2-a.Every-10*time.Millisecond {
 		t.Errorf("a's lease lapsed %v after b's last heartbeat, before half the timeout", since)
+	}
+}
+
+// A node beats at once when the nodes it hears change, not at its next
+// beat: the others count the nodes it hears, so a dead node's share comes
+// back within the timeout, and a node that joins is counted at once. Here
+// the next beat is an hour away, and a fake node x beats once.
+func TestMembers_BeatsWhenTheNodesHeardChange(t *testing.T) {
+	n := MustOpen(t, t.TempDir())
+	ctx := context.Background()
+	beats := make(chan *nats.Msg, 16)
+	sub, err := n.conn.ChanSubscribe(membersSubject("a"), beats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	a := &Members{Self: "a", Every: time.Hour, Timeout: 300 * time.Millisecond, Logger: testLogger(t)}
+	if err := n.OpenMembers(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	next := func(what string) []string {
+		t.Helper()
+		var msg *nats.Msg
+		poll.Until(t, 10*time.Second, "a heartbeat from a "+what, func() bool {
+			select {
+			case msg = <-beats:
+				return true
+			default:
+				return false
+			}
+		})
+		var hb Heartbeat
+		if err := json.Unmarshal(msg.Data, &hb); err != nil {
+			t.Fatal(err)
+		}
+		return hb.Sees
+	}
+	if got := next("its first"); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("a's first heartbeat sees %v, want [a]", got)
+	}
+	x, _ := json.Marshal(Heartbeat{Sees: []string{"a", "x"}})
+	if err := n.conn.Publish(membersSubject("x"), x); err != nil {
+		t.Fatal(err)
+	}
+	if got := next("once it heard x"); !slices.Equal(got, []string{"a", "x"}) {
+		t.Fatalf("a's heartbeat once it heard x sees %v, want [a x]", got)
+	}
+	if got := next("once x's heartbeat got too old"); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("a's heartbeat once x's got too old sees %v, want [a]", got)
 	}
 }

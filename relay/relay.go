@@ -224,7 +224,7 @@ func (r *Relay) Warm(ctx context.Context, t lambada.RunTarget, inv *lambada.Invo
 }
 
 // Elsewhere offers inv to every other live node in turn until one admits
-// it.
+// it and does not throttle it.
 func (r *Relay) Elsewhere(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error) {
 	others := r.members.Load().Others()
 	for _, i := range rand.Perm(len(others)) { // the nodes share the overflow
@@ -284,6 +284,11 @@ func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, in
 	case took:
 	case done, failed: // it ran, quickly
 		res, err := result(first)
+		if lambada.ErrorCode(err) == lambada.ETHROTTLED {
+			// Throttled once admitted: its memory budget has no room for
+			// a new environment. Another node may have.
+			return nil, false, nil
+		}
 		return res, true, err
 	default: // declined, or NATS's 503: nobody listens
 		return nil, false, nil

@@ -127,8 +127,10 @@ func TestRelay(t *testing.T) {
 		t.Error("b took an invocation with no idle environment")
 	}
 
-	// Elsewhere: b throttles, so no node took it; then b admits and the
-	// invocation's error comes back as it was.
+	// Elsewhere: b throttles, so no node took it; b admits, then throttles
+	// (its memory budget has no room): not taken either, so that a asks
+	// another node, or runs it; then b admits and the invocation's error
+	// comes back as it was.
 	b.mu.Lock()
 	b.run = func(*lambada.Invocation, func()) (*lambada.Result, error) {
 		return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
@@ -140,12 +142,21 @@ func TestRelay(t *testing.T) {
 	b.mu.Lock()
 	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
 		admitted()
-		return nil, &lambada.Error{Code: lambada.ETHROTTLED, Message: "Rate Exceeded.", Reason: lambada.ReasonReservedLimit}
+		return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
+	}
+	b.mu.Unlock()
+	if _, ok, _ := a.Elsewhere(ctx, target, inv); ok {
+		t.Error("an invocation throttled once admitted was taken")
+	}
+	b.mu.Lock()
+	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+		admitted()
+		return nil, &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"}
 	}
 	b.mu.Unlock()
 	_, ok, err = a.Elsewhere(ctx, target, inv)
 	var le *lambada.Error
-	if !ok || !errors.As(err, &le) || le.Code != lambada.ETHROTTLED || le.Reason != lambada.ReasonReservedLimit || le.Message != "Rate Exceeded." {
+	if !ok || !errors.As(err, &le) || le.Code != lambada.EINVALID || le.Reason != "why" || le.Message != "Bad code." {
 		t.Errorf("an error after admission: %v %v", ok, err)
 	}
 
