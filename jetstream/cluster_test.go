@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/lambada-dev/lambada"
+	"github.com/lambada-dev/lambada/internal/natstest"
 	"github.com/lambada-dev/lambada/internal/poll"
 )
 
@@ -157,6 +158,26 @@ func TestOpen_URL(t *testing.T) {
 	a.Close()
 	if srv.NumClients() == 0 { // b's connection
 		t.Error("closing one node closed the server's other clients")
+	}
+}
+
+// A NATS server that wants credentials (here a JWT-authenticated one, as
+// NGS or a secured cluster is): a node connects with its creds file, and
+// is refused without one.
+func TestOpen_URLCreds(t *testing.T) {
+	ctx := context.Background()
+	url, creds := natstest.Secured(t, 1)
+	if n, err := Open(ctx, Config{Dir: t.TempDir(), URL: url, Logger: testLogger(t)}); err == nil {
+		n.Close()
+		t.Fatal("a node without credentials connected")
+	}
+	n, err := Open(ctx, Config{Dir: t.TempDir(), URL: url, Credentials: creds, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("with the creds file: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	if _, err := n.Functions.PutFunction(ctx, &lambada.Function{Name: "fn", Latest: lambada.NewFunctionConfig()}); err != nil {
+		t.Fatal(err)
 	}
 }
 

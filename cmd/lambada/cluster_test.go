@@ -12,11 +12,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/codecache"
+	"github.com/lambada-dev/lambada/internal/natstest"
 	"github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/jetstream"
 )
@@ -85,6 +89,72 @@ func TestCluster_AnyNode(t *testing.T) {
 		if got := greeting(t, cl); got != "two" {
 			t.Errorf("node %d ran GREETING %q after the update", i, got)
 		}
+	}
+}
+
+// The other way to form a cluster: nodes that connect to a NATS cluster
+// already running (--nats), here three servers that let in only a user
+// with credentials (--nats-creds). The nodes count each other, keep three
+// copies, and serve any request. The third node is `lambada serve` with
+// those flags.
+func TestCluster_NATS(t *testing.T) {
+	t.Parallel()
+	urls, creds := natstest.Secured(t, 3)
+	nodes := make([]*Main, 2)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() {
+			nodes[i] = MustOpenMain(t, "", func(m *Main) {
+				m.NATS, m.NATSCreds, m.Replicas, m.NodeName = urls, creds, 3, fmt.Sprintf("node%d", i)
+			})
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var log syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- (&serveCommand{Stderr: &log}).Run(ctx, []string{"--listen", addr, "--data", t.TempDir(),
+			"--nats", urls, "--nats-creds", creds, "--replicas", "3", "--node-name", "node2"})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("lambada serve: %v; log:\n%s", err, log.String())
+		}
+	})
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	poll.Until(t, 30*time.Second, "every node counts the three", func() bool {
+		return len(nodes[0].members.Live()) == 3 && len(nodes[1].members.Live()) == 3
+	})
+	third := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
+	MustCreateFunction(t, client(nodes[0]), "everywhere", 10, map[string]string{"GREETING": "one"})
+	for i, cl := range []*lambda.Client{client(nodes[0]), client(nodes[1]), third} {
+		if got := greeting(t, cl); got != "one" {
+			t.Errorf("node %d ran it with GREETING %q", i, got)
+		}
+	}
+	nc, err := nats.Connect(urls, nats.UserCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := natsjs.New(nc)
+	s, err := js.Stream(context.Background(), "KV_"+jetstream.FunctionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.CachedInfo().Config.Replicas; r != 3 {
+		t.Errorf("the functions' bucket keeps %d copies, want 3", r)
 	}
 }
 
