@@ -40,6 +40,9 @@ type Heartbeat struct {
 	// Sees lists the nodes it heard from within the timeout, itself
 	// included (filled in by Members).
 	Sees []string `json:"sees,omitempty"`
+	// Relay is the address it takes invocations on straight from the
+	// others ("": none).
+	Relay string `json:"relay,omitempty"`
 }
 
 // Members tells the other nodes, every Every, that this node is alive and
@@ -354,6 +357,17 @@ func (m *Members) Ready(id string) int {
 		}
 	}
 	return n
+}
+
+// RelayAddr returns the address the live node tells it takes invocations
+// on straight from the others ("": none, or not live).
+func (m *Members) RelayAddr(node string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !slices.Contains(m.live, node) {
+		return ""
+	}
+	return m.seen[node].beat.Relay
 }
 
 // Live returns the live nodes as last published.

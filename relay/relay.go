@@ -77,9 +77,18 @@ type Relay struct {
 	Warmth Warmth
 	Logger *slog.Logger
 
+	// Listen, when set, is where this node also takes warm invocations
+	// straight from the others, over HTTP (HOST:PORT, port 0 for any):
+	// one TCP round trip, where NATS takes two hops each way through the
+	// servers. Addrs returns the address another node listens on, as its
+	// heartbeat told ("": none).
+	Listen string
+	Addrs  func(node string) string
+
 	members atomic.Pointer[lambada.Members]
 	inbox   string // prefix of this node's reply subjects
 	seq     atomic.Uint64
+	direct  direct
 
 	mu      sync.Mutex
 	waiting map[string]chan *nats.Msg     // by reply subject
@@ -116,6 +125,11 @@ func (r *Relay) Open() error {
 		return fmt.Errorf("relay: %w", err)
 	}
 	r.subs = []*nats.Subscription{in, own}
+	if err := r.openDirect(); err != nil {
+		_ = in.Unsubscribe()
+		_ = own.Unsubscribe()
+		return err
+	}
 	r.wg.Go(r.keepWarm)
 	return nil
 }
@@ -136,6 +150,7 @@ func (r *Relay) Close() error {
 	}
 	r.mu.Unlock()
 	r.cancel()
+	r.closeDirect()
 	r.wg.Wait()
 	return nil
 }
@@ -218,9 +233,21 @@ const (
 )
 
 // Warm runs inv on a node with an idle environment of version of the
-// function whose AccountKey is key.
+// function whose AccountKey is key: straight on one that ran one lately,
+// else on the one NATS hands it to.
 func (r *Relay) Warm(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error) {
-	return r.ask(ctx, warmSubject(t.Key, t.Version), t, inv)
+	id := lambada.VersionID(t.Key, t.Version)
+	if node, addr := r.direct.pick(id, r.members.Load(), r.Addrs); addr != "" {
+		if res, ok, err := r.askDirect(ctx, addr, t, inv); ok {
+			return res, ok, err
+		}
+		r.direct.forget(id, node)
+	}
+	res, node, ok, err := r.ask(ctx, warmSubject(t.Key, t.Version), t, inv)
+	if ok && node != "" && node != r.Self {
+		r.direct.remember(id, node)
+	}
+	return res, ok, err
 }
 
 // Elsewhere offers inv to every other live node in turn until one admits
@@ -228,22 +255,18 @@ func (r *Relay) Warm(ctx context.Context, t lambada.RunTarget, inv *lambada.Invo
 func (r *Relay) Elsewhere(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error) {
 	others := r.members.Load().Others()
 	for _, i := range rand.Perm(len(others)) { // the nodes share the overflow
-		if res, ok, err := r.ask(ctx, nodeSubject(others[i]), t, inv); ok {
+		if res, _, ok, err := r.ask(ctx, nodeSubject(others[i]), t, inv); ok {
 			return res, ok, err
 		}
 	}
 	return nil, false, nil
 }
 
-// ask sends inv to subject and returns its result, or false when no node
-// took it.
-func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, bool, error) {
-	if len(inv.Payload)+len(inv.ClientContext)*2+4096 > int(r.Conn.MaxPayload()) {
-		return nil, false, nil // too big for this NATS: run here
-	}
-	msg := nats.NewMsg(subject)
-	msg.Reply = r.inbox + strconv.FormatUint(r.seq.Add(1), 36)
-	h := msg.Header
+// request is the header of a request to run inv (the payload is its
+// data). Its keys are in the canonical form of HTTP's, so that it is an
+// http.Header as well.
+func request(t lambada.RunTarget, inv *lambada.Invocation) nats.Header {
+	h := nats.Header{}
 	h.Set(hKey, t.Key)
 	h.Set(hQualifier, t.Qualifier)
 	h.Set(hVersion, t.Version)
@@ -256,6 +279,18 @@ func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, in
 		h.Set(hClientContext, base64.StdEncoding.EncodeToString(inv.ClientContext))
 	}
 	h.Set(hTimeout, strconv.FormatInt(t.Timeout.Milliseconds(), 10))
+	return h
+}
+
+// ask sends inv to subject and returns its result and the node that ran
+// it, or false when no node took it.
+func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, inv *lambada.Invocation) (*lambada.Result, string, bool, error) {
+	if len(inv.Payload)+len(inv.ClientContext)*2+4096 > int(r.Conn.MaxPayload()) {
+		return nil, "", false, nil // too big for this NATS: run here
+	}
+	msg := nats.NewMsg(subject)
+	msg.Reply = r.inbox + strconv.FormatUint(r.seq.Add(1), 36)
+	msg.Header = request(t, inv)
 	msg.Data = inv.Payload
 	answers := make(chan *nats.Msg, 2)
 	r.mu.Lock()
@@ -267,7 +302,7 @@ func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, in
 		r.mu.Unlock()
 	}()
 	if err := r.Conn.PublishMsg(msg); err != nil {
-		return nil, false, nil
+		return nil, "", false, nil
 	}
 	accept := time.NewTimer(AcceptWait)
 	defer accept.Stop()
@@ -276,24 +311,19 @@ func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, in
 	case first = <-answers:
 	case <-accept.C:
 		r.Logger.Warn("relay: no answer in time; running here", "subject", subject, "request_id", inv.RequestID)
-		return nil, false, nil
+		return nil, "", false, nil
 	case <-ctx.Done():
-		return nil, true, ctx.Err()
+		return nil, "", true, ctx.Err()
 	}
+	node := first.Header.Get(hNode)
 	switch first.Header.Get(hAnswer) {
 	case took:
 	case done, failed: // it ran, quickly
-		res, err := result(first)
-		if lambada.ErrorCode(err) == lambada.ETHROTTLED {
-			// Throttled once admitted: its memory budget has no room for
-			// a new environment. Another node may have.
-			return nil, false, nil
-		}
-		return res, true, err
+		res, ok, err := quick(first.Header, first.Data)
+		return res, node, ok, err
 	default: // declined, or NATS's 503: nobody listens
-		return nil, false, nil
+		return nil, "", false, nil
 	}
-	node := first.Header.Get(hNode)
 	wait := time.NewTimer(t.Timeout + resultGrace)
 	defer wait.Stop()
 	alive := time.NewTicker(time.Second)
@@ -301,27 +331,43 @@ func (r *Relay) ask(ctx context.Context, subject string, t lambada.RunTarget, in
 	for {
 		select {
 		case m := <-answers:
-			res, err := result(m)
-			return res, true, err
+			res, err := result(m.Header, m.Data)
+			return res, node, true, err
 		case <-alive.C:
-			if m := r.members.Load(); m != nil && !slices.Contains(m.Nodes, node) {
-				return nil, true, fmt.Errorf("relay: node %s left the cluster while running %s", node, inv.RequestID)
+			if !r.live(node) {
+				return nil, node, true, fmt.Errorf("relay: node %s left the cluster while running %s", node, inv.RequestID)
 			}
 		case <-wait.C:
-			return nil, true, fmt.Errorf("relay: no result from node %s for %s", node, inv.RequestID)
+			return nil, node, true, fmt.Errorf("relay: no result from node %s for %s", node, inv.RequestID)
 		case <-ctx.Done():
-			return nil, true, ctx.Err()
+			return nil, node, true, ctx.Err()
 		}
 	}
 }
 
-// result decodes a final answer.
-func result(m *nats.Msg) (*lambada.Result, error) {
-	h := m.Header
-	if h.Get(hAnswer) != done {
-		return nil, &lambada.Error{Code: h.Get(hCode), Message: string(m.Data), Reason: h.Get(hReason)}
+// live tells whether node is among the cluster's live nodes.
+func (r *Relay) live(node string) bool {
+	m := r.members.Load()
+	return m == nil || slices.Contains(m.Nodes, node)
+}
+
+// quick is the result of an answer that came first (no "took" before it),
+// and false for an invocation throttled once admitted: the node's memory
+// budget had no room for a new environment, and another node may have.
+func quick(h nats.Header, data []byte) (*lambada.Result, bool, error) {
+	res, err := result(h, data)
+	if lambada.ErrorCode(err) == lambada.ETHROTTLED {
+		return nil, false, nil
 	}
-	res := &lambada.Result{Payload: m.Data, FunctionError: h.Get(hFunctionError), ExecutedVersion: h.Get(hExecuted)}
+	return res, true, err
+}
+
+// result decodes a final answer.
+func result(h nats.Header, data []byte) (*lambada.Result, error) {
+	if h.Get(hAnswer) != done {
+		return nil, &lambada.Error{Code: h.Get(hCode), Message: string(data), Reason: h.Get(hReason)}
+	}
+	res := &lambada.Result{Payload: data, FunctionError: h.Get(hFunctionError), ExecutedVersion: h.Get(hExecuted)}
 	if lt := h.Get(hLogTail); lt != "" {
 		var err error
 		if res.LogTail, err = base64.StdEncoding.DecodeString(lt); err != nil {
@@ -344,70 +390,91 @@ func (r *Relay) reply(m *nats.Msg) {
 	}
 }
 
-// serve runs an invocation another node asked this one to, warm: only on
-// an idle environment.
-func (r *Relay) serve(m *nats.Msg, warm bool) {
-	received := time.Now()
+// track counts an asked invocation in r.wg, or false once Close began.
+func (r *Relay) track() bool {
 	r.mu.Lock()
-	if r.closed { // delivered as Close unsubscribed: the asking node runs it after its wait
-		r.mu.Unlock()
-		return
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
 	}
 	r.wg.Add(1) // under r.mu: Close's Wait cannot miss it
-	r.mu.Unlock()
+	return true
+}
+
+// serve runs an invocation another node asked this one to over NATS
+// (warm: only on an idle environment).
+func (r *Relay) serve(m *nats.Msg, warm bool) {
+	received := time.Now()
+	if !r.track() { // delivered as Close unsubscribed: the asking node runs it after its wait
+		return
+	}
 	go func() {
 		defer r.wg.Done()
-		if time.Since(received) > AcceptWait/2 {
-			return // the asking node may have run it itself by now
-		}
-		h := m.Header
-		t := lambada.RunTarget{Key: h.Get(hKey), Qualifier: h.Get(hQualifier), Version: h.Get(hVersion)}
-		t.Generation, _ = strconv.ParseUint(h.Get(hGeneration), 10, 64)
-		ms, _ := strconv.ParseInt(h.Get(hTimeout), 10, 64)
-		t.Timeout = time.Duration(ms) * time.Millisecond
-		if warm && !r.Warmth.HasIdle(t.Key, t.Version) {
-			r.answer(m, declined, nil, nil)
-			return
-		}
-		inv := &lambada.Invocation{RequestID: h.Get(hRequestID), Type: lambada.InvocationType(h.Get(hType)),
-			LogType: lambada.LogType(h.Get(hLogType)), InvokedARN: h.Get(hARN), Payload: m.Data}
-		if cc := h.Get(hClientContext); cc != "" {
-			inv.ClientContext, _ = base64.StdEncoding.DecodeString(cc)
-		}
-		ctx, cancel := context.WithTimeout(r.ctx, t.Timeout+resultGrace)
-		defer cancel()
-		// "took" goes only to an invocation still running a while after
-		// it was admitted: a short one is answered once, with its result.
-		var mu sync.Mutex
-		admitted, answered := false, false
-		var slow *time.Timer
-		res, err := r.Runner.RunHere(ctx, t, inv, func() {
-			admitted = true
-			slow = time.AfterFunc(tookAfter, func() {
-				mu.Lock()
-				defer mu.Unlock()
-				if !answered {
-					answered = true
-					r.answer(m, took, nil, nil)
-				}
-			})
+		r.take(received, m.Header, m.Data, warm, func(kind string, res *lambada.Result, err error) {
+			out := nats.NewMsg(m.Reply)
+			out.Header, out.Data = r.answer(kind, res, err)
+			if err := r.Conn.PublishMsg(out); err != nil {
+				r.Logger.Error("relay: answer", "err", err)
+			}
 		})
-		if !admitted { // not taken: the asking node runs it, or asks another
-			r.answer(m, declined, nil, err)
-			return
-		}
-		slow.Stop()
-		mu.Lock()
-		answered = true
-		mu.Unlock()
-		r.answer(m, done, res, err)
 	}()
 }
 
-// answer sends one answer to m: kind, or with a result or an error.
-func (r *Relay) answer(m *nats.Msg, kind string, res *lambada.Result, err error) {
-	out := nats.NewMsg(m.Reply)
-	h := out.Header
+// take runs the invocation that h and data ask for, received at received,
+// and sends its answers: none when it is too old (the asking node may have
+// run it itself by now); declined; or the result, after "took" when it
+// runs a while. send is called at most twice, never at once.
+func (r *Relay) take(received time.Time, h nats.Header, data []byte, warm bool, send func(kind string, res *lambada.Result, err error)) {
+	if time.Since(received) > AcceptWait/2 {
+		return
+	}
+	t := lambada.RunTarget{Key: h.Get(hKey), Qualifier: h.Get(hQualifier), Version: h.Get(hVersion)}
+	t.Generation, _ = strconv.ParseUint(h.Get(hGeneration), 10, 64)
+	ms, _ := strconv.ParseInt(h.Get(hTimeout), 10, 64)
+	t.Timeout = time.Duration(ms) * time.Millisecond
+	if warm && !r.Warmth.HasIdle(t.Key, t.Version) {
+		send(declined, nil, nil)
+		return
+	}
+	inv := &lambada.Invocation{RequestID: h.Get(hRequestID), Type: lambada.InvocationType(h.Get(hType)),
+		LogType: lambada.LogType(h.Get(hLogType)), InvokedARN: h.Get(hARN), Payload: data}
+	if cc := h.Get(hClientContext); cc != "" {
+		inv.ClientContext, _ = base64.StdEncoding.DecodeString(cc)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, t.Timeout+resultGrace)
+	defer cancel()
+	// "took" goes only to an invocation still running a while after
+	// it was admitted: a short one is answered once, with its result.
+	var mu sync.Mutex
+	admitted, answered := false, false
+	var slow *time.Timer
+	res, err := r.Runner.RunHere(ctx, t, inv, func() {
+		admitted = true
+		slow = time.AfterFunc(tookAfter, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !answered {
+				answered = true
+				send(took, nil, nil)
+			}
+		})
+	})
+	if !admitted { // not taken: the asking node runs it, or asks another
+		send(declined, nil, err)
+		return
+	}
+	slow.Stop()
+	mu.Lock()
+	answered = true
+	mu.Unlock()
+	send(done, res, err)
+}
+
+// answer is one answer's header and data: kind, or with a result or an
+// error.
+func (r *Relay) answer(kind string, res *lambada.Result, err error) (nats.Header, []byte) {
+	h := nats.Header{}
+	var data []byte
 	h.Set(hNode, r.Self)
 	switch {
 	case err != nil:
@@ -421,17 +488,15 @@ func (r *Relay) answer(m *nats.Msg, kind string, res *lambada.Result, err error)
 		}
 		h.Set(hCode, code)
 		h.Set(hReason, reason)
-		out.Data = []byte(msg)
+		data = []byte(msg)
 	case res != nil:
 		h.Set(hFunctionError, res.FunctionError)
 		h.Set(hExecuted, res.ExecutedVersion)
 		if len(res.LogTail) > 0 {
 			h.Set(hLogTail, base64.StdEncoding.EncodeToString(res.LogTail))
 		}
-		out.Data = res.Payload
+		data = res.Payload
 	}
 	h.Set(hAnswer, kind)
-	if err := r.Conn.PublishMsg(out); err != nil {
-		r.Logger.Error("relay: answer", "err", err)
-	}
+	return h, data
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -174,37 +175,11 @@ func TestRelay(t *testing.T) {
 	}
 
 	// The node running it leaves the cluster: a stops waiting.
-	b.mu.Lock()
-	release := make(chan struct{})
-	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
-		admitted()
-		<-release
-		return want, nil
-	}
-	asked := len(b.got)
-	b.mu.Unlock()
-	left := make(chan error, 1)
-	go func() {
-		_, ok, err := a.Elsewhere(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
-		if !ok {
-			err = errors.New("not taken")
-		}
-		left <- err
-	}()
-	poll.Until(t, 5*time.Second, "b runs it", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.got) > asked })
-	a.SetMembers(lambada.NewMembers("a", []string{"a"}, time.Now().Add(time.Hour)))
-	select {
-	case err := <-left:
-		if err == nil {
-			t.Error("a had a result from a node gone")
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("a still waits for a node gone")
-	}
+	mustStopWaitingForLeaver(t, a, b, func() (*lambada.Result, bool, error) {
+		return a.Elsewhere(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
+	})
 
-	// b closes (once its invocation ends): it takes nothing more, and a
-	// hears so at once.
-	close(release)
+	// b closes: it takes nothing more, and a hears so at once.
 	b.mu.Lock()
 	b.run = ran(want)
 	b.mu.Unlock()
@@ -213,5 +188,190 @@ func TestRelay(t *testing.T) {
 	start = time.Now()
 	if _, ok, _ := a.Elsewhere(ctx, target, inv); ok || time.Since(start) >= AcceptWait {
 		t.Errorf("a closed node: taken %v, after %v", ok, time.Since(start))
+	}
+}
+
+// A node that had a warm invocation of a version run by another sends the
+// next ones straight to it (over HTTP), with everything carried both ways
+// as over NATS; it forgets a node that declines, and falls back to NATS.
+func TestRelay_Direct(t *testing.T) {
+	nc := mustConn(t)
+	ctx := context.Background()
+	want := &lambada.Result{Payload: []byte(`{"ok":true}`), FunctionError: "Unhandled", ExecutedVersion: "1", LogTail: []byte("START\nEND\n")}
+	nodes := map[string]*node{}
+	open := func(name string, warm bool, run func(*lambada.Invocation, func()) (*lambada.Result, error)) *node {
+		n := &node{warm: warm, run: run}
+		n.Relay = &Relay{Conn: nc, Self: name, Runner: n, Warmth: n, Listen: "127.0.0.1:0",
+			Addrs: func(node string) string { return nodes[node].Addr() }}
+		if err := n.Open(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		n.IdleChanged("fn", "1")
+		nodes[name] = n
+		return n
+	}
+	a := open("a", false, ran(nil))
+	b := open("b", true, ran(want))
+	members := lambada.NewMembers("a", []string{"a", "b"}, time.Now().Add(time.Hour))
+	a.SetMembers(members)
+	id := lambada.VersionID("fn", "1")
+	known := func() []string {
+		a.direct.mu.Lock()
+		defer a.direct.mu.Unlock()
+		return slices.Clone(a.direct.nodes[id])
+	}
+	poll.Until(t, 5*time.Second, "b listens for warm invocations", func() bool {
+		b.Relay.mu.Lock()
+		defer b.Relay.mu.Unlock()
+		return len(b.Relay.warm) == 1
+	})
+	target := lambada.RunTarget{Key: "fn", Qualifier: "live", Version: "1", Generation: 7, Timeout: time.Second}
+	inv := &lambada.Invocation{RequestID: "r1", Type: lambada.RequestResponse, LogType: lambada.LogTail, InvokedARN: "arn:fn:1",
+		Payload: []byte(`{"x":1}`), ClientContext: []byte(`{"custom":{"k":"v"}}`)}
+	if _, ok, err := a.Warm(ctx, target, inv); !ok || err != nil {
+		t.Fatalf("warm over NATS: %v %v", ok, err)
+	}
+	if got := known(); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("a knows %v ran the version, want [b]", got)
+	}
+	// b no longer listens on NATS: the next one goes straight.
+	b.Relay.mu.Lock()
+	for id, s := range b.Relay.warm {
+		s.Unsubscribe()
+		delete(b.Relay.warm, id)
+	}
+	b.Relay.mu.Unlock()
+	res, ok, err := a.Warm(ctx, target, inv)
+	if !ok || err != nil {
+		t.Fatalf("warm straight: %v %v", ok, err)
+	}
+	if !bytes.Equal(res.Payload, want.Payload) || res.FunctionError != want.FunctionError || res.ExecutedVersion != "1" || !bytes.Equal(res.LogTail, want.LogTail) {
+		t.Errorf("result %+v, want %+v", res, want)
+	}
+	b.mu.Lock()
+	got, gotTarget := b.got[len(b.got)-1], b.targets[len(b.targets)-1]
+	b.mu.Unlock()
+	if gotTarget != target {
+		t.Errorf("b ran %+v, want %+v", gotTarget, target)
+	}
+	if got.RequestID != "r1" || got.InvokedARN != "arn:fn:1" || got.LogType != lambada.LogTail || got.Type != lambada.RequestResponse ||
+		!bytes.Equal(got.Payload, inv.Payload) || !bytes.Equal(got.ClientContext, inv.ClientContext) {
+		t.Errorf("b ran %+v", got)
+	}
+
+	// b's environment got busy: it declines, a forgets it, and NATS has
+	// nobody either.
+	b.mu.Lock()
+	b.warm = false
+	b.mu.Unlock()
+	if _, ok, _ := a.Warm(ctx, target, inv); ok || len(known()) != 0 {
+		t.Errorf("b declined: taken %v, a still knows %v", ok, known())
+	}
+	b.mu.Lock()
+	b.warm = true
+	b.mu.Unlock()
+
+	for _, tc := range []struct {
+		what string
+		run  func(*lambada.Invocation, func()) (*lambada.Result, error)
+		ok   bool
+		err  *lambada.Error
+		res  *lambada.Result
+	}{
+		{what: "throttled once admitted", ok: false, run: func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+			admitted()
+			return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
+		}},
+		{what: "an error once admitted", ok: true, err: &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"},
+			run: func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+				admitted()
+				return nil, &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"}
+			}},
+		{what: "a long invocation", ok: true, res: want, run: func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+			admitted()
+			time.Sleep(AcceptWait + 200*time.Millisecond) // the function runs that long
+			return want, nil
+		}},
+		{what: "a long invocation's error", ok: true, err: &lambada.Error{Code: lambada.EINVALID, Message: "Late.", Reason: "later"},
+			run: func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+				admitted()
+				time.Sleep(AcceptWait + 200*time.Millisecond) // the function runs that long
+				return nil, &lambada.Error{Code: lambada.EINVALID, Message: "Late.", Reason: "later"}
+			}},
+	} {
+		a.direct.remember(id, "b")
+		b.mu.Lock()
+		b.run = tc.run
+		b.mu.Unlock()
+		res, ok, err := a.Warm(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: 5 * time.Second}, inv)
+		var le *lambada.Error
+		switch {
+		case ok != tc.ok:
+			t.Errorf("%s: taken %v", tc.what, ok)
+		case tc.err != nil && (!errors.As(err, &le) || *le != *tc.err):
+			t.Errorf("%s: %v, want %v", tc.what, err, tc.err)
+		case tc.res != nil && (err != nil || !bytes.Equal(res.Payload, tc.res.Payload) || !bytes.Equal(res.LogTail, tc.res.LogTail)):
+			t.Errorf("%s: %+v %v", tc.what, res, err)
+		}
+	}
+
+	// The node running it leaves the cluster: a stops waiting.
+	a.direct.remember(id, "b")
+	mustStopWaitingForLeaver(t, a, b, func() (*lambada.Result, bool, error) {
+		return a.Warm(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
+	})
+
+	// b closes: a finds nobody there, at once.
+	a.SetMembers(members)
+	b.Close()
+	a.direct.remember(id, "b")
+	start := time.Now()
+	if _, ok, _ := a.Warm(ctx, target, inv); ok || time.Since(start) >= AcceptWait {
+		t.Errorf("a closed node: taken %v, after %v", ok, time.Since(start))
+	}
+}
+
+// mustStopWaitingForLeaver has b run, until it is told, the invocation
+// that ask sends from a, takes b out of a's view of the cluster, and checks
+// that a stops waiting for b with an error.
+func mustStopWaitingForLeaver(t *testing.T, a, b *node, ask func() (*lambada.Result, bool, error)) {
+	t.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free()
+	t.Cleanup(free) // before b's Close, which waits for the invocation
+	b.mu.Lock()
+	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+		admitted()
+		<-release
+		return &lambada.Result{}, nil
+	}
+	asked := len(b.got)
+	b.mu.Unlock()
+	left := make(chan error, 1)
+	go func() {
+		_, ok, err := ask()
+		if !ok {
+			err = errors.New("not taken")
+		}
+		left <- err
+	}()
+	poll.Until(t, 5*time.Second, "b runs it", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.got) > asked })
+	members := a.members.Load()
+	a.SetMembers(lambada.NewMembers("a", []string{"a"}, time.Now().Add(time.Hour)))
+	defer a.SetMembers(members)
+	var err error
+	poll.Until(t, 10*time.Second, "a stops waiting for a node gone", func() bool {
+		select {
+		case err = <-left:
+			return true
+		default:
+			return false
+		}
+	})
+	if err == nil {
+		t.Error("a had a result from a node gone")
 	}
 }

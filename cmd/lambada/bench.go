@@ -318,11 +318,12 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	}
 
 	var cluster []*clusterFigure
+	var hop *hopFigure
 	if cfg.Cluster > 0 {
 		if srv.Pid == 0 {
 			return errors.New("--cluster needs the node alone in a child process (not --in-process nor --endpoint-url)")
 		}
-		if cluster, err = c.measureCluster(ctx, cfg, dir, srv, noop, realistic, suffix); err != nil {
+		if cluster, hop, err = c.measureCluster(ctx, cfg, dir, srv, noop, realistic, suffix, floor.URL); err != nil {
 			return err
 		}
 	}
@@ -337,8 +338,7 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 	if err := r.WriteTable(c.Stdout); err != nil {
 		return err
 	}
-	floorRes := r.Floor[1]
-	if err := writeCluster(c.Stdout, cluster, floorRes.Percentile(0.5)); err != nil {
+	if err := writeCluster(c.Stdout, cluster, hop); err != nil {
 		return err
 	}
 	kinds := []struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"sync"
@@ -36,6 +37,21 @@ func (m *Main) nodeName() string {
 	return host + "-" + hex.EncodeToString(b)
 }
 
+// relayListen is where this node takes invocations straight from the
+// others: RelayListen, else with embedded servers clustered the host of
+// their route listener (the cluster's network) on any port; with --nats,
+// nowhere unless RelayListen says (the relay then goes over NATS only).
+func (m *Main) relayListen() string {
+	if m.RelayListen != "" || m.Cluster == nil {
+		return m.RelayListen
+	}
+	host, _, err := net.SplitHostPort(m.Cluster.Listen)
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, "0")
+}
+
 // openCluster makes invoker one of the cluster's nodes: it hears which
 // nodes are alive (their heartbeats), admits and provisions its share of
 // every limit, hands invocations to the nodes that have warm environments
@@ -45,14 +61,15 @@ func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 	name := m.nodeName()
 	m.members = &jetstream.Members{Self: name, Every: m.HeartbeatEvery, Timeout: m.HeartbeatTimeout, Logger: m.Logger.With("component", "members"),
 		Beat: func() jetstream.Heartbeat {
-			return jetstream.Heartbeat{Ready: m.sandboxes.ReadyAll(), Over: m.limiter.Over()}
+			return jetstream.Heartbeat{Ready: m.sandboxes.ReadyAll(), Over: m.limiter.Over(), Relay: m.relay.Addr()}
 		},
 		Changed: func(v *lambada.Members) { // from OpenMembers on: m.relay and m.applier are set
 			m.limiter.SetMembers(v)
 			m.relay.SetMembers(v)
 			m.applier.nodes(v.Nodes)
 		}}
-	m.relay = &relay.Relay{Conn: m.node.Conn(), Self: name, Runner: invoker, Warmth: m.sandboxes, Logger: m.Logger.With("component", "relay")}
+	m.relay = &relay.Relay{Conn: m.node.Conn(), Self: name, Runner: invoker, Warmth: m.sandboxes, Logger: m.Logger.With("component", "relay"),
+		Listen: m.relayListen(), Addrs: m.members.RelayAddr}
 	if err := m.relay.Open(); err != nil {
 		return err
 	}

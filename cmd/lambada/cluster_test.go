@@ -275,6 +275,10 @@ func TestCluster_Warm(t *testing.T) {
 	if n := nodes[0].sandboxes.Environments(); n != 0 {
 		t.Errorf("a started %d environments of its own while b had a warm one", n)
 	}
+	// b takes them straight from a, on the host of its cluster listener.
+	if addr := nodes[1].relay.Addr(); !strings.HasPrefix(addr, "127.0.0.1:") || nodes[0].members.RelayAddr(nodes[1].members.Self) != addr {
+		t.Errorf("b takes invocations straight on %q; a heard %q", addr, nodes[0].members.RelayAddr(nodes[1].members.Self))
+	}
 	// A function error crosses too.
 	if out, _ := sdkInvoke(t, a, &lambda.InvokeInput{FunctionName: aws.String("warm"), Payload: []byte(`{"action":"error","msg":"boom"}`)}); aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), "boom") {
 		t.Errorf("a function error through a: %q %s", aws.ToString(out.FunctionError), out.Payload)

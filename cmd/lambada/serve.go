@@ -82,10 +82,14 @@ type Main struct {
 	Replicas  int
 	// NodeName is this node's name in the cluster (default: its
 	// --cluster-listen, or the host's name and a random suffix).
+	NodeName string
+	// RelayListen is where this node takes invocations straight from the
+	// other nodes (default: with Cluster, its Listen's host on any port;
+	// with NATS, nowhere: over NATS only).
+	RelayListen string
 	// HeartbeatEvery and HeartbeatTimeout say how often it tells the
 	// others it is alive, and how long after its last heartbeat they take
 	// its share of the limits over (zero: 1 s and 5 s).
-	NodeName                         string
 	HeartbeatEvery, HeartbeatTimeout time.Duration
 
 	// Concurrency is the account's concurrency limit (default 1000).
@@ -602,6 +606,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&m.NodeName, "node-name", "", "this node's name in the cluster, unique (default: its --cluster-listen, or with --nats the host's name and a random suffix)")
 	fs.StringVar(&m.NATS, "nats", "", "nats://HOST:PORT,…: use this NATS cluster (with JetStream) as the store instead of an embedded one")
 	fs.StringVar(&m.NATSCreds, "nats-creds", "", "with --nats: the creds file to connect with")
+	fs.StringVar(&m.RelayListen, "relay-listen", "", "in a cluster: HOST:PORT where this node takes warm invocations straight from the others (default: with --cluster-listen, its host on any port; with --nats, none: they go through NATS)")
 	fs.DurationVar(&m.HeartbeatTimeout, "heartbeat-timeout", jetstream.DefaultHeartbeatTimeout, "in a cluster: how long after a node's last heartbeat (one a second) the others take its share of the limits over; a node that cannot store its heartbeat stops admitting invocations after half of it")
 	fs.IntVar(&m.Replicas, "replicas", 0, "copies of each bucket and stream (default: 1; with --peers, as many nodes as there are, up to 3)")
 	fs.DurationVar(&m.LogRetention, "log-retention", DefaultLogRetention, "how long the events of a log group without a retention policy (PutRetentionPolicy) are kept")
