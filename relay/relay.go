@@ -19,9 +19,15 @@
 // waits for the result as long as the function may run, unless that node
 // leaves the cluster first.
 //
-// It owns its subscriptions and the goroutines that run asked invocations;
-// it admits nothing and runs nothing itself (invoke.Service does), and
-// knows nothing of HTTP or of the store.
+// A node that had a version's invocation run by another sends the next
+// ones of that version straight to that node, over HTTP, while it takes
+// them (direct.go): one TCP round trip, where NATS takes two hops each way
+// through the servers.
+//
+// It owns its subscriptions, its listener and connections, and the
+// goroutines that run asked invocations; it admits nothing and runs
+// nothing itself (invoke.Service does), and knows nothing of the Lambda
+// API or of the store.
 package relay
 
 import (
