@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -52,7 +53,11 @@ each figure, its floor, their ratio and the target it must meet:
   cluster    with --cluster N: N more nodes whose stores form one cluster
              on this machine, the warm load of the aws-lambda-go function
              through the node alone, through one node of the cluster and
-             round-robin through all, at 1 and 64, with the nodes' CPU time
+             round-robin through all, at 1 and 64, with the nodes' CPU time;
+             and the extra hop to another node's warm environment, timed in
+             turn with a loopback round trip. With several --endpoint-url
+             (the nodes of a cluster already running), the same through
+             the first node and round-robin, without the node alone
   --auth     a second node, with --auth: the same signed invocations of the
              same function sent to it and to the node without --auth, at
              concurrency 1 and 64 (latency, throughput, node CPU per
@@ -101,6 +106,10 @@ type benchConfig struct {
 	Events      int
 	EndpointURL string
 	ServerPid   int
+	// Others are the other nodes of a running cluster (--endpoint-url
+	// with several URLs), OtherPids their process ids (0: unknown).
+	Others      []string
+	OtherPids   []int
 	InProcess   bool
 	FunctionZip string
 	MinimalZip  string
@@ -127,8 +136,8 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	fs.BoolVar(&cfg.SkipAsync, "skip-async", false, "do not measure Event invocations")
 	fs.BoolVar(&cfg.SkipAuth, "skip-auth", false, "do not measure a node with --auth")
 	fs.IntVar(&cfg.Events, "events", 200, "number of Event invocations timed one at a time to their function's start")
-	fs.StringVar(&cfg.EndpointURL, "endpoint-url", "", "measure the Lambada server at this 127.0.0.1 URL instead of starting one")
-	fs.IntVar(&cfg.ServerPid, "server-pid", 0, "with --endpoint-url: the server's process id, to measure its CPU time")
+	endpoints := fs.String("endpoint-url", "", "measure the Lambada server at this 127.0.0.1 URL instead of starting one; several, comma-separated: the nodes of a running cluster, measured through the first, then through all round-robin")
+	pids := fs.String("server-pid", "", "with --endpoint-url: the server's process id (several: each node's), to measure its CPU time")
 	fs.BoolVar(&cfg.InProcess, "in-process", false, "run the node inside this process (its CPU time cannot be told apart)")
 	fs.StringVar(&cfg.FunctionZip, "function-zip", "", "the test function's deployment package (default: built from internal/testfn/fn)")
 	fs.StringVar(&cfg.MinimalZip, "minimal-zip", "", "the minimal runtime's deployment package (default: built from internal/testfn/minimal)")
@@ -141,6 +150,29 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	urls, err := endpointURLs(*endpoints)
+	if err != nil {
+		return nil, err
+	}
+	var pidList []int
+	for p := range strings.SplitSeq(*pids, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("--server-pid %q: want process ids, comma-separated", *pids)
+			}
+			pidList = append(pidList, n)
+		}
+	}
+	if len(pidList) > 0 && len(pidList) != len(urls) {
+		return nil, errors.New("--server-pid: one process id for each --endpoint-url")
+	}
+	if len(urls) > 0 {
+		cfg.EndpointURL, cfg.Others = urls[0], urls[1:]
+	}
+	if len(pidList) > 0 {
+		cfg.ServerPid, cfg.OtherPids = pidList[0], pidList[1:]
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -157,18 +189,30 @@ func (c *benchCommand) parse(args []string) (*benchConfig, error) {
 		return nil, errors.New("--in-process and --endpoint-url exclude each other")
 	case cfg.ServerPid != 0 && cfg.EndpointURL == "":
 		return nil, errors.New("--server-pid goes with --endpoint-url")
-	}
-	if cfg.EndpointURL != "" {
-		u, err := url.Parse(cfg.EndpointURL)
-		if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("--endpoint-url %q: want http://127.0.0.1:PORT (the benchmark sends traffic to this machine only)", cfg.EndpointURL)
-		}
-		cfg.EndpointURL = strings.TrimRight(cfg.EndpointURL, "/")
+	case cfg.Cluster > 0 && len(cfg.Others) > 0:
+		return nil, errors.New("--cluster starts nodes of its own: not with several --endpoint-url")
 	}
 	cfg.SkipCold = cfg.SkipCold || cfg.Cold == 0
 	cfg.SkipBurst = cfg.SkipBurst || cfg.Burst == 0
 	cfg.SkipAsync = cfg.SkipAsync || cfg.Events == 0
 	return cfg, nil
+}
+
+// endpointURLs parses --endpoint-url: URLs on this machine,
+// comma-separated.
+func endpointURLs(v string) ([]string, error) {
+	var out []string
+	for e := range strings.SplitSeq(v, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		u, err := url.Parse(e)
+		if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("--endpoint-url %q: want http://127.0.0.1:PORT (the benchmark sends traffic to this machine only)", e)
+		}
+		out = append(out, strings.TrimRight(e, "/"))
+	}
+	return out, nil
 }
 
 func isLoopback(host string) bool {
@@ -319,11 +363,33 @@ func (c *benchCommand) run(ctx context.Context, cfg *benchConfig) (err error) {
 
 	var cluster []*clusterFigure
 	var hop *hopFigure
-	if cfg.Cluster > 0 {
+	switch {
+	case cfg.Cluster > 0:
 		if srv.Pid == 0 {
 			return errors.New("--cluster needs the node alone in a child process (not --in-process nor --endpoint-url)")
 		}
-		if cluster, hop, err = c.measureCluster(ctx, cfg, dir, srv, noop, realistic, suffix, floor.URL); err != nil {
+		nodes, err := c.startCluster(ctx, filepath.Join(dir, "cluster"), cfg.Cluster)
+		for _, n := range nodes {
+			if n != nil {
+				defer n.Close()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if cluster, hop, err = c.measureCluster(ctx, cfg, nodes, srv, noop, realistic, suffix, floor.URL); err != nil {
+			return err
+		}
+	case len(cfg.Others) > 0:
+		nodes := []*benchServer{srv}
+		for i, u := range cfg.Others {
+			n := &benchServer{URL: u}
+			if i < len(cfg.OtherPids) {
+				n.Pid = cfg.OtherPids[i]
+			}
+			nodes = append(nodes, n)
+		}
+		if cluster, hop, err = c.measureCluster(ctx, cfg, nodes, nil, noop, realistic, suffix, floor.URL); err != nil {
 			return err
 		}
 	}

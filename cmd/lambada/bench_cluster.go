@@ -66,20 +66,13 @@ func measureHop(ctx context.Context, load bench.Load, floor, one, another func(c
 // all of them, at concurrency 1 and 64, with the CPU time of the nodes
 // that served each. On one machine the nodes share its CPUs: the figures
 // are the cluster's cost, not a speed-up.
-func (c *benchCommand) measureCluster(ctx context.Context, cfg *benchConfig, dir string, alone *benchServer, aloneFn string, fn *benchFn, suffix, floorURL string) ([]*clusterFigure, *hopFigure, error) {
-	nodes, err := c.startCluster(ctx, filepath.Join(dir, "cluster"), cfg.Cluster)
-	for _, n := range nodes {
-		if n != nil {
-			defer n.Close()
-		}
-	}
-	if err != nil {
-		return nil, nil, err
-	}
+func (c *benchCommand) measureCluster(ctx context.Context, cfg *benchConfig, nodes []*benchServer, alone *benchServer, aloneFn string, fn *benchFn, suffix, floorURL string) ([]*clusterFigure, *hopFigure, error) {
 	name := "bench-cluster-" + suffix
-	if err := createBenchFunction(ctx, benchAPI(nodes[0].URL), name, fn.zip, 30); err != nil {
+	api := benchAPI(nodes[0].URL)
+	if err := createBenchFunction(ctx, api, name, fn.zip, 30); err != nil {
 		return nil, nil, err
 	}
+	defer deleteBenchFunction(ctx, api, name)
 	client := bench.NewClient(2 * bench.TargetLevel)
 	var urls []string
 	var pids []int
@@ -87,26 +80,29 @@ func (c *benchCommand) measureCluster(ctx context.Context, cfg *benchConfig, dir
 		urls = append(urls, invokeURL(n.URL, name))
 		pids = append(pids, n.Pid)
 	}
-	ways := []struct {
+	type way struct {
 		fig  *clusterFigure
 		do   func(context.Context) error
 		pids []int
-	}{
-		{&clusterFigure{name: "one node alone"}, bench.Poster(client, invokeURL(alone.URL, aloneFn), bench.Body), []int{alone.Pid}},
-		{&clusterFigure{name: fmt.Sprintf("%d nodes, all through one", len(nodes))}, bench.Poster(client, urls[0], bench.Body), pids},
-		{&clusterFigure{name: fmt.Sprintf("%d nodes, round-robin", len(nodes))}, roundRobin(client, urls), pids},
 	}
+	var ways []way
+	if alone != nil {
+		ways = append(ways, way{&clusterFigure{name: "one node alone"}, bench.Poster(client, invokeURL(alone.URL, aloneFn), bench.Body), []int{alone.Pid}})
+	}
+	ways = append(ways, way{&clusterFigure{name: fmt.Sprintf("%d nodes, all through one", len(nodes))}, bench.Poster(client, urls[0], bench.Body), pids},
+		way{&clusterFigure{name: fmt.Sprintf("%d nodes, round-robin", len(nodes))}, roundRobin(client, urls), pids})
+	through := len(ways) - 2 // all through one
 	load := bench.Load{Duration: cfg.Duration, Requests: cfg.Requests}
 	var hop *hopFigure
 	for _, level := range []int{1, bench.TargetLevel} {
 		load.Concurrency = level
 		for i, w := range ways {
-			if level == 1 && i == 2 {
+			if level == 1 && i == through+1 {
 				// The extra hop, before any invocation reached the other
 				// nodes: every one through them crosses to the first
 				// node's environment.
 				c.progress("cluster: the extra hop, through node 0 and node 1 in turn")
-				one, another := ways[1].do, bench.Poster(client, urls[1], bench.Body)
+				one, another := ways[through].do, bench.Poster(client, urls[1], bench.Body)
 				hop = measureHop(ctx, bench.Load{Requests: 50}, bench.Poster(client, floorURL, bench.Body), one, another) // warm-up
 				hop = measureHop(ctx, load, bench.Poster(client, floorURL, bench.Body), one, another)
 			}
@@ -118,6 +114,9 @@ func (c *benchCommand) measureCluster(ctx context.Context, cfg *benchConfig, dir
 				w.fig.results, w.fig.cpu = map[int]bench.Result{}, map[int]time.Duration{}
 			}
 			w.fig.results[level], w.fig.cpu[level] = res, nodesCPU(w.pids)-before
+			if slices.Contains(w.pids, 0) {
+				w.fig.cpu[level] = -1 // not known: no --server-pid
+			}
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
 			}
@@ -193,17 +192,17 @@ func writeCluster(w io.Writer, figs []*clusterFigure, hop *hopFigure) error {
 	}
 	fmt.Fprintln(w, "\ncluster: the aws-lambda-go function, warm; every node on this machine (the nodes share its CPUs)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "way\tthroughput, c=1\tp50, c=1\tthroughput, c=64\tnodes' CPU per invocation, c=64\tthroughput c=64 ÷ alone\terrors")
-	alone := figs[0]
+	alone := figs[0] // the node alone, or without one (--endpoint-url) all through one
+	fmt.Fprintf(tw, "way\tthroughput, c=1\tp50, c=1\tthroughput, c=64\tnodes' CPU per invocation, c=64\tthroughput c=64 ÷ %s\terrors\n", alone.name)
 	for _, f := range figs {
 		r1, r64 := f.results[1], f.results[bench.TargetLevel]
-		perInv := time.Duration(0)
-		if n := r64.Requests(); n > 0 {
-			perInv = f.cpu[bench.TargetLevel] / time.Duration(n)
+		perInv := "no --server-pid"
+		if n, cpu := r64.Requests(), f.cpu[bench.TargetLevel]; n > 0 && cpu >= 0 {
+			perInv = (cpu / time.Duration(n)).Round(time.Microsecond).String()
 		}
 		ratio := r64.Throughput() / max(alone.results[bench.TargetLevel].Throughput(), 1e-9)
-		fmt.Fprintf(tw, "%s\t%.0f/s\t%v\t%.0f/s\t%v\t%.2f×\t%d of %d\n", f.name, r1.Throughput(), r1.Percentile(0.5).Round(time.Microsecond),
-			r64.Throughput(), perInv.Round(time.Microsecond), ratio, r1.Errors+r64.Errors, r1.Requests()+r64.Requests())
+		fmt.Fprintf(tw, "%s\t%.0f/s\t%v\t%.0f/s\t%s\t%.2f×\t%d of %d\n", f.name, r1.Throughput(), r1.Percentile(0.5).Round(time.Microsecond),
+			r64.Throughput(), perInv, ratio, r1.Errors+r64.Errors, r1.Requests()+r64.Requests())
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -159,6 +160,9 @@ func TestBench_Flags(t *testing.T) {
 		{"--endpoint-url", "http://example.com:9001"},
 		{"--endpoint-url", "http://127.0.0.1:9001", "--in-process"},
 		{"--server-pid", "1"},
+		{"--endpoint-url", "http://127.0.0.1:9001,http://example.com:9002"},
+		{"--endpoint-url", "http://127.0.0.1:9001,http://127.0.0.1:9002", "--server-pid", "1"},
+		{"--endpoint-url", "http://127.0.0.1:9001,http://127.0.0.1:9002", "--cluster", "2"},
 		{"--duration", "0"},
 		{"--burst", "-1"},
 		{"extra"},
@@ -174,6 +178,37 @@ func TestBench_Flags(t *testing.T) {
 	}
 	if cfg.EndpointURL != "http://127.0.0.1:9001" || !cfg.SkipBurst || cfg.Duration != 2*time.Second {
 		t.Errorf("parsed %+v", cfg)
+	}
+	cfg, err = (&benchCommand{Stderr: &bytes.Buffer{}}).parse([]string{"--endpoint-url", "http://127.0.0.1:9001,http://127.0.0.1:9002/", "--server-pid", "10,20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.EndpointURL != "http://127.0.0.1:9001" || !slices.Equal(cfg.Others, []string{"http://127.0.0.1:9002"}) || cfg.ServerPid != 10 || !slices.Equal(cfg.OtherPids, []int{20}) {
+		t.Errorf("several endpoints: parsed %+v", cfg)
+	}
+}
+
+// TestBench_Endpoints runs `lambada bench` against the two nodes of a
+// cluster already running (--endpoint-url with both): through the first,
+// round-robin, and the extra hop, without a node alone.
+func TestBench_Endpoints(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts two nodes")
+	}
+	nodes := mustOpenCluster(t, 2)
+	out := mustRunBench(t, "--requests", "20", "--skip-cold", "--skip-burst", "--skip-async", "--skip-auth",
+		"--endpoint-url", "http://"+nodes[0].Addr()+",http://"+nodes[1].Addr())
+	for _, way := range []string{"2 nodes, all through one", "2 nodes, round-robin"} {
+		if !regexp.MustCompile(`\n` + way + ` +[0-9]+/s +[0-9.]+[µm]?s +[0-9]+/s +no --server-pid +[0-9.]+× +0 of [0-9]+\n`).MatchString(out) {
+			t.Errorf("no row %q without errors in:\n%s", way, out)
+		}
+	}
+	if strings.Contains(out, "one node alone") {
+		t.Errorf("a node alone measured:\n%s", out)
+	}
+	if !strings.Contains(out, "extra hop to another node's warm environment, p50 at c=1, 20 of each in turn (errors 0)") {
+		t.Errorf("no extra hop figure in:\n%s", out)
 	}
 }
 
