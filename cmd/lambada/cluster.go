@@ -76,7 +76,7 @@ func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 	m.sandboxes.Idles = m.relay
 	invoker.Peers, invoker.Warmth = m.relay, m.sandboxes
 	invoker.Provisioner = clusterReady{m.sandboxes, m.members}
-	m.applier = &applier{apply: invoker.Apply, functions: m.node.Functions, logger: m.Logger.With("component", "apply")}
+	m.applier = &applier{apply: invoker.Apply, prepare: m.preparer.Prepare, functions: m.node.Functions, logger: m.Logger.With("component", "apply")}
 	m.applier.open()
 	if err := m.node.OpenMembers(ctx, m.members); err != nil {
 		return err
@@ -101,9 +101,12 @@ func (c clusterReady) Ready(function, version string) (int, string) {
 
 // applier applies in the background the concurrency settings of the
 // functions other nodes change, and of every function with provisioned
-// concurrency when nodes come or go (their shares change).
+// concurrency when nodes come or go (their shares change); and when a node
+// leaves, it prepares the configurations that wait for their preparation
+// (the node may have died preparing them).
 type applier struct {
 	apply     func(ctx context.Context, key string) error
+	prepare   func(key string) // prepares what of the function waits for it, in the background
 	functions interface {
 		Functions(context.Context) ([]*lambada.Function, error)
 	}
@@ -149,6 +152,7 @@ func (a *applier) add(key string) {
 func (a *applier) nodes(live []string) {
 	a.mu.Lock()
 	same := slices.Equal(a.live, live)
+	left := slices.ContainsFunc(a.live, func(n string) bool { return !slices.Contains(live, n) })
 	a.live = live
 	a.mu.Unlock()
 	if same {
@@ -162,6 +166,12 @@ func (a *applier) nodes(live []string) {
 	for _, f := range fns {
 		if len(f.ProvisionedVersions()) > 0 || f.ReservedConcurrency != nil {
 			a.add(f.Key())
+		}
+		// The node that left may have been preparing it: this one does
+		// (the store's compare-and-set lets one outcome win).
+		if left && a.prepare != nil && len(f.Preparing()) > 0 {
+			a.logger.Info("a node left: preparing what waits", "function", f.Key())
+			a.prepare(f.Key())
 		}
 	}
 }

@@ -236,13 +236,25 @@ func TestCluster_Limits(t *testing.T) {
 	}
 
 	// A node that leaves hands its share to the others: two nodes now run
-	// the whole reservation.
+	// the whole reservation. And what it may have been preparing, the
+	// others prepare: here a function left Pending, as by a node that died
+	// preparing it.
+	poolFn, err := nodes[0].node.Functions.Function(ctx, "pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := &lambada.Function{Name: "stuck", Latest: poolFn.Latest}
+	stuck.Latest.Status = lambada.Creating()
+	if _, err := nodes[2].node.Functions.PutFunction(ctx, stuck); err != nil {
+		t.Fatal(err)
+	}
 	if err := nodes[2].Close(); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, 30*time.Second, "the others see the node gone", func() bool {
 		return len(nodes[0].members.Live()) == 2 && len(nodes[1].members.Live()) == 2
 	})
+	MustSettle(t, a, "stuck")
 	held = invokeAll(t, a, "res", wait("r2"), 4)
 	poll.Until(t, 30*time.Second, "4 executions of res on two nodes", func() bool { return sum(running(nodes[:2], "res")) == 4 })
 	release("r2")
