@@ -163,7 +163,8 @@ func TestOpen_URL(t *testing.T) {
 
 // A NATS server that wants credentials (here a JWT-authenticated one, as
 // NGS or a secured cluster is): a node connects with its creds file, and
-// is refused without one.
+// is refused without one; and one that wants a user and a password, given
+// in the URL.
 func TestOpen_URLCreds(t *testing.T) {
 	ctx := context.Background()
 	url, creds := natstest.Secured(t, 1)
@@ -179,6 +180,28 @@ func TestOpen_URLCreds(t *testing.T) {
 	if _, err := n.Functions.PutFunction(ctx, &lambada.Function{Name: "fn", Latest: lambada.NewFunctionConfig()}); err != nil {
 		t.Fatal(err)
 	}
+
+	// A user and a password in the URL.
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+		Username: "lambada", Password: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	addr := srv.Addr().String()
+	if n, err := Open(ctx, Config{Dir: t.TempDir(), URL: "nats://" + addr, Logger: testLogger(t)}); err == nil {
+		n.Close()
+		t.Fatal("a node without the password connected")
+	}
+	n, err = Open(ctx, Config{Dir: t.TempDir(), URL: "nats://lambada:s3cret@" + addr, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("with a user and password: %v", err)
+	}
+	n.Close()
 }
 
 // A node that ran alone brings its store into the cluster it joins: its
