@@ -187,7 +187,7 @@ type final struct {
 // serveDirect runs a warm invocation another node sent straight.
 func (r *Relay) serveDirect(w http.ResponseWriter, req *http.Request) {
 	received := time.Now()
-	data, err := io.ReadAll(req.Body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, req.Body, lambada.MaxSyncPayload))
 	if err != nil || !r.track() {
 		return // no answer: not taken
 	}

@@ -322,6 +322,22 @@ func TestRelay_Direct(t *testing.T) {
 		return a.Warm(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
 	})
 
+	// A payload larger than an invocation's is not taken.
+	a.direct.remember(id, "b")
+	b.mu.Lock()
+	b.run = ran(want)
+	asked := len(b.got)
+	b.mu.Unlock()
+	big := &lambada.Invocation{RequestID: "big", Payload: bytes.Repeat([]byte("x"), lambada.MaxSyncPayload+1)}
+	if _, ok, _ := a.Warm(ctx, target, big); ok {
+		t.Error("a payload too large was taken")
+	}
+	b.mu.Lock()
+	if len(b.got) != asked {
+		t.Error("b ran a payload too large")
+	}
+	b.mu.Unlock()
+
 	// b closes: a finds nobody there, at once.
 	a.SetMembers(members)
 	b.Close()
