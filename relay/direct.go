@@ -83,6 +83,20 @@ func (d *direct) put(addr string, c *conn) {
 	d.idle[addr] = append(d.idle[addr], c)
 }
 
+// prune closes the idle connections to addresses not in live.
+func (d *direct) prune(live map[string]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for addr, cs := range d.idle {
+		if !live[addr] {
+			for _, c := range cs {
+				c.Close()
+			}
+			delete(d.idle, addr)
+		}
+	}
+}
+
 // maxDirect is how many nodes a node remembers for one version.
 const maxDirect = 8
 

@@ -162,7 +162,19 @@ func (r *Relay) Close() error {
 }
 
 // SetMembers records the cluster's live nodes.
-func (r *Relay) SetMembers(m *lambada.Members) { r.members.Store(m) }
+func (r *Relay) SetMembers(m *lambada.Members) {
+	r.members.Store(m)
+	if r.Addrs == nil {
+		return
+	}
+	live := map[string]bool{}
+	for _, n := range m.Others() {
+		if addr := r.Addrs(n); addr != "" {
+			live[addr] = true
+		}
+	}
+	r.direct.prune(live) // a node gone, or started again on another port
+}
 
 func nodeSubject(node string) string {
 	return "lambada.relay.node." + base64.RawURLEncoding.EncodeToString([]byte(node))

@@ -322,6 +322,21 @@ func TestRelay_Direct(t *testing.T) {
 		return a.Warm(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
 	})
 
+	// a keeps connections to b while b is live, and no longer.
+	idle := func() int { a.direct.mu.Lock(); defer a.direct.mu.Unlock(); return len(a.direct.idle[b.Addr()]) }
+	b.mu.Lock()
+	b.run = ran(want)
+	b.mu.Unlock()
+	a.direct.remember(id, "b")
+	if _, ok, err := a.Warm(ctx, target, inv); !ok || err != nil || idle() == 0 {
+		t.Errorf("a keeps no connection to b: %v %v", ok, err)
+	}
+	a.SetMembers(lambada.NewMembers("a", []string{"a"}, time.Now().Add(time.Hour)))
+	if idle() != 0 {
+		t.Error("a keeps connections to a node gone")
+	}
+	a.SetMembers(members)
+
 	// A payload larger than an invocation's is not taken.
 	a.direct.remember(id, "b")
 	b.mu.Lock()
