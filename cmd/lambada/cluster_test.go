@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/nats-io/nats.go"
@@ -109,25 +108,7 @@ func TestCluster_NATS(t *testing.T) {
 			})
 		})
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	var log syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- (&serveCommand{Stderr: &log}).Run(ctx, []string{"--listen", addr, "--data", t.TempDir(),
-			"--nats", urls, "--nats-creds", creds, "--replicas", "3", "--node-name", "node2"})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("lambada serve: %v; log:\n%s", err, log.String())
-		}
-	})
+	third, _, _ := startServe(t, "--data", t.TempDir(), "--nats", urls, "--nats-creds", creds, "--replicas", "3", "--node-name", "node2")
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
@@ -135,8 +116,6 @@ func TestCluster_NATS(t *testing.T) {
 	poll.Until(t, 30*time.Second, "every node counts the three", func() bool {
 		return len(nodes[0].members.Live()) == 3 && len(nodes[1].members.Live()) == 3
 	})
-	third := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
 	MustCreateFunction(t, client(nodes[0]), "everywhere", 10, map[string]string{"GREETING": "one"})
 	for i, cl := range []*lambda.Client{client(nodes[0]), client(nodes[1]), third} {
 		if got := greeting(t, cl); got != "one" {

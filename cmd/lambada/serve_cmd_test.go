@@ -33,40 +33,62 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startServe runs `lambada serve` in this process with args and a free
+// --listen, until stop (which returns what it returned) or the test's end;
+// it returns the node's client once it listens, and its log.
+func startServe(t *testing.T, args ...string) (c *lambda.Client, log *syncBuffer, stop func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	log = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&serveCommand{Stderr: log}).Run(ctx, append([]string{"--listen", addr}, args...)) }()
+	var once sync.Once
+	var served error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			served = <-done
+		})
+		return served
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("lambada serve: %v; log:\n%s", err, log.String())
+		}
+	})
+	poll.Until(t, 30*time.Second, "lambada serve listens", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	c = lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
+	return c, log, stop
+}
+
 // `lambada serve` copies function lines to its log only with
 // --log-functions.
 func TestServeCommand_LogFunctions(t *testing.T) {
 	t.Parallel()
 	for _, on := range []bool{false, true} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		var log syncBuffer
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		args := []string{"--listen", addr, "--data", t.TempDir()}
+		args := []string{"--data", t.TempDir()}
 		if on {
 			args = append(args, "--log-functions", "--fsync")
 		}
-		go func() { done <- (&serveCommand{Stderr: &log}).Run(ctx, args) }()
-		poll.Until(t, 30*time.Second, "lambada serve listens", func() bool {
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-		c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
-			Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
+		c, log, stop := startServe(t, args...)
 		MustCreateFunction(t, c, "logged", 3, nil)
 		if _, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("logged"), Payload: []byte(`{"action":"print","msg":"hello-log"}`)}); err != nil {
 			t.Fatal(err)
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatalf("serve: %v", err)
 		}
 		got := log.String()
