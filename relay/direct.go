@@ -246,7 +246,23 @@ func (r *Relay) askDirect(ctx context.Context, addr string, t lambada.RunTarget,
 		return nil, false, nil
 	}
 	req.Header = http.Header(request(t, inv))
-	_ = c.SetDeadline(time.Now().Add(AcceptWait))
+	// ctx's end cuts the exchange short, whichever part it is in.
+	stopCtx := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stopCtx()
+	deadline := func(d time.Duration) {
+		_ = c.SetDeadline(time.Now().Add(d))
+		if ctx.Err() != nil { // ended before: the cut must stand
+			_ = c.SetDeadline(time.Now())
+		}
+	}
+	keep := func() { // its answer was read whole: the next request may use it
+		if stopCtx() {
+			r.direct.put(addr, c)
+		} else {
+			c.Close()
+		}
+	}
+	deadline(AcceptWait)
 	err = req.Write(c.w)
 	if err == nil {
 		err = c.w.Flush()
@@ -257,6 +273,9 @@ func (r *Relay) askDirect(ctx context.Context, addr string, t lambada.RunTarget,
 	}
 	if err != nil {
 		c.Close()
+		if ctx.Err() != nil {
+			return nil, true, ctx.Err()
+		}
 		return nil, false, nil // gone, or too slow
 	}
 	h := nats.Header(resp.Header)
@@ -269,12 +288,11 @@ func (r *Relay) askDirect(ctx context.Context, addr string, t lambada.RunTarget,
 			c.Close()
 			return nil, true, fmt.Errorf("relay: the answer of node %s for %s: %w", node, inv.RequestID, err)
 		}
-		r.direct.put(addr, c)
+		keep()
 		return quick(h, data)
 	default: // declined, or no answer
-		_, err := io.Copy(io.Discard, resp.Body)
-		if err == nil {
-			r.direct.put(addr, c)
+		if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+			keep()
 		} else {
 			c.Close()
 		}
@@ -282,7 +300,7 @@ func (r *Relay) askDirect(ctx context.Context, addr string, t lambada.RunTarget,
 	}
 	// It took it: wait for the result as long as the function may run,
 	// unless the node leaves the cluster first, or ctx ends.
-	_ = c.SetDeadline(time.Now().Add(t.Timeout + resultGrace))
+	deadline(t.Timeout + resultGrace)
 	var left atomic.Bool
 	stop := make(chan struct{})
 	defer close(stop)
@@ -292,9 +310,6 @@ func (r *Relay) askDirect(ctx context.Context, addr string, t lambada.RunTarget,
 		for {
 			select {
 			case <-stop:
-				return
-			case <-ctx.Done():
-				_ = c.SetDeadline(time.Now())
 				return
 			case <-alive.C:
 				if !r.live(node) {

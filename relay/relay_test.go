@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,23 @@ func mustNode(t *testing.T, nc *nats.Conn, name string, warm bool, run func(*lam
 	return n
 }
 
+// setRun sets what n's invocations do.
+func (n *node) setRun(run func(*lambada.Invocation, func()) (*lambada.Result, error)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.run = run
+}
+
+// failing fails with err, after the admission when admit.
+func failing(admit bool, err error) func(*lambada.Invocation, func()) (*lambada.Result, error) {
+	return func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+		if admit {
+			admitted()
+		}
+		return nil, err
+	}
+}
+
 func ran(res *lambada.Result) func(*lambada.Invocation, func()) (*lambada.Result, error) {
 	return func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
 		admitted()
@@ -132,29 +150,15 @@ func TestRelay(t *testing.T) {
 	// (its memory budget has no room): not taken either, so that a asks
 	// another node, or runs it; then b admits and the invocation's error
 	// comes back as it was.
-	b.mu.Lock()
-	b.run = func(*lambada.Invocation, func()) (*lambada.Result, error) {
-		return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
-	}
-	b.mu.Unlock()
+	b.setRun(failing(false, lambada.Throttled(lambada.ReasonConcurrentLimit)))
 	if _, ok, _ := a.Elsewhere(ctx, target, inv); ok {
 		t.Error("a throttled invocation was taken")
 	}
-	b.mu.Lock()
-	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
-		admitted()
-		return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
-	}
-	b.mu.Unlock()
+	b.setRun(failing(true, lambada.Throttled(lambada.ReasonConcurrentLimit)))
 	if _, ok, _ := a.Elsewhere(ctx, target, inv); ok {
 		t.Error("an invocation throttled once admitted was taken")
 	}
-	b.mu.Lock()
-	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
-		admitted()
-		return nil, &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"}
-	}
-	b.mu.Unlock()
+	b.setRun(failing(true, &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"}))
 	_, ok, err = a.Elsewhere(ctx, target, inv)
 	var le *lambada.Error
 	if !ok || !errors.As(err, &le) || le.Code != lambada.EINVALID || le.Reason != "why" || le.Message != "Bad code." {
@@ -180,9 +184,7 @@ func TestRelay(t *testing.T) {
 	})
 
 	// b closes: it takes nothing more, and a hears so at once.
-	b.mu.Lock()
-	b.run = ran(want)
-	b.mu.Unlock()
+	b.setRun(ran(want))
 	a.SetMembers(members)
 	b.Close()
 	start = time.Now()
@@ -279,15 +281,9 @@ func TestRelay_Direct(t *testing.T) {
 		err  *lambada.Error
 		res  *lambada.Result
 	}{
-		{what: "throttled once admitted", ok: false, run: func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
-			admitted()
-			return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
-		}},
+		{what: "throttled once admitted", ok: false, run: failing(true, lambada.Throttled(lambada.ReasonConcurrentLimit))},
 		{what: "an error once admitted", ok: true, err: &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"},
-			run: func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
-				admitted()
-				return nil, &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"}
-			}},
+			run: failing(true, &lambada.Error{Code: lambada.EINVALID, Message: "Bad code.", Reason: "why"})},
 		{what: "a long invocation", ok: true, res: want, run: func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
 			admitted()
 			time.Sleep(AcceptWait + 200*time.Millisecond) // the function runs that long
@@ -301,9 +297,7 @@ func TestRelay_Direct(t *testing.T) {
 			}},
 	} {
 		a.direct.remember(id, "b")
-		b.mu.Lock()
-		b.run = tc.run
-		b.mu.Unlock()
+		b.setRun(tc.run)
 		res, ok, err := a.Warm(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: 5 * time.Second}, inv)
 		var le *lambada.Error
 		switch {
@@ -322,11 +316,18 @@ func TestRelay_Direct(t *testing.T) {
 		return a.Warm(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
 	})
 
+	// The caller's context ends: a stops waiting, straight away.
+	a.direct.remember(id, "b")
+	cctx, cancel := context.WithCancel(ctx)
+	if err := mustStopWaiting(t, b, func() (*lambada.Result, bool, error) {
+		return a.Warm(cctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
+	}, cancel); !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller gone: %v", err)
+	}
+
 	// a keeps connections to b while b is live, and no longer.
 	idle := func() int { a.direct.mu.Lock(); defer a.direct.mu.Unlock(); return len(a.direct.idle[b.Addr()]) }
-	b.mu.Lock()
-	b.run = ran(want)
-	b.mu.Unlock()
+	b.setRun(ran(want))
 	a.direct.remember(id, "b")
 	if _, ok, err := a.Warm(ctx, target, inv); !ok || err != nil || idle() == 0 {
 		t.Errorf("a keeps no connection to b: %v %v", ok, err)
@@ -363,46 +364,54 @@ func TestRelay_Direct(t *testing.T) {
 	}
 }
 
-// mustStopWaitingForLeaver has b run, until it is told, the invocation
-// that ask sends from a, takes b out of a's view of the cluster, and checks
-// that a stops waiting for b with an error.
-func mustStopWaitingForLeaver(t *testing.T, a, b *node, ask func() (*lambada.Result, bool, error)) {
+// mustStopWaiting has b run, until it is told, the invocation that ask
+// sends, and once it ran a while (b said it took it), calls cut, and returns the error ask ends with (failing the
+// test when ask does not end, or ends without one).
+func mustStopWaiting(t *testing.T, b *node, ask func() (*lambada.Result, bool, error), cut func()) error {
 	t.Helper()
 	release := make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
 	defer free()
 	t.Cleanup(free) // before b's Close, which waits for the invocation
-	b.mu.Lock()
-	b.run = func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+	var running atomic.Bool
+	b.setRun(func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
 		admitted()
+		time.Sleep(3 * tookAfter) // the function runs that long: b said it took it
+		running.Store(true)
 		<-release
 		return &lambada.Result{}, nil
-	}
-	asked := len(b.got)
-	b.mu.Unlock()
-	left := make(chan error, 1)
+	})
+	ended := make(chan error, 1)
 	go func() {
 		_, ok, err := ask()
 		if !ok {
 			err = errors.New("not taken")
 		}
-		left <- err
+		ended <- err
 	}()
-	poll.Until(t, 5*time.Second, "b runs it", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.got) > asked })
-	members := a.members.Load()
-	a.SetMembers(lambada.NewMembers("a", []string{"a"}, time.Now().Add(time.Hour)))
-	defer a.SetMembers(members)
+	poll.Until(t, 5*time.Second, "b runs it a while", running.Load)
+	cut()
 	var err error
-	poll.Until(t, 10*time.Second, "a stops waiting for a node gone", func() bool {
+	poll.Until(t, 10*time.Second, "the asking node stops waiting", func() bool {
 		select {
-		case err = <-left:
+		case err = <-ended:
 			return true
 		default:
 			return false
 		}
 	})
 	if err == nil {
-		t.Error("a had a result from a node gone")
+		t.Error("a result came after all")
 	}
+	return err
+}
+
+// mustStopWaitingForLeaver checks that a stops waiting for the invocation
+// ask sends once b, running it, leaves a's view of the cluster.
+func mustStopWaitingForLeaver(t *testing.T, a, b *node, ask func() (*lambada.Result, bool, error)) {
+	t.Helper()
+	members := a.members.Load()
+	defer a.SetMembers(members)
+	mustStopWaiting(t, b, ask, func() { a.SetMembers(lambada.NewMembers("a", []string{"a"}, time.Now().Add(time.Hour))) })
 }
