@@ -70,18 +70,18 @@ type Members struct {
 	Changed func(*lambada.Members)
 	Logger  *slog.Logger
 
-	conn   *nats.Conn
-	kv     natsjs.KeyValue
-	sub    *nats.Subscription
-	heard  chan *nats.Msg
-	mu     sync.Mutex
-	seen   map[string]seenBeat
-	known  map[string]bool
-	live   []string // as last told to Changed
-	leased bool     // as last told to Changed
-	told   []string // the Sees of the last heartbeat sent
-	cancel context.CancelFunc
-	done   chan struct{}
+	conn       *nats.Conn
+	kv         natsjs.KeyValue
+	sub        *nats.Subscription
+	heard      chan *nats.Msg
+	mu         sync.Mutex
+	seen       map[string]seenBeat
+	known      map[string]bool
+	live       []string // as last told to Changed
+	leased     bool     // as last told to Changed
+	lastDirect []string // the nodes heard, as last looked at by lost
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 type seenBeat struct {
@@ -180,7 +180,6 @@ func (m *Members) beat() {
 	}
 	m.mu.Lock()
 	hb.Sees = m.direct(time.Now())
-	m.told = hb.Sees
 	m.mu.Unlock()
 	b, err := json.Marshal(hb)
 	if err == nil {
@@ -245,7 +244,7 @@ func (m *Members) run(ctx context.Context) {
 				cancel()
 			}
 		}
-		if m.seesOtherwise(time.Now()) {
+		if m.lost(time.Now()) {
 			m.beat()
 		}
 		expiry.Reset(m.nextExpiry(time.Now()))
@@ -289,15 +288,19 @@ func (m *Members) direct(now time.Time) []string {
 	return out
 }
 
-// seesOtherwise tells whether the nodes this node hears changed since its
-// last heartbeat: a node heard for the first time, one whose heartbeat got
-// too old, one that left. It then beats at once, rather than at the next
-// beat, because the others count the nodes it hears: a dead node's share
-// comes back within the timeout, and a node that joins is counted at once.
-func (m *Members) seesOtherwise(now time.Time) bool {
+// lost tells whether a node this node heard lately is gone now (its
+// heartbeat got too old, or it left): it then beats at once, rather than
+// at the next beat, because the others count the nodes it hears, and a
+// dead node's share must come back within the timeout. (A node heard
+// again is told at the next beat, as before: a node that comes back then
+// waits for every node to hear it before it admits anything.)
+func (m *Members) lost(now time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return !slices.Equal(m.direct(now), m.told)
+	cur := m.direct(now)
+	gone := slices.ContainsFunc(m.lastDirect, func(n string) bool { return !slices.Contains(cur, n) })
+	m.lastDirect = cur
+	return gone
 }
 
 // viewLocked is the view at now: the nodes this node hears, and those they
