@@ -27,7 +27,7 @@ func LeaseUntil(heard []time.Time, known int, hold time.Duration) time.Time {
 }
 
 // Members is one node's view of the cluster it belongs to: which nodes are
-// alive, and until when this node may count on its own share. A cluster's
+// alive, and until when this node may admit against its own share. A cluster's
 // limits (the account's concurrency, a reservation, a version's
 // provisioned concurrency) are split among its live nodes: each admits
 // and provisions its share, the shares add up to the limit exactly, and an
@@ -35,8 +35,8 @@ func LeaseUntil(heard []time.Time, known int, hold time.Duration) time.Time {
 // *Members is a node alone, with all of every limit.
 type Members struct {
 	Self  string    // this node's name
-	Nodes []string  // the live nodes, sorted; Self among them while its lease holds
-	Until time.Time // when this node's lease lapses unless its heartbeat is stored again
+	Nodes []string  // the live nodes, sorted, Self among them
+	Until time.Time // when this node's lease lapses unless it hears the others again
 }
 
 // NewMembers returns the view of self with the live nodes nodes (in any
@@ -50,14 +50,16 @@ func NewMembers(self string, nodes []string, until time.Time) *Members {
 // Share returns this node's part of total: total split among the live
 // nodes so that their parts add up to total, the remainder going one each
 // to nodes chosen by salt, so that different limits leave theirs on
-// different nodes. A node that is not live, or whose lease lapsed at now,
-// has no share; a node alone (nil m) has all of total.
-func (m *Members) Share(total int, salt string, now time.Time) int {
+// different nodes. A node that is not live has no share; a node alone (nil
+// m) has all of total. The share does not depend on the lease: a node
+// whose lease lapsed keeps its share (its environments, what it counts
+// against) but admits nothing (Leased).
+func (m *Members) Share(total int, salt string) int {
 	if m == nil {
 		return total
 	}
 	i, ok := slices.BinarySearch(m.Nodes, m.Self)
-	if !ok || !now.Before(m.Until) {
+	if !ok {
 		return 0
 	}
 	n := len(m.Nodes)
@@ -69,6 +71,12 @@ func (m *Members) Share(total int, salt string, now time.Time) int {
 		share++
 	}
 	return share
+}
+
+// Leased reports whether this node's lease holds at now: it may admit
+// invocations against its share (a node alone always may).
+func (m *Members) Leased(now time.Time) bool {
+	return m == nil || now.Before(m.Until)
 }
 
 // Others returns the live nodes other than this one.

@@ -13,7 +13,7 @@ func TestMembers_Share(t *testing.T) {
 	now := time.Unix(1000, 0)
 	until := now.Add(time.Second)
 	var alone *lambada.Members
-	if got := alone.Share(7, "x", now); got != 7 {
+	if got := alone.Share(7, "x"); got != 7 {
 		t.Errorf("alone: share %d of 7", got)
 	}
 	for _, tc := range []struct {
@@ -31,7 +31,7 @@ func TestMembers_Share(t *testing.T) {
 			t.Run(fmt.Sprintf("%v/%d/%q", tc.nodes, tc.total, salt), func(t *testing.T) {
 				sum, most, least := 0, 0, tc.total
 				for _, self := range tc.nodes {
-					s := lambada.NewMembers(self, tc.nodes, until).Share(tc.total, salt, now)
+					s := lambada.NewMembers(self, tc.nodes, until).Share(tc.total, salt)
 					sum += s
 					most, least = max(most, s), min(least, s)
 				}
@@ -48,17 +48,20 @@ func TestMembers_Share(t *testing.T) {
 	if !slices.Equal(m.Nodes, []string{"a", "b", "c"}) || !slices.Equal(m.Others(), []string{"b", "c"}) {
 		t.Errorf("nodes %v, others %v", m.Nodes, m.Others())
 	}
-	if got := m.Share(90, "", until); got != 0 {
-		t.Errorf("a lapsed lease keeps a share of %d", got)
+	if !m.Leased(now) || m.Leased(until) || !alone.Leased(until) {
+		t.Errorf("leased at now %v, at until %v; alone %v", m.Leased(now), m.Leased(until), alone.Leased(until))
 	}
-	if got := lambada.NewMembers("z", []string{"a", "b"}, until).Share(90, "", now); got != 0 {
+	if got := m.Share(90, ""); got != 30 {
+		t.Errorf("a's share of 90 among three is %d", got)
+	}
+	if got := lambada.NewMembers("z", []string{"a", "b"}, until).Share(90, ""); got != 0 {
 		t.Errorf("a node that is not live has a share of %d", got)
 	}
 	// The remainders of different limits fall on different nodes.
 	got := map[string]bool{}
 	for i := range 30 {
 		for _, self := range []string{"a", "b", "c"} {
-			if lambada.NewMembers(self, []string{"a", "b", "c"}, until).Share(1, fmt.Sprint("fn", i), now) == 1 {
+			if lambada.NewMembers(self, []string{"a", "b", "c"}, until).Share(1, fmt.Sprint("fn", i)) == 1 {
 				got[self] = true
 			}
 		}

@@ -11,8 +11,10 @@ import (
 // concurrency limit and the functions' reservations, exactly, under any
 // interleaving. Every account (the node's own, "", and the others its
 // principals create functions in) has a limit of its own. In a cluster it
-// admits this node's share of each limit (lambada.Members): none once the
-// node's lease lapses. It is safe for concurrent use.
+// admits this node's share of each limit (lambada.Members): none while the
+// node's lease has lapsed, though it still counts against its share, so
+// that Over tells the others whether it runs within it. It is safe for
+// concurrent use.
 type Limiter struct {
 	mu       sync.Mutex
 	limit    int
@@ -28,12 +30,11 @@ func NewLimiter(limit int) *Limiter {
 // SetMembers makes the limiter admit this node's share of every limit
 // among m's live nodes (nil: all of it).
 func (l *Limiter) SetMembers(m *lambada.Members) {
-	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.members = m
 	for account, c := range l.accounts {
-		c.SetLimit(m.Share(l.limit, account, now))
+		c.SetLimit(m.Share(l.limit, account))
 	}
 }
 
@@ -42,7 +43,7 @@ func (l *Limiter) SetMembers(m *lambada.Members) {
 func (l *Limiter) Share(n int, salt string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.members.Share(n, salt, time.Now())
+	return l.members.Share(n, salt)
 }
 
 // Over reports whether any account runs more executions than this node's
@@ -62,7 +63,7 @@ func (l *Limiter) Over() bool {
 func (l *Limiter) account(account string) *lambada.Concurrency {
 	c := l.accounts[account]
 	if c == nil {
-		c = lambada.NewConcurrency(l.members.Share(l.limit, account, time.Now()))
+		c = lambada.NewConcurrency(l.members.Share(l.limit, account))
 		l.accounts[account] = c
 	}
 	return c
@@ -86,10 +87,10 @@ func (l *Limiter) setLocked(c *lambada.Concurrency, f *lambada.Function, version
 		c.SetProvisioned(f.Name, versions)
 		return
 	}
-	now, key := time.Now(), f.Key()
+	key := f.Key()
 	reserved := f.ReservedConcurrency
 	if reserved != nil {
-		n := l.members.Share(*reserved, key, now)
+		n := l.members.Share(*reserved, key)
 		reserved = &n
 	}
 	c.SetReserved(f.Name, reserved)
@@ -97,7 +98,7 @@ func (l *Limiter) setLocked(c *lambada.Concurrency, f *lambada.Function, version
 	if len(versions) > 0 {
 		shares = make(map[string]int, len(versions))
 		for v, n := range versions {
-			shares[v] = l.members.Share(n, lambada.VersionID(key, v), now)
+			shares[v] = l.members.Share(n, lambada.VersionID(key, v))
 		}
 	}
 	c.SetProvisioned(f.Name, shares)
@@ -109,7 +110,7 @@ func (l *Limiter) Admit(f *lambada.Function, version string) (lambada.Slot, erro
 	versions := f.ProvisionedVersions() // nil, without allocating, for most functions
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.members != nil && !time.Now().Before(l.members.Until) {
+	if !l.members.Leased(time.Now()) {
 		return lambada.Slot{}, lambada.Throttled(lambada.ReasonConcurrentLimit) // cut off from the cluster
 	}
 	c := l.account(f.Account)

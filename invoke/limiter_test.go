@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 )
@@ -105,4 +106,45 @@ func TestLimiter_Accounts(t *testing.T) {
 		t.Errorf("the other account after its release: %v", err)
 	}
 	l.Free(&lambada.Invocation{Slot: ownSlot})
+}
+
+// In a cluster the limiter admits this node's share of the limit, and
+// nothing while its lease has lapsed; a lapsed lease leaves the share as
+// it was, so that the node tells the others it is over its share only when
+// its executions are (a node joined), not whenever its lease lapses (each
+// would then wait for the other).
+func TestLimiter_Members(t *testing.T) {
+	l := NewLimiter(90)
+	fn := &lambada.Function{Name: "fn"}
+	three := []string{"a", "b", "c"}
+	l.SetMembers(lambada.NewMembers("a", three, time.Now().Add(time.Hour)))
+	var slots []lambada.Slot
+	for range 30 {
+		slot, err := l.Admit(fn, lambada.LatestVersion)
+		if err != nil {
+			t.Fatalf("within a's share of 30: %v", err)
+		}
+		slots = append(slots, slot)
+	}
+	if _, err := l.Admit(fn, lambada.LatestVersion); lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Fatalf("over a's share: %v", err)
+	}
+	l.Free(&lambada.Invocation{Slot: slots[0]})
+	l.SetMembers(lambada.NewMembers("a", three, time.Now().Add(-time.Second)))
+	if _, err := l.Admit(fn, lambada.LatestVersion); lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Fatalf("its lease lapsed, 29 of 30 running: %v", err)
+	}
+	if l.Over() {
+		t.Error("its lease lapsed, a counts itself over its share of 30 with 29 running")
+	}
+	l.SetMembers(lambada.NewMembers("a", append(three, "d"), time.Now().Add(time.Hour)))
+	if !l.Over() {
+		t.Error("a fourth node joined: a does not count 29 running over its share of 23")
+	}
+	for _, s := range slots[1:] {
+		l.Free(&lambada.Invocation{Slot: s})
+	}
+	if l.Over() {
+		t.Error("nothing running: a counts itself over its share")
+	}
 }

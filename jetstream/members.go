@@ -37,9 +37,15 @@ type Heartbeat struct {
 	// Over says the node runs more than its share of the limits now: its
 	// share shrank (a node joined) under executions still running.
 	Over bool `json:"over,omitempty"`
-	// Sees lists the nodes it heard from within the timeout, itself
-	// included (filled in by Members).
-	Sees []string `json:"sees,omitempty"`
+	// Sent is when the node sent it, by its own clock (filled in by
+	// Members).
+	Sent time.Time `json:"sent"`
+	// Sees holds the nodes it heard from within the timeout, itself
+	// included, each with the Sent of the last heartbeat it heard from it
+	// (filled in by Members): a node finds there, by its own clock, how
+	// recent the news of it the other has is, however late the heartbeat
+	// arrives.
+	Sees map[string]time.Time `json:"sees,omitempty"`
 	// Relay is the address it takes invocations on straight from the
 	// others ("": none).
 	Relay string `json:"relay,omitempty"`
@@ -54,15 +60,17 @@ type Heartbeat struct {
 //
 // This node's own lease (lambada.Members' Until) holds while it has heard
 // within half of Timeout from enough nodes to make a majority with itself
-// (lambada.LeaseUntil), and every node it hears counts this node live and
-// runs no more than its own share. So a node cut off from most of the cluster stops
-// admitting invocations half a timeout after it last heard them, while
-// the others take its share over only after the whole timeout, so that
-// what it was running has that long to end; and a node that joins (or
-// comes back) admits nothing until the others have made room for it.
+// (lambada.LeaseUntil), and every node in its view is heard, counts this
+// node live (as of a heartbeat of this node's recent enough that it still
+// does: echoed in Sees) and runs no more than its own share. So a node cut
+// off from most of the cluster stops admitting invocations half a timeout
+// after it last heard them, while the others take its share over only
+// after the whole timeout, so that what it was running has that long to
+// end; and a node that joins (or comes back) admits nothing until every
+// node has made room for it, whatever heartbeats sent before arrive late.
 type Members struct {
 	Self    string
-	Every   time.Duration    // DefaultHeartbeatEvery when zero
+	Every   time.Duration    // when zero, DefaultHeartbeatEvery or a fifth of Timeout, whichever is less
 	Timeout time.Duration    // DefaultHeartbeatTimeout when zero
 	Beat    func() Heartbeat // what this node tells; nil: nothing
 	// Changed hears every new view, from the heartbeat goroutine: every
@@ -85,8 +93,9 @@ type Members struct {
 }
 
 type seenBeat struct {
-	at   time.Time
+	at   time.Time // when this node heard it, by its clock
 	beat Heartbeat
+	left bool // the node said it left: it runs nothing
 }
 
 // membersSubject is where node's heartbeats go; leaving says it left.
@@ -102,8 +111,8 @@ func (n *Node) OpenMembers(ctx context.Context, m *Members) error {
 	if m.Self == "" {
 		return errors.New("jetstream: a member needs a name")
 	}
-	m.Every = cmp.Or(m.Every, DefaultHeartbeatEvery)
 	m.Timeout = cmp.Or(m.Timeout, DefaultHeartbeatTimeout)
+	m.Every = cmp.Or(m.Every, min(DefaultHeartbeatEvery, m.Timeout/5))
 	if m.Logger == nil {
 		m.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -179,7 +188,13 @@ func (m *Members) beat() {
 		hb = m.Beat()
 	}
 	m.mu.Lock()
-	hb.Sees = m.direct(time.Now())
+	hb.Sent = time.Now()
+	hb.Sees = map[string]time.Time{m.Self: hb.Sent}
+	for name, s := range m.seen {
+		if hb.Sent.Sub(s.at) < m.Timeout {
+			hb.Sees[name] = s.beat.Sent
+		}
+	}
 	m.mu.Unlock()
 	b, err := json.Marshal(hb)
 	if err == nil {
@@ -199,7 +214,7 @@ func (m *Members) hear(msg *nats.Msg, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if msg.Header.Get(leaving) != "" {
-		delete(m.seen, string(name))
+		m.seen[string(name)] = seenBeat{left: true}
 		delete(m.known, string(name))
 		return
 	}
@@ -280,7 +295,7 @@ func (m *Members) View(now time.Time) *lambada.Members {
 func (m *Members) direct(now time.Time) []string {
 	out := []string{m.Self}
 	for name, s := range m.seen {
-		if now.Sub(s.at) < m.Timeout {
+		if !s.left && now.Sub(s.at) < m.Timeout {
 			out = append(out, name)
 		}
 	}
@@ -305,25 +320,50 @@ func (m *Members) lost(now time.Time) bool {
 
 // viewLocked is the view at now: the nodes this node hears, and those they
 // hear, so that no node counts fewer nodes than another (its share would
-// be larger than theirs allow); and a lease only while every node heard
-// counts this one and runs within its share. m.mu is held.
+// be larger than theirs allow); and a lease only while every node in it is
+// heard, counts this one and runs within its share. m.mu is held.
 func (m *Members) viewLocked(now time.Time) *lambada.Members {
 	nodes := []string{m.Self}
 	var heard []time.Time
 	agreed := true
+	// A node that heard a heartbeat of this one sent at e counts it live
+	// until a timeout after e at least: the lease holds until fresh after
+	// the e each node in the view echoes, up to half a timeout and a beat
+	// (it tells what it heard at its next beat), which leaves half a
+	// timeout more.
+	fresh := min(m.Timeout/2+m.Every, m.Timeout)
+	echoed := time.Unix(1<<62, 0)
 	for name, s := range m.seen {
-		if now.Sub(s.at) >= m.Timeout {
+		if s.left || now.Sub(s.at) >= m.Timeout {
 			continue
 		}
-		nodes = append(append(nodes, name), s.beat.Sees...)
-		if !slices.Contains(s.beat.Sees, m.Self) || s.beat.Over {
+		nodes = append(nodes, name)
+		for other := range s.beat.Sees {
+			nodes = append(nodes, other)
+		}
+		if s.beat.Over {
 			agreed = false
 		}
+		if e := s.beat.Sees[m.Self].Add(fresh); e.Before(echoed) { // none: long ago
+			echoed = e
+		}
 		heard = append(heard, s.at)
+	}
+	// A node heard of only through another may not hear this one yet, and
+	// then still runs the larger share it had without it: no lease until
+	// this node hears it too (or it left, or has been gone a moment: its
+	// heartbeat got too old here, and the others drop it too).
+	for _, name := range nodes {
+		if s, ok := m.seen[name]; name != m.Self && (!ok || !s.left && now.Sub(s.at) >= m.Timeout+m.Every/4) {
+			agreed = false
+		}
 	}
 	var until time.Time
 	if agreed {
 		until = lambada.LeaseUntil(heard, len(m.known), m.Timeout/2)
+		if echoed.Before(until) {
+			until = echoed
+		}
 	}
 	return lambada.NewMembers(m.Self, nodes, until)
 }

@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -40,7 +41,14 @@ func TestMembers(t *testing.T) {
 	if got := a.Ready("fn 1"); got != 14 {
 		t.Errorf("a hears %d ready environments from the others, want 14", got)
 	}
-	share := func(m *Members) int { now := time.Now(); return m.View(now).Share(120, "", now) }
+	share := func(m *Members) int { // what it may admit of 120 now
+		now := time.Now()
+		v := m.View(now)
+		if !v.Leased(now) {
+			return 0
+		}
+		return v.Share(120, "")
+	}
 	poll.Until(t, 10*time.Second, "a's share of 120 among four is 30", func() bool { return share(a) == 30 })
 	// A node that joins admits nothing while another runs more than its
 	// new, smaller, share.
@@ -115,12 +123,12 @@ func TestMembers_BeatsWhenANodeIsGone(t *testing.T) {
 		if err := json.Unmarshal(msg.Data, &hb); err != nil {
 			t.Fatal(err)
 		}
-		return hb.Sees
+		return slices.Sorted(maps.Keys(hb.Sees))
 	}
 	if got := next("its first"); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("a's first heartbeat sees %v, want [a]", got)
 	}
-	x, _ := json.Marshal(Heartbeat{Sees: []string{"a", "x"}})
+	x, _ := json.Marshal(Heartbeat{Sent: time.Now(), Sees: map[string]time.Time{"a": time.Now(), "x": time.Now()}})
 	if err := n.conn.Publish(membersSubject("x"), x); err != nil {
 		t.Fatal(err)
 	}
@@ -128,4 +136,79 @@ func TestMembers_BeatsWhenANodeIsGone(t *testing.T) {
 	if got := next("once x's heartbeat got too old"); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("a's heartbeat once x's got too old sees %v, want [a]", got)
 	}
+}
+
+// A node holds its lease only while every node in its view hears it now:
+// one heard of only through another (it may not hear this node yet, and
+// then runs the share it had without it) holds it back, and so does a
+// heartbeat whose news of this node is old, however late it arrived (sent
+// before the other lost this node, it says nothing of the other now). A
+// node that left holds nothing back. Here x and y are fake nodes beating
+// from the test.
+func TestMembers_LeaseNeedsEveryNodeNow(t *testing.T) {
+	n := MustOpen(t, t.TempDir())
+	ctx := context.Background()
+	a := &Members{Self: "a", Every: 50 * time.Millisecond, Timeout: 600 * time.Millisecond, Logger: testLogger(t)}
+	if err := n.OpenMembers(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	fresh := func(time.Time) time.Time { return time.Now() }
+	beat := func(name string, echo func(now time.Time) time.Time, sees ...string) {
+		now := time.Now()
+		hb := Heartbeat{Sent: now, Sees: map[string]time.Time{name: now, "a": echo(now)}}
+		for _, s := range sees {
+			hb.Sees[s] = now
+		}
+		b, _ := json.Marshal(hb)
+		if err := n.conn.Publish(membersSubject(name), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// share is what a may admit of 90 now, once the fakes beat as told.
+	share := func(beats func()) func() int {
+		return func() int {
+			beats() // heard by the next check, if not by this one
+			now := time.Now()
+			if v := a.View(now); v.Leased(now) {
+				return v.Share(90, "")
+			}
+			return 0
+		}
+	}
+	expect := func(what string, want int, beats func()) {
+		t.Helper()
+		s := share(beats)
+		poll.Until(t, 10*time.Second, what, func() bool { return s() == want })
+	}
+	expect("a alone has all of 90", 90, func() {})
+	// x hears y, which a has not heard: a's view has three nodes, and no
+	// lease.
+	xy := func() { beat("x", fresh, "y") }
+	expect("a, hearing of y only through x, admits nothing", 0, xy)
+	if v := a.View(time.Now()); !slices.Equal(v.Nodes, []string{"a", "x", "y"}) {
+		t.Errorf("a's view %v, want [a x y]", v.Nodes)
+	}
+	both := func() { beat("x", fresh, "y"); beat("y", fresh, "x") }
+	expect("a, hearing x and y, has 30 of 90", 30, both)
+	// x's heartbeats tell news of a older than half a timeout and a beat:
+	// no lease, though they arrive now.
+	old := func(now time.Time) time.Time { return now.Add(-a.Timeout/2 - a.Every - 10*time.Millisecond) }
+	expect("a, its news at x too old, admits nothing", 0, func() { beat("x", old, "y"); beat("y", fresh, "x") })
+	expect("a, heard by both again, has 30 of 90", 30, both)
+	// y leaves; x still lists it a moment: a keeps its lease.
+	bye := nats.NewMsg(membersSubject("y"))
+	bye.Header.Set(leaving, "1")
+	if err := n.conn.PublishMsg(bye); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "a hears y leave", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return !a.known["y"]
+	})
+	if got := share(func() {})(); got != 30 {
+		t.Errorf("a, y gone and x still listing it, has %d of 90, want 30", got)
+	}
+	expect("a, y gone, has 45 of 90", 45, func() { beat("x", fresh) })
 }

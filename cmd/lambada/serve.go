@@ -607,7 +607,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&m.NATS, "nats", "", "nats://HOST:PORT,…: use this NATS cluster (with JetStream) as the store instead of an embedded one")
 	fs.StringVar(&m.NATSCreds, "nats-creds", "", "with --nats: the creds file to connect with")
 	fs.StringVar(&m.RelayListen, "relay-listen", "", "in a cluster: HOST:PORT where this node takes warm invocations straight from the others (default: with --cluster-listen, its host on any port; with --nats, none: they go through NATS)")
-	fs.DurationVar(&m.HeartbeatTimeout, "heartbeat-timeout", jetstream.DefaultHeartbeatTimeout, "in a cluster: how long after a node's last heartbeat (one a second) the others take its share of the limits over; a node that cannot store its heartbeat stops admitting invocations after half of it")
+	fs.DurationVar(&m.HeartbeatTimeout, "heartbeat-timeout", jetstream.DefaultHeartbeatTimeout, "in a cluster: how long after a node's last heartbeat (one a second, or a fifth of this when less) the others take its share of the limits over; a node that does not hear most of the others stops admitting invocations after half of it")
 	fs.IntVar(&m.Replicas, "replicas", 0, "copies of each bucket and stream (default: 1; with --peers, as many nodes as there are, up to 3)")
 	fs.DurationVar(&m.LogRetention, "log-retention", DefaultLogRetention, "how long the events of a log group without a retention policy (PutRetentionPolicy) are kept")
 	fs.Int64Var(&m.LogBytes, "log-bytes", jetstream.DefaultLogBytes, "bytes of log events this node keeps; past it the oldest go first")
