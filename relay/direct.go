@@ -255,8 +255,8 @@ func (r *Relay) askDirect(ctx context.Context, addr string, t lambada.RunTarget,
 			_ = c.SetDeadline(time.Now())
 		}
 	}
-	keep := func() { // its answer was read whole: the next request may use it
-		if stopCtx() {
+	keep := func(resp *http.Response) { // its answer was read whole: the next request may use it, unless the node closes it
+		if !resp.Close && stopCtx() {
 			r.direct.put(addr, c)
 		} else {
 			c.Close()
@@ -288,11 +288,11 @@ func (r *Relay) askDirect(ctx context.Context, addr string, t lambada.RunTarget,
 			c.Close()
 			return nil, true, fmt.Errorf("relay: the answer of node %s for %s: %w", node, inv.RequestID, err)
 		}
-		keep()
+		keep(resp)
 		return quick(h, data)
 	default: // declined, or no answer
 		if _, err := io.Copy(io.Discard, resp.Body); err == nil {
-			keep()
+			keep(resp)
 		} else {
 			c.Close()
 		}

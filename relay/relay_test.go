@@ -183,6 +183,14 @@ func TestRelay(t *testing.T) {
 		return a.Elsewhere(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
 	})
 
+	// The caller's context ends: a stops waiting, straight away.
+	cctx, cancel := context.WithCancel(ctx)
+	if err := mustStopWaiting(t, b, func() (*lambada.Result, bool, error) {
+		return a.Elsewhere(cctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: time.Minute}, inv)
+	}, cancel); !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller gone: %v", err)
+	}
+
 	// b closes: it takes nothing more, and a hears so at once.
 	b.setRun(ran(want))
 	a.SetMembers(members)
@@ -201,9 +209,9 @@ func TestRelay_Direct(t *testing.T) {
 	ctx := context.Background()
 	want := &lambada.Result{Payload: []byte(`{"ok":true}`), FunctionError: "Unhandled", ExecutedVersion: "1", LogTail: []byte("START\nEND\n")}
 	nodes := map[string]*node{}
-	open := func(name string, warm bool, run func(*lambada.Invocation, func()) (*lambada.Result, error)) *node {
+	open := func(name, listen string, warm bool, run func(*lambada.Invocation, func()) (*lambada.Result, error)) *node {
 		n := &node{warm: warm, run: run}
-		n.Relay = &Relay{Conn: nc, Self: name, Runner: n, Warmth: n, Listen: "127.0.0.1:0",
+		n.Relay = &Relay{Conn: nc, Self: name, Runner: n, Warmth: n, Listen: listen,
 			Addrs: func(node string) string { return nodes[node].Addr() }}
 		if err := n.Open(); err != nil {
 			t.Fatal(err)
@@ -213,8 +221,8 @@ func TestRelay_Direct(t *testing.T) {
 		nodes[name] = n
 		return n
 	}
-	a := open("a", false, ran(nil))
-	b := open("b", true, ran(want))
+	a := open("a", "127.0.0.1:0", false, ran(nil))
+	b := open("b", "127.0.0.1:0", true, ran(want))
 	members := lambada.NewMembers("a", []string{"a", "b"}, time.Now().Add(time.Hour))
 	a.SetMembers(members)
 	id := lambada.VersionID("fn", "1")
@@ -356,11 +364,41 @@ func TestRelay_Direct(t *testing.T) {
 
 	// b closes: a finds nobody there, at once.
 	a.SetMembers(members)
+	b.setRun(ran(want))
+	a.direct.remember(id, "b")
+	if _, ok, err := a.Warm(ctx, target, inv); !ok || err != nil || idle() == 0 {
+		t.Fatalf("a keeps no connection to b: %v %v", ok, err)
+	}
+	addr := b.Addr()
+	c1, err1 := a.direct.get(addr) // the one kept
+	c2, err2 := a.direct.get(addr) // a new one
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	a.direct.put(addr, c1)
+	a.direct.put(addr, c2)
 	b.Close()
 	a.direct.remember(id, "b")
 	start := time.Now()
 	if _, ok, _ := a.Warm(ctx, target, inv); ok || time.Since(start) >= AcceptWait {
 		t.Errorf("a closed node: taken %v, after %v", ok, time.Since(start))
+	}
+
+	// b starts again on the same address, while a still keeps connections
+	// to the b that was: they are dead, and the invocation runs all the
+	// same.
+	if idle() == 0 {
+		t.Fatal("a kept no connection to the b that was")
+	}
+	b = open("b", addr, true, ran(want))
+	poll.Until(t, 5*time.Second, "b listens for warm invocations again", func() bool {
+		b.Relay.mu.Lock()
+		defer b.Relay.mu.Unlock()
+		return len(b.Relay.warm) == 1
+	})
+	a.direct.remember(id, "b")
+	if res, ok, err := a.Warm(ctx, target, inv); !ok || err != nil || !bytes.Equal(res.Payload, want.Payload) {
+		t.Errorf("b started again: taken %v, %v", ok, err)
 	}
 }
 
