@@ -20,30 +20,58 @@ type Limiter struct {
 	limit    int
 	accounts map[string]*lambada.Concurrency // by account, "" the node's own
 	members  *lambada.Members                // nil: alone
+	leased   *lambada.Members                // the last view under which this node held its lease
+	// functions holds each function's whole limits, by account and name,
+	// so that a new view shares them out again at once.
+	functions map[string]map[string]functionLimits
+}
+
+// functionLimits are a function's whole limits, before the cluster's
+// shares.
+type functionLimits struct {
+	key      string // its AccountKey
+	reserved *int
+	versions map[string]int // provisioned, by version
 }
 
 // NewLimiter admits up to limit executions at once in each account.
 func NewLimiter(limit int) *Limiter {
-	return &Limiter{limit: limit, accounts: map[string]*lambada.Concurrency{"": lambada.NewConcurrency(limit)}}
+	return &Limiter{limit: limit, accounts: map[string]*lambada.Concurrency{"": lambada.NewConcurrency(limit)},
+		functions: map[string]map[string]functionLimits{}}
 }
 
 // SetMembers makes the limiter admit this node's share of every limit
-// among m's live nodes (nil: all of it).
+// among m's live nodes (nil: all of it), the functions' too, at once.
 func (l *Limiter) SetMembers(m *lambada.Members) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.members = m
+	if m.Leased(time.Now()) {
+		l.leased = m
+	}
 	for account, c := range l.accounts {
 		c.SetLimit(m.Share(l.limit, account))
+		for name, fl := range l.functions[account] {
+			l.shareLocked(c, name, fl)
+		}
 	}
 }
 
-// Share returns this node's share of a limit of n named by salt (a
-// provisioned version's lambada.VersionID).
+// Share returns how many of a limit of n named by salt (a provisioned
+// version's lambada.VersionID) this node keeps environments for: its share
+// under the last view it held its lease under, so that a node cut off
+// keeps what it had rather than start everything (its view is itself
+// alone), and a node not yet counted by the others starts nothing.
 func (l *Limiter) Share(n int, salt string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.members.Share(n, salt)
+	if l.members == nil {
+		return n
+	}
+	if l.leased == nil {
+		return 0
+	}
+	return l.leased.Share(n, salt)
 }
 
 // Over reports whether any account runs more executions than this node's
@@ -82,26 +110,47 @@ func (l *Limiter) SetLimits(f *lambada.Function) {
 // the caller outside the lock; l.mu is held. In a cluster they are this
 // node's shares.
 func (l *Limiter) setLocked(c *lambada.Concurrency, f *lambada.Function, versions map[string]int) {
+	fl := functionLimits{key: f.Key(), reserved: f.ReservedConcurrency, versions: versions}
+	if fl.reserved == nil && len(versions) == 0 {
+		delete(l.functions[f.Account], f.Name)
+	} else {
+		if l.functions[f.Account] == nil {
+			l.functions[f.Account] = map[string]functionLimits{}
+		}
+		l.functions[f.Account][f.Name] = fl
+	}
+	l.shareLocked(c, f.Name, fl)
+}
+
+// shareLocked records in c this node's shares of the limits fl of the
+// function name; l.mu is held. A version's provisioned concurrency is
+// shared by the version, the rest of a reservation by the function, and
+// the node's part of the reservation is its provisioned shares and its
+// share of the rest: the parts add up to the reservation across the
+// nodes, and hold each node's provisioned shares.
+func (l *Limiter) shareLocked(c *lambada.Concurrency, name string, fl functionLimits) {
 	if l.members == nil {
-		c.SetReserved(f.Name, f.ReservedConcurrency)
-		c.SetProvisioned(f.Name, versions)
+		c.SetReserved(name, fl.reserved)
+		c.SetProvisioned(name, fl.versions)
 		return
 	}
-	key := f.Key()
-	reserved := f.ReservedConcurrency
-	if reserved != nil {
-		n := l.members.Share(*reserved, key)
-		reserved = &n
-	}
-	c.SetReserved(f.Name, reserved)
 	var shares map[string]int
-	if len(versions) > 0 {
-		shares = make(map[string]int, len(versions))
-		for v, n := range versions {
-			shares[v] = l.members.Share(n, lambada.VersionID(key, v))
+	provisioned, mine := 0, 0
+	if len(fl.versions) > 0 {
+		shares = make(map[string]int, len(fl.versions))
+		for v, n := range fl.versions {
+			shares[v] = l.members.Share(n, lambada.VersionID(fl.key, v))
+			provisioned += n
+			mine += shares[v]
 		}
 	}
-	c.SetProvisioned(f.Name, shares)
+	reserved := fl.reserved
+	if reserved != nil {
+		n := mine + l.members.Share(max(*reserved-provisioned, 0), fl.key)
+		reserved = &n
+	}
+	c.SetReserved(name, reserved)
+	c.SetProvisioned(name, shares)
 }
 
 // Admit takes a slot for one execution of version of f, or returns the

@@ -1,6 +1,7 @@
 package invoke
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -109,7 +110,7 @@ func TestLimiter_Accounts(t *testing.T) {
 }
 
 // In a cluster the limiter admits this node's share of the limit, and
-// nothing while its lease has lapsed; a lapsed lease leaves the share as
+// nothing while its lease has lapsed (it keeps the environments it had); a lapsed lease leaves the share as
 // it was, so that the node tells the others it is over its share only when
 // its executions are (a node joined), not whenever its lease lapses (each
 // would then wait for the other).
@@ -117,7 +118,15 @@ func TestLimiter_Members(t *testing.T) {
 	l := NewLimiter(90)
 	fn := &lambada.Function{Name: "fn"}
 	three := []string{"a", "b", "c"}
+	// Environments: none before the node holds a lease, then its share.
+	l.SetMembers(lambada.NewMembers("a", three, time.Time{}))
+	if got := l.Share(90, "fn 1"); got != 0 {
+		t.Errorf("never leased, a keeps %d environments of 90", got)
+	}
 	l.SetMembers(lambada.NewMembers("a", three, time.Now().Add(time.Hour)))
+	if got := l.Share(90, "fn 1"); got != 30 {
+		t.Errorf("leased, a keeps %d environments of 90, want 30", got)
+	}
 	var slots []lambada.Slot
 	for range 30 {
 		slot, err := l.Admit(fn, lambada.LatestVersion)
@@ -137,6 +146,10 @@ func TestLimiter_Members(t *testing.T) {
 	if l.Over() {
 		t.Error("its lease lapsed, a counts itself over its share of 30 with 29 running")
 	}
+	l.SetMembers(lambada.NewMembers("a", []string{"a"}, time.Time{}))
+	if got := l.Share(90, "fn 1"); got != 30 {
+		t.Errorf("cut off, a alone in its view keeps %d environments of 90, want the 30 it had", got)
+	}
 	l.SetMembers(lambada.NewMembers("a", append(three, "d"), time.Now().Add(time.Hour)))
 	if !l.Over() {
 		t.Error("a fourth node joined: a does not count 29 running over its share of 23")
@@ -146,5 +159,59 @@ func TestLimiter_Members(t *testing.T) {
 	}
 	if l.Over() {
 		t.Error("nothing running: a counts itself over its share")
+	}
+}
+
+// In a cluster a function's reservation and its versions' provisioned
+// concurrency are shared so that the nodes together admit no more than the
+// reservation, however the shares' remainders fall; and a new view shares
+// them out again at once, so that a node whose share of a reservation
+// shrank under running executions counts itself over it.
+func TestLimiter_MembersShareFunctions(t *testing.T) {
+	nodes := []string{"a", "b", "c"}
+	later := time.Now().Add(time.Hour)
+	for i := range 8 {
+		reserved := 2
+		fn := &lambada.Function{Name: fmt.Sprint("fn", i), ReservedConcurrency: &reserved,
+			Versions: []lambada.FunctionConfig{{Version: "1"}}}
+		fn.PutProvisioned(lambada.ProvisionedConfig{Qualifier: "1", Requested: 2})
+		if got := fn.ProvisionedVersions()["1"]; got != 2 {
+			t.Fatalf("%s provisions %d of version 1", fn.Name, got)
+		}
+		total := 0
+		for _, self := range nodes {
+			l := NewLimiter(100)
+			l.SetMembers(lambada.NewMembers(self, nodes, later))
+			l.SetLimits(fn)
+			for _, v := range []string{"1", lambada.LatestVersion} {
+				for {
+					if _, err := l.Admit(fn, v); err != nil {
+						break
+					}
+					total++
+				}
+			}
+		}
+		if total != reserved {
+			t.Errorf("%s: the nodes admitted %d together, its reservation is %d", fn.Name, total, reserved)
+		}
+	}
+
+	reserved := 6
+	fn := &lambada.Function{Name: "res", ReservedConcurrency: &reserved}
+	l := NewLimiter(100)
+	l.SetMembers(lambada.NewMembers("a", nodes[:2], later))
+	l.SetLimits(fn)
+	for range 3 {
+		if _, err := l.Admit(fn, lambada.LatestVersion); err != nil {
+			t.Fatalf("within a's share of 3 of the reservation: %v", err)
+		}
+	}
+	if l.Over() {
+		t.Fatal("3 running within a's share of 3: over")
+	}
+	l.SetMembers(lambada.NewMembers("a", nodes, later))
+	if !l.Over() {
+		t.Error("a third node joined: a does not count 3 running over its share of 2 of the reservation")
 	}
 }

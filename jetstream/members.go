@@ -37,15 +37,23 @@ type Heartbeat struct {
 	// Over says the node runs more than its share of the limits now: its
 	// share shrank (a node joined) under executions still running.
 	Over bool `json:"over,omitempty"`
-	// Sent is when the node sent it, by its own clock (filled in by
-	// Members).
-	Sent time.Time `json:"sent"`
+	// Wait lists, while it is Over, the nodes that joined its view since
+	// it last ran within its share (filled in by Members): their shares
+	// are what it runs over, so they admit nothing until it is within its
+	// share again. The others were counted before: they need not wait.
+	Wait []string `json:"wait,omitempty"`
+	// Sent is when the node sent it, in nanoseconds (filled in by
+	// Members): on the wall clock when the node started and on its
+	// monotonic clock since, so that no step of the wall clock moves it,
+	// and a node started again under the same name reads its earlier
+	// life's as earlier. Only the node itself reads it.
+	Sent int64 `json:"sent"`
 	// Sees holds the nodes it heard from within the timeout, itself
 	// included, each with the Sent of the last heartbeat it heard from it
 	// (filled in by Members): a node finds there, by its own clock, how
 	// recent the news of it the other has is, however late the heartbeat
 	// arrives.
-	Sees map[string]time.Time `json:"sees,omitempty"`
+	Sees map[string]int64 `json:"sees,omitempty"`
 	// Relay is the address it takes invocations on straight from the
 	// others ("": none).
 	Relay string `json:"relay,omitempty"`
@@ -87,7 +95,10 @@ type Members struct {
 	known      map[string]bool
 	live       []string // as last told to Changed
 	leased     bool     // as last told to Changed
+	calm       []string // the nodes of the view when this node last ran within its share, less those gone since
 	lastDirect []string // the nodes heard, as last looked at by lost
+	epoch      time.Time
+	record     time.Duration // how often it records itself and reads the bucket again: knownFor/10 when zero
 	cancel     context.CancelFunc
 	done       chan struct{}
 }
@@ -131,13 +142,9 @@ func (n *Node) OpenMembers(ctx context.Context, m *Members) error {
 	if err := retryErr(ctx, m.remember); err != nil {
 		return fmt.Errorf("jetstream: record this node: %w", err)
 	}
-	m.seen, m.known = map[string]seenBeat{}, map[string]bool{m.Self: true}
-	keys, err := m.kv.ListKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("jetstream: list %s: %w", NodesBucket, err)
-	}
-	for k := range keys.Keys() {
-		m.known[k] = true
+	m.seen, m.known, m.epoch = map[string]seenBeat{}, map[string]bool{m.Self: true}, time.Now()
+	if err := m.reload(ctx); err != nil {
+		return err
 	}
 	m.conn = n.conn
 	m.heard = make(chan *nats.Msg, 256)
@@ -169,6 +176,40 @@ func (n *Node) OpenMembers(ctx context.Context, m *Members) error {
 // cluster's (for its majority) after it last recorded itself.
 const knownFor = time.Hour
 
+// sent is what a heartbeat sent at now says in Sent.
+func (m *Members) sent(now time.Time) int64 {
+	return m.epoch.UnixNano() + int64(now.Sub(m.epoch))
+}
+
+// sentAt is the time, on this node's clocks, of a heartbeat whose Sent
+// was sent.
+func (m *Members) sentAt(sent int64) time.Time {
+	return m.epoch.Add(time.Duration(sent - m.epoch.UnixNano()))
+}
+
+// reload makes the known nodes those the nodes bucket remembers, with
+// this node and those it hears: a node gone for good (killed, never
+// back) is forgotten once the bucket is (knownFor), rather than counted
+// in every majority for ever. A node cut off from most of the cluster
+// cannot read the bucket, and keeps counting them all.
+func (m *Members) reload(ctx context.Context) error {
+	keys, err := m.kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("jetstream: list %s: %w", NodesBucket, err)
+	}
+	known := map[string]bool{m.Self: true}
+	for k := range keys.Keys() {
+		known[k] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, name := range m.direct(time.Now()) {
+		known[name] = true
+	}
+	m.known = known
+	return nil
+}
+
 // remember records this node in the nodes bucket.
 func (m *Members) remember(ctx context.Context) error {
 	_, err := m.kv.Put(ctx, m.Self, []byte(time.Now().UTC().Format(time.RFC3339)))
@@ -188,12 +229,22 @@ func (m *Members) beat() {
 		hb = m.Beat()
 	}
 	m.mu.Lock()
-	hb.Sent = time.Now()
-	hb.Sees = map[string]time.Time{m.Self: hb.Sent}
-	for name, s := range m.seen {
-		if hb.Sent.Sub(s.at) < m.Timeout {
-			hb.Sees[name] = s.beat.Sent
+	now := time.Now()
+	hb.Sent = m.sent(now)
+	hb.Sees = map[string]int64{m.Self: hb.Sent}
+	for _, name := range m.direct(now) {
+		if name != m.Self {
+			hb.Sees[name] = m.seen[name].beat.Sent
 		}
+	}
+	if hb.Over {
+		for _, name := range m.live {
+			if !slices.Contains(m.calm, name) {
+				hb.Wait = append(hb.Wait, name)
+			}
+		}
+	} else {
+		m.calm = slices.Clone(m.live)
 	}
 	m.mu.Unlock()
 	b, err := json.Marshal(hb)
@@ -251,10 +302,11 @@ func (m *Members) run(ctx context.Context) {
 		case <-tick.C:
 			m.beat()
 			m.publish(time.Now())
-			if time.Since(lastRecord) > knownFor/10 {
+			if time.Since(lastRecord) > cmp.Or(m.record, knownFor/10) {
 				record, cancel := context.WithTimeout(ctx, m.Every)
 				if err := m.remember(record); err == nil {
 					lastRecord = time.Now()
+					_ = m.reload(record)
 				}
 				cancel()
 			}
@@ -341,10 +393,14 @@ func (m *Members) viewLocked(now time.Time) *lambada.Members {
 		for other := range s.beat.Sees {
 			nodes = append(nodes, other)
 		}
-		if s.beat.Over {
+		if slices.Contains(s.beat.Wait, m.Self) {
 			agreed = false
 		}
-		if e := s.beat.Sees[m.Self].Add(fresh); e.Before(echoed) { // none: long ago
+		var e time.Time // no news of this node: no lease
+		if echo, ok := s.beat.Sees[m.Self]; ok {
+			e = m.sentAt(echo).Add(fresh)
+		}
+		if e.Before(echoed) {
 			echoed = e
 		}
 		heard = append(heard, s.at)
@@ -376,6 +432,7 @@ func (m *Members) publish(now time.Time) {
 	leased := v.Until.After(now)
 	changedLease := leased != m.leased
 	m.live, m.leased = v.Nodes, leased
+	m.calm = slices.DeleteFunc(m.calm, func(n string) bool { return !slices.Contains(v.Nodes, n) })
 	m.mu.Unlock()
 	if changed {
 		m.Logger.Info("cluster nodes changed", "live", v.Nodes)

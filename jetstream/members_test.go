@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/lambada-dev/lambada/internal/poll"
 )
@@ -51,7 +52,7 @@ func TestMembers(t *testing.T) {
 	}
 	poll.Until(t, 10*time.Second, "a's share of 120 among four is 30", func() bool { return share(a) == 30 })
 	// A node that joins admits nothing while another runs more than its
-	// new, smaller, share.
+	// new, smaller, share (the nodes it runs over are those that joined).
 	aOver.Store(true)
 	e := open("e", 0)
 	poll.Until(t, 10*time.Second, "a is heard over its share", func() bool {
@@ -59,6 +60,11 @@ func TestMembers(t *testing.T) {
 		defer e.mu.Unlock()
 		return e.seen["a"].beat.Over
 	})
+	if got := share(e); got != 0 {
+		t.Errorf("e has a share of %d while a is over its own", got)
+	}
+	// The others were counted before: they keep admitting their shares.
+	poll.Until(t, 10*time.Second, "b admits its share of 120 among five, 24, while a is over its own", func() bool { return share(b) == 24 })
 	if got := share(e); got != 0 {
 		t.Errorf("e has a share of %d while a is over its own", got)
 	}
@@ -128,7 +134,7 @@ func TestMembers_BeatsWhenANodeIsGone(t *testing.T) {
 	if got := next("its first"); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("a's first heartbeat sees %v, want [a]", got)
 	}
-	x, _ := json.Marshal(Heartbeat{Sent: time.Now(), Sees: map[string]time.Time{"a": time.Now(), "x": time.Now()}})
+	x, _ := json.Marshal(Heartbeat{Sees: map[string]int64{"a": a.sent(time.Now()), "x": 1}})
 	if err := n.conn.Publish(membersSubject("x"), x); err != nil {
 		t.Fatal(err)
 	}
@@ -153,12 +159,12 @@ func TestMembers_LeaseNeedsEveryNodeNow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	fresh := func(time.Time) time.Time { return time.Now() }
+	fresh := func(now time.Time) time.Time { return now }
 	beat := func(name string, echo func(now time.Time) time.Time, sees ...string) {
 		now := time.Now()
-		hb := Heartbeat{Sent: now, Sees: map[string]time.Time{name: now, "a": echo(now)}}
+		hb := Heartbeat{Sent: now.UnixNano(), Sees: map[string]int64{name: now.UnixNano(), "a": a.sent(echo(now))}}
 		for _, s := range sees {
-			hb.Sees[s] = now
+			hb.Sees[s] = now.UnixNano()
 		}
 		b, _ := json.Marshal(hb)
 		if err := n.conn.Publish(membersSubject(name), b); err != nil {
@@ -211,4 +217,95 @@ func TestMembers_LeaseNeedsEveryNodeNow(t *testing.T) {
 		t.Errorf("a, y gone and x still listing it, has %d of 90, want 30", got)
 	}
 	expect("a, y gone, has 45 of 90", 45, func() { beat("x", fresh) })
+}
+
+// A node over its share tells the nodes that joined its view since it
+// last ran within its share to wait: not those it counted before, and
+// again a node that was gone a while and came back (the others gave it
+// up, and grew their shares). Here x is a fake node beating from the test.
+func TestMembers_WaitListsTheNodesThatJoined(t *testing.T) {
+	n := MustOpen(t, t.TempDir())
+	ctx := context.Background()
+	beats := make(chan *nats.Msg, 1024)
+	sub, err := n.conn.ChanSubscribe(membersSubject("a"), beats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	var over atomic.Bool
+	a := &Members{Self: "a", Every: 20 * time.Millisecond, Timeout: 300 * time.Millisecond, Logger: testLogger(t),
+		Beat: func() Heartbeat { return Heartbeat{Over: over.Load()} }}
+	if err := n.OpenMembers(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	xBeats := func() {
+		b, _ := json.Marshal(Heartbeat{Sent: time.Now().UnixNano(), Sees: map[string]int64{"a": a.sent(time.Now()), "x": 1}})
+		if err := n.conn.Publish(membersSubject("x"), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a's heartbeat, sent while x beats or not, once it says what want says.
+	heartbeat := func(what string, x bool, want func(Heartbeat) bool) {
+		t.Helper()
+		poll.Until(t, 10*time.Second, what, func() bool {
+			if x {
+				xBeats()
+			}
+			for {
+				select {
+				case msg := <-beats:
+					var hb Heartbeat
+					if json.Unmarshal(msg.Data, &hb) == nil && want(hb) {
+						return true
+					}
+				default:
+					return false
+				}
+			}
+		})
+	}
+	heartbeat("a hears x, within its share", true, func(hb Heartbeat) bool { _, ok := hb.Sees["x"]; return ok && !hb.Over })
+	over.Store(true)
+	heartbeat("a over its share, x counted before: nobody waits", true, func(hb Heartbeat) bool {
+		_, ok := hb.Sees["x"]
+		return ok && hb.Over && len(hb.Wait) == 0
+	})
+	heartbeat("x gone", false, func(hb Heartbeat) bool { _, ok := hb.Sees["x"]; return !ok && hb.Over })
+	poll.Until(t, 10*time.Second, "a's view without x", func() bool { return slices.Equal(a.Live(), []string{"a"}) })
+	heartbeat("x back: it waits", true, func(hb Heartbeat) bool { return slices.Equal(hb.Wait, []string{"x"}) })
+	over.Store(false)
+	heartbeat("a within its share: nobody waits", true, func(hb Heartbeat) bool { return !hb.Over && len(hb.Wait) == 0 })
+}
+
+// A node gone for good stops counting in the majority once the nodes
+// bucket forgot it: here the bucket names a ghost, which a counts until
+// the ghost's record is gone and a reads the bucket again (every 200 ms
+// here, as it records itself).
+func TestMembers_ForgetsWhatTheBucketForgot(t *testing.T) {
+	n := MustOpen(t, t.TempDir())
+	ctx := context.Background()
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{Bucket: NodesBucket, History: 1, TTL: knownFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "ghost", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	a := &Members{Self: "a", Every: 50 * time.Millisecond, Timeout: 300 * time.Millisecond, Logger: testLogger(t), record: 200 * time.Millisecond}
+	if err := n.OpenMembers(ctx, a); err != nil { // waits a timeout for the ghost
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	now := time.Now()
+	if a.View(now).Leased(now) {
+		t.Fatal("a, one of two known, holds a lease")
+	}
+	if err := kv.Delete(ctx, "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "a, alone once the ghost is forgotten, holds a lease", func() bool {
+		now := time.Now()
+		return a.View(now).Leased(now)
+	})
 }

@@ -176,7 +176,7 @@ func (r *Relay) openDirect() error {
 }
 
 // closeDirect stops listening and drops the connections (the invocations
-// running for them are still waited for, in r.wg).
+// running for them are still waited for, in r.running).
 func (r *Relay) closeDirect() {
 	if r.direct.server != nil {
 		_ = r.direct.server.Close()
@@ -205,7 +205,7 @@ func (r *Relay) serveDirect(w http.ResponseWriter, req *http.Request) {
 	if err != nil || !r.track() {
 		return // no answer: not taken
 	}
-	defer r.wg.Done()
+	defer r.running.Done()
 	sentTook := false
 	r.take(received, nats.Header(req.Header), data, true, func(kind string, res *lambada.Result, err error) {
 		h, data := r.answer(kind, res, err)

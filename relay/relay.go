@@ -103,10 +103,11 @@ type Relay struct {
 	subs    []*nats.Subscription          // the node's own subject and its inbox
 	closed  bool                          // no subscription is made, nor request run, after Close
 
-	kick   chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	kick    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // its own goroutines
+	running sync.WaitGroup // the invocations it was asked to run
 }
 
 // Open subscribes to this node's subjects and starts keeping its warm
@@ -140,8 +141,13 @@ func (r *Relay) Open() error {
 	return nil
 }
 
-// Close unsubscribes, and waits for the invocations this node was asked to
-// run.
+// CloseWait is how long Close lets the invocations this node took from
+// others run before it cuts them short.
+const CloseWait = 5 * time.Second
+
+// Close takes nothing more, lets the invocations this node was asked to
+// run end (CloseWait at most: then it cuts them short), and waits for
+// them.
 func (r *Relay) Close() error {
 	if r.cancel == nil {
 		return nil
@@ -155,10 +161,28 @@ func (r *Relay) Close() error {
 		_ = s.Unsubscribe()
 	}
 	r.mu.Unlock()
+	ended := make(chan struct{})
+	go func() { // ends with the invocations, cut short at the latest
+		r.running.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(CloseWait):
+	}
 	r.cancel()
-	r.closeDirect()
+	r.closeDirect() // its connections dropped: no answer waits for a reader
+	<-ended
 	r.wg.Wait()
 	return nil
+}
+
+// Closing reports whether Close began: the node takes no more invocations
+// from the others.
+func (r *Relay) Closing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
 }
 
 // SetMembers records the cluster's live nodes.
@@ -408,14 +432,15 @@ func (r *Relay) reply(m *nats.Msg) {
 	}
 }
 
-// track counts an asked invocation in r.wg, or false once Close began.
+// track counts an asked invocation in r.running, or false once Close
+// began.
 func (r *Relay) track() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return false
 	}
-	r.wg.Add(1) // under r.mu: Close's Wait cannot miss it
+	r.running.Add(1) // under r.mu: Close's Wait cannot miss it
 	return true
 }
 
@@ -427,7 +452,7 @@ func (r *Relay) serve(m *nats.Msg, warm bool) {
 		return
 	}
 	go func() {
-		defer r.wg.Done()
+		defer r.running.Done()
 		r.take(received, m.Header, m.Data, warm, func(kind string, res *lambada.Result, err error) {
 			out := nats.NewMsg(m.Reply)
 			out.Header, out.Data = r.answer(kind, res, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -51,13 +52,17 @@ type node struct {
 func (n *node) HasIdle(string, string) bool        { n.mu.Lock(); defer n.mu.Unlock(); return n.warm }
 func (n *node) HasEnvironment(string, string) bool { return n.HasIdle("", "") }
 
-func (n *node) RunHere(_ context.Context, t lambada.RunTarget, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+func (n *node) RunHere(ctx context.Context, t lambada.RunTarget, inv *lambada.Invocation, admitted func()) (*lambada.Result, error) {
 	n.mu.Lock()
 	n.got = append(n.got, inv)
 	n.targets = append(n.targets, t)
 	run := n.run
 	n.mu.Unlock()
-	return run(inv, admitted)
+	res, err := run(inv, admitted)
+	if ctx.Err() != nil { // cut short, as an environment would be
+		return nil, ctx.Err()
+	}
+	return res, err
 }
 
 func mustNode(t *testing.T, nc *nats.Conn, name string, warm bool, run func(*lambada.Invocation, func()) (*lambada.Result, error)) *node {
@@ -191,10 +196,53 @@ func TestRelay(t *testing.T) {
 		t.Errorf("the caller gone: %v", err)
 	}
 
-	// b closes: it takes nothing more, and a hears so at once.
-	b.setRun(ran(want))
+	// b closes while it runs one for a: it lets it end, and a has its
+	// result.
+	release := make(chan struct{})
+	b.setRun(func(_ *lambada.Invocation, admitted func()) (*lambada.Result, error) {
+		admitted()
+		<-release
+		return want, nil
+	})
 	a.SetMembers(members)
-	b.Close()
+	b.mu.Lock()
+	asked := len(b.got)
+	b.mu.Unlock()
+	answered := make(chan error, 1)
+	go func() {
+		res, ok, err := a.Elsewhere(ctx, lambada.RunTarget{Key: "fn", Version: "1", Timeout: 5 * time.Second}, inv)
+		if err == nil && (!ok || !bytes.Equal(res.Payload, want.Payload)) {
+			err = fmt.Errorf("taken %v, %+v", ok, res)
+		}
+		answered <- err
+	}()
+	poll.Until(t, 5*time.Second, "b runs it", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.got) > asked })
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	poll.Until(t, 5*time.Second, "b closing", func() bool { b.Relay.mu.Lock(); defer b.Relay.mu.Unlock(); return b.Relay.closed })
+	close(release)
+	poll.Until(t, 10*time.Second, "a has the result of what b ran as it closed", func() bool {
+		select {
+		case err := <-answered:
+			if err != nil {
+				t.Errorf("b closing as it ran it: %v", err)
+			}
+			return true
+		default:
+			return false
+		}
+	})
+	poll.Until(t, 10*time.Second, "b closed", func() bool {
+		select {
+		case <-closed:
+			return true
+		default:
+			return false
+		}
+	})
+
+	// b closed: it takes nothing more, and a hears so at once.
+	b.setRun(ran(want))
 	start = time.Now()
 	if _, ok, _ := a.Elsewhere(ctx, target, inv); ok || time.Since(start) >= AcceptWait {
 		t.Errorf("a closed node: taken %v, after %v", ok, time.Since(start))

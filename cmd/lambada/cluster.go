@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/invoke"
@@ -21,7 +24,8 @@ import (
 func (m *Main) clustered() bool { return m.Cluster != nil || m.NATS != "" }
 
 // nodeName is this node's name in the cluster: NodeName, else its
-// --cluster-listen, else the host's name and a random suffix.
+// --cluster-listen, else the host's name and a random suffix kept in the
+// data directory.
 func (m *Main) nodeName() string {
 	switch {
 	case m.NodeName != "":
@@ -31,10 +35,21 @@ func (m *Main) nodeName() string {
 	case m.Cluster != nil:
 		return m.Cluster.Listen
 	}
+	// The host's name and a suffix made once and kept in the data
+	// directory: the same name across restarts, so that the others do not
+	// count a new node at each (a majority of more nodes than there are).
+	file := filepath.Join(m.Data, "node-name")
+	if b, err := os.ReadFile(file); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b))
+	}
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return host + "-" + hex.EncodeToString(b)
+	name := host + "-" + hex.EncodeToString(b)
+	if err := os.WriteFile(file, []byte(name+"\n"), 0o644); err != nil {
+		m.Logger.Warn("node name not kept: the next start has another", "file", file, "err", err)
+	}
+	return name
 }
 
 // relayListen is where this node takes invocations straight from the
@@ -59,6 +74,10 @@ func (m *Main) relayListen() string {
 // nodes store.
 func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 	name := m.nodeName()
+	// Until the others count it, it admits nothing, and runs nothing they
+	// offer it, however early they do (a node started again under its
+	// name is still in their views).
+	m.limiter.SetMembers(lambada.NewMembers(name, []string{name}, time.Time{}))
 	m.members = &jetstream.Members{Self: name, Every: m.HeartbeatEvery, Timeout: m.HeartbeatTimeout, Logger: m.Logger.With("component", "members"),
 		Beat: func() jetstream.Heartbeat {
 			return jetstream.Heartbeat{Ready: m.sandboxes.ReadyAll(), Over: m.limiter.Over(), Relay: m.relay.Addr()}
@@ -66,7 +85,7 @@ func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 		Changed: func(v *lambada.Members) { // from OpenMembers on: m.relay and m.applier are set
 			m.limiter.SetMembers(v)
 			m.relay.SetMembers(v)
-			m.applier.nodes(v.Nodes)
+			m.applier.nodes(v.Nodes, v.Leased(time.Now()))
 		}}
 	m.relay = &relay.Relay{Conn: m.node.Conn(), Self: name, Runner: invoker, Warmth: m.sandboxes, Logger: m.Logger.With("component", "relay"),
 		Listen: m.relayListen(), Addrs: m.members.RelayAddr}
@@ -115,6 +134,7 @@ type applier struct {
 	mu     sync.Mutex
 	keys   map[string]bool
 	live   []string
+	leased bool
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -147,13 +167,14 @@ func (a *applier) add(key string) {
 	}
 }
 
-// nodes marks every function with provisioned concurrency when the live
-// nodes are not live as before.
-func (a *applier) nodes(live []string) {
+// nodes marks every function with provisioned concurrency or a
+// reservation when the live nodes are not live as before, or the lease is
+// held or lost (its shares of provisioned concurrency follow the lease).
+func (a *applier) nodes(live []string, leased bool) {
 	a.mu.Lock()
-	same := slices.Equal(a.live, live)
+	same := slices.Equal(a.live, live) && a.leased == leased
 	left := slices.ContainsFunc(a.live, func(n string) bool { return !slices.Contains(live, n) })
-	a.live = live
+	a.live, a.leased = live, leased
 	a.mu.Unlock()
 	if same {
 		return

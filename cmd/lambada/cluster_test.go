@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -336,5 +337,59 @@ func TestCluster_Grow(t *testing.T) {
 		if got := greeting(t, client(n)); got != "kept" {
 			t.Errorf("node %d ran GREETING %q", i, got)
 		}
+	}
+}
+
+// A node on --nats with no --node-name keeps the name it made at its
+// first start: the others would count each new one in their majority.
+func TestMain_NodeNameKept(t *testing.T) {
+	dir := t.TempDir()
+	first := (&Main{Data: dir, NATS: "nats://127.0.0.1:4222", Logger: slog.New(slog.DiscardHandler)}).nodeName()
+	again := (&Main{Data: dir, NATS: "nats://127.0.0.1:4222", Logger: slog.New(slog.DiscardHandler)}).nodeName()
+	other := (&Main{Data: t.TempDir(), NATS: "nats://127.0.0.1:4222", Logger: slog.New(slog.DiscardHandler)}).nodeName()
+	if first == "" || again != first || other == first {
+		t.Errorf("names %q, then %q on the same data, %q on other data", first, again, other)
+	}
+}
+
+// A node stopped while it runs an invocation for another lets it end (its
+// relay waits, relay.CloseWait at most), and only then tells the others it
+// left: the caller has its result.
+func TestCluster_StopsAfterItsWork(t *testing.T) {
+	t.Parallel()
+	nodes := mustOpenCluster(t, 2, func(m *Main) { m.Concurrency = 2 })
+	a := client(nodes[0])
+	MustCreateFunction(t, a, "held", 30, nil)
+	for _, n := range nodes {
+		MustSettle(t, client(n), "held")
+	}
+	wait, release := holdMarks(t)
+	first := invokeAll(t, a, "held", wait("h"), 1)
+	poll.Until(t, 30*time.Second, "a runs one", func() bool { return running(nodes, "held")[0] == 1 })
+	var second <-chan string // a hands it to b (again, when b did not answer in time)
+	poll.Until(t, 30*time.Second, "b runs one for a", func() bool {
+		if second == nil {
+			second = invokeAll(t, a, "held", wait("h"), 1)
+		}
+		select {
+		case got := <-second:
+			t.Logf("not handed to b: %s", got)
+			second = nil
+		default:
+		}
+		return running(nodes, "held")[1] == 1
+	})
+	closed := make(chan error, 1)
+	go func() { closed <- nodes[1].Close() }()
+	poll.Until(t, 10*time.Second, "b stopping", nodes[1].relay.Closing)
+	release("h")
+	if got := collect(second, 1); got["200"] != 1 {
+		t.Errorf("the invocation b ran as it stopped: %v", got)
+	}
+	if got := collect(first, 1); got["200"] != 1 {
+		t.Errorf("the invocation a ran: %v", got)
+	}
+	if err := <-closed; err != nil {
+		t.Error(err)
 	}
 }

@@ -81,7 +81,8 @@ type Main struct {
 	NATSCreds string
 	Replicas  int
 	// NodeName is this node's name in the cluster (default: its
-	// --cluster-listen, or the host's name and a random suffix).
+	// --cluster-listen, or the host's name and a random suffix kept in
+	// the data directory).
 	NodeName string
 	// RelayListen is where this node takes invocations straight from the
 	// other nodes (default: with Cluster, its Listen's host on any port;
@@ -499,10 +500,7 @@ func (m *Main) close() error {
 	} else if m.ln != nil {
 		m.ln.Close()
 	}
-	if m.members != nil { // the others take this node's share over at once
-		errs = append(errs, m.members.Close())
-	}
-	if m.relay != nil {
+	if m.relay != nil { // what it runs for the others ends first
 		errs = append(errs, m.relay.Close())
 	}
 	if m.applier != nil {
@@ -510,6 +508,9 @@ func (m *Main) close() error {
 	}
 	if m.async != nil {
 		errs = append(errs, m.async.Close())
+	}
+	if m.members != nil { // it runs nothing more: the others take its share over at once
+		errs = append(errs, m.members.Close())
 	}
 	if m.pruner != nil {
 		errs = append(errs, m.pruner.Close())
@@ -603,7 +604,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	clusterListen := fs.String("cluster-listen", "", "HOST:PORT where this node's embedded store listens for its peers' (with --peers: the nodes form one JetStream cluster)")
 	peers := fs.String("peers", "", "HOST:PORT,…: the --cluster-listen addresses of the other nodes of the cluster")
 	clusterName := fs.String("cluster-name", jetstream.DefaultClusterName, "the cluster's name, the same on every node")
-	fs.StringVar(&m.NodeName, "node-name", "", "this node's name in the cluster, unique (default: its --cluster-listen, or with --nats the host's name and a random suffix)")
+	fs.StringVar(&m.NodeName, "node-name", "", "this node's name in the cluster, unique (default: its --cluster-listen, or with --nats the host's name and a random suffix, kept in --data)")
 	fs.StringVar(&m.NATS, "nats", "", "nats://HOST:PORT,…: use this NATS cluster (with JetStream) as the store instead of an embedded one")
 	fs.StringVar(&m.NATSCreds, "nats-creds", "", "with --nats: the creds file to connect with")
 	fs.StringVar(&m.RelayListen, "relay-listen", "", "in a cluster: HOST:PORT where this node takes warm invocations straight from the others (default: with --cluster-listen, its host on any port; with --nats, none: they go through NATS)")
