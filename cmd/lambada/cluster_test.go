@@ -393,3 +393,47 @@ func TestCluster_StopsAfterItsWork(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+type functionList []*lambada.Function
+
+func (l functionList) Functions(context.Context) ([]*lambada.Function, error) { return l, nil }
+
+// The applier applies the functions with provisioned concurrency again
+// when the live nodes change, and when the lease is held or lost (the
+// environments follow the last view the lease was held under): at a
+// node's start its view is often formed before its lease.
+func TestApplier_AppliesOnLeaseChanges(t *testing.T) {
+	f := &lambada.Function{Name: "fn", Versions: []lambada.FunctionConfig{{Version: "1"}}}
+	f.PutProvisioned(lambada.ProvisionedConfig{Qualifier: "1", Requested: 2})
+	var mu sync.Mutex
+	applied := 0
+	a := &applier{functions: functionList{f, {Name: "plain"}}, logger: slog.New(slog.DiscardHandler),
+		apply: func(_ context.Context, key string) error {
+			if key != "fn" {
+				t.Errorf("applied %s", key)
+			}
+			mu.Lock()
+			applied++
+			mu.Unlock()
+			return nil
+		}}
+	a.open()
+	defer a.close()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return applied }
+	for i, step := range []struct {
+		live   []string
+		leased bool
+		want   int
+	}{
+		{[]string{"a", "b"}, false, 1},
+		{[]string{"a", "b"}, false, 1}, // nothing changed
+		{[]string{"a", "b"}, true, 2},
+		{[]string{"a"}, true, 3},
+	} {
+		a.nodes(step.live, step.leased)
+		poll.Until(t, 5*time.Second, fmt.Sprintf("step %d: applied %d times", i, step.want), func() bool { return count() >= step.want })
+		if got := count(); got != step.want {
+			t.Errorf("step %d: applied %d times, want %d", i, got, step.want)
+		}
+	}
+}
