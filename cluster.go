@@ -37,6 +37,10 @@ type Members struct {
 	Self  string    // this node's name
 	Nodes []string  // the live nodes, sorted, Self among them
 	Until time.Time // when this node's lease lapses unless it hears the others again
+	// Fence is, once the lease lapsed, the earliest the others may take
+	// this node's share over: what still runs here must have ended by
+	// then (zero: never leased, or alone).
+	Fence time.Time
 }
 
 // NewMembers returns the view of self with the live nodes nodes (in any

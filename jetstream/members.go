@@ -70,12 +70,13 @@ type Heartbeat struct {
 // within half of Timeout from enough nodes to make a majority with itself
 // (lambada.LeaseUntil), and every node in its view is heard, counts this
 // node live (as of a heartbeat of this node's recent enough that it still
-// does: echoed in Sees) and runs no more than its own share. So a node cut
-// off from most of the cluster stops admitting invocations half a timeout
-// after it last heard them, while the others take its share over only
-// after the whole timeout, so that what it was running has that long to
-// end; and a node that joins (or comes back) admits nothing until every
-// node has made room for it, whatever heartbeats sent before arrive late.
+// does: echoed in Sees) and does not wait for it to run within its share
+// (Wait). So a node cut off from most of the cluster stops admitting
+// invocations half a timeout after it last heard them, while the others
+// take its share over only after the whole timeout, so that what it was
+// running has that long to end (what has not is stopped at its Fence);
+// and a node that joins (or comes back) admits nothing until every node
+// has made room for it, whatever heartbeats sent before arrive late.
 type Members struct {
 	Self    string
 	Every   time.Duration    // when zero, DefaultHeartbeatEvery or a fifth of Timeout, whichever is less
@@ -98,6 +99,7 @@ type Members struct {
 	calm       []string // the nodes of the view when this node last ran within its share, less those gone since
 	lastDirect []string // the nodes heard, as last looked at by lost
 	epoch      time.Time
+	lapsed     time.Time     // the latest Until of a view so far
 	record     time.Duration // how often it records itself and reads the bucket again: knownFor/10 when zero
 	cancel     context.CancelFunc
 	done       chan struct{}
@@ -329,8 +331,11 @@ func (m *Members) nextExpiry(now time.Time) time.Duration {
 			next = d
 		}
 	}
-	if d := m.viewLocked(now).Until.Sub(now); d > 0 && d < next {
-		next = d
+	v := m.viewLocked(now)
+	for _, at := range []time.Time{v.Until, v.Fence} {
+		if d := at.Sub(now); d > 0 && d < next {
+			next = d
+		}
 	}
 	return next + time.Millisecond // past it, not on it
 }
@@ -421,7 +426,26 @@ func (m *Members) viewLocked(now time.Time) *lambada.Members {
 			until = echoed
 		}
 	}
-	return lambada.NewMembers(m.Self, nodes, until)
+	v := lambada.NewMembers(m.Self, nodes, until)
+	if len(m.known) > 1 {
+		v.Fence = m.fence(until)
+	}
+	return v
+}
+
+// fence is the Fence of a lease that lapses at until, or lapsed last at
+// m.lapsed: the others take this node's share over a timeout after they
+// last heard it, and they heard it last at until less half a timeout and
+// a beat at the earliest (fresh); half a beat is left for what runs here
+// to be stopped. m.mu is held.
+func (m *Members) fence(until time.Time) time.Time {
+	if until.After(m.lapsed) {
+		m.lapsed = until
+	}
+	if m.lapsed.IsZero() || m.lapsed.Year() > 9000 {
+		return time.Time{}
+	}
+	return m.lapsed.Add(m.Timeout/2 - m.Every - m.Every/2)
 }
 
 // publish tells Changed the view at now.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/internal/poll"
 )
 
@@ -308,4 +310,62 @@ func TestMembers_ForgetsWhatTheBucketForgot(t *testing.T) {
 		now := time.Now()
 		return a.View(now).Leased(now)
 	})
+}
+
+// Once its lease lapsed, a node is told (Changed) its Fence when it comes:
+// after the lease lapsed, and before the others, a timeout after they last
+// heard it, may take its share over. Here x is a fake node that beats from
+// the test, then stops.
+func TestMembers_Fence(t *testing.T) {
+	n := MustOpen(t, t.TempDir())
+	ctx := context.Background()
+	type told struct {
+		at time.Time
+		v  *lambada.Members
+	}
+	var mu sync.Mutex
+	var views []told
+	a := &Members{Self: "a", Every: 50 * time.Millisecond, Timeout: 600 * time.Millisecond, Logger: testLogger(t),
+		Changed: func(v *lambada.Members) { mu.Lock(); views = append(views, told{time.Now(), v}); mu.Unlock() }}
+	if err := n.OpenMembers(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	var last time.Time // x's last heartbeat
+	poll.Until(t, 10*time.Second, "a holds its lease with x", func() bool {
+		last = time.Now()
+		b, _ := json.Marshal(Heartbeat{Sent: last.UnixNano(), Sees: map[string]int64{"a": a.sent(last), "x": last.UnixNano()}})
+		if err := n.conn.Publish(membersSubject("x"), b); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		return a.View(now).Leased(now)
+	})
+	var fenced told
+	poll.Until(t, 10*time.Second, "a told its fence", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range views {
+			if !v.v.Leased(v.at) && !v.v.Fence.IsZero() && !v.at.Before(v.v.Fence) {
+				fenced = v
+				return true
+			}
+		}
+		return false
+	})
+	if f := fenced.v.Fence; f.After(last.Add(a.Timeout)) || !f.After(last.Add(a.Timeout/2)) {
+		t.Errorf("fence %v after x's last heartbeat, want between half a timeout and a timeout (%v)", f.Sub(last), a.Timeout)
+	}
+}
+
+// The heartbeat goroutine wakes at the fence, not at its next beat: here
+// x's heartbeat gets too old in 4 s, and the fence is 2.5 s away.
+func TestMembers_WakesAtTheFence(t *testing.T) {
+	now := time.Now()
+	m := &Members{Self: "a", Every: time.Second, Timeout: 10 * time.Second, epoch: now.Add(-time.Minute),
+		known: map[string]bool{"a": true, "x": true}, lapsed: now.Add(-time.Second)}
+	m.seen = map[string]seenBeat{"x": {at: now.Add(-6 * time.Second), beat: Heartbeat{Sees: map[string]int64{"a": m.sent(now.Add(-7 * time.Second)), "x": 1}}}}
+	if got, want := m.nextExpiry(now), 2500*time.Millisecond+time.Millisecond; got != want {
+		t.Errorf("next wake in %v, want %v (the fence)", got, want)
+	}
 }

@@ -469,6 +469,27 @@ func (m *Manager) Retire(function string) {
 	}
 }
 
+// StopRunning stops every environment that runs an invocation now (or
+// starts for one), and returns how many: their invocations end as when
+// an environment dies. Idle environments are kept. A node cut off from
+// its cluster calls it before the others may take its share over.
+func (m *Manager) StopRunning() int {
+	m.mu.Lock()
+	envs := make([]*Sandbox, 0, len(m.envs))
+	for s := range m.envs {
+		envs = append(envs, s)
+	}
+	m.mu.Unlock()
+	n := 0
+	for _, s := range envs {
+		if p := s.phase(); p == running || p == starting {
+			s.stop()
+			n++
+		}
+	}
+	return n
+}
+
 // Close stops every environment, busy or idle, of every pool, and waits
 // until their processes are reaped. Run fails afterwards.
 func (m *Manager) Close() error {

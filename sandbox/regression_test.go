@@ -320,3 +320,41 @@ func TestManager_HandoffKeepsOneEnvironment(t *testing.T) {
 		t.Fatalf("200 invocations in a row kept %d environments, want 1", n)
 	}
 }
+
+// StopRunning stops the environments running an invocation, whose callers
+// get the dead environment's answer, and keeps the idle ones.
+func TestManager_StopRunning(t *testing.T) {
+	m, _ := newManager(t)
+	cfg := testConfig(30*time.Second, nil)
+	idle := mustEcho(t, m, cfg)
+	busyCfg := testConfig(30*time.Second, nil)
+	busyCfg.Function = "busy"
+	mark := filepath.Join(t.TempDir(), "started")
+	done := make(chan *lambada.Result, 1)
+	go func() {
+		res, err := m.Run(context.Background(), busyCfg, invocation(`{"action":"file","msg":"bootstrap","ms":60000,"mark":"`+mark+`"}`))
+		if err != nil {
+			res = &lambada.Result{Payload: []byte(err.Error())}
+		}
+		done <- res
+	}()
+	poll(t, "the busy invocation", func() bool { _, err := os.Stat(mark); return err == nil })
+	if n := m.StopRunning(); n != 1 {
+		t.Errorf("stopped %d environments, want the busy one", n)
+	}
+	var res *lambada.Result
+	poll(t, "the busy invocation's end", func() bool {
+		select {
+		case res = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if res.FunctionError == "" {
+		t.Errorf("the stopped invocation answered %s", res.Payload)
+	}
+	if err := syscall.Kill(idle.PID, 0); err != nil {
+		t.Errorf("the idle environment is gone: %v", err)
+	}
+}

@@ -82,11 +82,7 @@ func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 		Beat: func() jetstream.Heartbeat {
 			return jetstream.Heartbeat{Ready: m.sandboxes.ReadyAll(), Over: m.limiter.Over(), Relay: m.relay.Addr()}
 		},
-		Changed: func(v *lambada.Members) { // from OpenMembers on: m.relay and m.applier are set
-			m.limiter.SetMembers(v)
-			m.relay.SetMembers(v)
-			m.applier.nodes(v.Nodes, v.Leased(time.Now()))
-		}}
+		Changed: m.changed}
 	m.relay = &relay.Relay{Conn: m.node.Conn(), Self: name, Runner: invoker, Warmth: m.sandboxes, Logger: m.Logger.With("component", "relay"),
 		Listen: m.relayListen(), Addrs: m.members.RelayAddr}
 	if err := m.relay.Open(); err != nil {
@@ -104,6 +100,28 @@ func (m *Main) openCluster(ctx context.Context, invoker *invoke.Service) error {
 	m.metrics.ClusterNodes(func() int { return len(m.members.Live()) })
 	m.Logger.Info("joined the cluster", "node", name, "nodes", m.members.Live())
 	return nil
+}
+
+// changed takes a new view of the cluster in (from OpenMembers on, when
+// m.relay and m.applier are set).
+func (m *Main) changed(v *lambada.Members) {
+	m.fence(v)
+	m.limiter.SetMembers(v)
+	m.relay.SetMembers(v)
+	m.applier.nodes(v.Nodes, v.Leased(time.Now()))
+}
+
+// fence stops what still runs on this node once its lease lapsed and its
+// Fence came: the others may take its share over next, and what ran on
+// would run beside what they admit (once per lapse).
+func (m *Main) fence(v *lambada.Members) {
+	now := time.Now()
+	if v.Leased(now) || v.Fence.IsZero() || now.Before(v.Fence) || m.fenced.Swap(v.Fence.UnixNano()) == v.Fence.UnixNano() {
+		return
+	}
+	if n := m.sandboxes.StopRunning(); n > 0 {
+		m.Logger.Warn("cut off from the cluster: stopped the environments still running, before the others take this node's share over", "stopped", n)
+	}
 }
 
 // clusterReady is a node's Provisioner whose Ready counts the ready

@@ -437,3 +437,39 @@ func TestApplier_AppliesOnLeaseChanges(t *testing.T) {
 		}
 	}
 }
+
+// A node whose lease lapsed stops what still runs on it when its Fence
+// comes, before the others may take its share over: the caller has the
+// answer of an environment that died. (The view is given by the test.)
+func TestCluster_FenceStopsWhatRuns(t *testing.T) {
+	t.Parallel()
+	nodes := mustOpenCluster(t, 2)[:1]
+	c := client(nodes[0])
+	MustCreateFunction(t, c, "long", 60, nil)
+	MustSettle(t, c, "long")
+	wait, release := holdMarks(t)
+	defer release("h")
+	held := invokeAll(t, c, "long", wait("h"), 1)
+	poll.Until(t, 30*time.Second, "it runs", func() bool { return nodes[0].sandboxes.States()["running"] == 1 })
+	self := nodes[0].members.Self
+	lapsed := lambada.NewMembers(self, nodes[0].members.Live(), time.Now().Add(-time.Second))
+	lapsed.Fence = time.Now().Add(time.Hour)
+	nodes[0].changed(lapsed) // not yet
+	if n := running(nodes, "long")[0]; n != 1 {
+		t.Fatalf("%d running before the fence, want 1", n)
+	}
+	lapsed.Fence = time.Now().Add(-time.Millisecond)
+	nodes[0].changed(lapsed)
+	var got string
+	poll.Until(t, 30*time.Second, "the caller has an answer", func() bool {
+		select {
+		case got = <-held:
+			return true
+		default:
+			return false
+		}
+	})
+	if got == "200" {
+		t.Errorf("the invocation running at the fence answered %s", got)
+	}
+}

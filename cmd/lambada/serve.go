@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -147,6 +148,7 @@ type Main struct {
 	async      *async.Dispatcher
 	relay      *relay.Relay       // in a cluster
 	members    *jetstream.Members // in a cluster
+	fenced     atomic.Int64       // the Fence last acted on, in Unix nanoseconds
 	applier    *applier           // in a cluster
 	pruner     *codecache.Pruner
 	sandboxes  *sandbox.Manager
