@@ -99,7 +99,7 @@ type Members struct {
 	calm       []string // the nodes of the view when this node last ran within its share, less those gone since
 	lastDirect []string // the nodes heard, as last looked at by lost
 	epoch      time.Time
-	lapsed     time.Time     // the latest Until of a view so far
+	held       time.Time     // the latest Until so far, among several nodes: the lease holds before it
 	record     time.Duration // how often it records itself and reads the bucket again: knownFor/10 when zero
 	cancel     context.CancelFunc
 	done       chan struct{}
@@ -199,12 +199,18 @@ func (m *Members) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: list %s: %w", NodesBucket, err)
 	}
-	known := map[string]bool{m.Self: true}
+	var names []string
 	for k := range keys.Keys() {
-		known[k] = true
+		names = append(names, k)
 	}
+	known := map[string]bool{m.Self: true}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, k := range names {
+		if !m.seen[k].left { // its record may outlive its leaving a moment
+			known[k] = true
+		}
+	}
 	for _, name := range m.direct(time.Now()) {
 		known[name] = true
 	}
@@ -298,23 +304,21 @@ func (m *Members) run(ctx context.Context) {
 			return
 		case msg := <-m.heard:
 			m.hear(msg, time.Now())
-			m.publish(time.Now())
 		case <-expiry.C:
-			m.publish(time.Now())
 		case <-tick.C:
 			m.beat()
-			m.publish(time.Now())
-			if time.Since(lastRecord) > cmp.Or(m.record, knownFor/10) {
-				record, cancel := context.WithTimeout(ctx, m.Every)
-				if err := m.remember(record); err == nil {
-					lastRecord = time.Now()
-					_ = m.reload(record)
-				}
-				cancel()
-			}
 		}
-		if m.lost(time.Now()) {
+		if m.lost(time.Now()) { // before Changed, which may take a while
 			m.beat()
+		}
+		m.publish(time.Now())
+		if time.Since(lastRecord) > cmp.Or(m.record, knownFor/10) {
+			record, cancel := context.WithTimeout(ctx, m.Every)
+			if err := m.remember(record); err == nil {
+				lastRecord = time.Now()
+				_ = m.reload(record)
+			}
+			cancel()
 		}
 		expiry.Reset(m.nextExpiry(time.Now()))
 	}
@@ -384,12 +388,15 @@ func (m *Members) viewLocked(now time.Time) *lambada.Members {
 	var heard []time.Time
 	agreed := true
 	// A node that heard a heartbeat of this one sent at e counts it live
-	// until a timeout after e at least: the lease holds until fresh after
-	// the e each node in the view echoes, up to half a timeout and a beat
-	// (it tells what it heard at its next beat), which leaves half a
-	// timeout more.
+	// until a timeout after e at least. A node takes its lease only while
+	// every node it hears has heard it within fresh (half a timeout and a
+	// beat: each tells what it heard at its next beat), which leaves half
+	// a timeout more; it keeps it while most nodes have (a node that died
+	// holds nothing back): no node can take its share over before those
+	// have given it up, for any majority holds one of them, which counts
+	// it, so that it is in the taker's view, and the taker must hear it.
 	fresh := min(m.Timeout/2+m.Every, m.Timeout)
-	echoed := time.Unix(1<<62, 0)
+	var echoes []time.Time
 	for name, s := range m.seen {
 		if s.left || now.Sub(s.at) >= m.Timeout {
 			continue
@@ -401,13 +408,11 @@ func (m *Members) viewLocked(now time.Time) *lambada.Members {
 		if slices.Contains(s.beat.Wait, m.Self) {
 			agreed = false
 		}
-		var e time.Time // no news of this node: no lease
+		var e time.Time // no news of this node: none
 		if echo, ok := s.beat.Sees[m.Self]; ok {
 			e = m.sentAt(echo).Add(fresh)
 		}
-		if e.Before(echoed) {
-			echoed = e
-		}
+		echoes = append(echoes, e)
 		heard = append(heard, s.at)
 	}
 	// A node heard of only through another may not hear this one yet, and
@@ -422,30 +427,41 @@ func (m *Members) viewLocked(now time.Time) *lambada.Members {
 	var until time.Time
 	if agreed {
 		until = lambada.LeaseUntil(heard, len(m.known), m.Timeout/2)
-		if echoed.Before(until) {
-			until = echoed
+		slices.SortFunc(echoes, func(a, b time.Time) int { return b.Compare(a) }) // freshest first
+		need := len(echoes)                                                       // taking it: every one
+		if now.Before(m.held) {
+			need = len(m.known) / 2 // keeping it: with this node, a majority
+		}
+		if need > 0 {
+			var e time.Time
+			if need <= len(echoes) {
+				e = echoes[need-1]
+			}
+			if e.Before(until) {
+				until = e
+			}
 		}
 	}
 	v := lambada.NewMembers(m.Self, nodes, until)
 	if len(m.known) > 1 {
-		v.Fence = m.fence(until)
+		if until.After(m.held) {
+			m.held = until
+		}
+		v.Fence = m.fence()
 	}
 	return v
 }
 
-// fence is the Fence of a lease that lapses at until, or lapsed last at
-// m.lapsed: the others take this node's share over a timeout after they
-// last heard it, and they heard it last at until less half a timeout and
-// a beat at the earliest (fresh); half a beat is left for what runs here
-// to be stopped. m.mu is held.
-func (m *Members) fence(until time.Time) time.Time {
-	if until.After(m.lapsed) {
-		m.lapsed = until
-	}
-	if m.lapsed.IsZero() || m.lapsed.Year() > 9000 {
+// fence is the Fence of the lease that holds until m.held, or held until
+// then last: the others take this node's share over a timeout after the
+// nodes that count it last heard it, which was at m.held less fresh at
+// the earliest; half a beat is left for what runs here to be stopped.
+// m.mu is held.
+func (m *Members) fence() time.Time {
+	if m.held.IsZero() {
 		return time.Time{}
 	}
-	return m.lapsed.Add(m.Timeout/2 - m.Every - m.Every/2)
+	return m.held.Add(m.Timeout/2 - m.Every - m.Every/2)
 }
 
 // publish tells Changed the view at now.

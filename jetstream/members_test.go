@@ -199,10 +199,31 @@ func TestMembers_LeaseNeedsEveryNodeNow(t *testing.T) {
 	}
 	both := func() { beat("x", fresh, "y"); beat("y", fresh, "x") }
 	expect("a, hearing x and y, has 30 of 90", 30, both)
-	// x's heartbeats tell news of a older than half a timeout and a beat:
-	// no lease, though they arrive now.
+	// x's heartbeats tell news of a older than half a timeout and a beat,
+	// y's are fresh: a, holding its lease, keeps it (most nodes count it;
+	// x may have died).
 	old := func(now time.Time) time.Time { return now.Add(-a.Timeout/2 - a.Every - 10*time.Millisecond) }
-	expect("a, its news at x too old, admits nothing", 0, func() { beat("x", old, "y"); beat("y", fresh, "x") })
+	stale := func() { beat("x", old, "y"); beat("y", fresh, "x") }
+	heardAfter := func(at time.Time) func() bool {
+		return func() bool {
+			stale()
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return a.seen["x"].at.After(at) && a.seen["y"].at.After(at)
+		}
+	}
+	poll.Until(t, 10*time.Second, "a hears the old news", heardAfter(time.Now()))
+	if got := share(stale)(); got != 30 {
+		t.Errorf("a, its news at x too old but fresh at y, keeps %d of 90, want 30", got)
+	}
+	// Neither beats for a while: a's lease lapses. Their heartbeats come
+	// back, x's with old news of a (sent before it gave a up, arriving
+	// late): a takes no lease until every node it hears counts it now.
+	poll.Until(t, 10*time.Second, "a's lease lapses", func() bool { now := time.Now(); return !a.View(now).Leased(now) })
+	poll.Until(t, 10*time.Second, "a hears them again", heardAfter(time.Now()))
+	if got := share(stale)(); got != 0 {
+		t.Errorf("a, its lease lapsed and its news at x too old, has %d of 90", got)
+	}
 	expect("a, heard by both again, has 30 of 90", 30, both)
 	// y leaves; x still lists it a moment: a keeps its lease.
 	bye := nats.NewMsg(membersSubject("y"))
@@ -310,6 +331,23 @@ func TestMembers_ForgetsWhatTheBucketForgot(t *testing.T) {
 		now := time.Now()
 		return a.View(now).Leased(now)
 	})
+	// A node that said it left is not counted again from its record,
+	// which may outlive its leaving a moment.
+	if _, err := kv.Put(ctx, "leaver", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	bye := nats.NewMsg(membersSubject("leaver"))
+	bye.Header.Set(leaving, "1")
+	if err := n.conn.PublishMsg(bye); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "a hears the leaver leave", func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.seen["leaver"].left })
+	if err := a.reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if now := time.Now(); !a.View(now).Leased(now) {
+		t.Error("a counts again a node that left, from its record")
+	}
 }
 
 // Once its lease lapsed, a node is told (Changed) its Fence when it comes:
@@ -363,7 +401,7 @@ func TestMembers_Fence(t *testing.T) {
 func TestMembers_WakesAtTheFence(t *testing.T) {
 	now := time.Now()
 	m := &Members{Self: "a", Every: time.Second, Timeout: 10 * time.Second, epoch: now.Add(-time.Minute),
-		known: map[string]bool{"a": true, "x": true}, lapsed: now.Add(-time.Second)}
+		known: map[string]bool{"a": true, "x": true}, held: now.Add(-time.Second)}
 	m.seen = map[string]seenBeat{"x": {at: now.Add(-6 * time.Second), beat: Heartbeat{Sees: map[string]int64{"a": m.sent(now.Add(-7 * time.Second)), "x": 1}}}}
 	if got, want := m.nextExpiry(now), 2500*time.Millisecond+time.Millisecond; got != want {
 		t.Errorf("next wake in %v, want %v (the fence)", got, want)

@@ -469,10 +469,11 @@ func (m *Manager) Retire(function string) {
 	}
 }
 
-// StopRunning stops every environment that runs an invocation now (or
-// starts for one), and returns how many: their invocations end as when
-// an environment dies. Idle environments are kept. A node cut off from
-// its cluster calls it before the others may take its share over.
+// StopRunning stops every environment that holds an invocation now
+// (runs it, or starts for it), and returns how many: their invocations end
+// as when an environment dies. The others are kept (idle, or starting
+// with none: provisioned). A node cut off from its cluster calls it before
+// the others may take its share over.
 func (m *Manager) StopRunning() int {
 	m.mu.Lock()
 	envs := make([]*Sandbox, 0, len(m.envs))
@@ -482,7 +483,10 @@ func (m *Manager) StopRunning() int {
 	m.mu.Unlock()
 	n := 0
 	for _, s := range envs {
-		if p := s.phase(); p == running || p == starting {
+		s.mu.Lock()
+		holds := s.life.phase != dead && (s.life.cur != nil || s.life.next != nil)
+		s.mu.Unlock()
+		if holds {
 			s.stop()
 			n++
 		}

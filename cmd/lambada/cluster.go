@@ -113,10 +113,12 @@ func (m *Main) changed(v *lambada.Members) {
 
 // fence stops what still runs on this node once its lease lapsed and its
 // Fence came: the others may take its share over next, and what ran on
-// would run beside what they admit (once per lapse).
+// would run beside what they admit. It is told every view, every beat at
+// least, so that an invocation admitted before the lapse whose
+// environment started late is stopped too.
 func (m *Main) fence(v *lambada.Members) {
 	now := time.Now()
-	if v.Leased(now) || v.Fence.IsZero() || now.Before(v.Fence) || m.fenced.Swap(v.Fence.UnixNano()) == v.Fence.UnixNano() {
+	if v.Leased(now) || v.Fence.IsZero() || now.Before(v.Fence) {
 		return
 	}
 	if n := m.sandboxes.StopRunning(); n > 0 {

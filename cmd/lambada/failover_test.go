@@ -425,7 +425,8 @@ func TestCluster_Failures(t *testing.T) {
 	// The survivors kept answering.
 	report := func(name string, from, to time.Time, survivors ...int) {
 		ok, throttled, failed := 0, 0, 0
-		var firstOK time.Time
+		var firstOK, lastOK time.Time
+		var gap time.Duration // the longest stretch without an answer
 		for _, o := range outcomes {
 			if o.at.Before(from) || o.at.After(to) || !slices.Contains(survivors, o.node) {
 				continue
@@ -436,6 +437,10 @@ func TestCluster_Failures(t *testing.T) {
 				if firstOK.IsZero() {
 					firstOK = o.at
 				}
+				if !lastOK.IsZero() {
+					gap = max(gap, o.at.Sub(lastOK))
+				}
+				lastOK = o.at
 			case "throttled":
 				throttled++
 			default:
@@ -443,8 +448,8 @@ func TestCluster_Failures(t *testing.T) {
 			}
 		}
 		total := ok + throttled + failed
-		t.Logf("%s: through nodes %v, %d calls: %d answered, %d throttled, %d failed (%.1f%%); first answer %v after it", name, survivors, total, ok, throttled, failed,
-			100*float64(failed)/float64(max(total, 1)), firstOK.Sub(from).Round(time.Millisecond))
+		t.Logf("%s: through nodes %v, %d calls: %d answered, %d throttled, %d failed (%.1f%%); first answer %v after it, at most %v between answers", name, survivors, total, ok, throttled, failed,
+			100*float64(failed)/float64(max(total, 1)), firstOK.Sub(from).Round(time.Millisecond), gap.Round(time.Millisecond))
 		if ok == 0 {
 			t.Errorf("%s: no call through nodes %v succeeded", name, survivors)
 		}

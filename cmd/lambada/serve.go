@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -148,7 +147,6 @@ type Main struct {
 	async      *async.Dispatcher
 	relay      *relay.Relay       // in a cluster
 	members    *jetstream.Members // in a cluster
-	fenced     atomic.Int64       // the Fence last acted on, in Unix nanoseconds
 	applier    *applier           // in a cluster
 	pruner     *codecache.Pruner
 	sandboxes  *sandbox.Manager
@@ -511,7 +509,10 @@ func (m *Main) close() error {
 	if m.async != nil {
 		errs = append(errs, m.async.Close())
 	}
-	if m.members != nil { // it runs nothing more: the others take its share over at once
+	if m.members != nil { // the others take its share over at once: nothing may run here then
+		if n := m.sandboxes.StopRunning(); n > 0 {
+			m.Logger.Warn("stopping: stopped the environments still running, before leaving the cluster", "stopped", n)
+		}
 		errs = append(errs, m.members.Close())
 	}
 	if m.pruner != nil {
