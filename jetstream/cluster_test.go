@@ -3,7 +3,6 @@ package jetstream
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,22 +17,6 @@ import (
 	"github.com/lambada-dev/lambada/internal/poll"
 )
 
-// freeAddrs returns n loopback addresses whose ports were free a moment
-// ago.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		ln.Close()
-	}
-	return addrs
-}
-
 // MustOpenCluster opens n nodes whose embedded servers cluster with each
 // other, each on its own directory: dirs, then new ones.
 func MustOpenCluster(t *testing.T, n int, dirs ...string) []*Node {
@@ -41,7 +24,7 @@ func MustOpenCluster(t *testing.T, n int, dirs ...string) []*Node {
 	for len(dirs) < n {
 		dirs = append(dirs, t.TempDir())
 	}
-	addrs := freeAddrs(t, n)
+	addrs := natstest.Addrs(t, n)
 	nodes := make([]*Node, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup

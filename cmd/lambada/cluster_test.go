@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -38,15 +37,7 @@ func mustOpenCluster(t *testing.T, n int, configure ...func(*Main)) []*Main {
 func mustOpenClusterOn(t *testing.T, dirs []string, configure ...func(*Main)) []*Main {
 	t.Helper()
 	n := len(dirs)
-	addrs := make([]string, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
-	}
+	addrs := natstest.Addrs(t, n)
 	nodes := make([]*Main, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -474,18 +465,21 @@ func TestCluster_FenceStopsWhatRuns(t *testing.T) {
 	if n := running(nodes, "long")[0]; n != 1 {
 		t.Fatalf("%d running before the fence, want 1", n)
 	}
+	answer := func(held <-chan string) string {
+		var got string
+		poll.Until(t, 30*time.Second, "the caller has an answer", func() bool {
+			select {
+			case got = <-held:
+				return true
+			default:
+				return false
+			}
+		})
+		return got
+	}
 	lapsed.Fence = time.Now().Add(-time.Millisecond)
 	nodes[0].changed(lapsed)
-	var got string
-	poll.Until(t, 30*time.Second, "the caller has an answer", func() bool {
-		select {
-		case got = <-held:
-			return true
-		default:
-			return false
-		}
-	})
-	if got == "200" {
+	if got := answer(held); got == "200" {
 		t.Errorf("the invocation running at the fence answered %s", got)
 	}
 	// Told the same view again (the next beat, the lease still lapsed), it
@@ -494,15 +488,7 @@ func TestCluster_FenceStopsWhatRuns(t *testing.T) {
 	nodes[0].changed(nodes[0].members.View(time.Now())) // its own view, leased: it runs the next itself
 	held = start("another runs")
 	nodes[0].changed(lapsed)
-	poll.Until(t, 30*time.Second, "its caller has an answer", func() bool {
-		select {
-		case got = <-held:
-			return true
-		default:
-			return false
-		}
-	})
-	if got == "200" {
+	if got := answer(held); got == "200" {
 		t.Errorf("the invocation running at the next beat past the fence answered %s", got)
 	}
 }

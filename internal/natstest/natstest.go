@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func Secured(tb testing.TB, n int) (urls, creds string) {
 
 	routes := make([]string, n)
 	for i := range routes {
-		routes[i] = freeAddr(tb)
+		routes[i] = Addrs(tb, 1)[0]
 	}
 	servers := make([]*server.Server, n)
 	var clients []string
@@ -106,13 +107,34 @@ func routeURLs(addrs []string) string {
 	return strings.Join(out, ",")
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(tb testing.TB) string {
+// nextPort is the last port Addrs handed out: below the kernel's range of
+// ephemeral ports (32768 up, on Linux), where no outgoing connection of
+// the tests takes one between the check and the server's bind, each test
+// process starting at its own place.
+var nextPort atomic.Int32
+
+// Addrs returns n loopback addresses whose ports were free a moment ago,
+// for servers a test starts (a cluster's routes, which each name the
+// others' before they listen).
+func Addrs(tb testing.TB, n int) []string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	nextPort.CompareAndSwap(0, int32(10000+os.Getpid()%20000))
+	var addrs []string
+	for tries := 0; len(addrs) < n; tries++ {
+		if tries > 20000 {
+			tb.Fatal("natstest: no free port below 32768")
+		}
+		port := nextPort.Add(1)
+		if port >= 32768 {
+			nextPort.Store(10000)
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
