@@ -534,5 +534,6 @@ func (m *Members) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	m.Logger.Info("left the cluster")
 	return errors.Join(err, m.kv.Delete(ctx, m.Self))
 }

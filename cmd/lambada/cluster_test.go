@@ -492,3 +492,36 @@ func TestCluster_FenceStopsWhatRuns(t *testing.T) {
 		t.Errorf("the invocation running at the next beat past the fence answered %s", got)
 	}
 }
+
+// A node stopped stops what still runs on it (here an invocation through
+// its API that the 5 s it waits for requests did not see end) before it
+// tells the others it left: they take its share over at once.
+func TestCluster_StopsWhatRunsBeforeLeaving(t *testing.T) {
+	t.Parallel()
+	var log syncBuffer // node1's
+	nodes := mustOpenCluster(t, 2, func(m *Main) {
+		if m.Cluster.Node == "node1" {
+			m.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		}
+	})
+	b := client(nodes[1])
+	MustCreateFunction(t, b, "held", 60, nil)
+	for _, n := range nodes {
+		MustSettle(t, client(n), "held")
+	}
+	wait, release := holdMarks(t)
+	defer release("h")
+	held := invokeAll(t, b, "held", wait("h"), 1)
+	poll.Until(t, 30*time.Second, "node1 runs it", func() bool { return nodes[1].sandboxes.States()["running"] == 1 })
+	if err := nodes[1].Close(); err != nil {
+		t.Error(err)
+	}
+	out := log.String()
+	stopped, left := strings.Index(out, "before leaving the cluster"), strings.Index(out, "left the cluster\"")
+	if stopped < 0 || left < 0 || stopped > left {
+		t.Errorf("node1 did not stop what ran before it left (stopped at %d, left at %d in its log)", stopped, left)
+	}
+	if got := collect(held, 1); got["200"] != 0 {
+		t.Errorf("the invocation node1 stopped: %v", got)
+	}
+}
