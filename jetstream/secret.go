@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 )
@@ -33,7 +34,17 @@ func (n *Node) secret(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", SecretsBucket, err)
 	}
-	for range 2 {
+	// Another node may have created it a moment ago, and a replica this
+	// node reads not have it yet: read again, for followerLag at most.
+	deadline := time.Now().Add(followerLag)
+	for first := true; first || time.Now().Before(deadline); first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 		e, err := kv.Get(ctx, name)
 		if err == nil {
 			if len(e.Value()) != secretSize {
