@@ -98,6 +98,19 @@ func TestMembers(t *testing.T) {
 	}
 }
 
+// mustHearBeats returns the heartbeats node sends from now on, until the
+// test ends.
+func mustHearBeats(t *testing.T, n *Node, node string) chan *nats.Msg {
+	t.Helper()
+	beats := make(chan *nats.Msg, 1024)
+	sub, err := n.conn.ChanSubscribe(membersSubject(node), beats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	return beats
+}
+
 // A node beats at once when a node it heard is gone, not at its next
 // beat: the others count the nodes it hears, so a dead node's share comes
 // back within the timeout. Here the next beat is an hour away, and a fake
@@ -105,12 +118,7 @@ func TestMembers(t *testing.T) {
 func TestMembers_BeatsWhenANodeIsGone(t *testing.T) {
 	n := MustOpen(t, t.TempDir())
 	ctx := context.Background()
-	beats := make(chan *nats.Msg, 16)
-	sub, err := n.conn.ChanSubscribe(membersSubject("a"), beats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sub.Unsubscribe() })
+	beats := mustHearBeats(t, n, "a")
 	a := &Members{Self: "a", Every: time.Hour, Timeout: 300 * time.Millisecond, Logger: testLogger(t)}
 	if err := n.OpenMembers(ctx, a); err != nil {
 		t.Fatal(err)
@@ -249,12 +257,7 @@ func TestMembers_LeaseNeedsEveryNodeNow(t *testing.T) {
 func TestMembers_WaitListsTheNodesThatJoined(t *testing.T) {
 	n := MustOpen(t, t.TempDir())
 	ctx := context.Background()
-	beats := make(chan *nats.Msg, 1024)
-	sub, err := n.conn.ChanSubscribe(membersSubject("a"), beats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sub.Unsubscribe() })
+	beats := mustHearBeats(t, n, "a")
 	var over atomic.Bool
 	a := &Members{Self: "a", Every: 20 * time.Millisecond, Timeout: 300 * time.Millisecond, Logger: testLogger(t),
 		Beat: func() Heartbeat { return Heartbeat{Over: over.Load()} }}

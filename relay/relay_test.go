@@ -217,29 +217,14 @@ func TestRelay(t *testing.T) {
 		answered <- err
 	}()
 	poll.Until(t, 5*time.Second, "b runs it", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.got) > asked })
-	closed := make(chan struct{})
-	go func() { b.Close(); close(closed) }()
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
 	poll.Until(t, 5*time.Second, "b closing", func() bool { b.Relay.mu.Lock(); defer b.Relay.mu.Unlock(); return b.Relay.closed })
 	close(release)
-	poll.Until(t, 10*time.Second, "a has the result of what b ran as it closed", func() bool {
-		select {
-		case err := <-answered:
-			if err != nil {
-				t.Errorf("b closing as it ran it: %v", err)
-			}
-			return true
-		default:
-			return false
-		}
-	})
-	poll.Until(t, 10*time.Second, "b closed", func() bool {
-		select {
-		case <-closed:
-			return true
-		default:
-			return false
-		}
-	})
+	if err := poll.Receive(t, 10*time.Second, "the result of what b ran as it closed", answered); err != nil {
+		t.Errorf("b closing as it ran it: %v", err)
+	}
+	poll.Receive(t, 10*time.Second, "b's close", closed)
 
 	// b closed: it takes nothing more, and a hears so at once.
 	b.setRun(ran(want))
@@ -478,15 +463,7 @@ func mustStopWaiting(t *testing.T, b *node, ask func() (*lambada.Result, bool, e
 	}()
 	poll.Until(t, 5*time.Second, "b runs it a while", running.Load)
 	cut()
-	var err error
-	poll.Until(t, 10*time.Second, "the asking node stops waiting", func() bool {
-		select {
-		case err = <-ended:
-			return true
-		default:
-			return false
-		}
-	})
+	err := poll.Receive(t, 10*time.Second, "the asking node's end", ended)
 	if err == nil {
 		t.Error("a result came after all")
 	}

@@ -465,18 +465,7 @@ func TestCluster_FenceStopsWhatRuns(t *testing.T) {
 	if n := running(nodes, "long")[0]; n != 1 {
 		t.Fatalf("%d running before the fence, want 1", n)
 	}
-	answer := func(held <-chan string) string {
-		var got string
-		poll.Until(t, 30*time.Second, "the caller has an answer", func() bool {
-			select {
-			case got = <-held:
-				return true
-			default:
-				return false
-			}
-		})
-		return got
-	}
+	answer := func(held <-chan string) string { return poll.Receive(t, 30*time.Second, "the caller's answer", held) }
 	lapsed.Fence = time.Now().Add(-time.Millisecond)
 	nodes[0].changed(lapsed)
 	if got := answer(held); got == "200" {

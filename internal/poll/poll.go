@@ -36,3 +36,19 @@ func Wait(timeout time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// Receive waits for a value on ch and returns it, and fails tb when none
+// came within timeout. what names the value in the failure.
+func Receive[T any](tb testing.TB, timeout time.Duration, what string, ch <-chan T) T {
+	tb.Helper()
+	var v T
+	Until(tb, timeout, what, func() bool {
+		select {
+		case v = <-ch:
+			return true
+		default:
+			return false
+		}
+	})
+	return v
+}
