@@ -330,13 +330,14 @@ func (m *Members) nextExpiry(now time.Time) time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := m.Timeout
-	for _, s := range m.seen {
-		if d := s.at.Add(m.Timeout).Sub(now); d > 0 && d < next {
-			next = d
-		}
-	}
 	v := m.viewLocked(now)
-	for _, at := range []time.Time{v.Until, v.Fence} {
+	// A node's heartbeat gets too old, and the grace of one that others
+	// still hear ends (viewLocked); the lease lapses, the fence comes.
+	ats := []time.Time{v.Until, v.Fence}
+	for _, s := range m.seen {
+		ats = append(ats, s.at.Add(m.Timeout), s.at.Add(m.Timeout+m.Every/4))
+	}
+	for _, at := range ats {
 		if d := at.Sub(now); d > 0 && d < next {
 			next = d
 		}

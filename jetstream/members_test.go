@@ -112,18 +112,31 @@ func mustHearBeats(t *testing.T, n *Node, node string) chan *nats.Msg {
 }
 
 // A node beats at once when a node it heard is gone, not at its next
-// beat: the others count the nodes it hears, so a dead node's share comes
-// back within the timeout. Here the next beat is an hour away, and a fake
-// node x beats once.
+// beat, and before it takes the new view in (Changed may take a while):
+// the others count the nodes it hears, so a dead node's share comes back
+// within the timeout. Here the next beat is an hour away, and a fake node
+// x beats once.
 func TestMembers_BeatsWhenANodeIsGone(t *testing.T) {
 	n := MustOpen(t, t.TempDir())
 	ctx := context.Background()
 	beats := mustHearBeats(t, n, "a")
-	a := &Members{Self: "a", Every: time.Hour, Timeout: 300 * time.Millisecond, Logger: testLogger(t)}
+	var heardX atomic.Bool
+	var withoutX atomic.Pointer[time.Time] // when a took a view without x in, once it heard x
+	a := &Members{Self: "a", Every: time.Hour, Timeout: 300 * time.Millisecond, Logger: testLogger(t),
+		Changed: func(v *lambada.Members) {
+			switch has := slices.Contains(v.Nodes, "x"); {
+			case has:
+				heardX.Store(true)
+			case heardX.Load():
+				now := time.Now()
+				withoutX.CompareAndSwap(nil, &now)
+			}
+		}}
 	if err := n.OpenMembers(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	var sent time.Time // of the last heartbeat next read
 	next := func(what string) []string {
 		t.Helper()
 		var msg *nats.Msg
@@ -139,6 +152,7 @@ func TestMembers_BeatsWhenANodeIsGone(t *testing.T) {
 		if err := json.Unmarshal(msg.Data, &hb); err != nil {
 			t.Fatal(err)
 		}
+		sent = a.sentAt(hb.Sent)
 		return slices.Sorted(maps.Keys(hb.Sees))
 	}
 	if got := next("its first"); !slices.Equal(got, []string{"a"}) {
@@ -151,6 +165,10 @@ func TestMembers_BeatsWhenANodeIsGone(t *testing.T) {
 	poll.Until(t, 10*time.Second, "a hears x", func() bool { return slices.Contains(a.Live(), "x") })
 	if got := next("once x's heartbeat got too old"); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("a's heartbeat once x's got too old sees %v, want [a]", got)
+	}
+	poll.Until(t, 10*time.Second, "a's view without x", func() bool { return withoutX.Load() != nil })
+	if changed := *withoutX.Load(); sent.After(changed) {
+		t.Errorf("a sent the heartbeat without x %v after it took the view without x in", sent.Sub(changed))
 	}
 }
 
@@ -408,5 +426,29 @@ func TestMembers_WakesAtTheFence(t *testing.T) {
 	m.seen = map[string]seenBeat{"x": {at: now.Add(-6 * time.Second), beat: Heartbeat{Sees: map[string]int64{"a": m.sent(now.Add(-7 * time.Second)), "x": 1}}}}
 	if got, want := m.nextExpiry(now), 2500*time.Millisecond+time.Millisecond; got != want {
 		t.Errorf("next wake in %v, want %v (the fence)", got, want)
+	}
+}
+
+// A node whose heartbeat got too old here but that another still hears
+// holds this node's lease back once a short grace ends: Members wakes
+// then, not at the next heartbeat. Here x timed out 100 ms ago, y hears it,
+// and the grace is a quarter beat.
+func TestMembers_WakesAtTheGraceEnd(t *testing.T) {
+	now := time.Now()
+	m := &Members{Self: "a", Every: time.Second, Timeout: 10 * time.Second, epoch: now.Add(-time.Minute),
+		known: map[string]bool{"a": true, "x": true, "y": true}}
+	recent := now.Add(-500 * time.Millisecond)
+	m.seen = map[string]seenBeat{
+		"x": {at: now.Add(-10*time.Second - 100*time.Millisecond), beat: Heartbeat{Sees: map[string]int64{"a": 1, "x": 1}}},
+		"y": {at: recent, beat: Heartbeat{Sees: map[string]int64{"a": m.sent(recent), "x": 1, "y": 1}}},
+	}
+	if v := m.View(now); !v.Leased(now) {
+		t.Fatalf("a's lease does not hold within the grace: %+v", v)
+	}
+	if got, want := m.nextExpiry(now), 150*time.Millisecond+time.Millisecond; got != want {
+		t.Errorf("next wake in %v, want %v (the grace's end)", got, want)
+	}
+	if v := m.View(now.Add(151 * time.Millisecond)); v.Leased(now.Add(151 * time.Millisecond)) {
+		t.Errorf("a's lease holds past the grace")
 	}
 }

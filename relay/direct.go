@@ -151,8 +151,16 @@ func (d *direct) forgetLocked(id, node string) {
 }
 
 // Addr returns the address this node takes invocations on straight from
-// the others ("" when it does not: no Listen).
-func (r *Relay) Addr() string { return r.direct.addr }
+// the others, for its heartbeats to tell: "" when it does not (no Listen),
+// and once Close began (it takes no more).
+func (r *Relay) Addr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ""
+	}
+	return r.direct.addr
+}
 
 // openDirect listens on r.Listen, when set.
 func (r *Relay) openDirect() error {

@@ -177,14 +177,6 @@ func (r *Relay) Close() error {
 	return nil
 }
 
-// Closing reports whether Close began: the node takes no more invocations
-// from the others.
-func (r *Relay) Closing() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
-}
-
 // SetMembers records the cluster's live nodes.
 func (r *Relay) SetMembers(m *lambada.Members) {
 	r.members.Store(m)

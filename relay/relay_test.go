@@ -367,7 +367,8 @@ func TestRelay_Direct(t *testing.T) {
 	}
 
 	// a keeps connections to b while b is live, and no longer.
-	idle := func() int { a.direct.mu.Lock(); defer a.direct.mu.Unlock(); return len(a.direct.idle[b.Addr()]) }
+	bAddr := b.Addr() // b's, also once it closed
+	idle := func() int { a.direct.mu.Lock(); defer a.direct.mu.Unlock(); return len(a.direct.idle[bAddr]) }
 	b.setRun(ran(want))
 	a.direct.remember(id, "b")
 	if _, ok, err := a.Warm(ctx, target, inv); !ok || err != nil || idle() == 0 {
@@ -402,7 +403,7 @@ func TestRelay_Direct(t *testing.T) {
 	if _, ok, err := a.Warm(ctx, target, inv); !ok || err != nil || idle() == 0 {
 		t.Fatalf("a keeps no connection to b: %v %v", ok, err)
 	}
-	addr := b.Addr()
+	addr := bAddr
 	c1, err1 := a.direct.get(addr) // the one kept
 	c2, err2 := a.direct.get(addr) // a new one
 	if err1 != nil || err2 != nil {

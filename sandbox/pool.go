@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lambada-dev/lambada"
@@ -75,6 +76,7 @@ type Manager struct {
 	envs   map[*Sandbox]*envState // every live environment, of every pool
 	usedMB int                    // Σ envState.memMB
 	closed bool
+	fenced atomic.Bool // Fence: stored with mu held, so that a start registered under mu sees it
 	reaper reaper
 
 	targets      map[poolKey]*target // provisioned concurrency, per version
@@ -177,6 +179,10 @@ func (m *Manager) Run(ctx context.Context, cfg *lambada.SandboxConfig, inv *lamb
 	c := newCall(inv)
 	handoff := m.handoffWait() > 0
 	for requeues := 0; ; {
+		if m.fenced.Load() {
+			m.free(inv)
+			return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
+		}
 		s := p.take(c, handoff)
 		if s == nil {
 			t0 := time.Now()
@@ -377,6 +383,7 @@ func (p *pool) start(c *call, t *target) (*Sandbox, error) {
 		t.starting--
 	}
 	closed, orphan := m.closed, false
+	fenced := c != nil && m.fenced.Load() // Fence missed it: it was not counted yet
 	switch {
 	case closed || s.gone.Load():
 		m.usedMB -= est
@@ -398,6 +405,9 @@ func (p *pool) start(c *call, t *target) (*Sandbox, error) {
 	if closed {
 		s.Close()
 		return nil, errors.New("sandbox: manager is closed")
+	}
+	if fenced {
+		s.stop()
 	}
 	if orphan {
 		p.retire() // s stops when it is done
@@ -469,13 +479,21 @@ func (m *Manager) Retire(function string) {
 	}
 }
 
-// StopRunning stops every environment that holds an invocation now
-// (runs it, or starts for it), and returns how many: their invocations end
-// as when an environment dies. The others are kept (idle, or starting
-// with none: provisioned). A node cut off from its cluster calls it before
-// the others may take its share over.
-func (m *Manager) StopRunning() int {
+// Fence, on, stops every environment that holds an invocation now (runs
+// it, or starts for it), returns how many, and runs no invocation until
+// Fence(false): Run answers the throttle of a node cut off, and an
+// environment that started for one is stopped as it is counted. Their
+// invocations end as when an environment dies. The others are kept (idle,
+// or starting with none: provisioned). A node cut off from its cluster
+// calls it before the others may take its share over, and a node leaving
+// it before it says so.
+func (m *Manager) Fence(on bool) int {
 	m.mu.Lock()
+	m.fenced.Store(on)
+	if !on {
+		m.mu.Unlock()
+		return 0
+	}
 	envs := make([]*Sandbox, 0, len(m.envs))
 	for s := range m.envs {
 		envs = append(envs, s)

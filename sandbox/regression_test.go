@@ -321,9 +321,10 @@ func TestManager_HandoffKeepsOneEnvironment(t *testing.T) {
 	}
 }
 
-// StopRunning stops the environments running an invocation, whose callers
-// get the dead environment's answer, and keeps the idle ones.
-func TestManager_StopRunning(t *testing.T) {
+// Fence stops the environments running an invocation, whose callers
+// get the answer of one that died, keeps the idle ones, and runs nothing
+// until it is lifted.
+func TestManager_Fence(t *testing.T) {
 	m, _ := newManager(t)
 	cfg := testConfig(30*time.Second, nil)
 	idle := mustEcho(t, m, cfg)
@@ -339,22 +340,56 @@ func TestManager_StopRunning(t *testing.T) {
 		done <- res
 	}()
 	poll(t, "the busy invocation", func() bool { _, err := os.Stat(mark); return err == nil })
-	if n := m.StopRunning(); n != 1 {
+	if n := m.Fence(true); n != 1 {
 		t.Errorf("stopped %d environments, want the busy one", n)
 	}
-	var res *lambada.Result
-	poll(t, "the busy invocation's end", func() bool {
-		select {
-		case res = <-done:
-			return true
-		default:
-			return false
-		}
-	})
+	res := pollpkg.Receive(t, 10*time.Second, "the busy invocation's end", done)
 	if res.FunctionError == "" {
 		t.Errorf("the stopped invocation answered %s", res.Payload)
 	}
 	if err := syscall.Kill(idle.PID, 0); err != nil {
 		t.Errorf("the idle environment is gone: %v", err)
 	}
+	fenced := filepath.Join(t.TempDir(), "fenced")
+	_, err := m.Run(context.Background(), cfg, invocation(`{"action":"file","msg":"bootstrap","mark":"`+fenced+`"}`))
+	if lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Errorf("an invocation while fenced: %v, want the throttle", err)
+	}
+	if _, err := os.Stat(fenced); err == nil {
+		t.Errorf("an invocation ran while fenced")
+	}
+	m.Fence(false)
+	if e := mustEcho(t, m, cfg); e.PID != idle.PID {
+		t.Errorf("after the fence, the invocation ran in %d, not the idle environment %d", e.PID, idle.PID)
+	}
+}
+
+// An environment that starts for an invocation admitted before the fence
+// but counted after it (Fence did not see it) is stopped as it is counted.
+func TestManager_FenceStopsWhatStartsAcrossIt(t *testing.T) {
+	m, _ := newManager(t)
+	logs := m.Logs
+	m.Logs = fenceAtInit{logs, m}
+	mark := filepath.Join(t.TempDir(), "ran")
+	res, err := m.Run(context.Background(), testConfig(30*time.Second, nil), invocation(`{"action":"file","msg":"bootstrap","mark":"`+mark+`"}`))
+	if err == nil && res.FunctionError == "" {
+		t.Errorf("the invocation answered %s, want the throttle or an environment that died", res.Payload)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Errorf("the invocation ran past the fence")
+	}
+}
+
+// fenceAtInit fences its manager as an environment starts (its INIT_START
+// line), before the manager counts it.
+type fenceAtInit struct {
+	LogSink
+	m *Manager
+}
+
+func (f fenceAtInit) FunctionLog(src *lambada.LogSource, line []byte) {
+	if strings.HasPrefix(string(line), "INIT_START") {
+		f.m.Fence(true)
+	}
+	f.LogSink.FunctionLog(src, line)
 }

@@ -112,16 +112,17 @@ func (m *Main) changed(v *lambada.Members) {
 }
 
 // fence stops what still runs on this node once its lease lapsed and its
-// Fence came: the others may take its share over next, and what ran on
-// would run beside what they admit. It is told every view, every beat at
-// least, so that an invocation admitted before the lapse whose
-// environment started late is stopped too.
+// Fence came, and runs nothing more until it holds a lease again: the
+// others may take its share over next, and what ran on would run beside
+// what they admit. An invocation admitted before the lapse whose
+// environment starts after the fence is stopped as it starts.
 func (m *Main) fence(v *lambada.Members) {
 	now := time.Now()
 	if v.Leased(now) || v.Fence.IsZero() || now.Before(v.Fence) {
+		m.sandboxes.Fence(false)
 		return
 	}
-	if n := m.sandboxes.StopRunning(); n > 0 {
+	if n := m.sandboxes.Fence(true); n > 0 {
 		m.Logger.Warn("cut off from the cluster: stopped the environments still running, before the others take this node's share over", "stopped", n)
 	}
 }

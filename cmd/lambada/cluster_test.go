@@ -372,7 +372,10 @@ func TestCluster_StopsAfterItsWork(t *testing.T) {
 	})
 	closed := make(chan error, 1)
 	go func() { closed <- nodes[1].Close() }()
-	poll.Until(t, 10*time.Second, "b stopping", nodes[1].relay.Closing)
+	poll.Until(t, 10*time.Second, "b stopping", func() bool { return nodes[1].relay.Addr() == "" })
+	// It runs what it took to its end, and takes no more straight: its
+	// heartbeats no longer tell its address.
+	poll.Until(t, 10*time.Second, "a hears b takes no more", func() bool { return nodes[0].members.RelayAddr(nodes[1].members.Self) == "" })
 	release("h")
 	if got := collect(second, 1); got["200"] != 1 {
 		t.Errorf("the invocation b ran as it stopped: %v", got)

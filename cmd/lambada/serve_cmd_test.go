@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -102,6 +103,21 @@ func TestServeCommand_LogFunctions(t *testing.T) {
 		}
 		if fsync := fmt.Sprintf("fsync=%v", on); !strings.Contains(got, fsync) {
 			t.Errorf("--fsync=%v: the start line does not say %s; log:\n%s", on, fsync, got)
+		}
+	}
+}
+
+// `lambada serve` refuses cluster flags that cannot work together, before
+// it opens anything.
+func TestServeCommand_ClusterFlags(t *testing.T) {
+	for _, tc := range []struct{ args, want string }{
+		{"--peers 127.0.0.1:6222", "--peers needs --cluster-listen"},
+		{"--cluster-listen 127.0.0.1:0 --nats nats://127.0.0.1:4222", "no --cluster-listen"},
+		{"--heartbeat-timeout -1s", "--heartbeat-timeout -1s: want more than 0"},
+	} {
+		err := (&serveCommand{Stderr: io.Discard}).Run(context.Background(), append(strings.Fields(tc.args), "--data", t.TempDir()))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("lambada serve %s: %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
