@@ -265,3 +265,34 @@ func TestService_Peers(t *testing.T) {
 		t.Errorf("throttled everywhere: %v", err)
 	}
 }
+
+// fenced is a Sandboxes of a node cut off from its cluster past its
+// fence: it runs nothing.
+type fenced struct{}
+
+func (fenced) Run(context.Context, *lambada.SandboxConfig, *lambada.Invocation) (*lambada.Result, error) {
+	return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
+}
+
+// counts counts the metrics it hears.
+type counts map[lambada.Metric]int
+
+func (c counts) Count(m lambada.Metric, _ lambada.MetricLabels)              { c[m]++ }
+func (c counts) Observe(lambada.Metric, lambada.MetricLabels, time.Duration) {}
+
+// An invocation admitted but refused by the sandboxes (the node was cut
+// off from its cluster meanwhile) is a throttle, not an invocation that
+// failed.
+func TestService_RefusedByTheSandboxes(t *testing.T) {
+	s, _ := newService(t, 0.5)
+	s.Sandboxes = fenced{}
+	c := counts{}
+	s.Meter = c
+	_, err := s.Invoke(context.Background(), lambada.FunctionRef{Name: "fn"}, &lambada.Invocation{RequestID: "id", Type: lambada.RequestResponse})
+	if lambada.ErrorCode(err) != lambada.ETHROTTLED {
+		t.Fatalf("Invoke: %v, want the throttle", err)
+	}
+	if c[lambada.MetricThrottles] != 1 || c[lambada.MetricInvocations] != 0 || c[lambada.MetricErrors] != 0 {
+		t.Errorf("counted %v, want one throttle and nothing else", c)
+	}
+}
