@@ -265,7 +265,7 @@ func (s *Service) runHere(ctx context.Context, fn *lambada.Function, cfg *lambad
 		return nil, err
 	}
 	res, err := s.Sandboxes.Run(ctx, sc, inv)
-	if lambada.ErrorCode(err) == lambada.ETHROTTLED { // the node was cut off from its cluster since: it ran nothing
+	if lambada.ErrorCode(err) == lambada.ETHROTTLED { // no memory for a new environment, or the node fenced since: it ran nothing
 		return nil, err
 	}
 	meter := s.meter()

@@ -179,11 +179,11 @@ func (m *Manager) Run(ctx context.Context, cfg *lambada.SandboxConfig, inv *lamb
 	c := newCall(inv)
 	handoff := m.handoffWait() > 0
 	for requeues := 0; ; {
-		if m.fenced.Load() {
+		s := p.take(c, handoff)
+		if s == nil && m.fenced.Load() {
 			m.free(inv)
 			return nil, lambada.Throttled(lambada.ReasonConcurrentLimit)
 		}
-		s := p.take(c, handoff)
 		if s == nil {
 			t0 := time.Now()
 			c.cold = true
@@ -274,11 +274,16 @@ func (p *pool) take(c *call, handoff bool) *Sandbox {
 		e := p.idle[n-1]
 		p.idle[n-1] = idleEnv{}
 		p.idle = p.idle[:n-1]
-		if eff, err := e.s.assign(c, e.epoch, wait); err == nil {
+		eff, err := e.s.assign(c, e.epoch, wait)
+		if err == nil {
 			p.idleChangedLocked(before)
 			p.mu.Unlock()
 			e.s.apply(eff, nil)
 			return e.s
+		}
+		if err == errFenced { // still idle: it waits for the fence to lift
+			p.idle = append(p.idle, e)
+			break
 		}
 	}
 	p.idleChangedLocked(before)
@@ -287,8 +292,12 @@ func (p *pool) take(c *call, handoff bool) *Sandbox {
 		// idle, but the pool may not have heard of it yet: it is taken at
 		// whatever epoch it is, as long as it is free.
 		for s := range p.answered {
+			eff, err := s.assign(c, anyEpoch, wait)
+			if err == errFenced {
+				break
+			}
 			delete(p.answered, s)
-			if eff, err := s.assign(c, anyEpoch, wait); err == nil {
+			if err == nil {
 				p.mu.Unlock()
 				s.apply(eff, nil)
 				return s
@@ -479,14 +488,18 @@ func (m *Manager) Retire(function string) {
 	}
 }
 
+// errFenced: the manager is fenced, and no environment takes an
+// invocation.
+var errFenced = errors.New("sandbox: fenced")
+
 // Fence, on, stops every environment that holds an invocation now (runs
-// it, or starts for it), returns how many, and runs no invocation until
-// Fence(false): Run answers the throttle of a node cut off, and an
-// environment that started for one is stopped as it is counted. Their
-// invocations end as when an environment dies. The others are kept (idle,
-// or starting with none: provisioned). A node cut off from its cluster
-// calls it before the others may take its share over, and a node leaving
-// it before it says so.
+// it, or starts for it), whose invocations end as when an environment
+// dies, and returns how many; the others are kept (idle, or starting with
+// none: provisioned). Until Fence(false) it runs no invocation: no
+// environment takes one (Run answers the throttle of a node cut off), and
+// one that started for one is stopped as it is counted. A node cut off
+// from its cluster calls it before the others may take its share over,
+// and a node leaving it before it says so.
 func (m *Manager) Fence(on bool) int {
 	m.mu.Lock()
 	m.fenced.Store(on)

@@ -351,7 +351,7 @@ func TestManager_Fence(t *testing.T) {
 		t.Errorf("the idle environment is gone: %v", err)
 	}
 	fenced := filepath.Join(t.TempDir(), "fenced")
-	_, err := m.Run(context.Background(), cfg, invocation(`{"action":"file","msg":"bootstrap","mark":"`+fenced+`"}`))
+	_, err := m.Run(context.Background(), cfg, invocation(`{"action":"span","mark":"`+fenced+`"}`))
 	if lambada.ErrorCode(err) != lambada.ETHROTTLED {
 		t.Errorf("an invocation while fenced: %v, want the throttle", err)
 	}
@@ -371,7 +371,7 @@ func TestManager_FenceStopsWhatStartsAcrossIt(t *testing.T) {
 	logs := m.Logs
 	m.Logs = fenceAtInit{logs, m}
 	mark := filepath.Join(t.TempDir(), "ran")
-	res, err := m.Run(context.Background(), testConfig(30*time.Second, nil), invocation(`{"action":"file","msg":"bootstrap","mark":"`+mark+`"}`))
+	res, err := m.Run(context.Background(), testConfig(30*time.Second, nil), invocation(`{"action":"span","mark":"`+mark+`"}`))
 	if err == nil && res.FunctionError == "" {
 		t.Errorf("the invocation answered %s, want the throttle or an environment that died", res.Payload)
 	}

@@ -280,6 +280,11 @@ func (s *Sandbox) launch(cfg *lambada.SandboxConfig, args []string, root, api st
 func (s *Sandbox) assign(c *call, epoch uint64, wait time.Duration) (effects, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Under s.mu: Manager.Fence sets fenced before it looks at s, so it
+	// either sees c here or c sees the fence.
+	if s.pool.m.fenced.Load() {
+		return effects{}, errFenced
+	}
 	c.requeued = false
 	e, err := s.life.assign(c, epoch)
 	if err == nil && e.deliver == nil {

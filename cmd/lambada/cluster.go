@@ -115,15 +115,31 @@ func (m *Main) changed(v *lambada.Members) {
 // Fence came, and runs nothing more until it holds a lease again: the
 // others may take its share over next, and what ran on would run beside
 // what they admit. An invocation admitted before the lapse whose
-// environment starts after the fence is stopped as it starts.
+// environment starts after the fence is refused, or stopped as it starts.
 func (m *Main) fence(v *lambada.Members) {
+	m.fencing.Lock()
+	defer m.fencing.Unlock()
 	now := time.Now()
-	if v.Leased(now) || v.Fence.IsZero() || now.Before(v.Fence) {
+	switch {
+	case m.leaving:
+	case v.Leased(now):
 		m.sandboxes.Fence(false)
-		return
+	case !v.Fence.IsZero() && !now.Before(v.Fence):
+		if n := m.sandboxes.Fence(true); n > 0 {
+			m.Logger.Warn("cut off from the cluster: stopped the environments still running, before the others take this node's share over", "stopped", n)
+		}
 	}
+}
+
+// leave fences this node for good as it leaves the cluster, before it
+// tells the others, who take its share over at once: whatever view comes
+// meanwhile, it runs nothing more.
+func (m *Main) leave() {
+	m.fencing.Lock()
+	defer m.fencing.Unlock()
+	m.leaving = true
 	if n := m.sandboxes.Fence(true); n > 0 {
-		m.Logger.Warn("cut off from the cluster: stopped the environments still running, before the others take this node's share over", "stopped", n)
+		m.Logger.Warn("stopping: stopped the environments still running, before leaving the cluster", "stopped", n)
 	}
 }
 

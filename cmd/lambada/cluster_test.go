@@ -485,6 +485,32 @@ func TestCluster_FenceStopsWhatRuns(t *testing.T) {
 	}
 }
 
+// A node leaving the cluster runs nothing more once it fenced itself,
+// whatever view its heartbeats bring meanwhile: its invocations run on
+// the other node.
+func TestCluster_LeavingStaysFenced(t *testing.T) {
+	t.Parallel()
+	nodes := mustOpenCluster(t, 2)
+	a := client(nodes[0])
+	MustCreateFunction(t, a, "held", 30, nil)
+	for _, n := range nodes {
+		MustSettle(t, client(n), "held")
+	}
+	nodes[0].leave()
+	nodes[0].changed(nodes[0].members.View(time.Now())) // leased
+	wait, release := holdMarks(t)
+	defer release("h")
+	held := invokeAll(t, a, "held", wait("h"), 1)
+	poll.Until(t, 30*time.Second, "the other node runs it", func() bool { return running(nodes, "held")[1] == 1 })
+	if n := running(nodes, "held")[0]; n != 0 {
+		t.Errorf("the node leaving runs %d", n)
+	}
+	release("h")
+	if got := collect(held, 1); got["200"] != 1 {
+		t.Errorf("the invocation: %v", got)
+	}
+}
+
 // A node stopped stops what still runs on it (here an invocation through
 // its API that the 5 s it waits for requests did not see end) before it
 // tells the others it left: they take its share over at once.

@@ -148,6 +148,8 @@ type Main struct {
 	relay      *relay.Relay       // in a cluster
 	members    *jetstream.Members // in a cluster
 	applier    *applier           // in a cluster
+	fencing    sync.Mutex         // orders fence and leave
+	leaving    bool               // under fencing: the node fenced itself for good (leave)
 	pruner     *codecache.Pruner
 	sandboxes  *sandbox.Manager
 	jail       *walls.Jail       // nil: environments are not walled in besides memory
@@ -510,9 +512,7 @@ func (m *Main) close() error {
 		errs = append(errs, m.async.Close())
 	}
 	if m.members != nil { // the others take its share over at once: nothing may run here then
-		if n := m.sandboxes.Fence(true); n > 0 {
-			m.Logger.Warn("stopping: stopped the environments still running, before leaving the cluster", "stopped", n)
-		}
+		m.leave()
 		errs = append(errs, m.members.Close())
 	}
 	if m.pruner != nil {
@@ -637,8 +637,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if m.Cluster != nil && m.NATS != "" {
 		return errors.New("lambada serve: --nats uses a cluster of NATS servers of its own: no --cluster-listen")
 	}
-	if m.HeartbeatTimeout <= 0 {
-		return fmt.Errorf("lambada serve: --heartbeat-timeout %v: want more than 0", m.HeartbeatTimeout)
+	if m.HeartbeatTimeout < time.Millisecond { // a heartbeat every fifth of it
+		return fmt.Errorf("lambada serve: --heartbeat-timeout %v: want 1ms or more", m.HeartbeatTimeout)
 	}
 	if _, err := fmt.Sscanf(*uids, "%d-%d", &m.FirstUID, &m.LastUID); err != nil || m.FirstUID == 0 || m.LastUID < m.FirstUID {
 		return fmt.Errorf("lambada serve: --env-uids %q: want FIRST-LAST, 0 < FIRST ≤ LAST", *uids)

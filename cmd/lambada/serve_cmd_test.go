@@ -113,7 +113,8 @@ func TestServeCommand_ClusterFlags(t *testing.T) {
 	for _, tc := range []struct{ args, want string }{
 		{"--peers 127.0.0.1:6222", "--peers needs --cluster-listen"},
 		{"--cluster-listen 127.0.0.1:0 --nats nats://127.0.0.1:4222", "no --cluster-listen"},
-		{"--heartbeat-timeout -1s", "--heartbeat-timeout -1s: want more than 0"},
+		{"--heartbeat-timeout -1s", "--heartbeat-timeout -1s: want 1ms or more"},
+		{"--heartbeat-timeout 4ns", "--heartbeat-timeout 4ns: want 1ms or more"},
 	} {
 		err := (&serveCommand{Stderr: io.Discard}).Run(context.Background(), append(strings.Fields(tc.args), "--data", t.TempDir()))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
