@@ -351,9 +351,13 @@ func TestManager_Fence(t *testing.T) {
 		t.Errorf("the idle environment is gone: %v", err)
 	}
 	fenced := filepath.Join(t.TempDir(), "fenced")
-	_, err := m.Run(context.Background(), cfg, invocation(`{"action":"span","mark":"`+fenced+`"}`))
+	refused := invocation(`{"action":"span","mark":"` + fenced + `"}`)
+	_, err := m.Run(context.Background(), cfg, refused)
 	if lambada.ErrorCode(err) != lambada.ETHROTTLED {
 		t.Errorf("an invocation while fenced: %v, want the throttle", err)
+	}
+	if n := m.Slots.(*slotBook).times(refused); n != 1 {
+		t.Errorf("the refused invocation's slot was freed %d times, want once", n)
 	}
 	if _, err := os.Stat(fenced); err == nil {
 		t.Errorf("an invocation ran while fenced")
@@ -371,13 +375,15 @@ func TestManager_FenceStopsWhatStartsAcrossIt(t *testing.T) {
 	logs := m.Logs
 	m.Logs = fenceAtInit{logs, m}
 	mark := filepath.Join(t.TempDir(), "ran")
-	res, err := m.Run(context.Background(), testConfig(30*time.Second, nil), invocation(`{"action":"span","mark":"`+mark+`"}`))
+	inv := invocation(`{"action":"span","mark":"` + mark + `"}`)
+	res, err := m.Run(context.Background(), testConfig(30*time.Second, nil), inv)
 	if err == nil && res.FunctionError == "" {
 		t.Errorf("the invocation answered %s, want the throttle or an environment that died", res.Payload)
 	}
 	if _, err := os.Stat(mark); err == nil {
 		t.Errorf("the invocation ran past the fence")
 	}
+	poll(t, "the invocation's slot freed", func() bool { return m.Slots.(*slotBook).times(inv) == 1 })
 }
 
 // fenceAtInit fences its manager as an environment starts (its INIT_START
