@@ -23,9 +23,25 @@ type CodeStore struct {
 	replicated bool
 }
 
-// followerLag bounds how long a replicated store's read of an archive that
-// is not there is tried again.
+// followerLag bounds how long a replicated store's read of what is not
+// there is tried again.
 const followerLag = 5 * time.Second
+
+// readLagging calls read, and again every 50 ms while it says so, for
+// followerLag at most: in a cluster, what another node wrote a moment ago
+// may not be in the replica this node reads yet. It returns ctx's error
+// when ctx ends first.
+func readLagging(ctx context.Context, read func() (again bool)) error {
+	deadline := time.Now().Add(followerLag)
+	for read() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
 
 // PutCode stores zip under key unless an object of that name and size is
 // already there: the key is the archive's SHA-256, so it holds the same
@@ -58,18 +74,13 @@ func (s *CodeStore) putCode(ctx context.Context, key string, zip []byte) error {
 
 // Code returns the archive stored under key, or ENOTFOUND.
 func (s *CodeStore) Code(ctx context.Context, key string) ([]byte, error) {
-	b, err := s.code(ctx, key)
-	if !s.replicated {
-		return b, err
-	}
-	deadline := time.Now().Add(followerLag)
-	for (lambada.ErrorCode(err) == lambada.ENOTFOUND || err != nil && electing(err)) && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(50 * time.Millisecond):
-		}
+	var b []byte
+	var err error
+	if readLagging(ctx, func() bool {
 		b, err = s.code(ctx, key)
+		return s.replicated && (lambada.ErrorCode(err) == lambada.ENOTFOUND || err != nil && electing(err))
+	}) != nil {
+		return nil, err
 	}
 	return b, err
 }

@@ -1,6 +1,8 @@
 package jetstream
 
 import (
+	"bytes"
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/lambada-dev/lambada"
 	"github.com/lambada-dev/lambada/internal/poll"
 	"github.com/lambada-dev/lambada/internal/storetest"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 )
 
 // MustOpen opens a Node on dir and closes it when the test ends.
@@ -120,5 +123,71 @@ func TestNode_Secret(t *testing.T) {
 	n = MustOpen(t, dir)
 	if b, err := n.Secret(t.Context(), "links"); err != nil || string(b) != string(a) {
 		t.Fatalf("after a restart: %x, was %x (%v)", b, a, err)
+	}
+}
+
+// laggingKV is a bucket whose replica has not yet got a key another node
+// created: Create finds it, Get misses it the first misses times.
+type laggingKV struct {
+	natsjs.KeyValue
+	misses int
+	value  []byte
+}
+
+func (l *laggingKV) Get(context.Context, string) (natsjs.KeyValueEntry, error) {
+	if l.misses > 0 {
+		l.misses--
+		return nil, natsjs.ErrKeyNotFound
+	}
+	return kvEntry{value: l.value}, nil
+}
+
+func (l *laggingKV) Create(context.Context, string, []byte, ...natsjs.KVCreateOpt) (uint64, error) {
+	return 0, natsjs.ErrKeyExists
+}
+
+type kvEntry struct {
+	natsjs.KeyValueEntry
+	value []byte
+}
+
+func (e kvEntry) Value() []byte { return e.value }
+
+// A secret another node created a moment ago is read again until the
+// replica this node reads has it.
+func TestReadSecret_Lagging(t *testing.T) {
+	want := bytes.Repeat([]byte{7}, secretSize)
+	got, err := readSecret(t.Context(), &laggingKV{misses: 3, value: want}, "links")
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("readSecret: %x, %v; want the other node's", got, err)
+	}
+}
+
+// laggingObjects is an object store whose replica has not yet got an
+// archive another node stored: GetBytes misses it the first misses times.
+type laggingObjects struct {
+	natsjs.ObjectStore
+	misses int
+	value  []byte
+}
+
+func (l *laggingObjects) GetBytes(context.Context, string, ...natsjs.GetObjectOpt) ([]byte, error) {
+	if l.misses > 0 {
+		l.misses--
+		return nil, natsjs.ErrObjectNotFound
+	}
+	return l.value, nil
+}
+
+// A replicated store reads an archive not found again until the replica
+// has it; a store alone answers not found at once.
+func TestCodeStore_Lagging(t *testing.T) {
+	s := &CodeStore{obj: &laggingObjects{misses: 3, value: []byte("zip")}, replicated: true}
+	if b, err := s.Code(t.Context(), "k"); err != nil || string(b) != "zip" {
+		t.Errorf("replicated: %q, %v; want the archive", b, err)
+	}
+	s = &CodeStore{obj: &laggingObjects{misses: 1, value: []byte("zip")}}
+	if _, err := s.Code(t.Context(), "k"); lambada.ErrorCode(err) != lambada.ENOTFOUND {
+		t.Errorf("alone: %v, want not found", err)
 	}
 }

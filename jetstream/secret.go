@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 )
@@ -34,35 +33,48 @@ func (n *Node) secret(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: bucket %s: %w", SecretsBucket, err)
 	}
-	// Another node may have created it a moment ago, and a replica this
-	// node reads not have it yet: read again, for followerLag at most.
-	deadline := time.Now().Add(followerLag)
-	for first := true; first || time.Now().Before(deadline); first = false {
-		if !first {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		e, err := kv.Get(ctx, name)
-		if err == nil {
-			if len(e.Value()) != secretSize {
-				return nil, fmt.Errorf("jetstream: secret %s holds %d bytes, not %d", name, len(e.Value()), secretSize)
-			}
-			return e.Value(), nil
-		} else if !errors.Is(err, natsjs.ErrKeyNotFound) {
-			return nil, fmt.Errorf("jetstream: secret %s: %w", name, err)
-		}
-		key := make([]byte, secretSize)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if _, err := kv.Create(ctx, name, key); err == nil {
-			return key, nil
-		} else if !errors.Is(err, natsjs.ErrKeyExists) {
-			return nil, fmt.Errorf("jetstream: secret %s: %w", name, err)
-		}
+	return readSecret(ctx, kv, name)
+}
+
+// readSecret returns the secret stored under name in kv, or stores a new
+// one. Another node may have created it a moment ago, and the replica
+// this node reads not have it yet: it reads again.
+func readSecret(ctx context.Context, kv natsjs.KeyValue, name string) ([]byte, error) {
+	var key []byte
+	var err error
+	if ctxErr := readLagging(ctx, func() bool {
+		key, err = getOrCreate(ctx, kv, name)
+		return key == nil && err == nil
+	}); ctxErr != nil {
+		return nil, ctxErr
 	}
-	return nil, fmt.Errorf("jetstream: secret %s: created and not found", name)
+	if key == nil && err == nil {
+		err = fmt.Errorf("jetstream: secret %s: created and not found", name)
+	}
+	return key, err
+}
+
+// getOrCreate returns the secret stored under name in kv, or stores a new
+// one; neither (nil, nil) when another node created it and kv does not
+// have it yet.
+func getOrCreate(ctx context.Context, kv natsjs.KeyValue, name string) ([]byte, error) {
+	e, err := kv.Get(ctx, name)
+	if err == nil {
+		if len(e.Value()) != secretSize {
+			return nil, fmt.Errorf("jetstream: secret %s holds %d bytes, not %d", name, len(e.Value()), secretSize)
+		}
+		return e.Value(), nil
+	} else if !errors.Is(err, natsjs.ErrKeyNotFound) {
+		return nil, fmt.Errorf("jetstream: secret %s: %w", name, err)
+	}
+	key := make([]byte, secretSize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if _, err := kv.Create(ctx, name, key); err == nil {
+		return key, nil
+	} else if !errors.Is(err, natsjs.ErrKeyExists) {
+		return nil, fmt.Errorf("jetstream: secret %s: %w", name, err)
+	}
+	return nil, nil
 }
